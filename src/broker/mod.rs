@@ -1,0 +1,1 @@
+//! The embedded MQTT broker: `run(listeners, config, shutdown)`.

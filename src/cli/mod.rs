@@ -1,0 +1,80 @@
+//! The clap root: subcommands, and argv[0] multi-call (`mosquitto_pub` → `mqtk pub`).
+
+pub mod broker;
+pub mod passwd;
+
+use std::ffi::OsString;
+use std::path::Path;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "mqtk", version, about = "An MQTT toolkit: clients, a load generator and a broker")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the embedded MQTT broker.
+    Broker(broker::BrokerArgs),
+    /// Manage password files (mosquitto_passwd).
+    Passwd(passwd::PasswdArgs),
+}
+
+/// The tools a symlink may name, and the subcommand each runs.
+const MULTICALL: &[(&str, &str)] = &[
+    ("mosquitto_pub", "pub"),
+    ("mosquitto_sub", "sub"),
+    ("mosquitto_rr", "rr"),
+    ("mosquitto_passwd", "passwd"),
+];
+
+/// Rewrites argv so that `mosquitto_pub ARGS` (by argv[0]'s basename, with or
+/// without `.exe`) parses as `mqtk pub ARGS`. Any other name is left alone.
+pub fn multicall_args(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
+    let mut args: Vec<OsString> = args.into_iter().collect();
+    let Some(argv0) = args.first() else {
+        return vec![OsString::from("mqtk")];
+    };
+    let name = Path::new(argv0)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .map(|n| n.strip_suffix(".exe").unwrap_or(n));
+    if let Some((_, sub)) = MULTICALL.iter().find(|(tool, _)| Some(*tool) == name) {
+        args[0] = OsString::from("mqtk");
+        args.insert(1, OsString::from(sub));
+    }
+    args
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn os(v: &[&str]) -> Vec<OsString> {
+        v.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn symlink_names_map_to_subcommands() {
+        assert_eq!(
+            multicall_args(os(&["/usr/bin/mosquitto_pub", "-t", "a"])),
+            os(&["mqtk", "pub", "-t", "a"])
+        );
+        assert_eq!(
+            multicall_args(os(&["mosquitto_passwd.exe", "-b", "f"])),
+            os(&["mqtk", "passwd", "-b", "f"])
+        );
+    }
+
+    #[test]
+    fn other_names_are_left_alone() {
+        assert_eq!(multicall_args(os(&["mqtk", "broker"])), os(&["mqtk", "broker"]));
+        assert_eq!(
+            multicall_args(os(&["mosquitto_pubx", "broker"])),
+            os(&["mosquitto_pubx", "broker"])
+        );
+    }
+}

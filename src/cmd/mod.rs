@@ -1,0 +1,15 @@
+//! The commands: each takes its parsed arguments and returns an exit code.
+
+pub mod broker;
+pub mod passwd;
+
+use crate::cli::{Cli, Command};
+use crate::exit::Error;
+
+/// Runs the chosen subcommand.
+pub fn run(cli: Cli) -> Result<u8, Error> {
+    match cli.command {
+        Command::Broker(args) => broker::run(args),
+        Command::Passwd(args) => passwd::run(args),
+    }
+}

@@ -1,0 +1,1 @@
+//! Password hashing ($6$, $7$, argon2id) and password files.

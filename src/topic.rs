@@ -1,0 +1,1 @@
+//! Topic names and filters: validation and matching, shared by clients, bench and broker.

@@ -1,0 +1,3 @@
+//! The one integration-test binary: modules by topic, sharing the harness in `util`.
+
+mod util;
