@@ -10,7 +10,11 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { mqtk::exit::FAILURE } else { 0 });
+            return ExitCode::from(if e.use_stderr() {
+                mqtk::exit::FAILURE
+            } else {
+                0
+            });
         }
     };
     match mqtk::cmd::run(cli) {

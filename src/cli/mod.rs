@@ -9,7 +9,11 @@ use std::path::Path;
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "mqtk", version, about = "An MQTT toolkit: clients, a load generator and a broker")]
+#[command(
+    name = "mqtk",
+    version,
+    about = "An MQTT toolkit: clients, a load generator and a broker"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -71,7 +75,10 @@ mod tests {
 
     #[test]
     fn other_names_are_left_alone() {
-        assert_eq!(multicall_args(os(&["mqtk", "broker"])), os(&["mqtk", "broker"]));
+        assert_eq!(
+            multicall_args(os(&["mqtk", "broker"])),
+            os(&["mqtk", "broker"])
+        );
         assert_eq!(
             multicall_args(os(&["mosquitto_pubx", "broker"])),
             os(&["mosquitto_pubx", "broker"])

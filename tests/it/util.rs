@@ -1,2 +1,200 @@
-//! Test harness: the in-process broker on port 0, and running the real `mqtk` binary
-//! with a clean environment.
+//! Test harness: run the real `mqtk` binary (and mosquitto's tools) with a clean
+//! environment in a temp directory, print everything on failure, and decide whether
+//! interop tests against Debian's mosquitto run, skip, or fail.
+
+#![allow(dead_code)]
+
+use std::ffi::OsStr;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// A temp directory with HOME and XDG_CONFIG_HOME inside it, so no user's
+/// `~/.config/mosquitto_pub` leaks into a test.
+pub struct Sandbox {
+    pub dir: tempfile::TempDir,
+}
+
+impl Sandbox {
+    pub fn new() -> Sandbox {
+        let dir = tempfile::tempdir().expect("create temp dir");
+        std::fs::create_dir_all(dir.path().join("home/.config")).unwrap();
+        Sandbox { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn file(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// A command with a clean environment: only PATH, and HOME/XDG_CONFIG_HOME in the sandbox.
+    pub fn command(&self, program: impl AsRef<OsStr>) -> Command {
+        let mut cmd = Command::new(program);
+        cmd.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.path().join("home"))
+            .env("XDG_CONFIG_HOME", self.path().join("home/.config"))
+            .current_dir(self.path())
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    /// The real `mqtk` binary.
+    pub fn mqtk(&self) -> Command {
+        self.command(mqtk_bin())
+    }
+}
+
+pub fn mqtk_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_mqtk")
+}
+
+/// Runs a command to completion (killing it after `timeout`) and returns its output.
+pub fn run_with_timeout(cmd: &mut Command, timeout: Duration) -> Output {
+    let child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
+    wait_with_timeout(child, timeout, &format!("{cmd:?}"))
+}
+
+/// Waits for a spawned child, killing it if it outlives `timeout`.
+pub fn wait_with_timeout(mut child: Child, timeout: Duration, what: &str) -> Output {
+    let deadline = Instant::now() + timeout;
+    loop {
+        match child.try_wait().expect("try_wait") {
+            Some(_) => break,
+            None if Instant::now() >= deadline => {
+                let _ = child.kill();
+                let out = child.wait_with_output().expect("wait");
+                panic!("{what} timed out after {timeout:?}\n{}", describe(&out));
+            }
+            None => std::thread::sleep(Duration::from_millis(10)),
+        }
+    }
+    child.wait_with_output().expect("wait_with_output")
+}
+
+/// Command output as text for failure messages.
+pub fn describe(out: &Output) -> String {
+    format!(
+        "status: {:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Asserts the exit code, printing the command's output when it differs.
+#[track_caller]
+pub fn assert_code(out: &Output, code: i32) {
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "unexpected exit code\n{}",
+        describe(out)
+    );
+}
+
+/// Whether interop tests against Debian's mosquitto should run. Returns false (after
+/// printing why) when `tool` is missing, unless MQTK_REQUIRE_MOSQUITTO=1, which turns a
+/// missing tool into a failure.
+pub fn have_mosquitto_tool(tool: &str) -> bool {
+    let found = which(tool).is_some();
+    if !found {
+        if std::env::var("MQTK_REQUIRE_MOSQUITTO").as_deref() == Ok("1") {
+            panic!("{tool} is not installed, and MQTK_REQUIRE_MOSQUITTO=1 requires it");
+        }
+        eprintln!(
+            "skipping: {tool} is not installed (apt-get install mosquitto mosquitto-clients)"
+        );
+    }
+    found
+}
+
+/// Looks a program up on PATH, and in /usr/sbin where Debian puts `mosquitto`.
+pub fn which(tool: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/sbin")])
+        .map(|d| d.join(tool))
+        .find(|p| p.is_file())
+}
+
+/// A free loopback port, for programs (like mosquitto) that cannot report the port
+/// they bound. Tests of our own broker bind port 0 instead.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("bind 127.0.0.1:0")
+}
+
+/// Waits until something accepts TCP connections on 127.0.0.1:port.
+pub fn wait_for_port(port: u16, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+/// Debian's `mosquitto` broker, on loopback, killed on drop.
+pub struct Mosquitto {
+    pub port: u16,
+    child: Child,
+    pub sandbox: Sandbox,
+}
+
+impl Mosquitto {
+    /// Starts mosquitto with `extra` config lines after a loopback listener on a free
+    /// port. `None` when mosquitto is missing and not required.
+    pub fn start(extra: &str) -> Option<Mosquitto> {
+        if !have_mosquitto_tool("mosquitto") {
+            return None;
+        }
+        for _ in 0..5 {
+            let sandbox = Sandbox::new();
+            let port = free_port();
+            let conf = sandbox.file("mosquitto.conf");
+            std::fs::write(
+                &conf,
+                format!("listener {port} 127.0.0.1\nallow_anonymous true\n{extra}\n"),
+            )
+            .unwrap();
+            let child = sandbox
+                .command(which("mosquitto").unwrap())
+                .arg("-c")
+                .arg(&conf)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("spawn mosquitto");
+            let mut m = Mosquitto {
+                port,
+                child,
+                sandbox,
+            };
+            if wait_for_port(port, Duration::from_secs(5)) {
+                return Some(m);
+            }
+            drop(m);
+        }
+        panic!("mosquitto did not start listening");
+    }
+}
+
+impl Drop for Mosquitto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
