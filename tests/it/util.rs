@@ -178,7 +178,7 @@ impl Mosquitto {
                 .stderr(Stdio::null())
                 .spawn()
                 .expect("spawn mosquitto");
-            let mut m = Mosquitto {
+            let m = Mosquitto {
                 port,
                 child,
                 sandbox,
