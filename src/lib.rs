@@ -17,3 +17,4 @@ pub mod codec;
 pub mod exit;
 pub mod passwd;
 pub mod topic;
+pub mod transport;

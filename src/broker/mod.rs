@@ -1,1 +1,4 @@
 //! The embedded MQTT broker: `run(listeners, config, shutdown)`.
+
+pub mod config;
+pub mod listener;

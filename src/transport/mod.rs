@@ -1,0 +1,12 @@
+//! Byte-stream transports (TCP, unix socket, TLS, WebSocket, proxies), shared by the
+//! clients and the broker. Every transport ends as a `BoxedStream`.
+
+use tokio::io::{AsyncRead, AsyncWrite};
+
+/// Anything MQTT can be carried over: an ordered, reliable byte stream.
+pub trait AsyncStream: AsyncRead + AsyncWrite + Unpin + Send {}
+
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> AsyncStream for T {}
+
+/// A transport whose kind is chosen at run time.
+pub type BoxedStream = Box<dyn AsyncStream>;
