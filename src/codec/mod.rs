@@ -9,6 +9,9 @@ pub mod properties;
 pub mod reason;
 pub mod wire;
 
+#[cfg(test)]
+mod tests;
+
 use bytes::{Buf, BytesMut};
 
 pub use packet::auth::Auth;

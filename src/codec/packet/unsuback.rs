@@ -48,3 +48,76 @@ impl UnsubAck {
         wire::write_packet(out, 0xB0, &body, &[], "UNSUBACK")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::packet::test_util::{check, decode_err};
+    use crate::codec::{Packet, PropertyId, PropertyValue};
+
+    #[test]
+    fn v3_has_no_reason_codes() {
+        let bytes = [
+            0xB0, // UNSUBACK
+            0x02, // remaining length 2
+            0x00, 0x03, // packet id 3
+        ];
+        let u = UnsubAck {
+            packet_id: 3,
+            properties: Properties::new(),
+            reasons: vec![],
+        };
+        check(&bytes, ProtocolVersion::V31, Packet::UnsubAck(u.clone()));
+        check(&bytes, ProtocolVersion::V311, Packet::UnsubAck(u));
+        assert!(matches!(
+            decode_err(&[0xB0, 0x03, 0x00, 0x03, 0x00], ProtocolVersion::V311),
+            Error::Malformed { .. }
+        ));
+    }
+
+    #[test]
+    fn v5_reason_codes() {
+        let bytes = [
+            0xB0, // UNSUBACK
+            0x05, // remaining length 5
+            0x00, 0x03, // packet id 3
+            0x00, // property length 0
+            0x00, // success
+            0x11, // no subscription existed
+        ];
+        let u = UnsubAck {
+            packet_id: 3,
+            properties: Properties::new(),
+            reasons: vec![ReasonCode::SUCCESS, ReasonCode::NO_SUBSCRIPTION_EXISTED],
+        };
+        check(&bytes, ProtocolVersion::V5, Packet::UnsubAck(u));
+    }
+
+    #[test]
+    fn v5_with_reason_string() {
+        let bytes = [
+            0xB0, // UNSUBACK
+            0x08, // remaining length 8
+            0x00, 0x03, // packet id 3
+            0x04, // property length 4
+            0x1F, 0x00, 0x01, b'x', // reason string "x"
+            0x87, // not authorized
+        ];
+        let mut properties = Properties::new();
+        properties.push(PropertyId::ReasonString, PropertyValue::String("x".into()));
+        let u = UnsubAck {
+            packet_id: 3,
+            properties,
+            reasons: vec![ReasonCode::NOT_AUTHORIZED],
+        };
+        check(&bytes, ProtocolVersion::V5, Packet::UnsubAck(u));
+    }
+
+    #[test]
+    fn v5_requires_property_length() {
+        assert_eq!(
+            decode_err(&[0xB0, 0x02, 0x00, 0x03], ProtocolVersion::V5),
+            Error::Truncated { packet: "UNSUBACK" }
+        );
+    }
+}

@@ -70,3 +70,99 @@ impl Unsubscribe {
         wire::write_packet(out, 0xA2, &body, &[], "UNSUBSCRIBE")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::packet::test_util::{check, decode_err, encode_err};
+    use crate::codec::{Packet, PropertyId, PropertyValue};
+
+    #[test]
+    fn v3() {
+        let bytes = [
+            0xA2, // UNSUBSCRIBE, flags 0b0010
+            0x0A, // remaining length 10
+            0x00, 0x03, // packet id 3
+            0x00, 0x03, b'a', b'/', b'b', // filter "a/b"
+            0x00, 0x01, b'#', // filter "#"
+        ];
+        let u = Unsubscribe {
+            packet_id: 3,
+            properties: Properties::new(),
+            filters: vec!["a/b".into(), "#".into()],
+        };
+        check(&bytes, ProtocolVersion::V31, Packet::Unsubscribe(u.clone()));
+        check(&bytes, ProtocolVersion::V311, Packet::Unsubscribe(u));
+    }
+
+    #[test]
+    fn v5_with_user_property() {
+        let bytes = [
+            0xA2, // UNSUBSCRIBE
+            0x0D, // remaining length 13
+            0x00, 0x03, // packet id 3
+            0x07, // property length 7
+            0x26, 0x00, 0x01, b'k', 0x00, 0x01, b'v', // user property k=v
+            0x00, 0x01, b't', // filter "t"
+        ];
+        let mut properties = Properties::new();
+        properties.push(
+            PropertyId::UserProperty,
+            PropertyValue::Pair("k".into(), "v".into()),
+        );
+        let u = Unsubscribe {
+            packet_id: 3,
+            properties,
+            filters: vec!["t".into()],
+        };
+        check(&bytes, ProtocolVersion::V5, Packet::Unsubscribe(u));
+    }
+
+    #[test]
+    fn errors() {
+        let v3 = ProtocolVersion::V311;
+        assert_eq!(
+            decode_err(&[0xA2, 0x02, 0x00, 0x01], v3),
+            Error::Protocol {
+                packet: "UNSUBSCRIBE",
+                what: "no topic filters"
+            }
+        );
+        assert_eq!(
+            decode_err(&[0xA2, 0x05, 0x00, 0x00, 0x00, 0x01, b't'], v3),
+            Error::ZeroPacketId {
+                packet: "UNSUBSCRIBE"
+            }
+        );
+        assert!(matches!(
+            decode_err(&[0xA0, 0x05, 0x00, 0x01, 0x00, 0x01, b't'], v3),
+            Error::InvalidHeaderFlags { flags: 0, .. }
+        ));
+        assert_eq!(
+            decode_err(&[0xA2, 0x05, 0x00, 0x01, 0x00, 0x02, b't'], v3),
+            Error::Truncated {
+                packet: "UNSUBSCRIBE"
+            }
+        );
+        // Subscription identifier is a SUBSCRIBE property, not an UNSUBSCRIBE one.
+        assert_eq!(
+            decode_err(
+                &[0xA2, 0x08, 0x00, 0x01, 0x02, 0x0B, 0x01, 0x00, 0x01, b't'],
+                ProtocolVersion::V5
+            ),
+            Error::PropertyNotAllowed {
+                packet: "UNSUBSCRIBE",
+                id: PropertyId::SubscriptionIdentifier
+            }
+        );
+        let u = Unsubscribe {
+            packet_id: 1,
+            properties: Properties::new(),
+            filters: vec![],
+        };
+        assert!(matches!(
+            encode_err(&Packet::Unsubscribe(u), v3),
+            Error::Protocol { .. }
+        ));
+    }
+}
