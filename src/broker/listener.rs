@@ -203,6 +203,16 @@ impl Listener {
     }
 }
 
+impl std::fmt::Debug for Listener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Listener")
+            .field("addrs", &self.addrs)
+            .field("websockets", &self.websockets)
+            .field("tls", &self.tls)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Drop for Listener {
     fn drop(&mut self) {
         for task in &self.tasks {

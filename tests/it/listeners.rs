@@ -199,8 +199,7 @@ async fn socket_domain_and_address_restrict_the_families() {
         ..tcp(0, Some("127.0.0.1"))
     })
     .await
-    .err()
-    .expect("nothing to bind");
+    .expect_err("nothing to bind");
     assert!(err.to_string().contains("127.0.0.1"), "{err}");
 
     if have_ipv6() {
@@ -220,8 +219,7 @@ async fn bind_error_names_the_address_and_reason() {
     let port = taken.local_addr().unwrap().port();
     let err = Listener::bind(&tcp(port, Some("127.0.0.1")))
         .await
-        .err()
-        .expect("port is taken");
+        .expect_err("port is taken");
     let text = err.to_string();
     assert_eq!(err.kind(), std::io::ErrorKind::AddrInUse);
     assert!(text.contains(&format!("127.0.0.1:{port}")), "{text}");
@@ -242,7 +240,7 @@ async fn unix_socket_accepts_and_replaces_only_stale_sockets() {
     let l = Listener::bind(&cfg).await.unwrap();
     assert_eq!(l.local_addr().unwrap(), BoundAddr::Unix(path.clone()));
     // While it listens, a second broker must not steal the path.
-    let err = Listener::bind(&cfg).await.err().expect("path is live");
+    let err = Listener::bind(&cfg).await.expect_err("path is live");
     assert!(err.to_string().contains("mqtk.sock"), "{err}");
 
     let l = echo(l);
@@ -267,8 +265,7 @@ async fn unix_socket_accepts_and_replaces_only_stale_sockets() {
         ..tcp(0, None)
     })
     .await
-    .err()
-    .expect("regular file");
+    .expect_err("regular file");
     assert!(err.to_string().contains("not a socket"), "{err}");
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "keep me");
 }
@@ -368,8 +365,7 @@ async fn tls_file_errors_name_the_file() {
             ..tcp(0, Some("127.0.0.1"))
         })
         .await
-        .err()
-        .expect("must fail")
+        .expect_err("must fail")
         .to_string()
     };
     let missing = pki.dir.path().join("missing.pem");
