@@ -15,7 +15,13 @@ pub fn run(args: BrokerArgs) -> Result<u8, Error> {
     };
     let notes = file.as_ref().map(|f| f.notes.clone()).unwrap_or_default();
     let local_only = file.as_ref().is_none_or(|f| f.local_only);
-    let config = Config::resolve(file, args.port, args.verbose);
+    let mut config = Config::resolve(file, args.port, args.verbose);
+    if local_only && std::net::TcpListener::bind("[::1]:0").is_err() {
+        // A host without IPv6: local only mode serves 127.0.0.1 alone.
+        config
+            .listeners
+            .retain(|l| l.bind_address.as_deref() != Some("::1"));
+    }
     let log = config.log.clone();
     for note in &notes {
         startup_log(&log, "notice", note);

@@ -223,3 +223,58 @@ where
         })?;
     Ok(WsStream::new(ws))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(offers: &[&str]) -> Request {
+        let mut b = Request::builder().uri("/mqtt");
+        for o in offers {
+            b = b.header(header::SEC_WEBSOCKET_PROTOCOL, *o);
+        }
+        b.body(()).unwrap()
+    }
+
+    #[test]
+    fn subprotocol_choice_prefers_mqtt() {
+        assert_eq!(choose_subprotocol(&request(&[])), Ok(None));
+        assert_eq!(choose_subprotocol(&request(&["mqtt"])), Ok(Some("mqtt")));
+        assert_eq!(
+            choose_subprotocol(&request(&["mqttv3.1"])),
+            Ok(Some("mqttv3.1"))
+        );
+        assert_eq!(
+            choose_subprotocol(&request(&["mqttv3.1, MQTT"])),
+            Ok(Some("mqtt"))
+        );
+        assert_eq!(
+            choose_subprotocol(&request(&["chat", "mqttv3.1"])),
+            Ok(Some("mqttv3.1"))
+        );
+        assert_eq!(choose_subprotocol(&request(&["chat, superchat"])), Err(()));
+    }
+
+    /// Server and client adapters over an in-memory pipe: bytes written on one side come
+    /// out on the other whatever the write sizes, and a close reads as end of stream.
+    #[tokio::test]
+    async fn adapters_carry_a_byte_stream() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (a, b) = tokio::io::duplex(1 << 16);
+        let server = tokio::spawn(async move {
+            let mut s = accept(a).await.unwrap();
+            let mut got = vec![0u8; 6];
+            s.read_exact(&mut got).await.unwrap();
+            s.write_all(&got).await.unwrap();
+            s.shutdown().await.unwrap();
+            got
+        });
+        let mut c = connect(b, "ws://localhost/mqtt").await.unwrap();
+        c.write_all(b"\x10\x04").await.unwrap();
+        c.write_all(b"abcd").await.unwrap();
+        let mut echoed = Vec::new();
+        c.read_to_end(&mut echoed).await.unwrap();
+        assert_eq!(echoed, b"\x10\x04abcd");
+        assert_eq!(server.await.unwrap(), b"\x10\x04abcd");
+    }
+}
