@@ -29,6 +29,9 @@ pub fn run(args: BrokerArgs) -> Result<u8, Error> {
     let runtime = tokio::runtime::Runtime::new()
         .map_err(|e| Error::io("cannot start the async runtime", e))?;
     runtime.block_on(async move {
+        // Installed before any socket is bound: once clients (or a test) can see the
+        // broker, SIGTERM already means a clean shutdown.
+        let shutdown = shutdown_signal().map_err(|e| Error::io("cannot watch for signals", e))?;
         startup_log(&log, "information", &format!("mqtk version {VERSION} starting"));
         match &args.config_file {
             Some(path) => startup_log(
@@ -48,7 +51,7 @@ pub fn run(args: BrokerArgs) -> Result<u8, Error> {
             }
         }
         let listeners = bind_all(&config, &log).await?;
-        serve(listeners, config, &log).await
+        serve(listeners, config, shutdown, &log).await
     })
 }
 
@@ -87,8 +90,12 @@ async fn bind_all(config: &Config, log: &LogConfig) -> Result<Vec<Listener>, Err
 }
 
 /// Runs the broker until SIGINT or SIGTERM.
-async fn serve(listeners: Vec<Listener>, config: Config, log: &LogConfig) -> Result<u8, Error> {
-    let shutdown = shutdown_signal().map_err(|e| Error::io("cannot watch for signals", e))?;
+async fn serve(
+    listeners: Vec<Listener>,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    log: &LogConfig,
+) -> Result<u8, Error> {
     let _ = (listeners, config, shutdown);
     let _ = log;
     Err(Error::Failed("the broker core is not merged yet".into()))
