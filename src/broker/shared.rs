@@ -26,6 +26,8 @@ pub struct Stats {
     /// Messages dropped because a client's queue was full (mosquitto's
     /// `$SYS/broker/publish/messages/dropped`).
     pub dropped: AtomicU64,
+    /// Subscriptions in the tree (lets tests wait until a client has subscribed).
+    pub subscriptions: AtomicUsize,
 }
 
 /// A will waiting for its connection to end (3.1.1 §3.1.2.5, 5.0 §3.1.2.5).
@@ -160,7 +162,14 @@ impl Shared {
             options,
             id,
         };
-        let new = self.subs.write().subscribe(filter, entry);
+        let new = {
+            let mut tree = self.subs.write();
+            let new = tree.subscribe(filter, entry);
+            self.stats
+                .subscriptions
+                .store(tree.len(), Ordering::Relaxed);
+            new
+        };
         session.state.lock().subs.insert(
             filter.to_string(),
             crate::broker::session::SubRecord { options, id },
@@ -196,7 +205,14 @@ impl Shared {
 
     /// Removes a subscription; false when the session had none for `filter`.
     pub fn unsubscribe(&self, session: &Session, filter: &str) -> bool {
-        let removed = self.subs.write().unsubscribe(filter, &session.client_id);
+        let removed = {
+            let mut tree = self.subs.write();
+            let removed = tree.unsubscribe(filter, &session.client_id);
+            self.stats
+                .subscriptions
+                .store(tree.len(), Ordering::Relaxed);
+            removed
+        };
         session.state.lock().subs.remove(filter);
         removed
     }
@@ -233,6 +249,9 @@ impl Shared {
             // with the same id may already have subscribed again.
             tree.remove_if_session(&f, session);
         }
+        self.stats
+            .subscriptions
+            .store(tree.len(), Ordering::Relaxed);
     }
 
     /// Publishes a will now.

@@ -1,3 +1,6 @@
 //! The one integration-test binary: modules by topic, sharing the harness in `util`.
 
+mod broker;
+mod broker_rumqttc;
+mod interop;
 mod util;
