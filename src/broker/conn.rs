@@ -234,9 +234,7 @@ fn pending_will(c: &Connect) -> Option<PendingWill> {
     let delay = properties
         .get_int(PropertyId::WillDelayInterval)
         .unwrap_or(0);
-    let expires = properties
-        .get_int(PropertyId::MessageExpiryInterval)
-        .map(|s| Instant::now() + Duration::from_secs(u64::from(s)));
+    let expiry = properties.get_int(PropertyId::MessageExpiryInterval);
     properties.remove(PropertyId::WillDelayInterval);
     properties.remove(PropertyId::MessageExpiryInterval);
     Some(PendingWill {
@@ -246,10 +244,11 @@ fn pending_will(c: &Connect) -> Option<PendingWill> {
             qos: w.qos,
             retain: w.retain,
             properties,
-            expires,
+            expires: None,
             origin: None,
         },
         delay,
+        expiry,
     })
 }
 

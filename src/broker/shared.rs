@@ -36,6 +36,8 @@ pub struct PendingWill {
     pub msg: Message,
     /// 5.0 Will Delay Interval, seconds (§3.1.3.2.2); 0 for 3.x.
     pub delay: u32,
+    /// 5.0 Message Expiry Interval of the will, counted from publication.
+    pub expiry: Option<u32>,
 }
 
 /// Result of an authentication check at CONNECT.
@@ -260,7 +262,11 @@ impl Shared {
             LogType::Debug,
             format_args!("Publishing will of client {client_id}."),
         );
-        self.publish(Arc::new(will.msg));
+        let mut msg = will.msg;
+        msg.expires = will
+            .expiry
+            .map(|s| Instant::now() + Duration::from_secs(u64::from(s)));
+        self.publish(Arc::new(msg));
     }
 
     /// Whether the broker is shutting down.

@@ -596,3 +596,232 @@ fn small_rcvbuf_socket(port: u16) -> TcpStream {
     s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
     s
 }
+
+/// CONNECT 5.0 with properties and an optional will (properties, topic, payload).
+fn connect_v5_full(
+    flags: u8,
+    ka: u16,
+    props: &[u8],
+    id: &str,
+    will: Option<(&[u8], &str, &[u8])>,
+) -> Vec<u8> {
+    let mut body = cat(&[
+        &s("MQTT"),
+        &[0x05, flags],
+        &ka.to_be_bytes(),
+        &[props.len() as u8],
+        props,
+        &s(id),
+    ]);
+    if let Some((wp, topic, payload)) = will {
+        body.extend_from_slice(&[wp.len() as u8]);
+        body.extend_from_slice(wp);
+        body.extend_from_slice(&s(topic));
+        body.extend_from_slice(&(payload.len() as u16).to_be_bytes());
+        body.extend_from_slice(payload);
+    }
+    pkt(0x10, &body)
+}
+
+#[test]
+fn shared_subscription_round_robin_without_retained() {
+    let b = TestBroker::start();
+    let mut p = Raw::v311(b.port(), "pub");
+    p.send(&publish_v311(0x01, "sh/t", None, b"retained"));
+    let mut a = Raw::v5(b.port(), "a");
+    let mut c = Raw::v5(b.port(), "c");
+    for r in [&mut a, &mut c] {
+        r.send(&subscribe_v5(1, "$share/g/sh/+", 0x00));
+        r.expect(&[0x90, 0x04, 0x00, 0x01, 0x00, 0x00]);
+    }
+    for i in 0..4u8 {
+        p.send(&publish_v311(0, "sh/t", None, &[b'0' + i]));
+    }
+    // No retained message for shared subscriptions (5.0 §4.8.2); each message goes to
+    // one member, alternately.
+    let got_a = [a.recv(), a.recv()];
+    let got_c = [c.recv(), c.recv()];
+    let payload = |v: &Vec<u8>| *v.last().unwrap();
+    let mut all: Vec<u8> = got_a.iter().chain(&got_c).map(payload).collect();
+    all.sort();
+    assert_eq!(all, b"0123");
+    a.expect_silence(Duration::from_millis(100));
+    c.expect_silence(Duration::from_millis(100));
+}
+
+#[test]
+fn v5_will_delay_and_cancel_on_reconnect() {
+    let b = TestBroker::start();
+    let mut w = Raw::v5(b.port(), "watcher");
+    w.send(&subscribe_v5(1, "wd/#", 0x00));
+    w.expect(&[0x90, 0x04, 0x00, 0x01, 0x00, 0x00]);
+    // Session Expiry 10 s; will with Will Delay Interval 1 s.
+    let sess = [0x11, 0, 0, 0, 10];
+    let delay = [0x18, 0, 0, 0, 1];
+    let connect = |id: &str, topic: &str| {
+        connect_v5_full(0x06, 60, &sess, id, Some((&delay, topic, b"late")))
+    };
+    let mut d = Raw::open(b.port());
+    d.send(&connect("delayed", "wd/a"));
+    assert_eq!(d.recv()[3], 0x00);
+    let t = Instant::now();
+    drop(d);
+    // The watcher's PUBLISH: topic wd/a, no properties, payload.
+    let expect = publish_v5(0, "wd/a", None, &[], b"late");
+    w.expect_silence(Duration::from_millis(600));
+    w.expect(&expect);
+    assert!(
+        t.elapsed() >= Duration::from_millis(900),
+        "{:?}",
+        t.elapsed()
+    );
+
+    // Reconnecting within the delay cancels the will (5.0 §3.1.3.2.2).
+    let mut d = Raw::open(b.port());
+    d.send(&connect("back", "wd/b"));
+    assert_eq!(d.recv()[3], 0x00);
+    drop(d);
+    std::thread::sleep(Duration::from_millis(200));
+    let mut again = Raw::open(b.port());
+    // Clean start 0, same session.
+    again.send(&connect_v5_full(0x00, 60, &sess, "back", None));
+    let ack = again.recv();
+    assert_eq!(&ack[2..4], &[0x01, 0x00], "session present: {ack:02x?}");
+    w.expect_silence(Duration::from_millis(1300));
+}
+
+#[test]
+fn takeover_publishes_the_old_connections_will() {
+    let b = TestBroker::start();
+    let mut w = Raw::v311(b.port(), "watcher");
+    w.send(&subscribe_v311(1, "tw", 0));
+    w.expect(&[0x90, 0x03, 0x00, 0x01, 0x00]);
+    let mut old = Raw::open(b.port());
+    old.send(&pkt(
+        0x10,
+        &cat(&[
+            &s("MQTT"),
+            &[0x04, 0x06, 0x00, 0x3c],
+            &s("dup"),
+            &s("tw"),
+            &s("old"),
+        ]),
+    ));
+    old.expect(&CONNACK_OK);
+    let _new = Raw::v311(b.port(), "dup");
+    assert!(old.until_closed(Duration::from_secs(2)).is_empty());
+    w.expect(&publish_v311(0, "tw", None, b"old"));
+}
+
+#[test]
+fn expired_messages_are_not_delivered() {
+    let b = TestBroker::start();
+    let mut p = Raw::v5(b.port(), "pub");
+    // Retained, Message Expiry Interval 1 s.
+    p.send(&publish_v5(
+        0x01,
+        "ex/t",
+        None,
+        &[0x02, 0, 0, 0, 1],
+        b"short",
+    ));
+    p.send(&publish_v5(
+        0x01,
+        "ex/u",
+        None,
+        &[0x02, 0, 0, 0, 100],
+        b"long",
+    ));
+    p.send(&[0xc0, 0x00]);
+    p.expect(&[0xd0, 0x00]);
+    std::thread::sleep(Duration::from_millis(1100));
+    let mut sub = Raw::v5(b.port(), "sub");
+    sub.send(&subscribe_v5(1, "ex/#", 0x00));
+    sub.expect(&[0x90, 0x04, 0x00, 0x01, 0x00, 0x00]);
+    // Only the long-lived one, with what is left of its interval (≤ 100 s).
+    let got = sub.recv();
+    assert_eq!(got[0], 0x31, "retain flag: {got:02x?}");
+    let plen = usize::from(got[8]);
+    assert_eq!(&got[9..9 + plen - 4], &[0x02]);
+    let left = u32::from_be_bytes(got[10..14].try_into().unwrap());
+    assert!((98..=100).contains(&left), "{left}");
+    assert_eq!(&got[14..], b"long");
+    sub.expect_silence(Duration::from_millis(100));
+}
+
+#[test]
+fn max_packet_size_ours_and_the_clients() {
+    let mut c = TestBroker::config();
+    c.max_packet_size = 100;
+    let b = TestBroker::start_with(c);
+    // Our maximum is advertised in CONNACK (Maximum Packet Size 0x27).
+    let mut small = Raw::open(b.port());
+    // The client's own maximum: 30 bytes.
+    small.send(&connect_v5_full(
+        0x02,
+        60,
+        &[0x27, 0, 0, 0, 30],
+        "small",
+        None,
+    ));
+    small.expect(&[
+        0x20, 0x0e, 0x00, 0x00, 0x0b, 0x21, 0x00, 0x14, 0x22, 0x00, 0x0a, 0x27, 0x00, 0x00, 0x00,
+        0x64,
+    ]);
+    small.send(&subscribe_v5(1, "mp", 0x00));
+    small.expect(&[0x90, 0x04, 0x00, 0x01, 0x00, 0x00]);
+    let mut p = Raw::open(b.port());
+    p.send(&connect_v5(0x02, 60, "p"));
+    p.recv();
+    // 40-byte payload: over the client's 30, so not sent to it (5.0 §3.1.2.11.4).
+    p.send(&publish_v5(0, "mp", None, &[], &[b'x'; 40]));
+    p.send(&publish_v5(0, "mp", None, &[], b"fits"));
+    small.expect(&publish_v5(0, "mp", None, &[], b"fits"));
+    // Over our 100: DISCONNECT 0x95 Packet too large.
+    p.send(&publish_v5(0, "mp", None, &[], &[b'x'; 120]));
+    let got = p.until_closed(Duration::from_secs(2));
+    assert!(got.len() >= 3, "{got:02x?}");
+    assert_eq!((got[0], got[2]), (0xe0, 0x95), "{got:02x?}");
+}
+
+#[test]
+fn message_size_limit_acks_0x95() {
+    let mut c = TestBroker::config();
+    c.message_size_limit = 10;
+    let b = TestBroker::start_with(c);
+    let mut sub = Raw::v5(b.port(), "sub");
+    sub.send(&subscribe_v5(1, "ml", 0x01));
+    sub.expect(&[0x90, 0x04, 0x00, 0x01, 0x00, 0x01]);
+    let mut p = Raw::v5(b.port(), "p");
+    p.send(&publish_v5(0x02, "ml", Some(9), &[], &[b'x'; 11]));
+    p.expect(&[0x40, 0x03, 0x00, 0x09, 0x95]);
+    sub.expect_silence(Duration::from_millis(100));
+}
+
+#[test]
+fn receive_maximum_limits_messages_in_flight() {
+    let b = TestBroker::start();
+    let mut sub = Raw::open(b.port());
+    // Receive Maximum 1.
+    sub.send(&connect_v5_full(0x02, 60, &[0x21, 0, 1], "rm", None));
+    sub.expect(&CONNACK_V5_OK);
+    sub.send(&subscribe_v5(1, "rm", 0x01));
+    sub.expect(&[0x90, 0x04, 0x00, 0x01, 0x00, 0x01]);
+    let mut p = Raw::v5(b.port(), "p");
+    for i in 1..=3u16 {
+        p.send(&publish_v5(0x02, "rm", Some(i), &[], &[b'0' + i as u8]));
+        p.expect(&[0x40, 0x02, 0x00, i as u8]);
+    }
+    for i in 1..=3u8 {
+        sub.expect(&publish_v5(
+            0x02,
+            "rm",
+            Some(u16::from(i)),
+            &[],
+            &[b'0' + i],
+        ));
+        // Nothing more until this one is acknowledged.
+        sub.expect_silence(Duration::from_millis(100));
+        sub.send(&[0x40, 0x02, 0x00, i]);
+    }
+}
