@@ -61,7 +61,7 @@ pub fn run(args: BrokerArgs) -> Result<u8, Error> {
 async fn bind_all(config: &Config, log: &Logger) -> Result<Vec<Listener>, Error> {
     let mut listeners = Vec::with_capacity(config.listeners.len());
     for cfg in &config.listeners {
-        let listener = Listener::bind(cfg)
+        let listener = Listener::bind_logged(cfg, Some(log.clone()))
             .await
             .map_err(|e| Error::Failed(e.to_string()))?;
         // mosquitto names the socket family, except for WebSocket listeners, which it
