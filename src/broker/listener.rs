@@ -103,6 +103,7 @@ impl Layers {
     }
 }
 
+/// One listening socket of a `Listener`.
 enum BoundSocket {
     Tcp(TcpListener),
     Unix(UnixListener, PathBuf),
@@ -113,8 +114,9 @@ impl BoundSocket {
         match self {
             BoundSocket::Tcp(l) => {
                 let (s, peer) = l.accept().await?;
-                // MQTT packets are small and latency matters more than batching.
-                s.set_nodelay(true)?;
+                // MQTT packets are small and latency matters more than batching. A
+                // failure here (the peer already gone) shows up on first use instead.
+                let _ = s.set_nodelay(true);
                 Ok((Accepted::Tcp(s), peer.to_string()))
             }
             BoundSocket::Unix(l, path) => {
@@ -126,6 +128,7 @@ impl BoundSocket {
     }
 }
 
+/// A raw accepted connection, before its handshakes.
 enum Accepted {
     Tcp(tokio::net::TcpStream),
     Unix(tokio::net::UnixStream),
