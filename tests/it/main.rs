@@ -1,3 +1,4 @@
 //! The one integration-test binary: modules by topic, sharing the harness in `util`.
 
+mod passwd;
 mod util;

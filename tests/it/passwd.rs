@@ -1,0 +1,519 @@
+//! `mqtk passwd` and password files: known answers from Debian's mosquitto_passwd,
+//! the real binary against mosquitto_passwd (messages, exit codes), files our
+//! command writes loaded by Debian's mosquitto, and a kill test during rewrites.
+
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use mqtk::passwd::hash::{Hash, HashKind, HashParams};
+
+use crate::util::{self, Sandbox, assert_code, run_with_timeout};
+
+const T: Duration = Duration::from_secs(30);
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/passwd")
+        .join(name)
+}
+
+/// The (user, password) pairs the fixture files were made with, by Debian's
+/// mosquitto_passwd 2.0.11: `mosquitto_passwd -c -b f user pass`, then `-b` for the
+/// others (bob with `-I 1000`), and the same with `-H sha512`.
+const PBKDF2_USERS: &[(&str, &str)] =
+    &[("user", "pass"), ("alice", "Tr0ub4dor&3"), ("bob", "p:w d")];
+const SHA512_USERS: &[(&str, &str)] = &[("user", "pass"), ("alice", "Tr0ub4dor&3"), ("ünï", "ü")];
+
+fn entries(path: &Path) -> Vec<(String, String)> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let (u, h) = l.split_once(':').unwrap();
+            (u.to_string(), h.to_string())
+        })
+        .collect()
+}
+
+/// Decodes a mosquitto salt field (standard base64, padded).
+fn salt_of(stored: &str) -> Vec<u8> {
+    use base64::Engine as _;
+    let fields: Vec<&str> = stored.split('$').collect();
+    let salt = if stored.starts_with("$7$") {
+        fields[3]
+    } else {
+        fields[2]
+    };
+    base64::engine::general_purpose::STANDARD
+        .decode(salt)
+        .unwrap()
+}
+
+#[test]
+fn debian_fixtures_verify_and_our_hash_is_byte_exact() {
+    for (file, users, kind) in [
+        ("debian-pbkdf2.txt", PBKDF2_USERS, HashKind::Sha512Pbkdf2),
+        ("debian-sha512.txt", SHA512_USERS, HashKind::Sha512),
+    ] {
+        let got = entries(&fixture(file));
+        assert_eq!(got.len(), users.len(), "{file}");
+        for ((user, stored), (want_user, password)) in got.iter().zip(users) {
+            assert_eq!(user, want_user);
+            let hash = Hash::parse(stored.as_bytes()).unwrap();
+            assert!(hash.verify(password.as_bytes()), "{file}: {user}");
+            assert!(!hash.verify(b"wrong"), "{file}: {user}");
+            let iterations = stored.split('$').nth(2).unwrap().parse().unwrap_or(0);
+            let params = HashParams {
+                kind,
+                iterations,
+                salt_len: 12,
+            };
+            let ours = Hash::with_salt(&params, salt_of(stored), password.as_bytes()).unwrap();
+            assert_eq!(&ours.encode(), stored, "{file}: {user}");
+        }
+    }
+}
+
+fn mqtk_passwd(sb: &Sandbox, args: &[&str]) -> Output {
+    run_with_timeout(sb.mqtk().arg("passwd").args(args), T)
+}
+
+/// Runs `cmd` with `input` on a piped stdin.
+fn with_stdin(cmd: &mut Command, input: &[u8]) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    util::wait_with_timeout(child, T, &format!("{cmd:?}"))
+}
+
+fn verify_ok(sb: &Sandbox, file: &Path, user: &str, password: &str) -> bool {
+    let out = mqtk_passwd(
+        sb,
+        &["--verify", "-b", file.to_str().unwrap(), user, password],
+    );
+    match out.status.code() {
+        Some(0) => true,
+        Some(1) => false,
+        _ => panic!("--verify failed\n{}", util::describe(&out)),
+    }
+}
+
+#[test]
+fn verify_reads_debian_files() {
+    let sb = Sandbox::new();
+    for (file, users) in [
+        ("debian-pbkdf2.txt", PBKDF2_USERS),
+        ("debian-sha512.txt", SHA512_USERS),
+    ] {
+        for (user, password) in users {
+            assert!(verify_ok(&sb, &fixture(file), user, password));
+            assert!(!verify_ok(&sb, &fixture(file), user, "nope"));
+        }
+    }
+    let out = mqtk_passwd(
+        &sb,
+        &[
+            "--verify",
+            "-b",
+            fixture("debian-pbkdf2.txt").to_str().unwrap(),
+            "ghost",
+            "x",
+        ],
+    );
+    assert_code(&out, 1);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "Error: User ghost not found in password file.\n"
+    );
+}
+
+#[test]
+fn create_add_update_delete() {
+    let sb = Sandbox::new();
+    let f = sb.file("pw");
+    let fs = f.to_str().unwrap();
+    assert_code(&mqtk_passwd(&sb, &["-c", "-b", fs, "alice", "a1"]), 0);
+    assert_eq!(
+        std::fs::metadata(&f).unwrap().permissions().mode() & 0o7777,
+        0o600,
+        "new files are 0600"
+    );
+    std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o640)).unwrap();
+    assert_code(&mqtk_passwd(&sb, &["-b", fs, "bob", "b1"]), 0);
+    assert_code(
+        &mqtk_passwd(&sb, &["-H", "sha512", "-b", fs, "alice", "a2"]),
+        0,
+    );
+    assert!(verify_ok(&sb, &f, "alice", "a2"));
+    assert!(!verify_ok(&sb, &f, "alice", "a1"));
+    assert!(verify_ok(&sb, &f, "bob", "b1"));
+    assert!(
+        std::fs::read_to_string(&f)
+            .unwrap()
+            .starts_with("alice:$6$")
+    );
+    assert_eq!(
+        std::fs::metadata(&f).unwrap().permissions().mode() & 0o7777,
+        0o640,
+        "mode of an existing file is kept"
+    );
+
+    let before = std::fs::read(&f).unwrap();
+    let out = mqtk_passwd(&sb, &["-D", fs, "carol"]);
+    assert_code(&out, 1);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "Warning: User carol not found in password file.\n"
+    );
+    assert_eq!(
+        std::fs::read(&f).unwrap(),
+        before,
+        "unchanged after a failed -D"
+    );
+    assert_code(&mqtk_passwd(&sb, &["-D", fs, "alice"]), 0);
+    assert!(!std::fs::read_to_string(&f).unwrap().contains("alice"));
+    let leftovers: Vec<_> = std::fs::read_dir(sb.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().contains(".mqtk-"))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+}
+
+#[test]
+fn create_to_stdout_writes_no_file() {
+    let sb = Sandbox::new();
+    let out = mqtk_passwd(&sb, &["-c", "-b", "-", "u", "secret"]);
+    assert_code(&out, 0);
+    let line = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        line.starts_with("u:$7$101$") && line.ends_with("==\n"),
+        "{line}"
+    );
+    assert!(!sb.file("-").exists());
+    let hash = Hash::parse(&line.trim_end().as_bytes()[2..]).unwrap();
+    assert!(hash.verify(b"secret"));
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("secret"));
+}
+
+#[test]
+fn update_keeps_comments_crlf_and_hashed_lines() {
+    let sb = Sandbox::new();
+    let f = sb.file("pw");
+    let hashed = Hash::create(&HashParams::default(), b"kept")
+        .unwrap()
+        .encode();
+    std::fs::write(
+        &f,
+        format!("# staff\r\n\r\nann:one:two\r\nben:{hashed}\r\ncid:three\r\n"),
+    )
+    .unwrap();
+    let out = mqtk_passwd(&sb, &["-U", f.to_str().unwrap()]);
+    assert_code(&out, 0);
+    let text = std::fs::read_to_string(&f).unwrap();
+    assert!(text.starts_with("# staff\r\n\r\nann:$7$101$"), "{text}");
+    assert!(text.contains(&format!("\r\nben:{hashed}\r\n")), "{text}");
+    assert_eq!(text.matches("\r\n").count(), 5);
+    assert!(verify_ok(&sb, &f, "ann", "one:two"));
+    assert!(verify_ok(&sb, &f, "ben", "kept"));
+    assert!(verify_ok(&sb, &f, "cid", "three"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("1 line(s) already hashed"), "{err}");
+    assert!(!err.contains("three") && !err.contains("one:two"), "{err}");
+
+    // A line that starts like a hash but is broken stops -U before any change.
+    std::fs::write(&f, "a:plain\nb:$7$101$bad$bad\n").unwrap();
+    let out = mqtk_passwd(&sb, &["-U", f.to_str().unwrap()]);
+    assert_code(&out, 1);
+    assert_eq!(
+        std::fs::read_to_string(&f).unwrap(),
+        "a:plain\nb:$7$101$bad$bad\n"
+    );
+}
+
+#[test]
+fn prompts_read_piped_stdin_like_mosquitto() {
+    let sb = Sandbox::new();
+    let f = sb.file("pw");
+    let out = with_stdin(
+        sb.mqtk().args(["passwd", "-c", f.to_str().unwrap(), "u"]),
+        b"hunter2\nhunter2\n",
+    );
+    assert_code(&out, 0);
+    assert_eq!(out.stdout, b"Password: \nReenter password: \n");
+    assert!(verify_ok(&sb, &f, "u", "hunter2"));
+
+    let out = with_stdin(
+        sb.mqtk().args(["passwd", f.to_str().unwrap(), "u"]),
+        b"aaa\nbbb\n",
+    );
+    assert_code(&out, 2);
+    assert_eq!(out.stderr, b"Error: Passwords do not match.\n");
+    assert!(
+        verify_ok(&sb, &f, "u", "hunter2"),
+        "unchanged after a mismatch"
+    );
+
+    let out = with_stdin(
+        sb.mqtk()
+            .args(["passwd", "--verify", f.to_str().unwrap(), "u"]),
+        b"hunter2\n",
+    );
+    assert_code(&out, 0);
+}
+
+/// mosquitto_passwd reports a corrupt line, then drops it and still exits 0 when
+/// adding a user (its update path ignores the error). We refuse and change nothing.
+#[test]
+fn corrupt_file_is_refused_and_left_alone() {
+    let sb = Sandbox::new();
+    let f = sb.file("pw");
+    std::fs::write(&f, "u1:p1\nnocolon\n").unwrap();
+    let out = mqtk_passwd(&sb, &["-b", f.to_str().unwrap(), "u", "p"]);
+    assert_code(&out, 1);
+    assert_eq!(out.stderr, b"Error: Corrupt password file at line 2.\n");
+    assert_eq!(std::fs::read_to_string(&f).unwrap(), "u1:p1\nnocolon\n");
+}
+
+/// Runs the same arguments (and stdin) through mqtk's `mosquitto_passwd` symlink
+/// and Debian's mosquitto_passwd, each in its own sandbox with the same files, and
+/// compares exit codes and stderr.
+#[test]
+fn differential_against_mosquitto_passwd() {
+    if !util::have_mosquitto_tool("mosquitto_passwd") {
+        return;
+    }
+    let real = util::which("mosquitto_passwd").unwrap();
+    let cases: &[(&[&str], &str)] = &[
+        (&[], ""),
+        (&["-c", "-D", "f", "u"], ""),
+        (&["-c", "-U", "f"], ""),
+        (&["-D", "-U", "f"], ""),
+        (&["-b", "-D", "f", "u"], ""),
+        (&["-H"], ""),
+        (&["-H", "md5", "f", "u"], ""),
+        (&["-I"], ""),
+        (&["-I", "0", "f", "u"], ""),
+        (&["-I", "x", "f", "u"], ""),
+        (&["-c", "f"], ""),
+        (&["-c", "-b", "f", "u"], ""),
+        (&["-D", "f"], ""),
+        (&["-U"], ""),
+        (&["-U", "f", "g"], ""),
+        (&["-b", "f", "u"], ""),
+        (&["f", "-c", "u"], ""),
+        (&["-cb", "f", "u", "p"], ""),
+        (&["--help"], ""),
+        (&["-c", "-b", "f", "a:b", "p"], ""),
+        (&["-c", "-b", "f", "a\x01b", "p"], ""),
+        (&["-D", "missing", "u"], ""),
+        (&["-U", "missing"], ""),
+        (&["-b", "missing", "u", "p"], ""),
+        (&["-c", "-b", "nodir/f", "u", "p"], ""),
+        (&["-c", "f", "u"], ""),
+        (&["-c", "f", "u"], "a\nb\n"),
+        (&["-c", "f", "u"], "a\n"),
+        (&["-c", "f", "u"], "\n\n"),
+        (&["-c", "f", "u"], "same\nsame\n"),
+        (&["-D", "existing", "nobody"], ""),
+        (&["-D", "existing", "alice"], ""),
+        (&["-b", "existing", "carol", "pw"], ""),
+        (&["-U", "plain"], ""),
+    ];
+    let long_user = "a".repeat(65536);
+    let long_cases = [
+        vec!["-c", "-b", "f", long_user.as_str(), "p"],
+        vec!["-c", "-b", "f", "u", long_user.as_str()],
+    ];
+    let all = cases
+        .iter()
+        .map(|(a, i)| (a.to_vec(), *i))
+        .chain(long_cases.iter().map(|a| (a.clone(), "")));
+    for (args, input) in all {
+        let run = |program: &Path| {
+            let sb = Sandbox::new();
+            std::fs::write(sb.file("existing"), "alice:$6$HWYP9E+5t1eDHuF1$eKYweFnGU+Eq+zxNi0N108nDmHLYDgM7RMjrFG+EJph+CMrKS9iDFmrVS60R6T1x7pmO/VuHifc8BfALwHK19g==\n").unwrap();
+            std::fs::write(sb.file("plain"), "u1:p1\nu2:p2\n").unwrap();
+            let out = with_stdin(sb.command(program).args(&args), input.as_bytes());
+            let file_ok = match args.as_slice() {
+                ["-D", "existing", "alice"] => !std::fs::read_to_string(sb.file("existing"))
+                    .unwrap()
+                    .contains("alice"),
+                _ => true,
+            };
+            (out, file_ok)
+        };
+        let link = Sandbox::new();
+        let ours_path = link.file("mosquitto_passwd");
+        std::os::unix::fs::symlink(util::mqtk_bin(), &ours_path).unwrap();
+        let (ours, ours_file) = run(&ours_path);
+        let (theirs, theirs_file) = run(&real);
+        let show = || {
+            format!(
+                "args {args:?} input {input:?}\n--- ours ---\n{}\n--- mosquitto_passwd ---\n{}",
+                util::describe(&ours),
+                util::describe(&theirs)
+            )
+        };
+        assert_eq!(ours.status.code(), theirs.status.code(), "{}", show());
+        assert_eq!(ours.stderr, theirs.stderr, "{}", show());
+        assert_eq!(ours_file, theirs_file, "{}", show());
+        // Usage goes to stdout in both; ours adds lines for mqtk's extensions, so
+        // only its first line is compared. Prompts are compared byte for byte.
+        let first = |o: &Output| o.stdout.split(|&b| b == b'\n').next().map(<[u8]>::to_vec);
+        if theirs.stdout.starts_with(b"mosquitto_passwd is") {
+            assert_eq!(first(&ours), first(&theirs), "{}", show());
+        } else {
+            assert_eq!(ours.stdout, theirs.stdout, "{}", show());
+        }
+    }
+}
+
+/// Publishes once with mosquitto_pub; its exit status is the CONNACK refusal code.
+fn pub_status(port: u16, user: Option<(&str, &str)>) -> i32 {
+    let sb = Sandbox::new();
+    let mut cmd = sb.command(util::which("mosquitto_pub").unwrap());
+    cmd.args([
+        "-h",
+        "127.0.0.1",
+        "-p",
+        &port.to_string(),
+        "-t",
+        "t",
+        "-m",
+        "x",
+    ]);
+    if let Some((u, p)) = user {
+        cmd.args(["-u", u, "-P", p]);
+    }
+    run_with_timeout(&mut cmd, T).status.code().unwrap_or(-1)
+}
+
+/// Files written by `mqtk passwd` (each -H) admit exactly the right users into
+/// Debian's mosquitto 2.0.11. argon2id is a mosquitto 2.1 format: 2.0.11 drops the
+/// entry, so even the right password is refused there (mqtk broker reads it).
+#[test]
+fn mosquitto_accepts_files_we_write() {
+    if !util::have_mosquitto_tool("mosquitto_pub") {
+        return;
+    }
+    let sb = Sandbox::new();
+    let f = sb.file("pw");
+    let fs = f.to_str().unwrap();
+    assert_code(&mqtk_passwd(&sb, &["-c", "-b", fs, "dflt", "p-default"]), 0);
+    assert_code(
+        &mqtk_passwd(&sb, &["-H", "sha512", "-b", fs, "sha", "p-sha512"]),
+        0,
+    );
+    assert_code(
+        &mqtk_passwd(
+            &sb,
+            &[
+                "-H",
+                "sha512-pbkdf2",
+                "-I",
+                "1000",
+                "-b",
+                fs,
+                "pbk",
+                "p-1000",
+            ],
+        ),
+        0,
+    );
+    assert_code(
+        &mqtk_passwd(&sb, &["-H", "argon2id", "-b", fs, "arg", "p-argon"]),
+        0,
+    );
+    // mosquitto reads the file as its own user; make it readable whoever that is.
+    std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let Some(m) = util::Mosquitto::start(&format!("password_file {fs}\nallow_anonymous false"))
+    else {
+        return;
+    };
+    for (user, password) in [
+        ("dflt", "p-default"),
+        ("sha", "p-sha512"),
+        ("pbk", "p-1000"),
+    ] {
+        assert_eq!(pub_status(m.port, Some((user, password))), 0, "{user}");
+        assert_eq!(pub_status(m.port, Some((user, "wrong"))), 5, "{user}");
+    }
+    assert_eq!(
+        pub_status(m.port, Some(("arg", "p-argon"))),
+        5,
+        "2.0.11 cannot read argon2id"
+    );
+    assert_eq!(pub_status(m.port, Some(("nobody", "p-default"))), 5);
+    assert_eq!(pub_status(m.port, None), 5, "anonymous refused");
+}
+
+/// SIGKILL at random moments during `-U` of a large file: every time, the file is
+/// either exactly the old one or a complete new one.
+#[test]
+fn killed_during_update_leaves_old_or_new_file() {
+    let sb = Sandbox::new();
+    let f = sb.file("big");
+    let users = 3000;
+    let old: String = (0..users)
+        .map(|i| format!("user{i}:password{i}\n"))
+        .collect();
+    let args = ["passwd", "-I", "20", "-U", f.to_str().unwrap()];
+
+    // Calibrate: how long does one full run take here?
+    std::fs::write(&f, &old).unwrap();
+    let start = Instant::now();
+    assert_code(&run_with_timeout(sb.mqtk().args(args), T), 0);
+    let full = start.elapsed();
+
+    let mut saw = (0, 0);
+    for round in 0..20u32 {
+        std::fs::write(&f, &old).unwrap();
+        let mut child = sb
+            .mqtk()
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        // Round 0 dies before reading anything; the others are spread over the
+        // last part of the run, where the new file is written and renamed.
+        if round > 0 {
+            std::thread::sleep(full.mul_f64(0.6 + 0.7 * f64::from(round) / 19.0));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        let now = std::fs::read_to_string(&f).unwrap();
+        if now == old {
+            saw.0 += 1;
+            continue;
+        }
+        let lines: Vec<&str> = now.lines().collect();
+        assert_eq!(lines.len(), users, "round {round}: truncated file");
+        assert!(now.ends_with('\n'), "round {round}: truncated file");
+        for (i, line) in lines.iter().enumerate() {
+            let (user, hash) = line.split_once(':').unwrap();
+            assert_eq!(user, format!("user{i}"), "round {round}");
+            assert!(
+                Hash::parse(hash.as_bytes()).is_ok(),
+                "round {round}: line {i}"
+            );
+        }
+        saw.1 += 1;
+    }
+    eprintln!(
+        "kill test: {} old, {} new (one run takes {full:?})",
+        saw.0, saw.1
+    );
+    assert!(
+        saw.0 > 0,
+        "the kill before any work must leave the old file"
+    );
+}
