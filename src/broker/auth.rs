@@ -356,6 +356,17 @@ pub struct Auth {
 }
 
 impl Auth {
+    /// The settings of a resolved broker configuration, files loaded.
+    pub fn from_config(
+        config: &crate::broker::config::Config,
+    ) -> Result<(Auth, Vec<String>), String> {
+        Auth::load(
+            config.password_file.as_deref(),
+            config.acl_file.as_deref(),
+            config.allow_anonymous,
+        )
+    }
+
     /// Loads the files named in the configuration. Returns the warnings to log.
     pub fn load(
         password_file: Option<&Path>,

@@ -517,3 +517,182 @@ fn killed_during_update_leaves_old_or_new_file() {
         "the kill before any work must leave the old file"
     );
 }
+
+/// The ACL used to compare our decisions with mosquitto's.
+const ACL: &str = "\
+# anonymous
+topic read anon/#
+topic write anon/in
+
+user alice
+topic read a/#
+topic write b/#
+topic deny a/secret
+topic readwrite both
+topic c/+/x
+user bob
+topic deny #
+topic read bob/#
+user root
+topic readwrite #
+pattern read p/%u/#
+pattern write dev/%c/out
+";
+
+const TOPICS: &[&str] = &[
+    "a/1",
+    "a",
+    "a/secret",
+    "b/1",
+    "both",
+    "c/any/x",
+    "p/alice/z",
+    "p/bob/z",
+    "p/carol/1",
+    "dev/dev1/out",
+    "dev/dev1-w/out",
+    "dev/cc-w/out",
+    "dev/dev2/out",
+    "anon/1",
+    "anon/in",
+    "bob/1",
+    "zzz",
+];
+
+/// (username, password, client id); None = anonymous.
+const CLIENTS: &[(Option<(&str, &str)>, &str)] = &[
+    (Some(("alice", "pa")), "dev1"),
+    (Some(("bob", "pb")), "cb"),
+    (Some(("carol", "pc")), "cc"),
+    (None, "canon"),
+];
+
+/// The same acl_file in Debian's mosquitto and in `broker::auth`: every client
+/// publishes to every topic and subscribes to `#`; what mosquitto delivers must be
+/// exactly what `may_publish` and `may_read` allow.
+#[test]
+fn acl_decisions_match_mosquitto() {
+    use mqtk::broker::auth::{Acl, Auth};
+    if !util::have_mosquitto_tool("mosquitto_sub") || !util::have_mosquitto_tool("mosquitto_pub") {
+        return;
+    }
+    let files = Sandbox::new();
+    let pw = files.file("pw");
+    let acl = files.file("acl");
+    let pws = pw.to_str().unwrap();
+    assert_code(&mqtk_passwd(&files, &["-c", "-b", pws, "root", "pr"]), 0);
+    for (user, password) in CLIENTS.iter().filter_map(|(u, _)| *u) {
+        assert_code(&mqtk_passwd(&files, &["-b", pws, user, password]), 0);
+    }
+    std::fs::write(&acl, ACL).unwrap();
+    for f in [&pw, &acl] {
+        std::fs::set_permissions(f, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    let auth = Auth {
+        passwords: None,
+        acl: Some(Acl::parse(ACL, "acl").unwrap()),
+        allow_anonymous: true,
+    };
+    let Some(m) =
+        util::Mosquitto::start(&format!("password_file {pws}\nacl_file {}", acl.display()))
+    else {
+        return;
+    };
+    let port = m.port.to_string();
+    let client = |cmd: &mut Command, who: &(Option<(&str, &str)>, &str)| {
+        cmd.args(["-h", "127.0.0.1", "-p", &port, "-i", who.1]);
+        if let Some((u, p)) = who.0 {
+            cmd.args(["-u", u, "-P", p]);
+        }
+    };
+    let sub_bin = util::which("mosquitto_sub").unwrap();
+    let pub_bin = util::which("mosquitto_pub").unwrap();
+    let sb = Sandbox::new();
+
+    // Readers: each client, plus root (who may read everything) as the witness
+    // of writes.
+    let root = (Some(("root", "pr")), "croot");
+    let readers: Vec<_> = CLIENTS
+        .iter()
+        .chain(std::iter::once(&root))
+        .map(|who| {
+            let mut cmd = sb.command(&sub_bin);
+            client(&mut cmd, who);
+            cmd.args(["-q", "1", "-v", "-t", "#", "-W", "20"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(1500));
+
+    let publish = |who: &(Option<(&str, &str)>, &str), topic: &str, payload: &str| {
+        let mut cmd = sb.command(&pub_bin);
+        client(&mut cmd, who);
+        cmd.args(["-q", "1", "-t", topic, "-m", payload]);
+        let out = run_with_timeout(&mut cmd, T);
+        assert_code(&out, 0);
+    };
+    // Root writes every topic once: who reads what?
+    for topic in TOPICS {
+        publish(&(Some(("root", "pr")), "croot-w"), topic, "root");
+    }
+    // Every client writes every topic: what reaches root?
+    for who in CLIENTS {
+        for topic in TOPICS {
+            publish(&(who.0, &format!("{}-w", who.1)), topic, who.1);
+        }
+    }
+    std::thread::sleep(Duration::from_millis(500));
+
+    let mut got: Vec<Vec<String>> = Vec::new();
+    for mut r in readers {
+        let _ = r.kill();
+        let out = r.wait_with_output().unwrap();
+        got.push(
+            String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .map(str::to_string)
+                .collect(),
+        );
+    }
+    for (i, who) in CLIENTS.iter().enumerate() {
+        let user = who.0.map(|(u, _)| u);
+        let expected: Vec<String> = TOPICS
+            .iter()
+            .filter(|t| auth.may_read(who.1, user, t))
+            .map(|t| format!("{t} root"))
+            .collect();
+        let delivered: Vec<String> = got[i]
+            .iter()
+            .filter(|l| l.ends_with(" root"))
+            .cloned()
+            .collect();
+        assert_eq!(delivered, expected, "reads of {user:?}");
+        assert!(
+            user == Some("bob") || !expected.is_empty(),
+            "{user:?} reads nothing"
+        );
+    }
+    let root_saw = &got[CLIENTS.len()];
+    for who in CLIENTS {
+        let user = who.0.map(|(u, _)| u);
+        let id = format!("{}-w", who.1);
+        let expected: Vec<String> = TOPICS
+            .iter()
+            .filter(|t| auth.may_publish(&id, user, t))
+            .map(|t| format!("{t} {}", who.1))
+            .collect();
+        let delivered: Vec<String> = root_saw
+            .iter()
+            .filter(|l| l.ends_with(&format!(" {}", who.1)))
+            .cloned()
+            .collect();
+        assert_eq!(delivered, expected, "writes of {user:?}");
+        assert!(
+            user == Some("bob") || !expected.is_empty(),
+            "{user:?} writes nothing"
+        );
+    }
+}
