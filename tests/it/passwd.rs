@@ -567,38 +567,28 @@ const CLIENTS: &[(Option<(&str, &str)>, &str)] = &[
     (None, "canon"),
 ];
 
-/// The same acl_file in Debian's mosquitto and in `broker::auth`: every client
-/// publishes to every topic and subscribes to `#`; what mosquitto delivers must be
-/// exactly what `may_publish` and `may_read` allow.
-#[test]
-fn acl_decisions_match_mosquitto() {
-    use mqtk::broker::auth::{Acl, Auth};
-    if !util::have_mosquitto_tool("mosquitto_sub") || !util::have_mosquitto_tool("mosquitto_pub") {
-        return;
-    }
-    let files = Sandbox::new();
+/// Writes the password and ACL files for the ACL scenario (readable by mosquitto
+/// whichever user it runs as).
+fn acl_files(files: &Sandbox) -> (PathBuf, PathBuf) {
     let pw = files.file("pw");
     let acl = files.file("acl");
     let pws = pw.to_str().unwrap();
-    assert_code(&mqtk_passwd(&files, &["-c", "-b", pws, "root", "pr"]), 0);
+    assert_code(&mqtk_passwd(files, &["-c", "-b", pws, "root", "pr"]), 0);
     for (user, password) in CLIENTS.iter().filter_map(|(u, _)| *u) {
-        assert_code(&mqtk_passwd(&files, &["-b", pws, user, password]), 0);
+        assert_code(&mqtk_passwd(files, &["-b", pws, user, password]), 0);
     }
     std::fs::write(&acl, ACL).unwrap();
     for f in [&pw, &acl] {
         std::fs::set_permissions(f, std::fs::Permissions::from_mode(0o644)).unwrap();
     }
-    let auth = Auth {
-        passwords: None,
-        acl: Some(Acl::parse(ACL, "acl").unwrap()),
-        allow_anonymous: true,
-    };
-    let Some(m) =
-        util::Mosquitto::start(&format!("password_file {pws}\nacl_file {}", acl.display()))
-    else {
-        return;
-    };
-    let port = m.port.to_string();
+    (pw, acl)
+}
+
+/// Against the broker on `port`: every client subscribes to `#`, root publishes every
+/// topic, then every client publishes every topic. Returns the `topic payload` lines
+/// each client received, and (last) those root received.
+fn acl_scenario(port: u16) -> Vec<Vec<String>> {
+    let port = port.to_string();
     let client = |cmd: &mut Command, who: &(Option<(&str, &str)>, &str)| {
         cmd.args(["-h", "127.0.0.1", "-p", &port, "-i", who.1]);
         if let Some((u, p)) = who.0 {
@@ -608,9 +598,6 @@ fn acl_decisions_match_mosquitto() {
     let sub_bin = util::which("mosquitto_sub").unwrap();
     let pub_bin = util::which("mosquitto_pub").unwrap();
     let sb = Sandbox::new();
-
-    // Readers: each client, plus root (who may read everything) as the witness
-    // of writes.
     let root = (Some(("root", "pr")), "croot");
     let readers: Vec<_> = CLIENTS
         .iter()
@@ -626,37 +613,43 @@ fn acl_decisions_match_mosquitto() {
         })
         .collect();
     std::thread::sleep(Duration::from_millis(1500));
-
     let publish = |who: &(Option<(&str, &str)>, &str), topic: &str, payload: &str| {
         let mut cmd = sb.command(&pub_bin);
         client(&mut cmd, who);
         cmd.args(["-q", "1", "-t", topic, "-m", payload]);
-        let out = run_with_timeout(&mut cmd, T);
-        assert_code(&out, 0);
+        assert_code(&run_with_timeout(&mut cmd, T), 0);
     };
-    // Root writes every topic once: who reads what?
     for topic in TOPICS {
         publish(&(Some(("root", "pr")), "croot-w"), topic, "root");
     }
-    // Every client writes every topic: what reaches root?
     for who in CLIENTS {
         for topic in TOPICS {
             publish(&(who.0, &format!("{}-w", who.1)), topic, who.1);
         }
     }
     std::thread::sleep(Duration::from_millis(500));
-
-    let mut got: Vec<Vec<String>> = Vec::new();
-    for mut r in readers {
-        let _ = r.kill();
-        let out = r.wait_with_output().unwrap();
-        got.push(
+    readers
+        .into_iter()
+        .map(|mut r| {
+            let _ = r.kill();
+            let out = r.wait_with_output().unwrap();
             String::from_utf8_lossy(&out.stdout)
                 .lines()
                 .map(str::to_string)
-                .collect(),
-        );
-    }
+                .collect()
+        })
+        .collect()
+}
+
+/// Checks one broker's deliveries in the ACL scenario against `broker::auth`'s
+/// decisions.
+fn check_acl_scenario(got: &[Vec<String>], broker: &str) {
+    use mqtk::broker::auth::{Acl, Auth};
+    let auth = Auth {
+        passwords: None,
+        acl: Some(Acl::parse(ACL, "acl").unwrap()),
+        allow_anonymous: true,
+    };
     for (i, who) in CLIENTS.iter().enumerate() {
         let user = who.0.map(|(u, _)| u);
         let expected: Vec<String> = TOPICS
@@ -669,7 +662,7 @@ fn acl_decisions_match_mosquitto() {
             .filter(|l| l.ends_with(" root"))
             .cloned()
             .collect();
-        assert_eq!(delivered, expected, "reads of {user:?}");
+        assert_eq!(delivered, expected, "{broker}: reads of {user:?}");
         assert!(
             user == Some("bob") || !expected.is_empty(),
             "{user:?} reads nothing"
@@ -689,10 +682,341 @@ fn acl_decisions_match_mosquitto() {
             .filter(|l| l.ends_with(&format!(" {}", who.1)))
             .cloned()
             .collect();
-        assert_eq!(delivered, expected, "writes of {user:?}");
+        assert_eq!(delivered, expected, "{broker}: writes of {user:?}");
         assert!(
             user == Some("bob") || !expected.is_empty(),
             "{user:?} writes nothing"
+        );
+    }
+}
+
+/// The same acl_file in Debian's mosquitto and in mqtk broker: every client
+/// publishes to every topic and subscribes to `#`; both brokers deliver exactly what
+/// `may_publish` and `may_read` allow, so they deliver the same.
+#[test]
+fn acl_deliveries_match_mosquitto() {
+    if !util::have_mosquitto_tool("mosquitto_sub") || !util::have_mosquitto_tool("mosquitto_pub") {
+        return;
+    }
+    let files = Sandbox::new();
+    let (pw, acl) = acl_files(&files);
+    let Some(m) = util::Mosquitto::start(&format!(
+        "password_file {}\nacl_file {}",
+        pw.display(),
+        acl.display()
+    )) else {
+        return;
+    };
+    let theirs = acl_scenario(m.port);
+    drop(m);
+    check_acl_scenario(&theirs, "mosquitto");
+
+    let mut config = util::TestBroker::config();
+    config.password_file = Some(pw);
+    config.acl_file = Some(acl);
+    config.allow_anonymous = true;
+    let b = util::TestBroker::start_with(config);
+    let ours = acl_scenario(b.port());
+    check_acl_scenario(&ours, "mqtk broker");
+    assert_eq!(ours, theirs);
+}
+
+/// Hand-built MQTT packets, so that the broker's bytes are checked against the spec,
+/// not against our own codec.
+mod raw {
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+    use std::time::Duration;
+
+    pub fn pkt(header: u8, body: &[u8]) -> Vec<u8> {
+        let mut v = vec![header];
+        let mut n = body.len();
+        loop {
+            let mut b = (n % 128) as u8;
+            n /= 128;
+            if n > 0 {
+                b |= 0x80;
+            }
+            v.push(b);
+            if n == 0 {
+                break;
+            }
+        }
+        v.extend_from_slice(body);
+        v
+    }
+
+    /// A length-prefixed string or binary field.
+    pub fn s(x: &[u8]) -> Vec<u8> {
+        let mut v = (x.len() as u16).to_be_bytes().to_vec();
+        v.extend_from_slice(x);
+        v
+    }
+
+    /// CONNECT (3.1.1 §3.1 / 5.0 §3.1): clean start, keep alive 60, optional user
+    /// name and password (flags 0x80, 0x40).
+    pub fn connect(v5: bool, id: &str, user: Option<&str>, password: Option<&[u8]>) -> Vec<u8> {
+        let mut flags = 0x02;
+        if user.is_some() {
+            flags |= 0x80;
+        }
+        if password.is_some() {
+            flags |= 0x40;
+        }
+        let mut body = s(b"MQTT");
+        body.extend_from_slice(&[if v5 { 5 } else { 4 }, flags, 0, 60]);
+        if v5 {
+            body.push(0); // no properties
+        }
+        body.extend(s(id.as_bytes()));
+        if let Some(u) = user {
+            body.extend(s(u.as_bytes()));
+        }
+        if let Some(p) = password {
+            body.extend(s(p));
+        }
+        pkt(0x10, &body)
+    }
+
+    /// SUBSCRIBE packet id 1, one filter at `qos`.
+    pub fn subscribe(v5: bool, filter: &str, qos: u8) -> Vec<u8> {
+        let mut body = vec![0, 1];
+        if v5 {
+            body.push(0);
+        }
+        body.extend(s(filter.as_bytes()));
+        body.push(qos);
+        pkt(0x82, &body)
+    }
+
+    /// PUBLISH QoS 1, packet id 7.
+    pub fn publish_qos1(v5: bool, topic: &str, payload: &[u8]) -> Vec<u8> {
+        let mut body = s(topic.as_bytes());
+        body.extend_from_slice(&[0, 7]);
+        if v5 {
+            body.push(0);
+        }
+        body.extend_from_slice(payload);
+        pkt(0x32, &body)
+    }
+
+    pub struct Conn(TcpStream);
+
+    impl Conn {
+        pub fn open(port: u16) -> Conn {
+            let s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+            s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            Conn(s)
+        }
+
+        pub fn send(&mut self, b: &[u8]) {
+            self.0.write_all(b).expect("write");
+        }
+
+        /// One whole packet.
+        pub fn recv(&mut self) -> Vec<u8> {
+            let mut head = [0u8; 1];
+            self.0.read_exact(&mut head).expect("packet header");
+            let mut out = head.to_vec();
+            let (mut len, mut shift) = (0usize, 0);
+            loop {
+                let mut b = [0u8; 1];
+                self.0.read_exact(&mut b).expect("remaining length");
+                out.push(b[0]);
+                len |= usize::from(b[0] & 0x7f) << shift;
+                shift += 7;
+                if b[0] & 0x80 == 0 {
+                    break;
+                }
+            }
+            let mut body = vec![0u8; len];
+            self.0.read_exact(&mut body).expect("packet body");
+            out.extend(body);
+            out
+        }
+    }
+
+    /// Connects and returns the CONNACK's code: 3.x return code or 5.0 reason code.
+    pub fn login(port: u16, v5: bool, user: Option<&str>, password: Option<&[u8]>) -> u8 {
+        let mut c = Conn::open(port);
+        c.send(&connect(v5, "", user, password));
+        let ack = c.recv();
+        assert_eq!(ack[0], 0x20, "not a CONNACK: {ack:?}");
+        ack[3]
+    }
+}
+
+/// Files written by Debian's mosquitto_passwd (the fixtures, and a fresh one when
+/// the tool is installed), 2.1-style 64-byte salts and argon2id all work in mqtk
+/// broker; refusals are CONNACK 5 (3.1.1) and 0x87 (5.0), as mosquitto sends.
+#[test]
+fn password_files_work_in_mqtk_broker() {
+    let sb = Sandbox::new();
+    let f = sb.file("pw");
+    let mut text = std::fs::read_to_string(fixture("debian-pbkdf2.txt")).unwrap();
+    text += &std::fs::read_to_string(fixture("debian-sha512.txt")).unwrap();
+    let mut users: Vec<(&str, &str)> = PBKDF2_USERS.iter().chain(SHA512_USERS).copied().collect();
+    for (name, kind) in [
+        ("v21pbkdf2", HashKind::Sha512Pbkdf2),
+        ("v21sha512", HashKind::Sha512),
+    ] {
+        let params = HashParams {
+            kind,
+            iterations: 1000,
+            salt_len: 64,
+        };
+        let h = Hash::create(&params, b"pw-2.1").unwrap();
+        text += &format!("{name}:{}\n", h.encode());
+        users.push((name, "pw-2.1"));
+    }
+    std::fs::write(&f, text).unwrap();
+    assert_code(
+        &mqtk_passwd(
+            &sb,
+            &[
+                "-H",
+                "argon2id",
+                "-b",
+                f.to_str().unwrap(),
+                "arg",
+                "pw-argon",
+            ],
+        ),
+        0,
+    );
+    users.push(("arg", "pw-argon"));
+    if util::have_mosquitto_tool("mosquitto_passwd") {
+        let out = run_with_timeout(
+            sb.command(util::which("mosquitto_passwd").unwrap()).args([
+                "-b",
+                f.to_str().unwrap(),
+                "deb",
+                "fresh pw",
+            ]),
+            T,
+        );
+        assert_code(&out, 0);
+        users.push(("deb", "fresh pw"));
+    }
+
+    let mut config = util::TestBroker::config();
+    config.password_file = Some(f.clone());
+    config.allow_anonymous = false;
+    let b = util::TestBroker::start_with(config);
+    for (user, password) in &users {
+        for v5 in [false, true] {
+            assert_eq!(
+                raw::login(b.port(), v5, Some(user), Some(password.as_bytes())),
+                0,
+                "{user} v5={v5}"
+            );
+        }
+        assert_eq!(
+            raw::login(b.port(), false, Some(user), Some(b"wrong")),
+            5,
+            "{user}"
+        );
+        assert_eq!(
+            raw::login(b.port(), true, Some(user), Some(b"wrong")),
+            0x87,
+            "{user}"
+        );
+        assert_eq!(
+            raw::login(b.port(), false, Some(user), None),
+            5,
+            "{user} without password"
+        );
+    }
+    assert_eq!(raw::login(b.port(), false, Some("ghost"), Some(b"pass")), 5);
+    assert_eq!(raw::login(b.port(), false, None, None), 5, "anonymous");
+    assert_eq!(raw::login(b.port(), true, None, None), 0x87, "anonymous");
+}
+
+/// Refused subscriptions and publishes: SUBACK 0x80 (3.1.1) / 0x87 (5.0) for a
+/// filter that can never be read; a refused publish is acked but dropped in 3.1.1
+/// and answered 0x87 in 5.0.
+#[test]
+fn acl_refusals_on_the_wire() {
+    let sb = Sandbox::new();
+    let acl = sb.file("acl");
+    std::fs::write(&acl, ACL).unwrap();
+    let mut config = util::TestBroker::config();
+    config.acl_file = Some(acl);
+    config.allow_anonymous = true;
+    let b = util::TestBroker::start_with(config);
+
+    let mut watcher = raw::Conn::open(b.port());
+    watcher.send(&raw::connect(false, "w", Some("root"), None));
+    assert_eq!(watcher.recv(), [0x20, 0x02, 0x00, 0x00]);
+    watcher.send(&raw::subscribe(false, "#", 1));
+    assert_eq!(watcher.recv(), [0x90, 0x03, 0x00, 0x01, 0x01]);
+
+    for v5 in [false, true] {
+        let mut c = raw::Conn::open(b.port());
+        c.send(&raw::connect(v5, "alice-c", Some("alice"), None));
+        assert_eq!(c.recv()[3], 0);
+        let refused = if v5 { 0x87 } else { 0x80 };
+        let props: &[u8] = if v5 { &[0x00] } else { &[] };
+        for (filter, code) in [
+            ("zzz/#", refused),
+            ("b/#", refused),
+            ("a/secret", refused),
+            ("a/#", 1),
+            ("#", 1),
+        ] {
+            c.send(&raw::subscribe(v5, filter, 1));
+            let want: Vec<u8> = [
+                &[0x90, 3 + props.len() as u8, 0x00, 0x01][..],
+                props,
+                &[code],
+            ]
+            .concat();
+            assert_eq!(c.recv(), want, "{filter} v5={v5}");
+        }
+        // alice may not write a/1: 3.1.1 gets a plain PUBACK, 5.0 gets 0x87.
+        c.send(&raw::publish_qos1(v5, "a/1", b"x"));
+        let want: Vec<u8> = if v5 {
+            vec![0x40, 0x03, 0x00, 0x07, 0x87]
+        } else {
+            vec![0x40, 0x02, 0x00, 0x07]
+        };
+        assert_eq!(c.recv(), want, "v5={v5}");
+        // ...and may write b/1, which root sees; a/1 never reached it.
+        c.send(&raw::publish_qos1(v5, "b/1", b"ok"));
+        // Success: 5.0 may leave out reason 0 without properties (§3.4.2.1).
+        assert_eq!(c.recv(), [0x40, 0x02, 0x00, 0x07]);
+        let got = watcher.recv();
+        assert_eq!(got[0] & 0xf0, 0x30, "{got:?}");
+        assert!(got.windows(3).any(|w| w == b"b/1"), "{got:?}");
+        let pid = &got[2 + 2 + 3..2 + 2 + 3 + 2];
+        watcher.send(&[0x40, 0x02, pid[0], pid[1]]);
+    }
+}
+
+/// Like mosquitto, the broker does not start with a password or ACL file it cannot
+/// use.
+#[test]
+fn broker_refuses_to_start_with_unusable_files() {
+    let sb = Sandbox::new();
+    let bad_acl = sb.file("acl");
+    std::fs::write(&bad_acl, "topic sometimes a\n").unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    for (pw, acl) in [(Some(sb.file("missing")), None), (None, Some(bad_acl))] {
+        let mut config = util::TestBroker::config();
+        config.password_file = pw;
+        config.acl_file = acl;
+        let r = rt.block_on(mqtk::broker::run(
+            Vec::new(),
+            std::sync::Arc::new(config),
+            async {},
+        ));
+        let err = r.expect_err("started anyway").to_string();
+        assert!(
+            err.contains("Unable to open pwfile") || err.contains("Invalid topic access type"),
+            "{err}"
         );
     }
 }
