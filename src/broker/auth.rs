@@ -437,10 +437,7 @@ impl Auth {
     /// otherwise granted, with `may_read` filtering each delivery as mosquitto does.
     /// A shared subscription `$share/GROUP/F` is judged by `F`.
     pub fn may_subscribe(&self, client_id: &str, username: Option<&str>, filter: &str) -> bool {
-        let filter = match filter.strip_prefix("$share/") {
-            Some(rest) => rest.split_once('/').map_or(rest, |(_, f)| f),
-            None => filter,
-        };
+        let filter = crate::topic::parse_shared(filter).map_or(filter, |(_, f)| f);
         self.acl
             .as_ref()
             .is_none_or(|acl| !acl.subscription_is_empty(client_id, username, filter))
@@ -463,26 +460,14 @@ fn valid_filter(filter: &str) -> bool {
 
 /// mosquitto's `mosquitto_topic_matches_sub` for a filter and a concrete topic:
 /// a filter and topic match only if both or neither start with `$`; `#` also
-/// matches the parent level. Kept behind this one function so that it can become
-/// `crate::topic::matches` once that module exists.
+/// matches the parent level. `crate::topic::matches` has the same rules for valid
+/// input (a literal first level never matches a `$` level it differs from); the
+/// guards keep odd input (a pattern substituted with an odd client id) from matching.
 fn topic_matches(filter: &str, topic: &str) -> bool {
-    if filter.is_empty() || topic.is_empty() || topic.contains(['+', '#']) {
-        return false;
-    }
-    if filter.starts_with('$') != topic.starts_with('$') {
-        return false;
-    }
-    let mut f = filter.split('/');
-    let mut t = topic.split('/');
-    loop {
-        match (f.next(), t.next()) {
-            (Some("#"), _) => return true,
-            (Some("+"), Some(_)) => {}
-            (Some(fl), Some(tl)) if fl == tl => {}
-            (None, None) => return true,
-            _ => return false,
-        }
-    }
+    !filter.is_empty()
+        && !topic.is_empty()
+        && !topic.contains(['+', '#'])
+        && crate::topic::matches(filter, topic)
 }
 
 /// Whether some topic matches both filters (with the `$` rule above).

@@ -147,6 +147,19 @@ fn empty() -> u8 {
 /// One password, or `None` when it is empty or input ended.
 fn read_one(prompt: &str) -> Option<Vec<u8>> {
     let password = if io::stdin().is_terminal() {
+        // rpassword turns the terminal's ISIG off and raises SIGINT itself on Ctrl-C;
+        // with the default action the process would die before putting echo back.
+        // With a handler installed (tokio's, for the rest of this short-lived
+        // process), raise() returns, rpassword restores the terminal and reports
+        // Interrupted, which ends the command like an empty password.
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .build()
+            .ok();
+        let _enter = rt.as_ref().map(|rt| rt.enter());
+        let _sigint = rt.as_ref().and_then(|_| {
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).ok()
+        });
         // The terminal echoes nothing; rpassword writes the newline after Enter.
         let config = rpassword::ConfigBuilder::new()
             .output_writer(io::stdout())
