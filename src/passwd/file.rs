@@ -493,6 +493,24 @@ mod tests {
     }
 
     #[test]
+    fn replace_keeps_the_owner() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("pw");
+        fs::write(&p, b"old\n").unwrap();
+        // Only root can give a file away; elsewhere there is nothing to keep.
+        if std::os::unix::fs::chown(&p, Some(65534), Some(65534)).is_err() {
+            eprintln!("skipping: not allowed to chown (not root)");
+            return;
+        }
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o604)).unwrap();
+        replace(&p, b"new\n").unwrap();
+        let meta = fs::metadata(&p).unwrap();
+        assert_eq!((meta.uid(), meta.gid()), (65534, 65534));
+        assert_eq!(meta.mode() & 0o7777, 0o604);
+        assert_eq!(fs::read(&p).unwrap(), b"new\n");
+    }
+
+    #[test]
     fn replace_follows_symlinks() {
         let dir = tempfile::tempdir().unwrap();
         let real = dir.path().join("real");
