@@ -26,6 +26,10 @@ const WRITE: u8 = 2;
 #[derive(Clone, Debug, Default)]
 pub struct PasswordDb {
     users: HashMap<Vec<u8>, Hash>,
+    /// A hash checked (and its answer ignored) when the user is unknown or sent no
+    /// password, so that a refusal takes as long as a wrong password and the timing
+    /// does not tell which user names exist. mosquitto answers those at once.
+    decoy: Option<Hash>,
 }
 
 /// C's `isspace` (mosquitto's `misc__trimblanks`).
@@ -78,7 +82,8 @@ impl PasswordDb {
                 Err(e) => warnings.push(format!("Error: {e} for user {shown}, removing entry.")),
             }
         }
-        (PasswordDb { users }, warnings)
+        let decoy = users.values().next().cloned();
+        (PasswordDb { users, decoy }, warnings)
     }
 
     /// Whether `username` exists and `password` is its password. Slow by design
@@ -86,7 +91,12 @@ impl PasswordDb {
     pub fn check(&self, username: &[u8], password: Option<&[u8]>) -> bool {
         match (self.users.get(username), password) {
             (Some(hash), Some(password)) => hash.verify(password),
-            _ => false,
+            (_, password) => {
+                if let Some(decoy) = &self.decoy {
+                    std::hint::black_box(decoy.verify(password.unwrap_or(b"")));
+                }
+                false
+            }
         }
     }
 
