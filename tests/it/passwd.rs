@@ -461,11 +461,11 @@ fn mosquitto_accepts_files_we_write() {
 fn killed_during_update_leaves_old_or_new_file() {
     let sb = Sandbox::new();
     let f = sb.file("big");
-    let users = 3000;
+    let users = 20000;
     let old: String = (0..users)
         .map(|i| format!("user{i}:password{i}\n"))
         .collect();
-    let args = ["passwd", "-I", "20", "-U", f.to_str().unwrap()];
+    let args = ["passwd", "-I", "1", "-U", f.to_str().unwrap()];
 
     // Calibrate: how long does one full run take here?
     std::fs::write(&f, &old).unwrap();
@@ -486,7 +486,7 @@ fn killed_during_update_leaves_old_or_new_file() {
         // Round 0 dies before reading anything; the others are spread over the
         // last part of the run, where the new file is written and renamed.
         if round > 0 {
-            std::thread::sleep(full.mul_f64(0.6 + 0.7 * f64::from(round) / 19.0));
+            std::thread::sleep(full.mul_f64(0.7 + 0.6 * f64::from(round) / 19.0));
         }
         let _ = child.kill();
         let _ = child.wait();
