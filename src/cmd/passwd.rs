@@ -278,7 +278,7 @@ fn verify(file: &Path, user: &[u8], password: Option<Vec<u8>>) -> Result<u8, Err
     };
     let hash = Hash::parse(stored).map_err(|e| {
         Error::Failed(format!(
-            "Invalid password hash for user {}: {e}.",
+            "Unusable password hash for user {}: {e}.",
             lossy(user)
         ))
     })?;

@@ -76,19 +76,19 @@ impl Default for HashParams {
 /// Why a stored hash cannot be used. The texts never include the hash or a password.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum HashError {
-    #[error("invalid password hash type")]
+    #[error("Invalid password hash type")]
     UnknownType,
-    #[error("invalid password hash")]
+    #[error("Invalid password hash")]
     Malformed,
-    #[error("invalid hash iterations")]
+    #[error("Invalid hash iterations")]
     Iterations,
-    #[error("unable to decode password salt")]
+    #[error("Unable to decode password salt")]
     Salt,
-    #[error("unable to decode password")]
+    #[error("Unable to decode password")]
     Hash,
-    #[error("unsupported argon2id parameters")]
+    #[error("Unsupported argon2id parameters")]
     Argon2Params,
-    #[error("no random numbers from the operating system: {0}")]
+    #[error("No random numbers from the operating system: {0}")]
     Random(String),
 }
 
