@@ -5,4 +5,5 @@ mod broker_edges;
 mod broker_rumqttc;
 mod interop;
 mod listeners;
+mod passwd;
 mod util;
