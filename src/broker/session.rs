@@ -3,7 +3,9 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+use std::time::Duration;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -97,8 +99,13 @@ pub struct ConnCtl {
     /// Wakes the reader so it ends the connection; `kick_reason` says why.
     pub kick: Notify,
     pub kick_reason: AtomicU8,
-    /// The writer finished a write: lets a reader blocked on a full control queue go on.
+    /// The writer finished a write, or found the socket full: wakes readers waiting for
+    /// this connection's queues to shrink.
     pub drained: Notify,
+    /// Since when (`now_ms`) the writer has been waiting for the socket to take more
+    /// bytes; 0 when it is not. Blocked for `STUCK_AFTER` means the client is not reading:
+    /// publishers are then not held back for it and its excess messages are dropped.
+    pub blocked_since: AtomicU64,
     /// Set by the reader when it is done; the writer flushes control packets and exits.
     pub closing: AtomicBool,
     /// Acks and other replies for this connection, written before queued messages. Per
@@ -129,6 +136,19 @@ impl ConnCtl {
     pub fn send(&self, p: Packet) {
         self.control.lock().push_back(p);
         self.wake.notify_one();
+    }
+
+    /// Whether the writer has been blocked on a full socket for `STUCK_AFTER` or more.
+    pub fn stuck(&self) -> bool {
+        let since = self.blocked_since.load(Ordering::Acquire);
+        since != 0 && now_ms().saturating_sub(since) >= STUCK_AFTER.as_millis() as u64
+    }
+
+    /// Notes that a write found the socket full.
+    pub fn set_blocked(&self) {
+        if self.blocked_since.load(Ordering::Acquire) == 0 {
+            self.blocked_since.store(now_ms().max(1), Ordering::Release);
+        }
     }
 
     pub fn close_writer(&self) {
@@ -167,8 +187,10 @@ pub struct SessionState {
     pub expiry_interval: u32,
     /// Messages dropped because the queue was full.
     pub dropped: u64,
-    /// Set after the first drop is logged, cleared when the queue has room again, so a
-    /// flood logs one line and not one per message.
+    /// Drop mode: set when a message is dropped (or a publisher gave up waiting), cleared
+    /// only when the writer has emptied the queue. While set, a full queue drops at once
+    /// instead of slowing publishers, so a slow reader cannot throttle them again and
+    /// again; and a flood logs one line, not one per message.
     pub dropping: bool,
     /// In-flight window for the current connection: min(max_inflight_messages, the
     /// client's Receive Maximum).
@@ -183,7 +205,7 @@ pub struct Session {
 }
 
 /// What `Session::enqueue` did with a message.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub enum Enqueued {
     Queued,
     /// Offline and QoS 0: not kept (mosquitto's `queue_qos0_messages false`).
@@ -192,6 +214,25 @@ pub enum Enqueued {
     Dropped {
         first: bool,
     },
+    /// Queued beyond `max_queued` while the client is keeping up (its writer is not
+    /// blocked on the socket): the publisher should pause until this writer catches up,
+    /// rather than have messages dropped only because the writer is behind on CPU.
+    Backpressure(Arc<ConnCtl>),
+}
+
+/// How long a writer may wait on a full socket before its client counts as not reading.
+pub const STUCK_AFTER: Duration = Duration::from_millis(100);
+
+/// Milliseconds on a monotonic clock local to this process.
+pub fn now_ms() -> u64 {
+    static START: OnceLock<Instant> = OnceLock::new();
+    START.get_or_init(Instant::now).elapsed().as_millis() as u64
+}
+
+/// The most a queue may hold while publishers are being slowed down for it; beyond
+/// this, messages are dropped even for a client that reads.
+pub fn hard_limit(max_queued: usize) -> usize {
+    max_queued.saturating_mul(2).saturating_add(8192)
 }
 
 impl Session {
@@ -221,7 +262,17 @@ impl Session {
         if st.conn.is_none() && out.qos == QoS::AtMostOnce {
             return Enqueued::Skipped;
         }
-        if st.queue.len() >= max_queued {
+        let len = st.queue.len();
+        if len >= max_queued {
+            if !st.dropping
+                && len < hard_limit(max_queued)
+                && let Some(c) = &st.conn
+                && !c.ctl.stuck()
+            {
+                let ctl = Arc::clone(&c.ctl);
+                st.queue.push_back(out);
+                return Enqueued::Backpressure(ctl);
+            }
             st.dropped += 1;
             let first = !st.dropping;
             st.dropping = true;
