@@ -14,6 +14,7 @@ pub mod broker;
 pub mod cli;
 pub mod cmd;
 pub mod codec;
+pub mod connect;
 pub mod exit;
 pub mod passwd;
 pub mod topic;

@@ -4,13 +4,14 @@ use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
 pub struct BrokerArgs {
-    /// Listen on this port (default 1883) when no config file sets listeners.
-    #[arg(short, long)]
+    /// Listen on this port (default 1883), on loopback only, when no config file
+    /// defines listeners. Ignored when the config file defines listeners, as in mosquitto.
+    #[arg(short, long, value_parser = clap::value_parser!(u16).range(1..))]
     pub port: Option<u16>,
     /// Read a mosquitto.conf-style configuration file.
     #[arg(short, long, value_name = "FILE")]
     pub config_file: Option<PathBuf>,
-    /// Log everything (log_type all) to stderr.
+    /// Verbose: log every kind of message (log_type all), overriding the config file.
     #[arg(short, long)]
     pub verbose: bool,
 }

@@ -1,9 +1,134 @@
-//! `mqtk broker`: loads the configuration and runs `broker::run` until Ctrl-C.
+//! `mqtk broker`: loads the configuration, binds the listeners, and runs `broker::run`
+//! until SIGINT or SIGTERM, printing mosquitto's startup lines on the way.
 
+use crate::broker::config::{Config, LogConfig, LogDest};
+use crate::broker::listener::{BoundAddr, Listener};
 use crate::cli::broker::BrokerArgs;
 use crate::exit::Error;
 
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+
 pub fn run(args: BrokerArgs) -> Result<u8, Error> {
-    let _ = args;
-    Err(Error::Failed("the broker is not built yet".into()))
+    let file = match &args.config_file {
+        Some(path) => Some(Config::load(path).map_err(|e| Error::Config(e.to_string()))?),
+        None => None,
+    };
+    let notes = file.as_ref().map(|f| f.notes.clone()).unwrap_or_default();
+    let local_only = file.as_ref().is_none_or(|f| f.local_only);
+    let mut config = Config::resolve(file, args.port, args.verbose);
+    if local_only && std::net::TcpListener::bind("[::1]:0").is_err() {
+        // A host without IPv6: local only mode serves 127.0.0.1 alone.
+        config
+            .listeners
+            .retain(|l| l.bind_address.as_deref() != Some("::1"));
+    }
+    let log = config.log.clone();
+    for note in &notes {
+        startup_log(&log, "notice", note);
+    }
+    let runtime = tokio::runtime::Runtime::new()
+        .map_err(|e| Error::io("cannot start the async runtime", e))?;
+    runtime.block_on(async move {
+        // Installed before any socket is bound: once clients (or a test) can see the
+        // broker, SIGTERM already means a clean shutdown.
+        let shutdown = shutdown_signal().map_err(|e| Error::io("cannot watch for signals", e))?;
+        startup_log(&log, "information", &format!("mqtk version {VERSION} starting"));
+        match &args.config_file {
+            Some(path) => startup_log(
+                &log,
+                "information",
+                &format!("Config loaded from {}.", path.display()),
+            ),
+            None => startup_log(&log, "information", "Using default config."),
+        }
+        if local_only {
+            for line in [
+                "Starting in local only mode. Connections will only be possible from clients running on this machine.",
+                "Create a configuration file which defines a listener to allow remote access.",
+                "For more details see https://mosquitto.org/documentation/authentication-methods/",
+            ] {
+                startup_log(&log, "information", line);
+            }
+        }
+        let listeners = bind_all(&config, &log).await?;
+        serve(listeners, config, shutdown, &log).await
+    })
+}
+
+/// Binds every configured listener, in order; the first failure stops startup.
+async fn bind_all(config: &Config, log: &LogConfig) -> Result<Vec<Listener>, Error> {
+    let mut listeners = Vec::with_capacity(config.listeners.len());
+    for cfg in &config.listeners {
+        let listener = Listener::bind(cfg)
+            .await
+            .map_err(|e| Error::Failed(e.to_string()))?;
+        // mosquitto names the socket family, except for WebSocket listeners, which it
+        // announces once.
+        let mut lines: Vec<String> = listener
+            .local_addrs()
+            .iter()
+            .map(|addr| match addr {
+                BoundAddr::Unix(path) => {
+                    format!("Opening unix listen socket on path {}.", path.display())
+                }
+                BoundAddr::Tcp(a) if listener.is_websockets() => {
+                    format!("Opening websockets listen socket on port {}.", a.port())
+                }
+                BoundAddr::Tcp(a) if a.is_ipv4() => {
+                    format!("Opening ipv4 listen socket on port {}.", a.port())
+                }
+                BoundAddr::Tcp(a) => format!("Opening ipv6 listen socket on port {}.", a.port()),
+            })
+            .collect();
+        lines.dedup();
+        for line in lines {
+            startup_log(log, "information", &line);
+        }
+        listeners.push(listener);
+    }
+    Ok(listeners)
+}
+
+/// Runs the broker until SIGINT or SIGTERM.
+async fn serve(
+    listeners: Vec<Listener>,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    log: &LogConfig,
+) -> Result<u8, Error> {
+    let _ = (listeners, config, shutdown);
+    let _ = log;
+    Err(Error::Failed("the broker core is not merged yet".into()))
+}
+
+/// Resolves on the first SIGINT (Ctrl-C) or SIGTERM. The handlers are installed before
+/// this returns, so a signal that arrives during startup is not lost.
+fn shutdown_signal() -> std::io::Result<impl Future<Output = ()> + Send + 'static> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
+        }
+    })
+}
+
+/// A startup line in mosquitto's format (`1700000000: text`), written where `log_dest`
+/// says when `log_type` enables its kind. The broker core formats everything after startup.
+fn startup_log(log: &LogConfig, kind: &str, text: &str) {
+    if !log.enabled(kind) {
+        return;
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let line = format!("{now}: {text}");
+    match log.dest {
+        LogDest::Stdout => println!("{line}"),
+        LogDest::Stderr => eprintln!("{line}"),
+        LogDest::None => {}
+    }
 }

@@ -1,6 +1,9 @@
 //! Byte-stream transports (TCP, unix socket, TLS, WebSocket, proxies), shared by the
 //! clients and the broker. Every transport ends as a `BoxedStream`.
 
+pub mod tls;
+pub mod ws;
+
 use tokio::io::{AsyncRead, AsyncWrite};
 
 /// Anything MQTT can be carried over: an ordered, reliable byte stream.

@@ -3,4 +3,5 @@
 mod broker;
 mod broker_rumqttc;
 mod interop;
+mod listeners;
 mod util;

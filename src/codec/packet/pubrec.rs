@@ -1,6 +1,10 @@
 //! PUBREC (3.1.1 §3.5, 5.0 §3.5): a step of the QoS 1/2 handshake.
 
-use crate::codec::{Properties, ReasonCode};
+use bytes::{Bytes, BytesMut};
+
+use crate::codec::packet::ack;
+use crate::codec::properties::PropertyContext;
+use crate::codec::{Error, Properties, ProtocolVersion, ReasonCode};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PubRec {
@@ -9,4 +13,158 @@ pub struct PubRec {
     pub reason: ReasonCode,
     /// v5 only.
     pub properties: Properties,
+}
+
+impl PubRec {
+    pub(crate) fn decode(body: Bytes, version: ProtocolVersion) -> Result<PubRec, Error> {
+        let (packet_id, reason, properties) = ack::decode(body, version, PropertyContext::PubRec)?;
+        Ok(PubRec {
+            packet_id,
+            reason,
+            properties,
+        })
+    }
+
+    pub(crate) fn encode(&self, version: ProtocolVersion, out: &mut BytesMut) -> Result<(), Error> {
+        ack::encode(
+            0x50,
+            self.packet_id,
+            self.reason,
+            &self.properties,
+            version,
+            PropertyContext::PubRec,
+            out,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::packet::test_util::{check, decode_err, decodes_to};
+    use crate::codec::{Packet, PropertyId, PropertyValue};
+
+    fn ack(packet_id: u16, reason: u8) -> Packet {
+        Packet::PubRec(PubRec {
+            packet_id,
+            reason: ReasonCode(reason),
+            properties: Properties::new(),
+        })
+    }
+
+    #[test]
+    fn v3() {
+        let bytes = [
+            0x50, // PUBREC
+            0x02, // remaining length 2
+            0x00, 0x0A, // packet id 10
+        ];
+        check(&bytes, ProtocolVersion::V31, ack(10, 0));
+        check(&bytes, ProtocolVersion::V311, ack(10, 0));
+    }
+
+    #[test]
+    fn v5_success_short_form() {
+        // 5.0 §3.4.2.1: reason 0x00 without properties may be left out entirely.
+        let bytes = [
+            0x50, // PUBREC
+            0x02, // remaining length 2
+            0xFF, 0xFF, // packet id 65535
+        ];
+        check(&bytes, ProtocolVersion::V5, ack(0xFFFF, 0));
+    }
+
+    #[test]
+    fn v5_reason_without_properties() {
+        let bytes = [
+            0x50, // PUBREC
+            0x03, // remaining length 3: no property length
+            0x00, 0x0A, // packet id 10
+            0x80, // reason code
+        ];
+        check(&bytes, ProtocolVersion::V5, ack(10, 0x80));
+    }
+
+    #[test]
+    fn v5_reason_and_reason_string() {
+        let bytes = [
+            0x50, // PUBREC
+            0x0A, // remaining length 10
+            0x00, 0x0A, // packet id 10
+            0x80, // reason code
+            0x06, // property length 6
+            0x1F, 0x00, 0x03, b'b', b'a', b'd', // reason string "bad"
+        ];
+        let mut p = PubRec {
+            packet_id: 10,
+            reason: ReasonCode(0x80),
+            properties: Properties::new(),
+        };
+        p.properties.push(
+            PropertyId::ReasonString,
+            PropertyValue::String("bad".into()),
+        );
+        check(&bytes, ProtocolVersion::V5, Packet::PubRec(p));
+    }
+
+    #[test]
+    fn v5_long_form_of_success_decodes() {
+        // Reason 0 and an empty property list, written out in full.
+        let bytes = [0x50, 0x04, 0x00, 0x0A, 0x00, 0x00];
+        decodes_to(&bytes, ProtocolVersion::V5, ack(10, 0));
+    }
+
+    #[test]
+    fn errors() {
+        // 3.x: remaining length must be 2.
+        assert!(matches!(
+            decode_err(&[0x50, 0x03, 0x00, 0x0A, 0x00], ProtocolVersion::V311),
+            Error::Malformed { .. }
+        ));
+        // Packet id cut short.
+        assert_eq!(
+            decode_err(&[0x50, 0x01, 0x00], ProtocolVersion::V5),
+            Error::Truncated { packet: "PUBREC" }
+        );
+        // Bad fixed-header flags.
+        assert_eq!(
+            decode_err(&[0x52, 0x02, 0x00, 0x01], ProtocolVersion::V311),
+            Error::InvalidHeaderFlags {
+                packet: "PUBREC",
+                flags: 0x02
+            }
+        );
+        // A property PUBREC does not allow.
+        assert_eq!(
+            decode_err(
+                &[0x50, 0x07, 0x00, 0x01, 0x00, 0x03, 0x23, 0x00, 0x01],
+                ProtocolVersion::V5
+            ),
+            Error::PropertyNotAllowed {
+                packet: "PUBREC",
+                id: PropertyId::TopicAlias
+            }
+        );
+        // Bytes after the properties.
+        assert!(matches!(
+            decode_err(
+                &[0x50, 0x05, 0x00, 0x01, 0x00, 0x00, 0x00],
+                ProtocolVersion::V5
+            ),
+            Error::Malformed { .. }
+        ));
+    }
+
+    #[test]
+    fn mqtt31_flags_are_not_checked() {
+        // 3.1 predates the fixed-flags rule (see `check_type_and_flags`).
+        decodes_to(&[0x52, 0x02, 0x00, 0x01], ProtocolVersion::V31, ack(1, 0));
+    }
+
+    #[test]
+    fn v3_drops_reason_and_properties() {
+        let mut out = bytes::BytesMut::new();
+        crate::codec::encode(&ack(1, 0x80), ProtocolVersion::V311, &mut out).unwrap();
+        assert_eq!(&out[..], [0x50, 0x02, 0x00, 0x01]);
+    }
 }

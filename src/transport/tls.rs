@@ -1,0 +1,165 @@
+//! TLS over any byte stream (rustls, ring provider): PEM loading whose errors name the
+//! file, the broker's server configuration, and the client configuration tests use.
+
+use std::io;
+use std::path::Path;
+use std::sync::Arc;
+
+use rustls::crypto::CryptoProvider;
+use rustls::server::WebPkiClientVerifier;
+use rustls::{ClientConfig, RootCertStore, ServerConfig};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use crate::broker::config::TlsConfig;
+
+pub use tokio_rustls::{TlsAcceptor, TlsConnector};
+
+/// The crypto provider, chosen explicitly: the crate is built with ring and without
+/// aws-lc, so rustls cannot pick a process default by itself.
+pub fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+fn invalid(message: String) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, message)
+}
+
+/// Why a PEM file could not be used, in words (the I/O error itself when there is one).
+fn pem_reason(e: rustls_pki_types::pem::Error) -> String {
+    match e {
+        rustls_pki_types::pem::Error::Io(e) => e.to_string(),
+        rustls_pki_types::pem::Error::NoItemsFound => "no PEM data of the right kind in it".into(),
+        other => format!("malformed PEM ({other})"),
+    }
+}
+
+/// Every certificate in a PEM file. `what` names the file's role in errors, e.g.
+/// `Unable to load server certificate "/etc/server.pem": No such file or directory (os error 2).`
+pub fn load_certs(path: &Path, what: &str) -> io::Result<Vec<CertificateDer<'static>>> {
+    let fail = |reason: String| {
+        invalid(format!(
+            "Unable to load {what} \"{}\": {reason}.",
+            path.display()
+        ))
+    };
+    let certs = CertificateDer::pem_file_iter(path)
+        .map_err(|e| fail(pem_reason(e)))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| fail(pem_reason(e)))?;
+    if certs.is_empty() {
+        return Err(fail("no certificates in it".into()));
+    }
+    Ok(certs)
+}
+
+/// The first private key (PKCS#8, PKCS#1 or SEC1) in a PEM file.
+pub fn load_private_key(path: &Path) -> io::Result<PrivateKeyDer<'static>> {
+    PrivateKeyDer::from_pem_file(path).map_err(|e| {
+        invalid(format!(
+            "Unable to load key file \"{}\": {}.",
+            path.display(),
+            match e {
+                rustls_pki_types::pem::Error::NoItemsFound => "no private key in it".into(),
+                other => pem_reason(other),
+            }
+        ))
+    })
+}
+
+/// A trust store holding every certificate of a PEM CA file.
+pub fn load_roots(path: &Path) -> io::Result<RootCertStore> {
+    let mut roots = RootCertStore::empty();
+    for cert in load_certs(path, "CA certificates")? {
+        roots.add(cert).map_err(|e| {
+            invalid(format!(
+                "Unable to load CA certificates \"{}\": {e}.",
+                path.display()
+            ))
+        })?;
+    }
+    Ok(roots)
+}
+
+/// The broker side of a TLS listener, as mosquitto reads `certfile`, `keyfile`, `cafile`
+/// and `require_certificate`: with `require_certificate true` a client must present a
+/// certificate signed by `cafile`; with `false` no client certificate is asked for.
+pub fn server_config(cfg: &TlsConfig) -> io::Result<Arc<ServerConfig>> {
+    let certs = load_certs(&cfg.certfile, "server certificate")?;
+    let key = load_private_key(&cfg.keyfile)?;
+    let builder = ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| invalid(format!("TLS setup failed: {e}")))?;
+    let builder = match (&cfg.cafile, cfg.require_certificate) {
+        (Some(cafile), true) => {
+            let roots = load_roots(cafile)?;
+            let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider())
+                .build()
+                .map_err(|e| {
+                    invalid(format!(
+                        "Unable to use CA certificates \"{}\": {e}.",
+                        cafile.display()
+                    ))
+                })?;
+            builder.with_client_cert_verifier(verifier)
+        }
+        (None, true) => {
+            return Err(invalid(
+                "require_certificate true needs a cafile to check client certificates with.".into(),
+            ));
+        }
+        (_, false) => builder.with_no_client_auth(),
+    };
+    let config = builder.with_single_cert(certs, key).map_err(|e| {
+        invalid(format!(
+            "Unable to use certfile \"{}\" with keyfile \"{}\": {e}.",
+            cfg.certfile.display(),
+            cfg.keyfile.display()
+        ))
+    })?;
+    Ok(Arc::new(config))
+}
+
+/// A client configuration that trusts `cafile` (required: mqtk verifies servers by
+/// default) and, when given, presents a client certificate and key.
+pub fn client_config(
+    cafile: &Path,
+    client_cert: Option<(&Path, &Path)>,
+) -> io::Result<Arc<ClientConfig>> {
+    let roots = load_roots(cafile)?;
+    let builder = ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| invalid(format!("TLS setup failed: {e}")))?
+        .with_root_certificates(roots);
+    let config = match client_cert {
+        Some((cert, key)) => builder
+            .with_client_auth_cert(
+                load_certs(cert, "client certificate")?,
+                load_private_key(key)?,
+            )
+            .map_err(|e| {
+                invalid(format!(
+                    "Unable to use certificate \"{}\" with key \"{}\": {e}.",
+                    cert.display(),
+                    key.display()
+                ))
+            })?,
+        None => builder.with_no_client_auth(),
+    };
+    Ok(Arc::new(config))
+}
+
+/// The client side of a TLS handshake; `host` is checked against the server's certificate.
+pub async fn connect<S>(
+    stream: S,
+    config: Arc<ClientConfig>,
+    host: &str,
+) -> io::Result<tokio_rustls::client::TlsStream<S>>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let name = ServerName::try_from(host.to_string())
+        .map_err(|e| invalid(format!("invalid TLS server name \"{host}\": {e}")))?;
+    TlsConnector::from(config).connect(name, stream).await
+}
