@@ -254,6 +254,7 @@ fn pending_will(c: &Connect) -> Option<PendingWill> {
         },
         delay,
         expiry,
+        username: c.username.clone(),
     })
 }
 
@@ -452,6 +453,11 @@ async fn accept_connect(
                 PropertyValue::String(client_id.to_string()),
             );
         }
+        // Same order as mosquitto 2.0: Topic Alias Maximum, then Receive Maximum.
+        props.push(
+            PropertyId::TopicAliasMaximum,
+            PropertyValue::TwoByte(TOPIC_ALIAS_MAX),
+        );
         let rm = inflight_limit(&shared.config);
         if rm < 65535 {
             props.push(
@@ -459,10 +465,6 @@ async fn accept_connect(
                 PropertyValue::TwoByte(rm as u16),
             );
         }
-        props.push(
-            PropertyId::TopicAliasMaximum,
-            PropertyValue::TwoByte(TOPIC_ALIAS_MAX),
-        );
         if shared.config.max_packet_size > 0 {
             props.push(
                 PropertyId::MaximumPacketSize,

@@ -38,6 +38,8 @@ pub struct PendingWill {
     pub delay: u32,
     /// 5.0 Message Expiry Interval of the will, counted from publication.
     pub expiry: Option<u32>,
+    /// The connection's user name, for the ACL check at publication.
+    pub username: Option<String>,
 }
 
 /// Result of an authentication check at CONNECT.
@@ -282,6 +284,13 @@ impl Shared {
             LogType::Debug,
             format_args!("Publishing will of client {client_id}."),
         );
+        if !self.may_publish(client_id, will.username.as_deref(), &will.msg.topic) {
+            self.log(
+                LogType::Notice,
+                format_args!("Denied will of client {client_id} on '{}'.", will.msg.topic),
+            );
+            return;
+        }
         let mut msg = will.msg;
         msg.expires = will
             .expiry
