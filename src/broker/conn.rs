@@ -970,6 +970,11 @@ impl Conn {
 
     fn on_subscribe(&mut self, s: Subscribe) -> Option<End> {
         let v5 = self.version == ProtocolVersion::V5;
+        if self.session.state.lock().generation != self.generation {
+            // Taken over: the session now belongs to the new connection (or was
+            // discarded by its clean start); this one must not add to it.
+            return Some(End::Kicked(EndReason::TakenOver));
+        }
         let log = &self.shared;
         log.log(
             LogType::Debug,

@@ -826,3 +826,44 @@ fn receive_maximum_limits_messages_in_flight() {
         sub.send(&[0x40, 0x02, 0x00, i]);
     }
 }
+
+#[test]
+fn sys_version_is_retained() {
+    let b = TestBroker::start();
+    let mut r = Raw::v311(b.port(), "sys");
+    r.send(&subscribe_v311(1, "$SYS/broker/version", 0));
+    r.expect(&[0x90, 0x03, 0x00, 0x01, 0x00]);
+    let version = format!("mqtk version {}", env!("CARGO_PKG_VERSION"));
+    r.expect(&publish_v311(
+        0x01,
+        "$SYS/broker/version",
+        None,
+        version.as_bytes(),
+    ));
+    // `#` does not match `$SYS` topics (5.0 §4.7.2).
+    r.send(&subscribe_v311(2, "#", 0));
+    r.expect(&[0x90, 0x03, 0x00, 0x02, 0x00]);
+    r.expect_silence(Duration::from_millis(100));
+}
+
+#[test]
+fn shutdown_tells_v5_clients_and_closes() {
+    let b = TestBroker::start();
+    let mut r = Raw::v5(b.port(), "bye");
+    let t = Instant::now();
+    drop(b);
+    // DISCONNECT 0x8B Server shutting down.
+    let got = r.until_closed(Duration::from_secs(3));
+    assert!(got.len() >= 3, "{got:02x?}");
+    assert_eq!((got[0], got[2]), (0xe0, 0x8b), "{got:02x?}");
+    assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+}
+
+#[test]
+fn test_broker_starts_fast() {
+    let t = Instant::now();
+    let b = TestBroker::start();
+    let e = t.elapsed();
+    let _r = Raw::v311(b.port(), "quick");
+    assert!(e < Duration::from_millis(500), "start took {e:?}");
+}
