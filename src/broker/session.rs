@@ -147,7 +147,7 @@ impl ConnCtl {
     /// Notes that a write found the socket full.
     pub fn set_blocked(&self) {
         if self.blocked_since.load(Ordering::Acquire) == 0 {
-            self.blocked_since.store(now_ms().max(1), Ordering::Release);
+            self.blocked_since.store(now_ms(), Ordering::Release);
         }
     }
 
@@ -223,10 +223,11 @@ pub enum Enqueued {
 /// How long a writer may wait on a full socket before its client counts as not reading.
 pub const STUCK_AFTER: Duration = Duration::from_millis(100);
 
-/// Milliseconds on a monotonic clock local to this process.
+/// Milliseconds on a monotonic clock local to this process; never 0 (0 means "not
+/// blocked" in `ConnCtl::blocked_since`).
 pub fn now_ms() -> u64 {
     static START: OnceLock<Instant> = OnceLock::new();
-    START.get_or_init(Instant::now).elapsed().as_millis() as u64
+    START.get_or_init(Instant::now).elapsed().as_millis() as u64 + 1
 }
 
 /// The most a queue may hold while publishers are being slowed down for it; beyond
@@ -299,5 +300,117 @@ impl SessionState {
                 return id;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn out(qos: QoS) -> Outgoing {
+        Outgoing {
+            msg: Arc::new(Message {
+                topic: "t".into(),
+                payload: Bytes::from_static(b"x"),
+                qos,
+                retain: false,
+                properties: Properties::new(),
+                expires: None,
+                origin: None,
+            }),
+            qos,
+            retain: false,
+            sub_ids: Vec::new(),
+        }
+    }
+
+    fn online(s: &Session) -> Arc<ConnCtl> {
+        let ctl = Arc::new(ConnCtl::default());
+        s.state.lock().conn = Some(ConnLink {
+            version: ProtocolVersion::V311,
+            ctl: Arc::clone(&ctl),
+        });
+        ctl
+    }
+
+    #[test]
+    fn offline_sessions_keep_only_qos_1_and_2() {
+        let s = Session::new("c".into());
+        assert!(matches!(
+            s.enqueue(out(QoS::AtMostOnce), 10),
+            Enqueued::Skipped
+        ));
+        assert!(matches!(
+            s.enqueue(out(QoS::AtLeastOnce), 10),
+            Enqueued::Queued
+        ));
+        assert_eq!(s.state.lock().queue.len(), 1);
+    }
+
+    #[test]
+    fn full_queue_slows_publishers_while_the_client_reads_then_drops() {
+        let s = Session::new("c".into());
+        let ctl = online(&s);
+        for _ in 0..3 {
+            assert!(matches!(
+                s.enqueue(out(QoS::AtMostOnce), 3),
+                Enqueued::Queued
+            ));
+        }
+        // Over the limit, writer not blocked: queued, publisher asked to wait.
+        assert!(matches!(
+            s.enqueue(out(QoS::AtMostOnce), 3),
+            Enqueued::Backpressure(_)
+        ));
+        // Blocked on a full socket for long enough: dropped, the first one flagged.
+        ctl.set_blocked();
+        assert!(!ctl.stuck());
+        std::thread::sleep(STUCK_AFTER + Duration::from_millis(5));
+        assert!(ctl.stuck());
+        assert!(matches!(
+            s.enqueue(out(QoS::AtMostOnce), 3),
+            Enqueued::Dropped { first: true }
+        ));
+        assert!(matches!(
+            s.enqueue(out(QoS::AtMostOnce), 3),
+            Enqueued::Dropped { first: false }
+        ));
+        // Drop mode holds even once the writer moves again, until the queue empties.
+        ctl.blocked_since.store(0, Ordering::Release);
+        assert!(matches!(
+            s.enqueue(out(QoS::AtMostOnce), 3),
+            Enqueued::Dropped { first: false }
+        ));
+        assert_eq!(s.state.lock().dropped, 3);
+        assert_eq!(s.state.lock().queue.len(), 4);
+    }
+
+    #[test]
+    fn the_hard_limit_bounds_even_a_reading_client() {
+        let s = Session::new("c".into());
+        let _ctl = online(&s);
+        let mut queued = 0;
+        for _ in 0..hard_limit(2) + 10 {
+            match s.enqueue(out(QoS::AtMostOnce), 2) {
+                Enqueued::Queued | Enqueued::Backpressure(_) => queued += 1,
+                _ => {}
+            }
+        }
+        assert_eq!(queued, hard_limit(2));
+    }
+
+    #[test]
+    fn packet_ids_skip_those_in_flight_and_zero() {
+        let s = Session::new("c".into());
+        let mut st = s.state.lock();
+        st.next_packet_id = u16::MAX;
+        assert_eq!(st.alloc_packet_id(), u16::MAX);
+        st.inflight.push_back(Inflight {
+            packet_id: 1,
+            out: out(QoS::AtLeastOnce),
+            state: OutState::AwaitPubAck,
+            needs_send: false,
+        });
+        assert_eq!(st.alloc_packet_id(), 2);
     }
 }

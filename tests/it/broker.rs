@@ -867,3 +867,60 @@ fn test_broker_starts_fast() {
     let _r = Raw::v311(b.port(), "quick");
     assert!(e < Duration::from_millis(500), "start took {e:?}");
 }
+
+#[test]
+fn v5_session_expiry_ends_the_session() {
+    let b = TestBroker::start();
+    // Clean start 0, Session Expiry Interval 1 s.
+    let connect = connect_v5_full(0x00, 60, &[0x11, 0, 0, 0, 1], "exp", None);
+    let mut c = Raw::open(b.port());
+    c.send(&connect);
+    assert_eq!(&c.recv()[2..4], &[0x00, 0x00]);
+    c.send(&subscribe_v5(1, "se/t", 0x01));
+    c.expect(&[0x90, 0x04, 0x00, 0x01, 0x00, 0x01]);
+    c.send(&[0xe0, 0x00]);
+    c.until_closed(Duration::from_secs(2));
+    // Within the interval the session is there…
+    let mut c = Raw::open(b.port());
+    c.send(&connect);
+    assert_eq!(&c.recv()[2..4], &[0x01, 0x00], "session present");
+    c.send(&[0xe0, 0x00]);
+    c.until_closed(Duration::from_secs(2));
+    // …and after it, gone (5.0 §3.1.2.11.2).
+    std::thread::sleep(Duration::from_millis(1300));
+    let mut c = Raw::open(b.port());
+    c.send(&connect);
+    assert_eq!(&c.recv()[2..4], &[0x00, 0x00], "session expired");
+    assert_eq!(
+        b.stats()
+            .subscriptions
+            .load(std::sync::atomic::Ordering::Relaxed),
+        0
+    );
+}
+
+#[test]
+fn v5_qos2_inbound_state_survives_reconnect() {
+    let b = TestBroker::start();
+    let mut sub = Raw::v5(b.port(), "sub");
+    sub.send(&subscribe_v5(1, "q2/t", 0x02));
+    sub.expect(&[0x90, 0x04, 0x00, 0x01, 0x00, 0x02]);
+    let connect = connect_v5_full(0x00, 60, &[0x11, 0, 0, 0, 60], "q2pub", None);
+    let mut p = Raw::open(b.port());
+    p.send(&connect);
+    p.recv();
+    p.send(&publish_v5(0x04, "q2/t", Some(5), &[], b"once"));
+    p.expect(&[0x50, 0x02, 0x00, 0x05]);
+    drop(p);
+    // The publisher comes back, resends the PUBLISH with DUP (it never got PUBREC, as
+    // far as it knows), then PUBREL: still delivered once.
+    let mut p = Raw::open(b.port());
+    p.send(&connect);
+    assert_eq!(&p.recv()[2..4], &[0x01, 0x00]);
+    p.send(&publish_v5(0x0c, "q2/t", Some(5), &[], b"once"));
+    p.expect(&[0x50, 0x02, 0x00, 0x05]);
+    p.send(&[0x62, 0x02, 0x00, 0x05]);
+    p.expect(&[0x70, 0x02, 0x00, 0x05]);
+    sub.expect(&publish_v5(0x04, "q2/t", Some(1), &[], b"once"));
+    sub.expect_silence(Duration::from_millis(200));
+}
