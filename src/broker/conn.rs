@@ -808,9 +808,20 @@ impl Conn {
             reason = ReasonCode::NOT_AUTHORIZED;
         }
 
-        let duplicate = p.qos == QoS::ExactlyOnce
-            && reason == ReasonCode::SUCCESS
-            && !self.session.state.lock().inbound_qos2.insert(p.packet_id);
+        let mut duplicate = false;
+        if p.qos == QoS::ExactlyOnce && reason == ReasonCode::SUCCESS {
+            let mut st = self.session.state.lock();
+            duplicate = st.inbound_qos2.contains(&p.packet_id);
+            if !duplicate {
+                // 5.0 §3.3.4: more unacknowledged QoS 2 messages than the Receive Maximum
+                // we advertised is a protocol violation (0x93). QoS 1 is acked at once and
+                // never counts. 3.x has no such limit; its ids bound the set to 65535.
+                if v5 && st.inbound_qos2.len() >= inflight_limit(&self.shared.config) {
+                    return Some(End::Protocol(ReasonCode::RECEIVE_MAXIMUM_EXCEEDED));
+                }
+                st.inbound_qos2.insert(p.packet_id);
+            }
+        }
         if reason == ReasonCode::SUCCESS && !duplicate {
             let matched = self.route(p.topic.clone(), p.payload.clone(), &p);
             if matched == 0 && v5 {

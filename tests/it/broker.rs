@@ -924,3 +924,25 @@ fn v5_qos2_inbound_state_survives_reconnect() {
     sub.expect(&publish_v5(0x04, "q2/t", Some(1), &[], b"once"));
     sub.expect_silence(Duration::from_millis(200));
 }
+
+#[test]
+fn v5_receive_maximum_exceeded_by_client() {
+    let mut c = TestBroker::config();
+    c.max_inflight_messages = 2;
+    let b = TestBroker::start_with(c);
+    let mut p = Raw::open(b.port());
+    p.send(&connect_v5(0x02, 60, "greedy"));
+    // Receive Maximum 2 advertised.
+    p.expect(&[
+        0x20, 0x09, 0x00, 0x00, 0x06, 0x22, 0x00, 0x0a, 0x21, 0x00, 0x02,
+    ]);
+    for i in 1..=2u8 {
+        p.send(&publish_v5(0x04, "rx", Some(u16::from(i)), &[], b"x"));
+        p.expect(&[0x50, 0x03, 0x00, i, 0x10]);
+    }
+    // A third QoS 2 message without PUBREL for the first two: DISCONNECT 0x93.
+    p.send(&publish_v5(0x04, "rx", Some(3), &[], b"x"));
+    let got = p.until_closed(Duration::from_secs(2));
+    assert!(got.len() >= 3, "{got:02x?}");
+    assert_eq!((got[0], got[2]), (0xe0, 0x93), "{got:02x?}");
+}
