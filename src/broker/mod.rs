@@ -28,7 +28,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::broker::config::Config;
-use crate::broker::listener::{BoundAddr, Listener};
+use crate::broker::listener::Listener;
 use crate::broker::log::LogType;
 use crate::broker::shared::Shared;
 pub use crate::broker::shared::Stats;
@@ -65,17 +65,17 @@ pub async fn run_with_stats(
     Ok(())
 }
 
-/// The port a listener is known by in log lines.
-#[allow(unreachable_patterns)]
-fn port_of(addr: &io::Result<BoundAddr>) -> String {
-    match addr {
-        Ok(BoundAddr::Tcp(a)) => a.port().to_string(),
-        _ => "0".to_string(),
-    }
+/// The port a listener is known by in log lines (0 for unix sockets, as mosquitto).
+fn port_of(listener: &Listener) -> String {
+    listener
+        .local_addr()
+        .map(|a| a.port())
+        .unwrap_or(0)
+        .to_string()
 }
 
 async fn accept_loop(shared: Arc<Shared>, listener: Listener) {
-    let port = port_of(&listener.local_addr());
+    let port = port_of(&listener);
     let mut conns = JoinSet::new();
     let mut shutdown = shared.shutdown.clone();
     loop {

@@ -282,7 +282,6 @@ impl TestBroker {
     }
 
     /// The port of the first TCP listener.
-    #[allow(unreachable_patterns)]
     pub fn port(&self) -> u16 {
         self.addrs
             .iter()
