@@ -557,6 +557,8 @@ impl Conn {
                 if self.ctl.control.lock().len() > CONTROL_LIMIT {
                     tokio::select! {
                         _ = drained => {}
+                        // A client that sends but never reads is not kept forever.
+                        _ = &mut sleep, if ka.is_some() => return End::KeepAlive,
                         _ = self.ctl.kick.notified() => {
                             return End::Kicked(self.ctl.kicked().unwrap_or(EndReason::WriteError));
                         }

@@ -946,3 +946,38 @@ fn v5_receive_maximum_exceeded_by_client() {
     assert!(got.len() >= 3, "{got:02x?}");
     assert_eq!((got[0], got[2]), (0xe0, 0x93), "{got:02x?}");
 }
+
+#[test]
+fn client_that_never_reads_is_dropped_at_keepalive() {
+    let b = TestBroker::start();
+    let mut c = Raw {
+        s: small_rcvbuf_socket(b.port()),
+    };
+    c.send(&connect_v311(0x02, 1, "deaf"));
+    c.expect(&CONNACK_OK);
+    // Flood PINGREQs and never read a PINGRESP: the broker stops reading from it once
+    // replies pile up, and then keepalive ends it.
+    let mut w = c.s.try_clone().unwrap();
+    w.set_write_timeout(Some(Duration::from_secs(6))).unwrap();
+    let flood = std::thread::spawn(move || {
+        let pings = [0xc0, 0x00].repeat(32 * 1024);
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_secs(6) {
+            if w.write_all(&pings).is_err() {
+                break;
+            }
+        }
+    });
+    let connected = || {
+        b.stats()
+            .connected
+            .load(std::sync::atomic::Ordering::Relaxed)
+    };
+    let t = Instant::now();
+    while connected() > 0 {
+        assert!(t.elapsed() < Duration::from_secs(5), "still connected");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    drop(c);
+    flood.join().unwrap();
+}
