@@ -254,7 +254,7 @@ fn pending_will(c: &Connect) -> Option<PendingWill> {
         },
         delay,
         expiry,
-        username: c.username.clone(),
+        username: c.username.as_deref().map(Arc::from),
     })
 }
 
@@ -386,6 +386,7 @@ async fn accept_connect(
             version: v,
             ctl: Arc::clone(&ctl),
         });
+        st.username = c.username.as_deref().map(Arc::from);
         st.expiry_interval = session_expiry;
         st.window = window;
         st.dropping = false;

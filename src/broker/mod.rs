@@ -8,6 +8,7 @@
 //! Shutdown: listeners close, every connection ends (v5 clients get DISCONNECT 0x8B), and
 //! wills are NOT published, as mosquitto does when it stops.
 
+pub mod auth;
 pub mod config;
 pub mod listener;
 
@@ -53,7 +54,14 @@ pub async fn run_with_stats(
     stats: Arc<Stats>,
 ) -> io::Result<()> {
     let (tx, rx) = watch::channel(false);
-    let shared = Arc::new(Shared::new(config, stats, rx));
+    // mosquitto refuses to start when the password or ACL file cannot be used.
+    let (auth, warnings) = auth::Auth::from_config(&config).map_err(io::Error::other)?;
+    let mut shared = Shared::new(config, stats, rx);
+    for w in warnings {
+        shared.log(LogType::Warning, format_args!("{w}"));
+    }
+    shared.auth = auth;
+    let shared = Arc::new(shared);
     let mut tasks = JoinSet::new();
     for l in listeners {
         tasks.spawn(accept_loop(Arc::clone(&shared), l));

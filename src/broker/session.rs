@@ -180,6 +180,9 @@ pub struct SessionState {
     /// again (exactly once, 5.0 §4.3.3 method B).
     pub inbound_qos2: HashSet<u16>,
     pub conn: Option<ConnLink>,
+    /// User name of the latest connection: ACL read checks on delivery use it, also
+    /// while the client is away (mosquitto keeps `context->username`).
+    pub username: Option<Arc<str>>,
     /// Bumped on each new connection, so that timers and old connections that outlive
     /// their connection can tell they are stale.
     pub generation: u64,
@@ -247,6 +250,7 @@ impl Session {
                 next_packet_id: 1,
                 inbound_qos2: HashSet::new(),
                 conn: None,
+                username: None,
                 generation: 0,
                 expiry_interval: 0,
                 dropped: 0,

@@ -1,7 +1,9 @@
 //! The one integration-test binary: modules by topic, sharing the harness in `util`.
 
 mod broker;
+mod broker_edges;
 mod broker_rumqttc;
 mod interop;
 mod listeners;
+mod passwd;
 mod util;
