@@ -5,6 +5,13 @@
 //! trie (`router`), retained messages (`retained`). Routing never waits for a client: it
 //! pushes into each session's bounded queue (`session`) and wakes that writer.
 //!
+//! Flow control: a session's queue holds `max_queued_messages`. Past that, if the
+//! subscriber is reading (its writer is not stuck on a full socket for `STUCK_AFTER`), the
+//! publisher's reader pauses briefly until it catches up, like a single-threaded broker;
+//! a subscriber that does not read gets "drop mode": its excess is dropped and counted
+//! (`Stats::dropped`, `$SYS/broker/publish/messages/dropped`) until its queue empties.
+//! `session::hard_limit` bounds the queue either way.
+//!
 //! Shutdown: listeners close, every connection ends (v5 clients get DISCONNECT 0x8B), and
 //! wills are NOT published, as mosquitto does when it stops.
 
