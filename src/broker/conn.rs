@@ -1149,6 +1149,9 @@ impl Conn {
                 for f in st.inflight.iter_mut() {
                     f.needs_send = true;
                 }
+                // Offline sessions keep QoS 1 and 2 only (mosquitto's default
+                // `queue_qos0_messages false`), including what was queued before.
+                st.queue.retain(|o| o.qos != QoS::AtMostOnce);
                 (true, st.expiry_interval)
             } else {
                 (false, st.expiry_interval)
