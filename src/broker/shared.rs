@@ -15,7 +15,7 @@ use crate::broker::config::Config;
 use crate::broker::log::{LogType, Logger};
 use crate::broker::retained::Retained;
 use crate::broker::router::{self, SubEntry, SubTree};
-use crate::broker::session::{Enqueued, Message, Outgoing, Session};
+use crate::broker::session::{ConnCtl, Enqueued, Message, Outgoing, Session};
 use crate::codec::{RetainHandling, SubscriptionOptions};
 
 /// Counters for $SYS and tests.
@@ -146,6 +146,16 @@ impl Shared {
     /// Routes one message: stores it if retained, then queues it for every matching
     /// session. Never blocks on a client. Returns how many sessions it matched.
     pub fn publish(&self, msg: Arc<Message>) -> usize {
+        self.publish_from(msg, &mut Vec::new())
+    }
+
+    /// `publish`, collecting in `pressure` the connections whose queues are over their
+    /// limit while they keep up: the publishing reader waits for them before reading on.
+    pub fn publish_from(
+        &self,
+        msg: Arc<Message>,
+        pressure: &mut Vec<(Arc<Session>, Arc<ConnCtl>)>,
+    ) -> usize {
         if msg.retain {
             self.retained.lock().set(&msg);
         }
@@ -158,23 +168,33 @@ impl Shared {
         let n = matches.len();
         let max_queued = self.config.max_queued_messages;
         for (session, out) in router::deliveries(&msg, matches) {
-            self.enqueue(&session, out, max_queued);
+            if let Some(ctl) = self.enqueue(&session, out, max_queued)
+                && !pressure.iter().any(|(_, c)| Arc::ptr_eq(c, &ctl))
+            {
+                pressure.push((session, ctl));
+            }
         }
         n
     }
 
-    fn enqueue(&self, session: &Session, out: Outgoing, max_queued: usize) {
-        if let Enqueued::Dropped { first } = session.enqueue(out, max_queued) {
-            self.stats.dropped.fetch_add(1, Ordering::Relaxed);
-            if first {
-                self.log(
-                    LogType::Notice,
-                    format_args!(
-                        "Outgoing messages are being dropped for client {}.",
-                        session.client_id
-                    ),
-                );
+    /// Queues one message; `Some` when the caller should wait for that connection.
+    fn enqueue(&self, session: &Session, out: Outgoing, max_queued: usize) -> Option<Arc<ConnCtl>> {
+        match session.enqueue(out, max_queued) {
+            Enqueued::Dropped { first } => {
+                self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+                if first {
+                    self.log(
+                        LogType::Notice,
+                        format_args!(
+                            "Outgoing messages are being dropped for client {}.",
+                            session.client_id
+                        ),
+                    );
+                }
+                None
             }
+            Enqueued::Backpressure(ctl) => Some(ctl),
+            Enqueued::Queued | Enqueued::Skipped => None,
         }
     }
 
@@ -231,7 +251,7 @@ impl Shared {
     /// Queues messages for one session (retained messages after SUBACK).
     pub fn enqueue_all(&self, session: &Session, outs: Vec<Outgoing>) {
         for out in outs {
-            self.enqueue(session, out, self.config.max_queued_messages);
+            let _ = self.enqueue(session, out, self.config.max_queued_messages);
         }
     }
 
