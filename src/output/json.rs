@@ -548,30 +548,24 @@ impl Value {
     }
 }
 
-/// cJSON 1.7.15 `print_number`: `null` for NaN/infinity; `%d` when the double equals
-/// its saturated `int`; else `%1.15g`, or `%1.17g` when 15 digits do not read back.
+/// cJSON 1.7.15 `print_number` as Debian's build behaves: `null` for NaN/infinity,
+/// else `%1.15g`, or `%1.17g` when 15 digits do not read back within DBL_EPSILON.
+/// (Its `%d` branch for whole numbers prints what `%1.15g` prints, except for -0,
+/// which Debian's libcjson prints as `-0`; so there is no such branch here.)
 fn number(out: &mut (impl Write + ?Sized), d: f64) -> io::Result<()> {
     if !d.is_finite() {
         return out.write_all(b"null");
-    }
-    let valueint = if d >= f64::from(i32::MAX) {
-        i32::MAX
-    } else if d <= f64::from(i32::MIN) {
-        i32::MIN
-    } else {
-        d as i32
-    };
-    if d == f64::from(valueint) {
-        return int(out, valueint);
     }
     let mut buf = [0u8; 32];
     let s = printf_g(&mut buf, c"%1.15g", d);
     let back = std::str::from_utf8(s)
         .ok()
         .and_then(|t| t.parse::<f64>().ok());
+    // Beyond cJSON: 15 digits that read back as infinity (near f64::MAX) count as
+    // not reading back, since many JSON readers refuse such a number.
     let same = back.is_some_and(|t| {
         let max = t.abs().max(d.abs());
-        (t - d).abs() <= max * f64::EPSILON
+        t.is_finite() && (t - d).abs() <= max * f64::EPSILON
     });
     if same {
         return out.write_all(s);
@@ -613,8 +607,13 @@ mod tests {
     #[test]
     fn numbers_like_cjson() {
         let n = |d: f64| s(|o| number(o, d));
+        // Each as Debian's libcjson 1.7.15 prints it.
         assert_eq!(n(0.0), "0");
-        assert_eq!(n(-0.0), "0");
+        assert_eq!(n(-0.0), "-0");
+        assert_eq!(n(1e20), "1e+20");
+        assert_eq!(n(1e-7), "1e-07");
+        assert_eq!(n(-2147483648.0), "-2147483648");
+        assert_eq!(n(2147483647.5), "2147483647.5");
         assert_eq!(n(27.0), "27");
         assert_eq!(n(-3.0), "-3");
         assert_eq!(n(0.1), "0.1");
@@ -631,6 +630,9 @@ mod tests {
         assert_eq!(n(0.1 + 0.7), "0.8");
         assert_eq!(n(123456789.12345679), "123456789.12345679");
         assert_eq!(n(f64::INFINITY), "null");
+        // cJSON prints "1.79769313486232e+308", which reads back as infinity.
+        assert_eq!(n(f64::MAX), "1.7976931348623157e+308");
+        assert_eq!(n(5e-324), "4.94065645841247e-324");
     }
 
     #[test]

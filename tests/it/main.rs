@@ -4,5 +4,6 @@ mod broker;
 mod broker_rumqttc;
 mod interop;
 mod listeners;
+mod output;
 mod passwd;
 mod util;
