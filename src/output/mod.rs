@@ -154,6 +154,13 @@ impl Formatter {
         })
     }
 
+    /// Times in UTC whatever the process zone, for golden tests.
+    #[cfg(test)]
+    pub(crate) fn utc(mut self) -> Formatter {
+        self.clock.utc = true;
+        self
+    }
+
     /// What mosquitto_sub prints once before any message: with `--watch`, a cleared
     /// screen and `Broker: host`; otherwise nothing.
     pub fn write_header(&self, host: &str, out: &mut impl Write) -> io::Result<()> {
@@ -286,14 +293,6 @@ fn write_nanos(out: &mut impl Write, nanos: u32) -> io::Result<()> {
     out.write_all(&digits)
 }
 
-fn prop_int(p: &Properties, id: PropertyId) -> Option<u32> {
-    p.get_int(id)
-}
-
-fn prop_str(p: &Properties, id: PropertyId) -> Option<&str> {
-    p.get_str(id)
-}
-
 /// One `%` conversion (mosquitto 2.1 `formatted_print_percent`).
 #[allow(clippy::too_many_arguments)]
 fn field(
@@ -309,11 +308,11 @@ fn field(
 ) -> io::Result<()> {
     let props = msg.properties;
     match f {
-        Field::TopicAlias => match prop_int(props, PropertyId::TopicAlias) {
+        Field::TopicAlias => match props.get_int(PropertyId::TopicAlias) {
             Some(v) => fields::int(out, v as i32, o),
             None => fields::blank(out, o),
         },
-        Field::ContentType => match prop_str(props, PropertyId::ContentType) {
+        Field::ContentType => match props.get_str(PropertyId::ContentType) {
             Some(s) => fields::string(out, s.as_bytes(), o),
             None => fields::blank(out, o),
         },
@@ -322,11 +321,11 @@ fn field(
             None => Ok(()),
         },
         // mosquitto prints the u32 through an `int`.
-        Field::MessageExpiry => match prop_int(props, PropertyId::MessageExpiryInterval) {
+        Field::MessageExpiry => match props.get_int(PropertyId::MessageExpiryInterval) {
             Some(v) => fields::int(out, v as i32, o),
             None => fields::blank(out, o),
         },
-        Field::PayloadFormat => match prop_int(props, PropertyId::PayloadFormatIndicator) {
+        Field::PayloadFormat => match props.get_int(PropertyId::PayloadFormatIndicator) {
             Some(v) => fields::int(out, v as i32, o),
             None => fields::blank(out, o),
         },
@@ -363,7 +362,7 @@ fn field(
         Field::Payload => fields::payload(out, msg.payload, PayloadAs::Raw, o),
         Field::Qos => out.write_all(&[b'0'.wrapping_add(msg.qos)]),
         // Unlike %C, a missing response topic prints no blanks.
-        Field::ResponseTopic => match prop_str(props, PropertyId::ResponseTopic) {
+        Field::ResponseTopic => match props.get_str(PropertyId::ResponseTopic) {
             Some(s) => fields::string(out, s.as_bytes(), o),
             None => Ok(()),
         },

@@ -55,10 +55,9 @@ fn v5_props() -> Properties {
     p
 }
 
-/// Output and diagnostics for `m` under `opts`, in UTC.
+/// Output and diagnostics for `m` under `opts`, times in UTC.
 fn render_with(opts: &OutputOptions, m: &Message<'_>) -> (Vec<u8>, Vec<u8>) {
-    set_utc();
-    let mut f = Formatter::new(opts).expect("valid options");
+    let mut f = Formatter::new(opts).expect("valid options").utc();
     let mut out = Vec::new();
     let mut diag = Vec::new();
     f.write(m, &mut out, &mut diag).unwrap();
@@ -77,17 +76,6 @@ fn fmt(format: &str, m: &Message<'_>) -> Vec<u8> {
 
 fn fmt_s(format: &str, m: &Message<'_>) -> String {
     String::from_utf8(fmt(format, m)).unwrap()
-}
-
-/// Every test here formats times in UTC (the tests of this module share one process
-/// and all want the same zone, so setting it is race-free in effect).
-fn set_utc() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        // SAFETY: called once, before any test of this module reads the zone; other
-        // modules' tests do not read TZ.
-        unsafe { std::env::set_var("TZ", "UTC") };
-    });
 }
 
 /// Parses with serde_json, proving the bytes are valid JSON.
@@ -273,20 +261,29 @@ fn times() {
     assert_eq!(fmt_s("%U", &m), "1795411842.588806123\n");
     assert_eq!(fmt_s("%20U", &m), "1795411842.588806123\n");
     assert_eq!(
-        fmt_s("@Y-@m-@d @H:@M:@S.@N @@ @z @s @Q", &m),
-        "2026-11-23 05:30:42.588806123 @ +0000 1795411842 %Q\n"
+        fmt_s("@Y-@m-@d @H:@M:@S.@N @@ @z @Q", &m),
+        "2026-11-23 05:30:42.588806123 @ +0000 %Q\n"
     );
+    // @s is strftime's epoch seconds of the local time: %U's seconds in any zone.
+    let mut local = Formatter::new(&OutputOptions {
+        format: Some(b"@s %U".to_vec()),
+        ..OutputOptions::default()
+    })
+    .unwrap();
+    let mut out = Vec::new();
+    local.write(&m, &mut out, &mut io::sink()).unwrap();
+    assert_eq!(out, b"1795411842 1795411842.588806123\n");
     // Nanoseconds are always nine digits.
     let mut early = msg("t", b"x", &p);
     early.received = UNIX_EPOCH + Duration::new(1_795_411_842, 5);
     assert_eq!(fmt_s("@N %U", &early), "000000005 1795411842.000000005\n");
     // A second formatter call in the next second re-renders the cached fields.
-    set_utc();
     let mut f = Formatter::new(&OutputOptions {
         format: Some(b"@S %I".to_vec()),
         ..OutputOptions::default()
     })
-    .unwrap();
+    .unwrap()
+    .utc();
     let mut out = Vec::new();
     f.write(&m, &mut out, &mut io::sink()).unwrap();
     let mut later = m;
@@ -566,7 +563,6 @@ fn json_inside_a_template() {
 #[test]
 fn watch_mode() {
     let p = Properties::new();
-    set_utc();
     let opts = OutputOptions {
         verbose: true,
         watch: true,

@@ -62,6 +62,9 @@ pub(crate) struct Clock {
     pub iso: Vec<u8>,
     /// One rendering per `@c` slot.
     pub strftime: Vec<Vec<u8>>,
+    /// Break times down in UTC instead of the process zone (tests only: golden
+    /// strings without touching the process environment).
+    pub utc: bool,
 }
 
 impl Clock {
@@ -78,6 +81,7 @@ impl Clock {
             tst: Vec::new(),
             iso: Vec::new(),
             strftime: vec![Vec::new(); slots],
+            utc: false,
         }
     }
 
@@ -91,7 +95,14 @@ impl Clock {
         // localtime_r only writes into it.
         let mut tm: libc::tm = unsafe { std::mem::zeroed() };
         // SAFETY: both pointers are valid for the call.
-        let ok = !unsafe { libc::localtime_r(&t, &mut tm) }.is_null();
+        let ok = !unsafe {
+            if self.utc {
+                libc::gmtime_r(&t, &mut tm)
+            } else {
+                libc::localtime_r(&t, &mut tm)
+            }
+        }
+        .is_null();
         if !ok {
             // mosquitto prints "Error obtaining system time." and nothing; a time
             // outside the C library's range renders as empty fields here.

@@ -327,6 +327,10 @@ fn run_case(m: &Mosquitto, case: &Case<'_>) {
         ]);
     }
     cmd.args(case.flags);
+    // Same zone as ours (the sandbox clears the environment).
+    if let Some(tz) = std::env::var_os("TZ") {
+        cmd.env("TZ", tz);
+    }
     let mut child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
