@@ -636,3 +636,157 @@ fn from_publish() {
     let m = Message::from_publish(&publish, "aliased/topic", when());
     assert_eq!(fmt_s("%t %p %q %r %m", &m), "aliased/topic pl 1 1 5\n");
 }
+
+mod props {
+    //! Properties over arbitrary input: JSON output is always valid JSON that gives
+    //! back the payload, and no format or message makes the formatter panic.
+
+    use super::*;
+    use proptest::prelude::*;
+
+    fn any_properties() -> impl Strategy<Value = Properties> {
+        (
+            proptest::option::of(any::<String>()),
+            proptest::option::of(proptest::collection::vec(any::<u8>(), 0..20)),
+            proptest::collection::vec((any::<String>(), any::<String>()), 0..3),
+            proptest::option::of(any::<u32>()),
+        )
+            .prop_map(|(ct, cd, users, expiry)| {
+                let mut p = Properties::new();
+                if let Some(ct) = ct {
+                    p.push(PropertyId::ContentType, PropertyValue::String(ct));
+                }
+                if let Some(cd) = cd {
+                    p.push(
+                        PropertyId::CorrelationData,
+                        PropertyValue::Binary(Bytes::from(cd)),
+                    );
+                }
+                for (k, v) in users {
+                    p.push(PropertyId::UserProperty, PropertyValue::Pair(k, v));
+                }
+                if let Some(e) = expiry {
+                    p.push(
+                        PropertyId::MessageExpiryInterval,
+                        PropertyValue::FourByte(e),
+                    );
+                }
+                p
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn json_is_always_valid_and_keeps_the_payload(
+            topic in any::<String>(),
+            payload in proptest::collection::vec(any::<u8>(), 0..64),
+            text in any::<String>(),
+            use_text in any::<bool>(),
+            props in any_properties(),
+            pretty in any::<bool>(),
+            raw in any::<bool>(),
+            qos in 0u8..3,
+        ) {
+            let payload = if use_text { text.into_bytes() } else { payload };
+            let m = Message { qos, ..msg(&topic, &payload, &props) };
+            let opts = OutputOptions {
+                format: Some(if raw { b"%J".to_vec() } else { b"%j".to_vec() }),
+                pretty,
+                eol: false,
+                ..OutputOptions::default()
+            };
+            let (out, _) = render_with(&opts, &m);
+            let v = json(&out);
+            prop_assert_eq!(v["topic"].as_str(), Some(topic.as_str()));
+            prop_assert_eq!(v["payloadlen"].as_u64(), Some(payload.len() as u64));
+            if payload.is_empty() {
+                prop_assert!(v["payload"].is_null());
+            } else if let Some(b64) = v.get("payload_base64") {
+                use base64::Engine as _;
+                let back = base64::engine::general_purpose::STANDARD
+                    .decode(b64.as_str().unwrap())
+                    .unwrap();
+                prop_assert_eq!(back, payload);
+            } else if raw && json::parse(&payload).is_some() {
+                prop_assert!(v.get("payload").is_some());
+            } else {
+                prop_assert_eq!(v["payload"].as_str().map(str::as_bytes), Some(&payload[..]));
+            }
+        }
+
+        #[test]
+        fn embedded_json_round_trips(value in arb_json()) {
+            let text = serde_json::to_vec(&value).unwrap();
+            let p = Properties::new();
+            let opts = OutputOptions {
+                format: Some(b"%J".to_vec()),
+                eol: false,
+                ..OutputOptions::default()
+            };
+            let (out, diag) = render_with(&opts, &msg("t", &text, &p));
+            prop_assert!(diag.is_empty());
+            let v = json(&out);
+            prop_assert!(same_json(&v["payload"], &value), "{} vs {}", v["payload"], value);
+        }
+
+        #[test]
+        fn any_format_compiles_or_errors_and_never_panics(
+            format in proptest::collection::vec(
+                prop_oneof![
+                    Just(b'%'), Just(b'@'), Just(b'\\'), Just(b'-'), Just(b'0'), Just(b'.'),
+                    Just(b':'), b'0'..=b'9', b'A'..=b'Z', b'a'..=b'z', any::<u8>(),
+                ],
+                0..24,
+            ),
+            payload in proptest::collection::vec(any::<u8>(), 0..12),
+            props in any_properties(),
+        ) {
+            let opts = OutputOptions { format: Some(format), ..OutputOptions::default() };
+            if let Ok(f) = Formatter::new(&opts) {
+                let mut f = f.utc();
+                let mut out = Vec::new();
+                f.write(&msg("a/b", &payload, &props), &mut out, &mut io::sink()).unwrap();
+            }
+        }
+    }
+
+    fn arb_json() -> impl Strategy<Value = serde_json::Value> {
+        let leaf = prop_oneof![
+            Just(serde_json::Value::Null),
+            any::<bool>().prop_map(serde_json::Value::Bool),
+            any::<i64>().prop_map(|n| serde_json::json!(n)),
+            any::<f64>()
+                .prop_filter("finite", |f| f.is_finite())
+                .prop_map(|f| serde_json::json!(f)),
+            any::<String>().prop_map(serde_json::Value::String),
+        ];
+        leaf.prop_recursive(4, 32, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::Array),
+                proptest::collection::vec((any::<String>(), inner), 0..4)
+                    .prop_map(|kv| { serde_json::Value::Object(kv.into_iter().collect()) }),
+            ]
+        })
+    }
+
+    /// Equal as JSON, numbers within cJSON's printing precision (15 significant
+    /// digits when they read back within DBL_EPSILON, else 17).
+    fn same_json(a: &serde_json::Value, b: &serde_json::Value) -> bool {
+        use serde_json::Value as V;
+        match (a, b) {
+            (V::Number(x), V::Number(y)) => {
+                let (x, y) = (x.as_f64().unwrap(), y.as_f64().unwrap());
+                x == y || (x - y).abs() <= x.abs().max(y.abs()) * f64::EPSILON * 2.0
+            }
+            (V::Array(x), V::Array(y)) => {
+                x.len() == y.len() && x.iter().zip(y).all(|(p, q)| same_json(p, q))
+            }
+            (V::Object(x), V::Object(y)) => {
+                x.len() == y.len()
+                    && x.iter()
+                        .all(|(k, v)| y.get(k).is_some_and(|w| same_json(v, w)))
+            }
+            _ => a == b,
+        }
+    }
+}
