@@ -13,6 +13,8 @@
 //!   path, so the output is always valid JSON.
 //! - JSON strings holding U+0000 (from `\u0000` in a `%J` payload) keep it as
 //!   `\u0000`; cJSON's C strings would cut them there.
+//! - `%J` numbers print as cJSON prints them, except one whose 15-digit form reads
+//!   back as infinity (near ±1.8e308): 17 digits, since many readers refuse it.
 //! - The time of a message is when it was received (one `SystemTime` per message),
 //!   where mosquitto reads the clock again for each time field.
 //! - `Invalid format specifier` names the whole character where mosquitto prints
@@ -32,7 +34,9 @@ use crate::codec::{Properties, PropertyId, Publish};
 use fields::PayloadAs;
 use format::{Compiled, Field, FieldOpts, Op};
 
-/// A `-F` format mosquitto would refuse, in its words.
+/// A `-F` format mosquitto would refuse, in its words. (mosquitto_sub follows the
+/// message with a blank line and "Use 'mosquitto_sub --help' to see usage.", exit 1:
+/// the command's business.)
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum FormatError {
     #[error("Error: Incomplete format specifier.")]
