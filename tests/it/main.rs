@@ -5,5 +5,6 @@ mod broker_edges;
 mod broker_rumqttc;
 mod interop;
 mod listeners;
+mod output;
 mod passwd;
 mod util;
