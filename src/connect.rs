@@ -153,8 +153,9 @@ pub enum ConnectError {
     #[error("Proxy error: {0}.")]
     Proxy(String),
     /// The TLS handshake failed: an untrusted or wrongly named certificate, no common
-    /// version or cipher, a refused client certificate (mosquitto: "A TLS error occurred.").
-    #[error("A TLS error occurred: {0}.")]
+    /// version or cipher, a refused client certificate. mosquitto prints
+    /// "Unable to connect (A TLS error occurred.)."; we add rustls's reason.
+    #[error("Unable to connect (A TLS error occurred: {0}).")]
     Tls(String),
     /// The WebSocket upgrade was refused or malformed.
     #[error("WebSocket handshake failed: {0}.")]
@@ -223,6 +224,16 @@ fn host_port(host: &str, port: u16) -> String {
     }
 }
 
+/// The request path: mosquitto's clients use `/mqtt`; a path without its leading
+/// slash gets one.
+fn websocket_path(path: &str) -> String {
+    match path {
+        "" => "/mqtt".to_string(),
+        p if p.starts_with('/') => p.to_string(),
+        p => format!("/{p}"),
+    }
+}
+
 /// Checks `ep` and builds everything that can fail before touching the network: the
 /// TLS configuration (reading `--cafile`, `--capath`, the system store, `--cert`,
 /// `--key`; mapping `--ciphers` and `--tls-version`), the TLS server name, the
@@ -265,11 +276,7 @@ pub fn prepare(ep: &Endpoint) -> Result<Prepared, ConnectError> {
     }
     let ws_url = match &ep.websocket_path {
         Some(path) => {
-            let path = match path.as_str() {
-                "" => "/mqtt".to_string(),
-                p if p.starts_with('/') => p.to_string(),
-                p => format!("/{p}"),
-            };
+            let path = websocket_path(path);
             let scheme = if tls.is_some() { "wss" } else { "ws" };
             let url = format!("{scheme}://{}{path}", host_port(&ep.host, ep.port));
             use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -371,7 +378,7 @@ pub fn describe(ep: &Endpoint) -> String {
         out.push_str(" over TLS");
     }
     if let Some(path) = &ep.websocket_path {
-        out.push_str(&format!(" over WebSocket ({path})"));
+        out.push_str(&format!(" over WebSocket ({})", websocket_path(path)));
     }
     if let Some(proxy) = &ep.proxy {
         let kind = match proxy.kind {
