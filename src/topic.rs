@@ -1,1 +1,246 @@
 //! Topic names and filters: validation and matching, shared by clients, bench and broker.
+//!
+//! Rules from MQTT 5.0 §4.7 (identical in 3.1.1 §4.7) and shared subscriptions from
+//! 5.0 §4.8.2.
+
+/// The longest topic MQTT can carry: a UTF-8 string with a two-byte length (5.0 §1.5.4).
+pub const MAX_TOPIC_LEN: usize = 65535;
+
+/// Why a topic name or filter is not valid.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TopicError {
+    #[error("topic is empty")]
+    Empty,
+    #[error("topic is longer than 65535 bytes")]
+    TooLong,
+    #[error("topic contains a null character (U+0000)")]
+    NullChar,
+    #[error("topic name contains a wildcard ('+' or '#')")]
+    WildcardInName,
+    #[error("'#' must be the last character of the filter and alone in its level")]
+    BadMultiLevel,
+    #[error("'+' must be alone in its level")]
+    BadSingleLevel,
+    #[error("invalid shared subscription: {0}")]
+    BadShared(&'static str),
+}
+
+/// mosquitto_pub's wording for a bad publish topic (client_shared.c).
+pub fn invalid_publish_topic_message(topic: &str) -> String {
+    format!("Error: Invalid publish topic '{topic}', does it contain '+' or '#'?")
+}
+
+/// mosquitto_sub's wording for a bad subscription filter (client_shared.c).
+pub fn invalid_subscription_topic_message(filter: &str) -> String {
+    format!("Error: Invalid subscription topic '{filter}', are all '+' and '#' wildcards correct?")
+}
+
+fn check_common(s: &str) -> Result<(), TopicError> {
+    if s.is_empty() {
+        return Err(TopicError::Empty);
+    }
+    if s.len() > MAX_TOPIC_LEN {
+        return Err(TopicError::TooLong);
+    }
+    // 5.0 §1.5.4: U+0000 must not appear in any UTF-8 string.
+    if s.as_bytes().contains(&0) {
+        return Err(TopicError::NullChar);
+    }
+    Ok(())
+}
+
+/// A topic name, as PUBLISH carries it: non-empty, no wildcards (5.0 §4.7.1, §4.7.3).
+pub fn validate_name(name: &str) -> Result<(), TopicError> {
+    check_common(name)?;
+    if name.bytes().any(|b| b == b'+' || b == b'#') {
+        return Err(TopicError::WildcardInName);
+    }
+    Ok(())
+}
+
+/// A plain (not shared) filter: wildcards only as whole levels, `#` only last (5.0 §4.7.1).
+fn validate_plain_filter(filter: &str) -> Result<(), TopicError> {
+    check_common(filter)?;
+    let mut levels = filter.split('/').peekable();
+    while let Some(level) = levels.next() {
+        if level.contains('#') && (level != "#" || levels.peek().is_some()) {
+            return Err(TopicError::BadMultiLevel);
+        }
+        if level.contains('+') && level != "+" {
+            return Err(TopicError::BadSingleLevel);
+        }
+    }
+    Ok(())
+}
+
+/// A subscription filter, including `$share/{group}/{filter}` (5.0 §4.8.2).
+pub fn validate_filter(filter: &str) -> Result<(), TopicError> {
+    check_common(filter)?;
+    if filter.starts_with("$share/") || filter == "$share" {
+        return split_shared(filter).map(|_| ());
+    }
+    validate_plain_filter(filter)
+}
+
+fn split_shared(filter: &str) -> Result<(&str, &str), TopicError> {
+    let rest = filter
+        .strip_prefix("$share/")
+        .ok_or(TopicError::BadShared("missing share name"))?;
+    let (group, inner) = rest.split_once('/').ok_or(TopicError::BadShared(
+        "missing topic filter after the share name",
+    ))?;
+    // 5.0 §4.8.2: the ShareName must not contain '/', '+' or '#', and is at least one character.
+    if group.is_empty() {
+        return Err(TopicError::BadShared("empty share name"));
+    }
+    if group.contains(['+', '#']) {
+        return Err(TopicError::BadShared("share name contains a wildcard"));
+    }
+    if inner.is_empty() {
+        return Err(TopicError::BadShared("empty topic filter"));
+    }
+    validate_plain_filter(inner)?;
+    Ok((group, inner))
+}
+
+/// `Some((group, filter))` for a valid `$share/group/filter`, else `None`.
+pub fn parse_shared(filter: &str) -> Option<(&str, &str)> {
+    split_shared(filter).ok()
+}
+
+/// Whether `filter` matches topic name `name` (5.0 §4.7). Both are assumed valid.
+///
+/// - `#` matches the parent level and any number of children (`sport/#` matches `sport`).
+/// - `+` matches exactly one level, which may be empty.
+/// - Names starting with `$` are not matched by a filter starting with a wildcard (§4.7.2).
+pub fn matches(filter: &str, name: &str) -> bool {
+    if name.starts_with('$') && (filter.starts_with('+') || filter.starts_with('#')) {
+        return false;
+    }
+    let mut f = filter.split('/');
+    let mut n = name.split('/');
+    loop {
+        match (f.next(), n.next()) {
+            (Some("#"), _) => return true,
+            (Some("+"), Some(_)) => {}
+            (Some(fl), Some(nl)) if fl == nl => {}
+            (None, None) => return true,
+            _ => return false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert_eq!(validate_name("a/b"), Ok(()));
+        assert_eq!(validate_name("/"), Ok(()));
+        assert_eq!(validate_name("$SYS/x"), Ok(()));
+        assert_eq!(validate_name(""), Err(TopicError::Empty));
+        assert_eq!(validate_name("a/+"), Err(TopicError::WildcardInName));
+        assert_eq!(validate_name("a#"), Err(TopicError::WildcardInName));
+        assert_eq!(validate_name("a\0b"), Err(TopicError::NullChar));
+        assert_eq!(validate_name(&"x".repeat(65535)), Ok(()));
+        assert_eq!(validate_name(&"x".repeat(65536)), Err(TopicError::TooLong));
+    }
+
+    #[test]
+    fn filters_from_the_spec() {
+        // 5.0 §4.7.1.2 and §4.7.1.3 examples.
+        for ok in [
+            "sport/tennis/player1/#",
+            "sport/#",
+            "#",
+            "+",
+            "+/tennis/#",
+            "sport/+/player1",
+            "/+",
+            "+/+",
+            "a//b",
+        ] {
+            assert_eq!(validate_filter(ok), Ok(()), "{ok}");
+        }
+        assert_eq!(
+            validate_filter("sport/tennis#"),
+            Err(TopicError::BadMultiLevel)
+        );
+        assert_eq!(
+            validate_filter("sport/tennis/#/ranking"),
+            Err(TopicError::BadMultiLevel)
+        );
+        assert_eq!(validate_filter("sport+"), Err(TopicError::BadSingleLevel));
+        assert_eq!(validate_filter("a/b+/c"), Err(TopicError::BadSingleLevel));
+        assert_eq!(validate_filter(""), Err(TopicError::Empty));
+        assert_eq!(validate_filter("a\0"), Err(TopicError::NullChar));
+    }
+
+    #[test]
+    fn shared() {
+        assert_eq!(parse_shared("$share/g/a/+"), Some(("g", "a/+")));
+        assert_eq!(parse_shared("$share/g/#"), Some(("g", "#")));
+        assert_eq!(parse_shared("a/b"), None);
+        assert_eq!(validate_filter("$share/g/a/b"), Ok(()));
+        assert!(validate_filter("$share//a").is_err());
+        assert!(validate_filter("$share/g").is_err());
+        assert!(validate_filter("$share/g/").is_err());
+        assert!(validate_filter("$share/g+/a").is_err());
+        assert!(validate_filter("$share/g#/a").is_err());
+        assert!(validate_filter("$share/g/a#").is_err());
+        assert!(validate_filter("$share").is_err());
+        // Only "$share/" is special; "$shared/x" is an ordinary filter.
+        assert_eq!(validate_filter("$shared/x"), Ok(()));
+    }
+
+    #[test]
+    fn matching_from_the_spec() {
+        // 5.0 §4.7.1.2
+        assert!(matches("sport/tennis/player1/#", "sport/tennis/player1"));
+        assert!(matches(
+            "sport/tennis/player1/#",
+            "sport/tennis/player1/ranking"
+        ));
+        assert!(matches(
+            "sport/tennis/player1/#",
+            "sport/tennis/player1/score/wimbledon"
+        ));
+        assert!(matches("sport/#", "sport"));
+        assert!(matches("#", "a/b/c"));
+        // 5.0 §4.7.1.3
+        assert!(matches("sport/tennis/+", "sport/tennis/player1"));
+        assert!(matches("sport/tennis/+", "sport/tennis/player2"));
+        assert!(!matches("sport/tennis/+", "sport/tennis/player1/ranking"));
+        assert!(!matches("sport/+", "sport"));
+        assert!(matches("sport/+", "sport/"));
+        assert!(matches("+/+", "/finance"));
+        assert!(matches("/+", "/finance"));
+        assert!(!matches("+", "/finance"));
+        assert!(matches("+/b", "/b"));
+        assert!(matches("a/+/c", "a//c"));
+        // 5.0 §4.7.2
+        assert!(!matches("#", "$SYS/broker"));
+        assert!(!matches("+/monitor/Clients", "$SYS/monitor/Clients"));
+        assert!(matches("$SYS/#", "$SYS/monitor/Clients"));
+        assert!(matches("$SYS/monitor/+", "$SYS/monitor/Clients"));
+        // Exact and mismatches.
+        assert!(matches("a/b", "a/b"));
+        assert!(!matches("a/b", "a/b/c"));
+        assert!(!matches("a/b/c", "a/b"));
+        assert!(!matches("a/b", "a/c"));
+        assert!(!matches("A", "a"));
+    }
+
+    #[test]
+    fn messages_in_mosquitto_words() {
+        assert_eq!(
+            invalid_publish_topic_message("a/+"),
+            "Error: Invalid publish topic 'a/+', does it contain '+' or '#'?"
+        );
+        assert_eq!(
+            invalid_subscription_topic_message("a/#/b"),
+            "Error: Invalid subscription topic 'a/#/b', are all '+' and '#' wildcards correct?"
+        );
+    }
+}

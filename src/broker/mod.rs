@@ -1,4 +1,117 @@
 //! The embedded MQTT broker: `run(listeners, config, shutdown)`.
+//!
+//! Each listener has an accept task; each connection a reader (in its own task) and a
+//! writer task (`conn`). Connections share `shared::Shared`: sessions, the subscription
+//! trie (`router`), retained messages (`retained`). Routing never waits for a client: it
+//! pushes into each session's bounded queue (`session`) and wakes that writer.
+//!
+//! Shutdown: listeners close, every connection ends (v5 clients get DISCONNECT 0x8B), and
+//! wills are NOT published, as mosquitto does when it stops.
 
+pub mod auth;
 pub mod config;
 pub mod listener;
+
+pub mod conn;
+pub mod log;
+pub mod retained;
+pub mod router;
+pub mod session;
+pub mod shared;
+pub mod sys;
+
+use std::future::Future;
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::broker::config::Config;
+use crate::broker::listener::{BoundAddr, Listener};
+use crate::broker::log::LogType;
+use crate::broker::shared::Shared;
+pub use crate::broker::shared::Stats;
+
+/// How long connections get to close after shutdown before they are cut.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
+/// Runs the broker on `listeners` until `shutdown` resolves.
+pub async fn run(
+    listeners: Vec<Listener>,
+    config: Arc<Config>,
+    shutdown: impl Future<Output = ()> + Send,
+) -> io::Result<()> {
+    run_with_stats(listeners, config, shutdown, Arc::new(Stats::default())).await
+}
+
+/// `run`, with counters the caller can read while it runs (tests, `$SYS`).
+pub async fn run_with_stats(
+    listeners: Vec<Listener>,
+    config: Arc<Config>,
+    shutdown: impl Future<Output = ()> + Send,
+    stats: Arc<Stats>,
+) -> io::Result<()> {
+    let (tx, rx) = watch::channel(false);
+    // mosquitto refuses to start when the password or ACL file cannot be used.
+    let (auth, warnings) = auth::Auth::from_config(&config).map_err(io::Error::other)?;
+    let mut shared = Shared::new(config, stats, rx);
+    for w in warnings {
+        shared.log(LogType::Warning, format_args!("{w}"));
+    }
+    shared.auth = auth;
+    let shared = Arc::new(shared);
+    let mut tasks = JoinSet::new();
+    for l in listeners {
+        tasks.spawn(accept_loop(Arc::clone(&shared), l));
+    }
+    tasks.spawn(sys::run(Arc::clone(&shared)));
+    shutdown.await;
+    let _ = tx.send(true);
+    while tasks.join_next().await.is_some() {}
+    Ok(())
+}
+
+/// The port a listener is known by in log lines.
+#[allow(unreachable_patterns)]
+fn port_of(addr: &io::Result<BoundAddr>) -> String {
+    match addr {
+        Ok(BoundAddr::Tcp(a)) => a.port().to_string(),
+        _ => "0".to_string(),
+    }
+}
+
+async fn accept_loop(shared: Arc<Shared>, listener: Listener) {
+    let port = port_of(&listener.local_addr());
+    let mut conns = JoinSet::new();
+    let mut shutdown = shared.shutdown.clone();
+    loop {
+        if *shutdown.borrow() {
+            break;
+        }
+        tokio::select! {
+            r = listener.accept() => match r {
+                Ok((stream, peer)) => {
+                    conns.spawn(conn::serve(Arc::clone(&shared), stream, peer, port.clone()));
+                }
+                Err(e) => {
+                    // Out of file descriptors and the like: log, breathe, go on.
+                    shared.log(LogType::Error, format_args!("Error accepting connection: {e}."));
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            },
+            Some(_) = conns.join_next(), if !conns.is_empty() => {}
+            _ = shutdown.changed() => break,
+        }
+    }
+    drop(listener);
+    // Connections watch the shutdown flag too and close themselves.
+    let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
+        while conns.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        conns.abort_all();
+    }
+}

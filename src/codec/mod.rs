@@ -3,6 +3,18 @@
 //! Shared by the clients, `bench` and the broker. The protocol version is a
 //! parameter, never a separate codec. Decoding an incomplete buffer is
 //! `Ok(None)` ("need more bytes"), not an error.
+//!
+//! What the codec checks, and what it leaves to the broker:
+//! - Checked: everything that makes a packet malformed or that the spec calls a
+//!   protocol error *within one packet*: fixed-header flags, QoS 3, reserved bits,
+//!   UTF-8 strings (well-formed, no U+0000), property ids/types/contexts/duplicates,
+//!   packet id 0 where one is required, empty SUBSCRIBE/UNSUBSCRIBE.
+//! - Lenient, like mosquitto: DUP set on a QoS 0 PUBLISH (3.1.1 §3.3.1-2 binds the
+//!   sender), 3.1 fixed-header flags, non-minimal variable byte integers, a v5
+//!   AUTH of one byte.
+//! - Left to the broker: topic name/filter syntax and emptiness, client id length,
+//!   payload UTF-8 (payload format indicator, 0x99), topic alias ranges, which reason
+//!   codes a packet may carry, session state (packet ids in flight, etc.).
 
 pub mod packet;
 pub mod properties;
@@ -254,7 +266,9 @@ const PACKET_NAMES: [&str; 16] = [
 /// PUBREL, SUBSCRIBE and UNSUBSCRIBE must carry 0b0010, every other packet but
 /// PUBLISH 0b0000 ("MUST be treated as malformed"). MQTT 3.1 had no such rule:
 /// its DUP/QoS/RETAIN bits exist on every packet and 3.1 clients set DUP on a
-/// resent SUBSCRIBE or PUBREL, so, like mosquitto, 3.1 flags are not checked.
+/// resent SUBSCRIBE or PUBREL, so, like mosquitto (lib/handle_pubrel.c checks
+/// `command & 0x0F == 0x02` only when the protocol is not 3.1), 3.1 flags are not
+/// checked.
 /// PUBLISH flags (QoS 3) are checked by `publish::decode`.
 fn check_type_and_flags(byte1: u8, version: ProtocolVersion) -> Result<(), Error> {
     let ptype = byte1 >> 4;

@@ -1,5 +1,9 @@
 //! The one integration-test binary: modules by topic, sharing the harness in `util`.
 
+mod broker;
+mod broker_rumqttc;
 mod connect;
+mod interop;
 mod listeners;
+mod passwd;
 mod util;

@@ -198,3 +198,113 @@ impl Drop for Mosquitto {
         let _ = self.child.wait();
     }
 }
+
+/// Our broker, in-process on a background tokio runtime, on loopback port 0; shut down
+/// (and its thread joined) on drop. Logging is off unless MQTK_TEST_BROKER_LOG=1.
+pub struct TestBroker {
+    addrs: Vec<mqtk::broker::listener::BoundAddr>,
+    stats: std::sync::Arc<mqtk::broker::Stats>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl TestBroker {
+    /// Default config with one TCP listener on 127.0.0.1, port 0.
+    pub fn start() -> TestBroker {
+        TestBroker::start_with(TestBroker::config())
+    }
+
+    /// The config `start` uses, to adjust before `start_with`.
+    pub fn config() -> mqtk::broker::config::Config {
+        use mqtk::broker::config::{Config, ListenerConfig, LogDest};
+        let mut c = Config {
+            listeners: vec![ListenerConfig {
+                port: 0,
+                bind_address: Some("127.0.0.1".into()),
+                socket_domain: None,
+                unix_socket: None,
+                websockets: false,
+                tls: None,
+            }],
+            ..Config::default()
+        };
+        if std::env::var("MQTK_TEST_BROKER_LOG").as_deref() == Ok("1") {
+            c.log.dest = LogDest::Stderr;
+            c.log.types = vec!["all".into()];
+        } else {
+            c.log.dest = LogDest::None;
+        }
+        c
+    }
+
+    /// Binds every `config.listeners` entry and runs the broker on them.
+    pub fn start_with(config: mqtk::broker::config::Config) -> TestBroker {
+        use mqtk::broker::listener::Listener;
+        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let stats = std::sync::Arc::new(mqtk::broker::Stats::default());
+        let st = std::sync::Arc::clone(&stats);
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("tokio runtime");
+            rt.block_on(async move {
+                let mut listeners = Vec::new();
+                let mut addrs = Vec::new();
+                for l in &config.listeners {
+                    let bound = Listener::bind(l).await.expect("bind test listener");
+                    addrs.push(bound.local_addr().expect("local_addr"));
+                    listeners.push(bound);
+                }
+                addr_tx.send(addrs).unwrap();
+                let stop = async {
+                    let _ = stop_rx.await;
+                };
+                mqtk::broker::run_with_stats(listeners, std::sync::Arc::new(config), stop, st)
+                    .await
+                    .expect("broker run");
+            });
+            rt.shutdown_timeout(Duration::from_secs(1));
+        });
+        let addrs = addr_rx.recv().expect("broker thread started");
+        TestBroker {
+            addrs,
+            stats,
+            stop: Some(stop_tx),
+            thread: Some(thread),
+        }
+    }
+
+    pub fn addrs(&self) -> Vec<mqtk::broker::listener::BoundAddr> {
+        self.addrs.clone()
+    }
+
+    /// The port of the first TCP listener.
+    #[allow(unreachable_patterns)]
+    pub fn port(&self) -> u16 {
+        self.addrs
+            .iter()
+            .find_map(|a| match a {
+                mqtk::broker::listener::BoundAddr::Tcp(s) => Some(s.port()),
+                _ => None,
+            })
+            .expect("a TCP listener")
+    }
+
+    pub fn stats(&self) -> &mqtk::broker::Stats {
+        &self.stats
+    }
+}
+
+impl Drop for TestBroker {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}

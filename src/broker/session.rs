@@ -1,0 +1,256 @@
+//! Sessions: what the broker keeps per client id (subscriptions, the bounded outgoing
+//! queue, QoS 1/2 state in both directions), and the link to the connection serving it.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::time::Instant;
+
+use bytes::Bytes;
+use parking_lot::Mutex;
+use tokio::sync::Notify;
+
+use crate::codec::{Packet, Properties, ProtocolVersion, QoS, SubscriptionOptions};
+
+/// An application message as the broker routes it. Shared (`Arc`) by every queue it
+/// lands in, so fan-out copies a pointer, not the payload.
+#[derive(Debug)]
+pub struct Message {
+    pub topic: String,
+    pub payload: Bytes,
+    pub qos: QoS,
+    /// The retain flag as published (for retain-as-published, 5.0 §3.8.3.1).
+    pub retain: bool,
+    /// v5 properties forwarded unchanged (5.0 §3.3.2.3): payload format, content type,
+    /// response topic, correlation data, user properties. Topic alias, message expiry and
+    /// subscription ids are per delivery and so not kept here.
+    pub properties: Properties,
+    /// When the Message Expiry Interval runs out (5.0 §3.3.2.3.3).
+    pub expires: Option<Instant>,
+    /// The publishing client, for No Local (5.0 §3.8.3.1); `None` for wills and $SYS.
+    pub origin: Option<Arc<str>>,
+}
+
+impl Message {
+    pub fn expired(&self, now: Instant) -> bool {
+        self.expires.is_some_and(|e| e <= now)
+    }
+}
+
+/// One message on its way to one session, with what the matching subscription decided.
+#[derive(Clone, Debug)]
+pub struct Outgoing {
+    pub msg: Arc<Message>,
+    /// min(published QoS, granted QoS) (5.0 §3.8.4).
+    pub qos: QoS,
+    /// The retain flag to send: set for retained messages sent on subscribe, else per
+    /// retain-as-published.
+    pub retain: bool,
+    /// Subscription identifiers of every matching subscription (5.0 §3.3.4).
+    pub sub_ids: Vec<u32>,
+}
+
+/// Where an outgoing QoS 1/2 message is in its handshake.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OutState {
+    /// QoS 1 PUBLISH sent, waiting for PUBACK.
+    AwaitPubAck,
+    /// QoS 2 PUBLISH sent, waiting for PUBREC.
+    AwaitPubRec,
+    /// PUBREL sent, waiting for PUBCOMP.
+    AwaitPubComp,
+}
+
+#[derive(Debug)]
+pub struct Inflight {
+    pub packet_id: u16,
+    pub out: Outgoing,
+    pub state: OutState,
+    /// Not yet (re)sent on the current connection: set for every entry when a session
+    /// resumes, so that unacknowledged messages are resent with DUP (5.0 §4.4).
+    pub needs_send: bool,
+}
+
+/// A subscription as its session remembers it (the trie holds the routing copy).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SubRecord {
+    pub options: SubscriptionOptions,
+    pub id: Option<u32>,
+}
+
+/// How a connection ended, for logs, wills and the v5 DISCONNECT the broker sends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EndReason {
+    /// Another connection took the client id over (5.0 §3.1.4).
+    TakenOver = 1,
+    /// The broker is shutting down: no will is published (as mosquitto).
+    Shutdown = 2,
+    /// The writer could not write.
+    WriteError = 3,
+}
+
+/// Shared between a connection's reader and writer, and with the router.
+#[derive(Debug, Default)]
+pub struct ConnCtl {
+    /// Wakes the writer: messages queued, an ack opened the window, a control packet.
+    pub wake: Notify,
+    /// Wakes the reader so it ends the connection; `kick_reason` says why.
+    pub kick: Notify,
+    pub kick_reason: AtomicU8,
+    /// The writer finished a write: lets a reader blocked on a full control queue go on.
+    pub drained: Notify,
+    /// Set by the reader when it is done; the writer flushes control packets and exits.
+    pub closing: AtomicBool,
+    /// Acks and other replies for this connection, written before queued messages. Per
+    /// connection (not per session) so that a taken-over connection's DISCONNECT never
+    /// reaches the new one.
+    pub control: Mutex<VecDeque<Packet>>,
+}
+
+impl ConnCtl {
+    /// Asks the connection to end. The first reason wins.
+    pub fn kick(&self, reason: EndReason) {
+        let _ =
+            self.kick_reason
+                .compare_exchange(0, reason as u8, Ordering::AcqRel, Ordering::Acquire);
+        self.kick.notify_one();
+    }
+
+    pub fn kicked(&self) -> Option<EndReason> {
+        match self.kick_reason.load(Ordering::Acquire) {
+            1 => Some(EndReason::TakenOver),
+            2 => Some(EndReason::Shutdown),
+            3 => Some(EndReason::WriteError),
+            _ => None,
+        }
+    }
+
+    /// Queues a reply and wakes the writer.
+    pub fn send(&self, p: Packet) {
+        self.control.lock().push_back(p);
+        self.wake.notify_one();
+    }
+
+    pub fn close_writer(&self) {
+        self.closing.store(true, Ordering::Release);
+        self.wake.notify_one();
+    }
+}
+
+/// The connection currently attached to a session.
+#[derive(Debug)]
+pub struct ConnLink {
+    pub version: ProtocolVersion,
+    pub ctl: Arc<ConnCtl>,
+}
+
+/// Everything mutable about a session, behind one short-held lock.
+#[derive(Debug)]
+pub struct SessionState {
+    /// Filter (as subscribed, `$share/…` included) → options, for unsubscribe, resubscribe
+    /// ("new subscription" for retain handling 1) and cleanup when the session ends.
+    pub subs: HashMap<String, SubRecord>,
+    /// Messages waiting for the in-flight window or for the client to come back; at most
+    /// `max_queued_messages`.
+    pub queue: VecDeque<Outgoing>,
+    /// Outgoing QoS 1/2 messages sent but not completed, in send order.
+    pub inflight: VecDeque<Inflight>,
+    pub next_packet_id: u16,
+    /// Inbound QoS 2 packet ids between PUBLISH and PUBREL: duplicates are not routed
+    /// again (exactly once, 5.0 §4.3.3 method B).
+    pub inbound_qos2: HashSet<u16>,
+    pub conn: Option<ConnLink>,
+    /// User name of the latest connection: ACL read checks on delivery use it, also
+    /// while the client is away (mosquitto keeps `context->username`).
+    pub username: Option<Arc<str>>,
+    /// Bumped on each new connection, so that timers and old connections that outlive
+    /// their connection can tell they are stale.
+    pub generation: u64,
+    /// Seconds the session outlives its connection; `u32::MAX` = never expires.
+    pub expiry_interval: u32,
+    /// Messages dropped because the queue was full.
+    pub dropped: u64,
+    /// Set after the first drop is logged, cleared when the queue has room again, so a
+    /// flood logs one line and not one per message.
+    pub dropping: bool,
+    /// In-flight window for the current connection: min(max_inflight_messages, the
+    /// client's Receive Maximum).
+    pub window: usize,
+}
+
+/// One client id's session.
+#[derive(Debug)]
+pub struct Session {
+    pub client_id: Arc<str>,
+    pub state: Mutex<SessionState>,
+}
+
+/// What `Session::enqueue` did with a message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Enqueued {
+    Queued,
+    /// Offline and QoS 0: not kept (mosquitto's `queue_qos0_messages false`).
+    Skipped,
+    /// The queue was full; `first` is true for the first drop of a run, to log once.
+    Dropped {
+        first: bool,
+    },
+}
+
+impl Session {
+    pub fn new(client_id: Arc<str>) -> Session {
+        Session {
+            client_id,
+            state: Mutex::new(SessionState {
+                subs: HashMap::new(),
+                queue: VecDeque::new(),
+                inflight: VecDeque::new(),
+                next_packet_id: 1,
+                inbound_qos2: HashSet::new(),
+                conn: None,
+                username: None,
+                generation: 0,
+                expiry_interval: 0,
+                dropped: 0,
+                dropping: false,
+                window: 20,
+            }),
+        }
+    }
+
+    /// Queues a message without ever blocking: beyond `max_queued` it is dropped and
+    /// counted, so a slow client cannot grow broker memory or stall the router.
+    pub fn enqueue(&self, out: Outgoing, max_queued: usize) -> Enqueued {
+        let mut st = self.state.lock();
+        if st.conn.is_none() && out.qos == QoS::AtMostOnce {
+            return Enqueued::Skipped;
+        }
+        if st.queue.len() >= max_queued {
+            st.dropped += 1;
+            let first = !st.dropping;
+            st.dropping = true;
+            return Enqueued::Dropped { first };
+        }
+        let was_empty = st.queue.is_empty();
+        st.queue.push_back(out);
+        // The writer drains the whole queue (or stops at a full window, which only an ack
+        // reopens, and acks wake it), so it needs a wake only when the queue was empty.
+        if was_empty && let Some(c) = &st.conn {
+            c.ctl.wake.notify_one();
+        }
+        Enqueued::Queued
+    }
+}
+
+impl SessionState {
+    /// The next free packet id for an outgoing QoS 1/2 message (never 0, 5.0 §2.2.1).
+    pub fn alloc_packet_id(&mut self) -> u16 {
+        loop {
+            let id = self.next_packet_id;
+            self.next_packet_id = self.next_packet_id.wrapping_add(1).max(1);
+            if !self.inflight.iter().any(|f| f.packet_id == id) {
+                return id;
+            }
+        }
+    }
+}
