@@ -1182,3 +1182,89 @@ async fn tls_interop_with_mosquitto() {
     assert!(matches!(e, ConnectError::Tls(_)), "{e:?}");
     assert!(e.to_string().contains("invalid peer certificate"), "{e}");
 }
+
+/// Every transport, end to end against our own broker (in-process, port 0): the
+/// broker answers our CONNECT with CONNACK "accepted" over TCP, a unix socket, TLS
+/// with a client certificate, WebSocket, WebSocket over TLS, and TLS through each proxy.
+#[tokio::test]
+async fn every_transport_reaches_our_broker() {
+    use mqtk::broker::config::ListenerConfig;
+    use mqtk::broker::listener::BoundAddr;
+    let pki = Pki::new();
+    let sock = pki.dir.path().join("broker.sock");
+    let listener = |websockets: bool, tls: bool| ListenerConfig {
+        port: 0,
+        bind_address: Some("127.0.0.1".into()),
+        socket_domain: None,
+        unix_socket: None,
+        websockets,
+        tls: tls.then(|| TlsConfig {
+            certfile: pki.server_cert.clone(),
+            keyfile: pki.server_key.clone(),
+            cafile: Some(pki.ca.clone()),
+            require_certificate: true,
+        }),
+    };
+    let mut config = crate::util::TestBroker::config();
+    config.listeners = vec![
+        listener(false, false),
+        listener(false, true),
+        listener(true, false),
+        listener(true, true),
+        ListenerConfig {
+            unix_socket: Some(sock.clone()),
+            ..listener(false, false)
+        },
+    ];
+    let broker = crate::util::TestBroker::start_with(config);
+    let ports: Vec<u16> = broker
+        .addrs()
+        .iter()
+        .filter_map(|a| match a {
+            BoundAddr::Tcp(s) => Some(s.port()),
+            BoundAddr::Unix(_) => None,
+        })
+        .collect();
+    let [tcp, tls_port, ws_port, wss_port] = ports[..] else {
+        panic!("listeners: {:?}", broker.addrs())
+    };
+    let with_cert = TlsSettings {
+        certfile: Some(pki.client_cert.clone()),
+        keyfile: Some(pki.client_key.clone()),
+        ..pki.trusting_ca()
+    };
+    let upstream = |port: u16| SocketAddr::from(([127, 0, 0, 1], port));
+    let (socks_addr, _asked, socks_task) = socks5_proxy(SocksMode::Open, upstream(tls_port)).await;
+    let (http_addr, _asked2, http_task) = http_proxy(false, upstream(tls_port)).await;
+
+    let mut cases: Vec<(&str, Endpoint)> = Vec::new();
+    cases.push(("tcp", endpoint("127.0.0.1", tcp)));
+    let mut ep = endpoint("localhost", 0);
+    ep.unix_socket = Some(sock.clone());
+    cases.push(("unix", ep));
+    let mut ep = endpoint("localhost", tls_port);
+    ep.tls = Some(with_cert.clone());
+    cases.push(("tls", ep.clone()));
+    ep.proxy = Some(socks(socks_addr, None));
+    cases.push(("tls via socks5", ep.clone()));
+    ep.proxy = Some(http(http_addr, None));
+    cases.push(("tls via http", ep));
+    let mut ep = endpoint("127.0.0.1", ws_port);
+    ep.websocket_path = Some("/mqtt".into());
+    cases.push(("ws", ep));
+    let mut ep = endpoint("localhost", wss_port);
+    ep.websocket_path = Some("/mqtt".into());
+    ep.tls = Some(with_cert);
+    cases.push(("wss", ep));
+
+    for (what, ep) in cases {
+        let mut s = open_ok(&ep).await;
+        assert_eq!(
+            mqtt_connect(&mut s).await.unwrap(),
+            [0x20, 0x02, 0x00, 0x00],
+            "{what}"
+        );
+    }
+    socks_task.abort();
+    http_task.abort();
+}
