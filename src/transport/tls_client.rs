@@ -304,6 +304,13 @@ pub fn client_config(s: &TlsSettings) -> Result<Arc<ClientConfig>, ConnectError>
         None => builder.with_no_client_auth(),
     };
     if let Some(alpn) = &s.alpn {
+        // RFC 7301 §3.1: a protocol name is 1 to 255 bytes.
+        if alpn.is_empty() || alpn.len() > 255 {
+            return Err(ConnectError::TlsOption {
+                option: "--tls-alpn",
+                reason: "a protocol name must be 1 to 255 bytes long".into(),
+            });
+        }
         config.alpn_protocols = vec![alpn.as_bytes().to_vec()];
     }
     Ok(Arc::new(config))

@@ -1092,6 +1092,27 @@ fn settings_that_cannot_work_together_are_refused_before_connecting() {
             .contains("too long")
     );
     let pki = Pki::new();
+    let mut ep = endpoint("localhost", 8883);
+    ep.tls = Some(TlsSettings {
+        alpn: Some(String::new()),
+        ..pki.trusting_ca()
+    });
+    assert!(
+        connect::prepare(&ep)
+            .unwrap_err()
+            .to_string()
+            .contains("--tls-alpn")
+    );
+    ep.tls = Some(pki.trusting_ca());
+    ep.websocket_path = Some(String::new());
+    ep.proxy = Some(http(
+        "127.0.0.1:3128".parse().unwrap(),
+        Some(("me", "hunter2")),
+    ));
+    assert_eq!(
+        connect::describe(&ep),
+        "localhost:8883 over TLS over WebSocket (/mqtt) via HTTP proxy 127.0.0.1:3128 as me"
+    );
     let mut ep = endpoint("bad host!", 8883);
     ep.tls = Some(pki.trusting_ca());
     assert!(
