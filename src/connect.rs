@@ -163,6 +163,16 @@ pub enum ConnectError {
 }
 
 impl ConnectError {
+    /// The whole line mosquitto's tools would print (without the newline): most errors
+    /// after `Error: `, but lookup and TLS failures as `Unable to connect (…).` with no
+    /// prefix, as mosquitto's `client_connect` prints them.
+    pub fn stderr_line(&self) -> String {
+        match self {
+            ConnectError::Lookup { .. } | ConnectError::Tls(_) => self.to_string(),
+            _ => format!("Error: {self}"),
+        }
+    }
+
     /// Whether trying again later could succeed (the broker or network may come back),
     /// as opposed to settings or certificates that will fail the same way every time.
     /// The session engine uses this to decide whether to reconnect.

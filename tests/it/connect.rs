@@ -330,6 +330,7 @@ async fn connection_refused_reads_like_mosquitto() {
         "{e:?}"
     );
     assert_eq!(e.to_string(), "Connection refused");
+    assert_eq!(e.stderr_line(), "Error: Connection refused");
     assert!(e.is_transient());
     let exit: mqtk::exit::Error = e.into();
     assert_eq!(exit.exit_code(), 1);
@@ -438,6 +439,7 @@ async fn tls_refuses_a_server_from_another_ca() {
         e.to_string(),
         "Unable to connect (A TLS error occurred: invalid peer certificate: UnknownIssuer)."
     );
+    assert_eq!(e.stderr_line(), e.to_string());
     // --insecure forgives only the name: an untrusted chain still fails.
     ep.tls.as_mut().unwrap().insecure = true;
     let e = open_err(&ep).await;
