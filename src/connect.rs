@@ -333,7 +333,7 @@ pub async fn open(prepared: &Prepared) -> Result<BoxedStream, ConnectError> {
 async fn open_unbounded(prepared: &Prepared) -> Result<BoxedStream, ConnectError> {
     let ep = &prepared.endpoint;
     let mut stream: BoxedStream = match (&ep.unix_socket, &ep.proxy) {
-        (Some(path), _) => Box::new(tokio::net::UnixStream::connect(path).await?),
+        (Some(path), _) => open_unix(path).await?,
         (None, None) => {
             Box::new(tcp::connect(&ep.host, ep.port, ep.bind_address.as_deref(), ep.nodelay).await?)
         }
@@ -375,6 +375,18 @@ async fn open_unbounded(prepared: &Prepared) -> Result<BoxedStream, ConnectError
         stream = Box::new(ws);
     }
     Ok(stream)
+}
+
+#[cfg(unix)]
+async fn open_unix(path: &std::path::Path) -> Result<BoxedStream, ConnectError> {
+    Ok(Box::new(tokio::net::UnixStream::connect(path).await?))
+}
+
+#[cfg(not(unix))]
+async fn open_unix(_path: &std::path::Path) -> Result<BoxedStream, ConnectError> {
+    Err(ConnectError::Invalid(
+        "--unix is not available on this system.".into(),
+    ))
 }
 
 /// One line for debug logs: where and how, never a password. E.g.
