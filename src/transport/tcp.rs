@@ -84,7 +84,7 @@ async fn connect_one(target: SocketAddr, locals: Option<&[SocketAddr]>) -> io::R
     if let Some(locals) = locals {
         let mut bound: io::Result<()> = Err(io::Error::new(
             io::ErrorKind::AddrNotAvailable,
-            "no bind address of the broker address's family",
+            "the -A address is not of the same family (IPv4 or IPv6) as the broker's address",
         ));
         for local in locals.iter().filter(|l| l.is_ipv4() == target.is_ipv4()) {
             bound = socket.bind(*local);

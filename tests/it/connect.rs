@@ -295,6 +295,18 @@ async fn a_name_resolves_and_ipv6_works() {
         round_trip(&mut s, b"six").await;
         assert!(srv6.next_seen().await.peer.unwrap().is_ipv6());
     }
+    let mut ep = endpoint("::1", srv6.addr.port());
+    ep.bind_address = Some("::1".into());
+    let mut s = open_ok(&ep).await;
+    round_trip(&mut s, b"bound six").await;
+    assert_eq!(
+        srv6.next_seen().await.peer.unwrap().ip(),
+        "::1".parse::<IpAddr>().unwrap()
+    );
+    // An IPv4 bind address cannot serve an IPv6 connection.
+    ep.bind_address = Some("127.0.0.1".into());
+    let e = open_err(&ep).await;
+    assert!(e.to_string().contains("family"), "{e}");
 }
 
 #[tokio::test]
