@@ -134,9 +134,10 @@ pub enum ConnectError {
     /// Settings that cannot work together or a value that cannot be sent; a full sentence.
     #[error("{0}")]
     Invalid(String),
-    /// The broker's (or proxy's, or `-A`'s) name did not resolve. mosquitto prints
-    /// "Unable to connect (Lookup error.)."; we add the name and the resolver's reason.
-    #[error("Unable to connect (Lookup error: \"{host}\": {reason}).")]
+    /// The broker's (or proxy's, or `-A`'s) name did not resolve. The text is
+    /// mosquitto's, byte for byte (scripts compare it); the name and the resolver's
+    /// reason are kept for debug output.
+    #[error("Unable to connect (Lookup error.).")]
     Lookup { host: String, reason: String },
     /// The OS's error connecting or binding, in its words as mosquitto prints them:
     /// `Connection refused`, `No such file or directory` (unix socket),
@@ -416,4 +417,37 @@ pub fn describe(ep: &Endpoint) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_read_as_mosquitto_prints_them() {
+        let lookup = ConnectError::Lookup {
+            host: "nonexistent.invalid".into(),
+            reason: "Name or service not known".into(),
+        };
+        assert_eq!(lookup.stderr_line(), "Unable to connect (Lookup error.).");
+        let refused = ConnectError::from(io::Error::from_raw_os_error(111));
+        assert_eq!(refused.stderr_line(), "Error: Connection refused");
+        let proxy =
+            ConnectError::Proxy("the SOCKS5 proxy rejected the username and password".into());
+        assert_eq!(
+            proxy.stderr_line(),
+            "Error: Proxy error: the SOCKS5 proxy rejected the username and password."
+        );
+        assert_eq!(strerror(&io::Error::other("plain text")), "plain text");
+    }
+
+    #[test]
+    fn websocket_paths() {
+        assert_eq!(websocket_path(""), "/mqtt");
+        assert_eq!(websocket_path("/x/y"), "/x/y");
+        assert_eq!(websocket_path("mqtt"), "/mqtt");
+        assert_eq!(host_port("::1", 80), "[::1]:80");
+        assert_eq!(host_port("[::1]", 80), "[::1]:80");
+        assert_eq!(host_port("h", 80), "h:80");
+    }
 }
