@@ -3,6 +3,7 @@
 mod broker;
 mod broker_edges;
 mod broker_rumqttc;
+mod connect;
 mod interop;
 mod listeners;
 mod output;
