@@ -17,5 +17,7 @@ pub mod codec;
 pub mod connect;
 pub mod exit;
 pub mod passwd;
+pub mod session;
+pub mod settings;
 pub mod topic;
 pub mod transport;
