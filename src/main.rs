@@ -10,17 +10,17 @@ fn main() -> ExitCode {
     let tool = mqtk::cli::connect::client_tool_name(&raw);
     // Client commands read their options file (mosquitto's ~/.config/mosquitto_pub)
     // first: its options come before argv's, so argv wins.
-    let args = match mqtk::settings::with_options_file(multicall_args(raw)) {
+    let args = match mqtk::settings::with_options_file(multicall_args(raw.clone())) {
         Ok(args) => args,
         Err(e) => return fail(e),
     };
-    let cli = match Cli::try_parse_from(args) {
+    let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
         Err(e) => {
             // Client commands speak mosquitto's words for usage errors (scripts match them).
             if let Some(text) = tool
                 .as_deref()
-                .and_then(|t| mqtk::cli::connect::mosquitto_parse_error(&e, t))
+                .and_then(|t| mqtk::cli::connect::mosquitto_parse_error(&e, t, &args))
             {
                 eprint!("{text}");
                 return ExitCode::from(mqtk::exit::FAILURE);

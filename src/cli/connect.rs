@@ -414,7 +414,7 @@ pub fn usage_suffix(tool: &str) -> String {
 
 /// Maps a clap parse error of a client command to mosquitto's words: the whole stderr
 /// text, exit status 1. `None` for `--help` output and errors clap should print itself.
-pub fn mosquitto_parse_error(e: &clap::Error, tool: &str) -> Option<String> {
+pub fn mosquitto_parse_error(e: &clap::Error, tool: &str, argv: &[OsString]) -> Option<String> {
     let arg = match e.get(ContextKind::InvalidArg) {
         Some(ContextValue::String(s)) => s.split_whitespace().next().unwrap_or("").to_string(),
         _ => String::new(),
@@ -436,7 +436,20 @@ pub fn mosquitto_parse_error(e: &clap::Error, tool: &str) -> Option<String> {
                     format!("Error: {arg} argument given but no value specified.\n\n")
                 })
         }
-        ErrorKind::InvalidUtf8 => format!("Error: Malformed UTF-8 in {arg} argument.\n\n"),
+        ErrorKind::InvalidUtf8 => {
+            // clap does not say which option; the one before the first bad value does.
+            let opt = argv
+                .iter()
+                .position(|a| a.to_str().is_none())
+                .and_then(|i| i.checked_sub(1))
+                .and_then(|i| argv[i].to_str())
+                .unwrap_or("");
+            let opt = match opt {
+                "--topic" => "-t",
+                o => o,
+            };
+            format!("Error: Malformed UTF-8 in {opt} argument.\n\n")
+        }
         _ => {
             let text = e.to_string();
             let first = text

@@ -4,4 +4,5 @@ mod broker;
 mod broker_rumqttc;
 mod interop;
 mod listeners;
+mod publish;
 mod util;
