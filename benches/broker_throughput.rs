@@ -154,7 +154,8 @@ fn wait_for(port: u16) {
     panic!("no broker on port {port}");
 }
 
-fn start(name: &'static str, program: &str, conf_extra: &str) -> Broker {
+/// Starts `program ARGS… -c CONF` with a loopback listener on a free port.
+fn start(name: &'static str, program: &str, args: &[&str], conf_extra: &str) -> Broker {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let conf = dir.path().join("broker.conf");
@@ -164,6 +165,7 @@ fn start(name: &'static str, program: &str, conf_extra: &str) -> Broker {
     )
     .unwrap();
     let child = Command::new(program)
+        .args(args)
         .arg("-c")
         .arg(&conf)
         .stdout(Stdio::null())
@@ -214,8 +216,8 @@ fn main() {
         .unwrap_or(1_000_000);
     let extra = "";
     let brokers = [
-        start("mqtk", env!("CARGO_BIN_EXE_mqtk"), extra),
-        start("mosquitto", mosquitto.to_str().unwrap(), extra),
+        start("mqtk", env!("CARGO_BIN_EXE_mqtk"), &["broker"], extra),
+        start("mosquitto", mosquitto.to_str().unwrap(), &[], extra),
     ];
     println!(
         "broker routing throughput: QoS 0, {PAYLOAD_LEN}-byte payloads, {messages} messages a round, {rounds} rounds"

@@ -85,6 +85,10 @@ pub struct Config {
     /// mosquitto 2.x: false when listeners are configured in a file, true for the
     /// default local-only listener.
     pub allow_anonymous: bool,
+    /// `password_file`: users and password hashes, read at start (`broker::auth`).
+    pub password_file: Option<PathBuf>,
+    /// `acl_file`: topic access rules, read at start (`broker::auth`).
+    pub acl_file: Option<PathBuf>,
     /// Largest packet accepted from clients, and advertised in v5 CONNACK; 0 = MQTT's limit.
     pub max_packet_size: u32,
     /// QoS 1/2 messages in flight to each client at once (mosquitto default 20).
@@ -103,6 +107,8 @@ impl Default for Config {
         Config {
             listeners: Vec::new(),
             allow_anonymous: true,
+            password_file: None,
+            acl_file: None,
             max_packet_size: 0,
             max_inflight_messages: 20,
             max_queued_messages: 1000,
@@ -499,10 +505,19 @@ impl Parser {
                     other => return Err(format!("Invalid log_type value ({other}).")),
                 }
             }
-            // Recognized so that the error says what is missing, not "unknown"; authentication
-            // and access control arrive with the broker's auth module.
+            // Read (and checked) when the broker starts, as mosquitto does.
             "password_file" | "acl_file" => {
-                return Err(format!("{keyword} is not supported yet."));
+                if rest.is_empty() {
+                    return Err(format!("Empty {keyword} value in configuration."));
+                }
+                let slot = match keyword {
+                    "password_file" => &mut self.config.password_file,
+                    _ => &mut self.config.acl_file,
+                };
+                if slot.is_some() {
+                    return Err(format!("Duplicate {keyword} value in configuration."));
+                }
+                *slot = Some(PathBuf::from(rest));
             }
             _ => return Err(format!("Unknown configuration variable \"{keyword}\".")),
         }
@@ -510,7 +525,7 @@ impl Parser {
         // ("max_inflight_messages 10 20"), so say so. File names take the whole rest.
         let max_args = match keyword {
             "listener" => 2,
-            "cafile" | "certfile" | "keyfile" => usize::MAX,
+            "cafile" | "certfile" | "keyfile" | "password_file" | "acl_file" => usize::MAX,
             _ => 1,
         };
         if let Some(extra) = args.get(max_args) {
@@ -915,14 +930,17 @@ mod tests {
     }
 
     #[test]
-    fn auth_files_are_recognized_but_not_supported_yet() {
+    fn auth_files_take_the_rest_of_the_line() {
+        let f = parse_ok("listener 1\npassword_file /etc/my pw\nacl_file /etc/acl\n");
+        assert_eq!(f.config.password_file, Some(PathBuf::from("/etc/my pw")));
+        assert_eq!(f.config.acl_file, Some(PathBuf::from("/etc/acl")));
         assert_eq!(
-            parse_err("listener 1\npassword_file /etc/pw\n", 2),
-            "password_file is not supported yet."
+            parse_err("password_file a\npassword_file b\n", 2),
+            "Duplicate password_file value in configuration."
         );
         assert_eq!(
-            parse_err("acl_file /etc/acl\n", 1),
-            "acl_file is not supported yet."
+            parse_err("acl_file\n", 1),
+            "Empty acl_file value in configuration."
         );
     }
 

@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
+use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
 
 use crate::broker::log::LogType;
 use crate::broker::session::{ConnCtl, ConnLink, EndReason, Inflight, Message, OutState, Session};
@@ -31,6 +31,8 @@ const WRITE_BATCH: usize = 64 * 1024;
 /// Replies waiting for the writer beyond which the reader stops reading: a client that
 /// sends but never reads cannot grow the control queue without bound.
 const CONTROL_LIMIT: usize = 1024;
+/// The longest a publisher's reader waits for subscribers that are behind but reading.
+const PRESSURE_WAIT: Duration = Duration::from_millis(200);
 /// Topic aliases the broker accepts from v5 clients (CONNACK Topic Alias Maximum).
 pub const TOPIC_ALIAS_MAX: u16 = 10;
 /// Payloads up to this size are copied out of the read buffer when routed, so a queued
@@ -73,6 +75,9 @@ struct Conn {
     /// The client's Maximum Packet Size and Topic Alias Maximum, for the writer.
     client_max_packet: usize,
     client_alias_max: u16,
+    /// Subscribers' connections whose queues went over their limit while they keep up;
+    /// the reader waits for them before reading more (see `Enqueued::Backpressure`).
+    pressure: Vec<(Arc<Session>, Arc<ConnCtl>)>,
 }
 
 fn max_packet(shared: &Shared) -> usize {
@@ -249,6 +254,7 @@ fn pending_will(c: &Connect) -> Option<PendingWill> {
         },
         delay,
         expiry,
+        username: c.username.as_deref().map(Arc::from),
     })
 }
 
@@ -380,6 +386,7 @@ async fn accept_connect(
             version: v,
             ctl: Arc::clone(&ctl),
         });
+        st.username = c.username.as_deref().map(Arc::from);
         st.expiry_interval = session_expiry;
         st.window = window;
         st.dropping = false;
@@ -447,6 +454,11 @@ async fn accept_connect(
                 PropertyValue::String(client_id.to_string()),
             );
         }
+        // Same order as mosquitto 2.0: Topic Alias Maximum, then Receive Maximum.
+        props.push(
+            PropertyId::TopicAliasMaximum,
+            PropertyValue::TwoByte(TOPIC_ALIAS_MAX),
+        );
         let rm = inflight_limit(&shared.config);
         if rm < 65535 {
             props.push(
@@ -454,10 +466,6 @@ async fn accept_connect(
                 PropertyValue::TwoByte(rm as u16),
             );
         }
-        props.push(
-            PropertyId::TopicAliasMaximum,
-            PropertyValue::TwoByte(TOPIC_ALIAS_MAX),
-        );
         if shared.config.max_packet_size > 0 {
             props.push(
                 PropertyId::MaximumPacketSize,
@@ -493,6 +501,7 @@ async fn accept_connect(
             .properties
             .get_int(PropertyId::TopicAliasMaximum)
             .map_or(0, |n| n.min(u32::from(u16::MAX)) as u16),
+        pressure: Vec::new(),
     })
 }
 
@@ -536,6 +545,11 @@ impl Conn {
                     Err(e) => return End::Malformed(e),
                 }
             }
+            if !self.pressure.is_empty()
+                && let Some(end) = self.relieve_pressure().await
+            {
+                return end;
+            }
             if self.ctl.control.lock().len() > CONTROL_LIMIT {
                 // Backpressure: stop reading until the writer catches up.
                 let drained = self.ctl.drained.notified();
@@ -544,6 +558,8 @@ impl Conn {
                 if self.ctl.control.lock().len() > CONTROL_LIMIT {
                     tokio::select! {
                         _ = drained => {}
+                        // A client that sends but never reads is not kept forever.
+                        _ = &mut sleep, if ka.is_some() => return End::KeepAlive,
                         _ = self.ctl.kick.notified() => {
                             return End::Kicked(self.ctl.kicked().unwrap_or(EndReason::WriteError));
                         }
@@ -571,6 +587,42 @@ impl Conn {
                 _ = shutdown.changed() => return End::Kicked(EndReason::Shutdown),
             }
         }
+    }
+
+    /// Waits (at most `PRESSURE_WAIT`) until the subscribers this reader overfilled have
+    /// caught up, or turn out not to read (their writer is blocked): then their excess is
+    /// dropped instead. This slows a publisher to what its subscribers take, as a
+    /// single-threaded broker would, without letting a stuck client stall it.
+    async fn relieve_pressure(&mut self) -> Option<End> {
+        let max = self.shared.config.max_queued_messages;
+        let deadline = tokio::time::Instant::now() + PRESSURE_WAIT;
+        for (session, ctl) in std::mem::take(&mut self.pressure) {
+            loop {
+                let drained = ctl.drained.notified();
+                tokio::pin!(drained);
+                drained.as_mut().enable();
+                {
+                    let mut st = session.state.lock();
+                    if st.queue.len() < max || st.dropping || ctl.closing.load(Ordering::Acquire) {
+                        break;
+                    }
+                    if ctl.stuck() || tokio::time::Instant::now() >= deadline {
+                        // Not reading: stop waiting for it; its excess is dropped.
+                        st.dropping = true;
+                        break;
+                    }
+                }
+                tokio::select! {
+                    _ = drained => {}
+                    // Re-check `stuck` now and then: a blocked writer sends no wake-ups.
+                    _ = tokio::time::sleep(Duration::from_millis(10)) => {}
+                    _ = self.ctl.kick.notified() => {
+                        return Some(End::Kicked(self.ctl.kicked().unwrap_or(EndReason::WriteError)));
+                    }
+                }
+            }
+        }
+        None
     }
 
     /// Handles one packet; `Some` ends the connection.
@@ -759,9 +811,20 @@ impl Conn {
             reason = ReasonCode::NOT_AUTHORIZED;
         }
 
-        let duplicate = p.qos == QoS::ExactlyOnce
-            && reason == ReasonCode::SUCCESS
-            && !self.session.state.lock().inbound_qos2.insert(p.packet_id);
+        let mut duplicate = false;
+        if p.qos == QoS::ExactlyOnce && reason == ReasonCode::SUCCESS {
+            let mut st = self.session.state.lock();
+            duplicate = st.inbound_qos2.contains(&p.packet_id);
+            if !duplicate {
+                // 5.0 §3.3.4: more unacknowledged QoS 2 messages than the Receive Maximum
+                // we advertised is a protocol violation (0x93). QoS 1 is acked at once and
+                // never counts. 3.x has no such limit; its ids bound the set to 65535.
+                if v5 && st.inbound_qos2.len() >= inflight_limit(&self.shared.config) {
+                    return Some(End::Protocol(ReasonCode::RECEIVE_MAXIMUM_EXCEEDED));
+                }
+                st.inbound_qos2.insert(p.packet_id);
+            }
+        }
         if reason == ReasonCode::SUCCESS && !duplicate {
             let matched = self.route(p.topic.clone(), p.payload.clone(), &p);
             if matched == 0 && v5 {
@@ -811,7 +874,7 @@ impl Conn {
     }
 
     /// Builds the routed message from an inbound PUBLISH and fans it out.
-    fn route(&self, topic: String, payload: Bytes, p: &Publish) -> usize {
+    fn route(&mut self, topic: String, payload: Bytes, p: &Publish) -> usize {
         let payload = if payload.len() <= COPY_PAYLOAD_MAX {
             Bytes::copy_from_slice(&payload)
         } else {
@@ -837,7 +900,7 @@ impl Conn {
             expires,
             origin: Some(Arc::clone(&self.client_id)),
         });
-        self.shared.publish(msg)
+        self.shared.publish_from(msg, &mut self.pressure)
     }
 
     fn on_pubrel(&mut self, r: PubRel) {
@@ -921,6 +984,11 @@ impl Conn {
 
     fn on_subscribe(&mut self, s: Subscribe) -> Option<End> {
         let v5 = self.version == ProtocolVersion::V5;
+        if self.session.state.lock().generation != self.generation {
+            // Taken over: the session now belongs to the new connection (or was
+            // discarded by its clean start); this one must not add to it.
+            return Some(End::Kicked(EndReason::TakenOver));
+        }
         let log = &self.shared;
         log.log(
             LogType::Debug,
@@ -1081,6 +1149,9 @@ impl Conn {
                 for f in st.inflight.iter_mut() {
                     f.needs_send = true;
                 }
+                // Offline sessions keep QoS 1 and 2 only (mosquitto's default
+                // `queue_qos0_messages false`), including what was queued before.
+                st.queue.retain(|o| o.qos != QoS::AtMostOnce);
                 (true, st.expiry_interval)
             } else {
                 (false, st.expiry_interval)
@@ -1210,7 +1281,7 @@ impl Writer {
                 self.ctl.wake.notified().await;
                 continue;
             }
-            let r = write_all(&mut wr, &self.buf).await;
+            let r = write_all(&mut wr, &self.buf, &self.ctl).await;
             self.buf.clear();
             if self.buf.capacity() > 4 * WRITE_BATCH {
                 // A huge message grew the buffer: give the memory back.
@@ -1246,7 +1317,8 @@ impl Writer {
         }
     }
 
-    /// Moves what can be sent now into `buf`.
+    /// Moves what can be sent now into `buf`. The session lock is held only to take
+    /// messages off the queue and book their packet ids, not while encoding.
     fn fill(&mut self, closing: bool) {
         let control: Vec<Packet> = self.ctl.control.lock().drain(..).collect();
         for p in &control {
@@ -1255,73 +1327,84 @@ impl Writer {
         if closing {
             return;
         }
-        let session = Arc::clone(&self.session);
-        let mut st = session.state.lock();
-        if st.generation != self.generation {
-            return;
-        }
         let now = Instant::now();
-        // Resends first (5.0 §4.4: in the original order, with DUP).
-        for i in 0..st.inflight.len() {
-            if !st.inflight[i].needs_send {
-                continue;
+        let mut resend_rel: Vec<u16> = Vec::new();
+        let mut batch: Vec<(crate::broker::session::Outgoing, u16, bool)> = Vec::new();
+        {
+            let mut st = self.session.state.lock();
+            if st.generation != self.generation {
+                return;
             }
-            st.inflight[i].needs_send = false;
-            let f = &st.inflight[i];
-            let pid = f.packet_id;
-            match f.state {
-                OutState::AwaitPubComp => {
-                    self.log_send(format_args!(
-                        "Sending PUBREL to {} (m{pid})",
-                        self.client_id
-                    ));
-                    self.encode(&Packet::PubRel(PubRel {
-                        packet_id: pid,
-                        reason: ReasonCode::SUCCESS,
-                        properties: Properties::new(),
-                    }));
-                }
-                _ => {
-                    let out = f.out.clone();
-                    self.encode_publish(&out, pid, true, now);
+            // Resends first (5.0 §4.4: in the original order, with DUP).
+            for f in st.inflight.iter_mut().filter(|f| f.needs_send) {
+                f.needs_send = false;
+                match f.state {
+                    OutState::AwaitPubComp => resend_rel.push(f.packet_id),
+                    _ => batch.push((f.out.clone(), f.packet_id, true)),
                 }
             }
-        }
-        while self.buf.len() < WRITE_BATCH {
-            let Some(front) = st.queue.front() else {
-                break;
-            };
-            if front.msg.expired(now) {
-                // 5.0 §3.3.2.3.3: expired messages are not delivered.
-                st.queue.pop_front();
-                continue;
-            }
-            if front.qos == QoS::AtMostOnce {
-                let out = st.queue.pop_front().expect("front exists");
-                self.encode_publish(&out, 0, false, now);
-                continue;
-            }
-            if st.inflight.len() >= st.window {
-                break;
-            }
-            let out = st.queue.pop_front().expect("front exists");
-            let pid = st.alloc_packet_id();
-            if self.encode_publish(&out, pid, false, now) {
-                let state = if out.qos == QoS::AtLeastOnce {
-                    OutState::AwaitPubAck
-                } else {
-                    OutState::AwaitPubRec
+            let mut estimate = self.buf.len();
+            while estimate < WRITE_BATCH {
+                let Some(front) = st.queue.front() else {
+                    break;
                 };
-                st.inflight.push_back(Inflight {
-                    packet_id: pid,
-                    out,
-                    state,
-                    needs_send: false,
-                });
+                if front.msg.expired(now) {
+                    // 5.0 §3.3.2.3.3: expired messages are not delivered.
+                    st.queue.pop_front();
+                    continue;
+                }
+                if front.qos != QoS::AtMostOnce && st.inflight.len() >= st.window {
+                    break;
+                }
+                let out = st.queue.pop_front().expect("front exists");
+                estimate += out.msg.topic.len() + out.msg.payload.len() + 8;
+                let pid = match out.qos {
+                    QoS::AtMostOnce => 0,
+                    q => {
+                        let pid = st.alloc_packet_id();
+                        st.inflight.push_back(Inflight {
+                            packet_id: pid,
+                            out: out.clone(),
+                            state: if q == QoS::AtLeastOnce {
+                                OutState::AwaitPubAck
+                            } else {
+                                OutState::AwaitPubRec
+                            },
+                            needs_send: false,
+                        });
+                        pid
+                    }
+                };
+                batch.push((out, pid, false));
+            }
+            if st.queue.is_empty() {
+                st.dropping = false;
             }
         }
-        if st.queue.len() < self.shared.config.max_queued_messages {
-            st.dropping = false;
+        for pid in resend_rel {
+            self.log_send(format_args!(
+                "Sending PUBREL to {} (m{pid})",
+                self.client_id
+            ));
+            self.encode(&Packet::PubRel(PubRel {
+                packet_id: pid,
+                reason: ReasonCode::SUCCESS,
+                properties: Properties::new(),
+            }));
+        }
+        let mut unsent = Vec::new();
+        for (out, pid, dup) in &batch {
+            if !self.encode_publish(out, *pid, *dup, now) && *pid != 0 {
+                unsent.push(*pid);
+            }
+        }
+        if !unsent.is_empty() {
+            // Too large for the client: discarded as if delivered (5.0 §3.1.2.11.4).
+            self.session
+                .state
+                .lock()
+                .inflight
+                .retain(|f| !unsent.contains(&f.packet_id));
         }
     }
 
@@ -1407,8 +1490,28 @@ impl Writer {
     }
 }
 
-async fn write_all(wr: &mut WriteHalf<BoxedStream>, buf: &[u8]) -> io::Result<()> {
-    wr.write_all(buf).await?;
+/// Writes everything, noting in `ctl.blocked` when the socket is full (the client is
+/// not keeping up), so publishers stop waiting for this connection.
+async fn write_all(wr: &mut WriteHalf<BoxedStream>, buf: &[u8], ctl: &ConnCtl) -> io::Result<()> {
+    let mut off = 0;
+    while off < buf.len() {
+        let n = std::future::poll_fn(|cx| {
+            match std::pin::Pin::new(&mut *wr).poll_write(cx, &buf[off..]) {
+                std::task::Poll::Pending => {
+                    ctl.set_blocked();
+                    ctl.drained.notify_waiters();
+                    std::task::Poll::Pending
+                }
+                r => r,
+            }
+        })
+        .await?;
+        if n == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        off += n;
+    }
+    ctl.blocked_since.store(0, Ordering::Release);
     // TLS and WebSocket layers buffer: push the bytes out.
     wr.flush().await
 }

@@ -14,6 +14,7 @@ use tokio::sync::{Mutex, mpsc};
 use tokio::task::{JoinHandle, JoinSet};
 
 use crate::broker::config::{ListenerConfig, SocketDomain};
+use crate::broker::log::{LogType, Logger};
 use crate::transport::tls::{self, TlsAcceptor};
 use crate::transport::{BoxedStream, ws};
 
@@ -72,6 +73,8 @@ impl std::fmt::Display for BoundAddr {
 struct Layers {
     tls: Option<TlsAcceptor>,
     websockets: bool,
+    /// Where failed handshakes are reported; `None`: dropped silently.
+    log: Option<Logger>,
 }
 
 impl Layers {
@@ -83,15 +86,24 @@ impl Layers {
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
+        let tls_accept = |tls: &TlsAcceptor, stream: S| {
+            let accept = tls.accept(stream);
+            async move {
+                accept
+                    .await
+                    .map_err(|e| io::Error::new(e.kind(), format!("TLS handshake: {e}")))
+            }
+        };
         Ok(match (&self.tls, self.websockets) {
             (None, false) => Box::new(stream),
             (None, true) => Box::new(ws::accept(stream).await?),
-            (Some(tls), false) => Box::new(tls.accept(stream).await?),
-            (Some(tls), true) => Box::new(ws::accept(tls.accept(stream).await?).await?),
+            (Some(tls), false) => Box::new(tls_accept(tls, stream).await?),
+            (Some(tls), true) => Box::new(ws::accept(tls_accept(tls, stream).await?).await?),
         })
     }
 }
 
+/// One listening socket of a `Listener`.
 enum BoundSocket {
     Tcp(TcpListener),
     Unix(UnixListener, PathBuf),
@@ -102,8 +114,9 @@ impl BoundSocket {
         match self {
             BoundSocket::Tcp(l) => {
                 let (s, peer) = l.accept().await?;
-                // MQTT packets are small and latency matters more than batching.
-                s.set_nodelay(true)?;
+                // MQTT packets are small and latency matters more than batching. A
+                // failure here (the peer already gone) shows up on first use instead.
+                let _ = s.set_nodelay(true);
                 Ok((Accepted::Tcp(s), peer.to_string()))
             }
             BoundSocket::Unix(l, path) => {
@@ -115,6 +128,7 @@ impl BoundSocket {
     }
 }
 
+/// A raw accepted connection, before its handshakes.
 enum Accepted {
     Tcp(tokio::net::TcpStream),
     Unix(tokio::net::UnixStream),
@@ -134,12 +148,19 @@ impl Listener {
     /// IPv6); `local_addr` tells which. TLS files are read here, so a bad certificate
     /// fails at startup. Errors name the address or file and the OS reason.
     pub async fn bind(cfg: &ListenerConfig) -> io::Result<Listener> {
+        Listener::bind_logged(cfg, None).await
+    }
+
+    /// `bind`, logging (as `notice`) each TLS or WebSocket handshake that fails or
+    /// times out, since such clients never reach the broker's own log lines.
+    pub async fn bind_logged(cfg: &ListenerConfig, log: Option<Logger>) -> io::Result<Listener> {
         let layers = Arc::new(Layers {
             tls: match &cfg.tls {
                 Some(t) => Some(TlsAcceptor::from(tls::server_config(t)?)),
                 None => None,
             },
             websockets: cfg.websockets,
+            log,
         });
         let sockets = match &cfg.unix_socket {
             Some(path) => vec![bind_unix(path)?],
@@ -265,10 +286,23 @@ async fn accept_loop(
         }
         let (layers, tx) = (layers.clone(), tx.clone());
         handshakes.spawn(async move {
-            if let Ok(Ok(stream)) =
-                tokio::time::timeout(HANDSHAKE_TIMEOUT, stream.wrap(&layers)).await
+            let failure = match tokio::time::timeout(HANDSHAKE_TIMEOUT, stream.wrap(&layers)).await
             {
-                let _ = tx.send((stream, peer)).await;
+                Ok(Ok(stream)) => {
+                    let _ = tx.send((stream, peer)).await;
+                    return;
+                }
+                Ok(Err(e)) => e.to_string(),
+                Err(_) => format!(
+                    "no handshake within {} seconds",
+                    HANDSHAKE_TIMEOUT.as_secs()
+                ),
+            };
+            if let Some(log) = &layers.log {
+                log.log(
+                    LogType::Notice,
+                    format_args!("Client connection from {peer} failed: {failure}."),
+                );
             }
         });
     }

@@ -5,9 +5,17 @@
 //! trie (`router`), retained messages (`retained`). Routing never waits for a client: it
 //! pushes into each session's bounded queue (`session`) and wakes that writer.
 //!
+//! Flow control: a session's queue holds `max_queued_messages`. Past that, if the
+//! subscriber is reading (its writer is not stuck on a full socket for `STUCK_AFTER`), the
+//! publisher's reader pauses briefly until it catches up, like a single-threaded broker;
+//! a subscriber that does not read gets "drop mode": its excess is dropped and counted
+//! (`Stats::dropped`, `$SYS/broker/publish/messages/dropped`) until its queue empties.
+//! `session::hard_limit` bounds the queue either way.
+//!
 //! Shutdown: listeners close, every connection ends (v5 clients get DISCONNECT 0x8B), and
 //! wills are NOT published, as mosquitto does when it stops.
 
+pub mod auth;
 pub mod config;
 pub mod listener;
 
@@ -28,7 +36,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::broker::config::Config;
-use crate::broker::listener::{BoundAddr, Listener};
+use crate::broker::listener::Listener;
 use crate::broker::log::LogType;
 use crate::broker::shared::Shared;
 pub use crate::broker::shared::Stats;
@@ -53,7 +61,14 @@ pub async fn run_with_stats(
     stats: Arc<Stats>,
 ) -> io::Result<()> {
     let (tx, rx) = watch::channel(false);
-    let shared = Arc::new(Shared::new(config, stats, rx));
+    // mosquitto refuses to start when the password or ACL file cannot be used.
+    let (auth, warnings) = auth::Auth::from_config(&config).map_err(io::Error::other)?;
+    let mut shared = Shared::new(config, stats, rx);
+    for w in warnings {
+        shared.log(LogType::Warning, format_args!("{w}"));
+    }
+    shared.auth = auth;
+    let shared = Arc::new(shared);
     let mut tasks = JoinSet::new();
     for l in listeners {
         tasks.spawn(accept_loop(Arc::clone(&shared), l));
@@ -65,17 +80,17 @@ pub async fn run_with_stats(
     Ok(())
 }
 
-/// The port a listener is known by in log lines.
-#[allow(unreachable_patterns)]
-fn port_of(addr: &io::Result<BoundAddr>) -> String {
-    match addr {
-        Ok(BoundAddr::Tcp(a)) => a.port().to_string(),
-        _ => "0".to_string(),
-    }
+/// The port a listener is known by in log lines (0 for unix sockets, as mosquitto).
+fn port_of(listener: &Listener) -> String {
+    listener
+        .local_addr()
+        .map(|a| a.port())
+        .unwrap_or(0)
+        .to_string()
 }
 
 async fn accept_loop(shared: Arc<Shared>, listener: Listener) {
-    let port = port_of(&listener.local_addr());
+    let port = port_of(&listener);
     let mut conns = JoinSet::new();
     let mut shutdown = shared.shutdown.clone();
     loop {

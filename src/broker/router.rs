@@ -308,6 +308,51 @@ mod tests {
         }
     }
 
+    fn level() -> impl proptest::strategy::Strategy<Value = String> {
+        proptest::prop_oneof![
+            proptest::strategy::Just(String::new()),
+            proptest::strategy::Just("a".to_string()),
+            proptest::strategy::Just("b".to_string()),
+            proptest::strategy::Just("$x".to_string()),
+        ]
+    }
+
+    fn filter_level() -> impl proptest::strategy::Strategy<Value = String> {
+        proptest::prop_oneof![level(), proptest::strategy::Just("+".to_string())]
+    }
+
+    proptest::proptest! {
+        /// The tree finds exactly the filters `topic::matches` accepts.
+        #[test]
+        fn tree_agrees_with_matches(
+            filters in proptest::collection::vec(
+                (proptest::collection::vec(filter_level(), 1..4), proptest::bool::ANY),
+                1..8,
+            ),
+            name in proptest::collection::vec(level(), 1..5),
+        ) {
+            let name = name.join("/");
+            let mut t = SubTree::default();
+            let mut all = Vec::new();
+            for (i, (levels, hash)) in filters.iter().enumerate() {
+                let mut f = levels.join("/");
+                if *hash {
+                    f.push_str("/#");
+                }
+                let id = format!("{i}");
+                t.subscribe(&f, entry(&id, QoS::AtMostOnce));
+                all.push((id, f));
+            }
+            let mut expect: Vec<String> = all
+                .iter()
+                .filter(|(_, f)| topic::matches(f, &name))
+                .map(|(id, _)| id.clone())
+                .collect();
+            expect.sort();
+            proptest::prop_assert_eq!(names(&t, &name), expect);
+        }
+    }
+
     #[test]
     fn unsubscribe_prunes() {
         let mut t = SubTree::default();

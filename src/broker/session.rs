@@ -3,7 +3,9 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+use std::time::Duration;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -97,8 +99,13 @@ pub struct ConnCtl {
     /// Wakes the reader so it ends the connection; `kick_reason` says why.
     pub kick: Notify,
     pub kick_reason: AtomicU8,
-    /// The writer finished a write: lets a reader blocked on a full control queue go on.
+    /// The writer finished a write, or found the socket full: wakes readers waiting for
+    /// this connection's queues to shrink.
     pub drained: Notify,
+    /// Since when (`now_ms`) the writer has been waiting for the socket to take more
+    /// bytes; 0 when it is not. Blocked for `STUCK_AFTER` means the client is not reading:
+    /// publishers are then not held back for it and its excess messages are dropped.
+    pub blocked_since: AtomicU64,
     /// Set by the reader when it is done; the writer flushes control packets and exits.
     pub closing: AtomicBool,
     /// Acks and other replies for this connection, written before queued messages. Per
@@ -131,6 +138,19 @@ impl ConnCtl {
         self.wake.notify_one();
     }
 
+    /// Whether the writer has been blocked on a full socket for `STUCK_AFTER` or more.
+    pub fn stuck(&self) -> bool {
+        let since = self.blocked_since.load(Ordering::Acquire);
+        since != 0 && now_ms().saturating_sub(since) >= STUCK_AFTER.as_millis() as u64
+    }
+
+    /// Notes that a write found the socket full.
+    pub fn set_blocked(&self) {
+        if self.blocked_since.load(Ordering::Acquire) == 0 {
+            self.blocked_since.store(now_ms(), Ordering::Release);
+        }
+    }
+
     pub fn close_writer(&self) {
         self.closing.store(true, Ordering::Release);
         self.wake.notify_one();
@@ -160,6 +180,9 @@ pub struct SessionState {
     /// again (exactly once, 5.0 §4.3.3 method B).
     pub inbound_qos2: HashSet<u16>,
     pub conn: Option<ConnLink>,
+    /// User name of the latest connection: ACL read checks on delivery use it, also
+    /// while the client is away (mosquitto keeps `context->username`).
+    pub username: Option<Arc<str>>,
     /// Bumped on each new connection, so that timers and old connections that outlive
     /// their connection can tell they are stale.
     pub generation: u64,
@@ -167,8 +190,10 @@ pub struct SessionState {
     pub expiry_interval: u32,
     /// Messages dropped because the queue was full.
     pub dropped: u64,
-    /// Set after the first drop is logged, cleared when the queue has room again, so a
-    /// flood logs one line and not one per message.
+    /// Drop mode: set when a message is dropped (or a publisher gave up waiting), cleared
+    /// only when the writer has emptied the queue. While set, a full queue drops at once
+    /// instead of slowing publishers, so a slow reader cannot throttle them again and
+    /// again; and a flood logs one line, not one per message.
     pub dropping: bool,
     /// In-flight window for the current connection: min(max_inflight_messages, the
     /// client's Receive Maximum).
@@ -183,7 +208,7 @@ pub struct Session {
 }
 
 /// What `Session::enqueue` did with a message.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub enum Enqueued {
     Queued,
     /// Offline and QoS 0: not kept (mosquitto's `queue_qos0_messages false`).
@@ -192,6 +217,26 @@ pub enum Enqueued {
     Dropped {
         first: bool,
     },
+    /// Queued beyond `max_queued` while the client is keeping up (its writer is not
+    /// blocked on the socket): the publisher should pause until this writer catches up,
+    /// rather than have messages dropped only because the writer is behind on CPU.
+    Backpressure(Arc<ConnCtl>),
+}
+
+/// How long a writer may wait on a full socket before its client counts as not reading.
+pub const STUCK_AFTER: Duration = Duration::from_millis(100);
+
+/// Milliseconds on a monotonic clock local to this process; never 0 (0 means "not
+/// blocked" in `ConnCtl::blocked_since`).
+pub fn now_ms() -> u64 {
+    static START: OnceLock<Instant> = OnceLock::new();
+    START.get_or_init(Instant::now).elapsed().as_millis() as u64 + 1
+}
+
+/// The most a queue may hold while publishers are being slowed down for it; beyond
+/// this, messages are dropped even for a client that reads.
+pub fn hard_limit(max_queued: usize) -> usize {
+    max_queued.saturating_mul(2).saturating_add(8192)
 }
 
 impl Session {
@@ -205,6 +250,7 @@ impl Session {
                 next_packet_id: 1,
                 inbound_qos2: HashSet::new(),
                 conn: None,
+                username: None,
                 generation: 0,
                 expiry_interval: 0,
                 dropped: 0,
@@ -221,7 +267,17 @@ impl Session {
         if st.conn.is_none() && out.qos == QoS::AtMostOnce {
             return Enqueued::Skipped;
         }
-        if st.queue.len() >= max_queued {
+        let len = st.queue.len();
+        if len >= max_queued {
+            if !st.dropping
+                && len < hard_limit(max_queued)
+                && let Some(c) = &st.conn
+                && !c.ctl.stuck()
+            {
+                let ctl = Arc::clone(&c.ctl);
+                st.queue.push_back(out);
+                return Enqueued::Backpressure(ctl);
+            }
             st.dropped += 1;
             let first = !st.dropping;
             st.dropping = true;
@@ -248,5 +304,117 @@ impl SessionState {
                 return id;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn out(qos: QoS) -> Outgoing {
+        Outgoing {
+            msg: Arc::new(Message {
+                topic: "t".into(),
+                payload: Bytes::from_static(b"x"),
+                qos,
+                retain: false,
+                properties: Properties::new(),
+                expires: None,
+                origin: None,
+            }),
+            qos,
+            retain: false,
+            sub_ids: Vec::new(),
+        }
+    }
+
+    fn online(s: &Session) -> Arc<ConnCtl> {
+        let ctl = Arc::new(ConnCtl::default());
+        s.state.lock().conn = Some(ConnLink {
+            version: ProtocolVersion::V311,
+            ctl: Arc::clone(&ctl),
+        });
+        ctl
+    }
+
+    #[test]
+    fn offline_sessions_keep_only_qos_1_and_2() {
+        let s = Session::new("c".into());
+        assert!(matches!(
+            s.enqueue(out(QoS::AtMostOnce), 10),
+            Enqueued::Skipped
+        ));
+        assert!(matches!(
+            s.enqueue(out(QoS::AtLeastOnce), 10),
+            Enqueued::Queued
+        ));
+        assert_eq!(s.state.lock().queue.len(), 1);
+    }
+
+    #[test]
+    fn full_queue_slows_publishers_while_the_client_reads_then_drops() {
+        let s = Session::new("c".into());
+        let ctl = online(&s);
+        for _ in 0..3 {
+            assert!(matches!(
+                s.enqueue(out(QoS::AtMostOnce), 3),
+                Enqueued::Queued
+            ));
+        }
+        // Over the limit, writer not blocked: queued, publisher asked to wait.
+        assert!(matches!(
+            s.enqueue(out(QoS::AtMostOnce), 3),
+            Enqueued::Backpressure(_)
+        ));
+        // Blocked on a full socket for long enough: dropped, the first one flagged.
+        ctl.set_blocked();
+        assert!(!ctl.stuck());
+        std::thread::sleep(STUCK_AFTER + Duration::from_millis(5));
+        assert!(ctl.stuck());
+        assert!(matches!(
+            s.enqueue(out(QoS::AtMostOnce), 3),
+            Enqueued::Dropped { first: true }
+        ));
+        assert!(matches!(
+            s.enqueue(out(QoS::AtMostOnce), 3),
+            Enqueued::Dropped { first: false }
+        ));
+        // Drop mode holds even once the writer moves again, until the queue empties.
+        ctl.blocked_since.store(0, Ordering::Release);
+        assert!(matches!(
+            s.enqueue(out(QoS::AtMostOnce), 3),
+            Enqueued::Dropped { first: false }
+        ));
+        assert_eq!(s.state.lock().dropped, 3);
+        assert_eq!(s.state.lock().queue.len(), 4);
+    }
+
+    #[test]
+    fn the_hard_limit_bounds_even_a_reading_client() {
+        let s = Session::new("c".into());
+        let _ctl = online(&s);
+        let mut queued = 0;
+        for _ in 0..hard_limit(2) + 10 {
+            match s.enqueue(out(QoS::AtMostOnce), 2) {
+                Enqueued::Queued | Enqueued::Backpressure(_) => queued += 1,
+                _ => {}
+            }
+        }
+        assert_eq!(queued, hard_limit(2));
+    }
+
+    #[test]
+    fn packet_ids_skip_those_in_flight_and_zero() {
+        let s = Session::new("c".into());
+        let mut st = s.state.lock();
+        st.next_packet_id = u16::MAX;
+        assert_eq!(st.alloc_packet_id(), u16::MAX);
+        st.inflight.push_back(Inflight {
+            packet_id: 1,
+            out: out(QoS::AtLeastOnce),
+            state: OutState::AwaitPubAck,
+            needs_send: false,
+        });
+        assert_eq!(st.alloc_packet_id(), 2);
     }
 }

@@ -1,4 +1,463 @@
-//! `mqtk passwd` arguments, as mosquitto_passwd's.
+//! `mqtk passwd` arguments, parsed with mosquitto_passwd's own grammar: flags only
+//! before the password file, each flag a separate word, anything unknown ends the
+//! flags. clap only collects the words; `PasswdArgs::parse` reads them.
 
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use crate::passwd::hash::{HashKind, HashParams, PBKDF2_ITERATIONS_V20, SALT_LEN_V20};
+
+/// mosquitto_passwd's usage text (2.0), with mqtk's additions (argon2id, -I,
+/// --verify) in the same style. Printed on stdout, exit status 1, as mosquitto.
+pub const USAGE: &str = "\
+mosquitto_passwd is a tool for managing password files for mosquitto.
+
+Usage: mosquitto_passwd [-H sha512 | -H sha512-pbkdf2 | -H argon2id] [-I iterations] [-c | -D] passwordfile username
+       mosquitto_passwd [-H sha512 | -H sha512-pbkdf2 | -H argon2id] [-I iterations] [-c] -b passwordfile username password
+       mosquitto_passwd -U passwordfile
+       mosquitto_passwd --verify [-b] passwordfile username [password]
+ -b : run in batch mode to allow passing passwords on the command line.
+ -c : create a new password file. This will overwrite existing files.
+      With -b, a passwordfile of - writes the line to standard output.
+ -D : delete the username rather than adding/updating its password.
+ -H : specify the hashing algorithm. Defaults to sha512-pbkdf2, which is recommended.
+      Mosquitto 1.6 and earlier defaulted to sha512.
+      argon2id is stronger, but only mosquitto 2.1 and mqtk broker read it.
+ -I : PBKDF2 iterations for sha512-pbkdf2 (default 101, as mosquitto 2.0;
+      mosquitto 2.1 uses 1000, which 2.0 also reads).
+ -U : update a plain text password file to use hashed passwords.
+      Lines that are already hashed are left as they are.
+ --verify : check a user's password; exit status 0 if it matches, 1 if not.
+
+See https://mosquitto.org/ for more information.
+
+";
+
+/// The words after `passwd`, kept raw so that mosquitto's grammar applies.
 #[derive(Debug, clap::Args)]
-pub struct PasswdArgs {}
+#[command(
+    disable_help_flag = true,
+    after_help = "Arguments follow mosquitto_passwd exactly; `mqtk passwd --help` prints its usage.\n\n\
+        Hash choice (-H): the default, sha512-pbkdf2 with 101 iterations and a 12-byte \
+        salt, is what mosquitto 2.0 writes and the only form mosquitto 2.0.11 (Debian 12) \
+        accepts. Stronger choices: `-I 1000` (or more) keeps the 2.0-compatible format \
+        with more PBKDF2 iterations; `-H argon2id` (mosquitto 2.1's parameters: t=1, \
+        m=47104 KiB, p=1) is read only by mosquitto 2.1 and mqtk broker. -H sha512 is \
+        mosquitto 1.x's single-round salted SHA-512, for old brokers only.\n\n\
+        Beyond mosquitto_passwd: -U leaves already-hashed lines alone (mosquitto would \
+        hash the hash), --verify checks a password, files are replaced atomically \
+        (temporary file, fsync, rename) keeping their mode and owner, and comments, \
+        blank lines and CRLF line ends are kept."
+)]
+pub struct PasswdArgs {
+    /// [-H sha512|sha512-pbkdf2|argon2id] [-I iterations] [-c | -D | -U | --verify] [-b] passwordfile [username [password]]
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        num_args = 0..,
+        value_name = "ARGS"
+    )]
+    pub args: Vec<OsString>,
+}
+
+/// Where `-c` writes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Target {
+    File(PathBuf),
+    /// `-c -b - user password` (mosquitto 2.1): the line goes to stdout.
+    Stdout,
+}
+
+/// What to do, after mosquitto's checks.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// `-c`: write a new file with one user.
+    Create {
+        target: Target,
+        user: Vec<u8>,
+        password: Option<Vec<u8>>,
+    },
+    /// Add or update one user in an existing file.
+    Set {
+        file: PathBuf,
+        user: Vec<u8>,
+        password: Option<Vec<u8>>,
+    },
+    /// `-D`.
+    Delete { file: PathBuf, user: Vec<u8> },
+    /// `-U`.
+    Update { file: PathBuf },
+    /// `--verify`.
+    Verify {
+        file: PathBuf,
+        user: Vec<u8>,
+        password: Option<Vec<u8>>,
+    },
+}
+
+/// A parsed command line. `password: None` means "ask on the terminal".
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Invocation {
+    pub hash: HashParams,
+    pub action: Action,
+}
+
+/// Why the words were refused. `Usage` prints the usage text (exit 1); `Error`
+/// carries mosquitto's message without the leading "Error: ".
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ParseError {
+    Usage,
+    Error(String),
+}
+
+impl PasswdArgs {
+    /// Parses as mosquitto_passwd's `main` does, in the same order, with the same words.
+    pub fn parse(&self) -> Result<Invocation, ParseError> {
+        parse(&self.args)
+    }
+}
+
+fn err<T>(msg: &str) -> Result<T, ParseError> {
+    Err(ParseError::Error(msg.to_string()))
+}
+
+fn bytes(s: &OsString) -> Vec<u8> {
+    use std::os::unix::ffi::OsStrExt;
+    s.as_bytes().to_vec()
+}
+
+/// C's `atoi`: optional blanks and sign, then digits up to the first non-digit;
+/// clamped to `int` range instead of overflowing.
+fn atoi(s: &[u8]) -> i64 {
+    let s = s.trim_ascii_start();
+    let (neg, digits) = match s.first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let mut n: i64 = 0;
+    for &d in digits.iter().take_while(|b| b.is_ascii_digit()) {
+        n = (n * 10 + i64::from(d - b'0')).min(i64::from(i32::MAX) + 1);
+    }
+    if neg { -n } else { n.min(i64::from(i32::MAX)) }
+}
+
+pub fn parse(args: &[OsString]) -> Result<Invocation, ParseError> {
+    if args.is_empty() {
+        return Err(ParseError::Usage);
+    }
+    let mut kind = HashKind::Sha512Pbkdf2;
+    let mut iterations = i64::from(PBKDF2_ITERATIONS_V20);
+    let (mut batch, mut create, mut delete, mut update, mut verify) =
+        (false, false, false, false, false);
+
+    let mut idx = 0;
+    while idx < args.len() {
+        match bytes(&args[idx]).as_slice() {
+            b"-H" => {
+                let Some(name) = args.get(idx + 1) else {
+                    return err("-H argument given but not enough other arguments.");
+                };
+                kind = match HashKind::from_name(&bytes(name)) {
+                    Some(k) => k,
+                    None => {
+                        return Err(ParseError::Error(format!(
+                            "Unknown hash type '{}'",
+                            name.to_string_lossy()
+                        )));
+                    }
+                };
+                idx += 1;
+            }
+            b"-b" => batch = true,
+            b"-c" => create = true,
+            b"-D" => delete = true,
+            b"-I" => {
+                let Some(n) = args.get(idx + 1) else {
+                    return err("-I argument given but not enough other arguments.");
+                };
+                iterations = atoi(&bytes(n));
+                idx += 1;
+                if iterations < 1 {
+                    return err("Number of iterations must be > 0.");
+                }
+            }
+            b"-U" => update = true,
+            b"--verify" => verify = true,
+            // mosquitto_passwd has no help flag: `--help` falls through to its usage.
+            b"--help" => return Err(ParseError::Usage),
+            _ => break,
+        }
+        idx += 1;
+    }
+
+    if create && delete {
+        return err("-c and -D cannot be used together.");
+    }
+    if create && update {
+        return err("-c and -U cannot be used together.");
+    }
+    if delete && update {
+        return err("-D and -U cannot be used together.");
+    }
+    if delete && batch {
+        return err("-b and -D cannot be used together.");
+    }
+    for (set, flag) in [(create, "-c"), (delete, "-D"), (update, "-U")] {
+        if verify && set {
+            return Err(ParseError::Error(format!(
+                "--verify and {flag} cannot be used together."
+            )));
+        }
+    }
+
+    let rest = &args[idx..];
+    let path = |s: &OsString| PathBuf::from(s);
+    let action = if create {
+        if batch {
+            if rest.len() < 3 {
+                return err("-c argument given but password file, username, or password missing.");
+            }
+        } else if rest.len() < 2 {
+            return err("-c argument given but password file or username missing.");
+        }
+        let target = if rest[0] == "-" {
+            Target::Stdout
+        } else {
+            Target::File(path(&rest[0]))
+        };
+        Action::Create {
+            target,
+            user: bytes(&rest[1]),
+            password: batch.then(|| bytes(&rest[2])),
+        }
+    } else if delete {
+        if rest.len() < 2 {
+            return err("-D argument given but password file or username missing.");
+        }
+        Action::Delete {
+            file: path(&rest[0]),
+            user: bytes(&rest[1]),
+        }
+    } else if update {
+        if rest.len() != 1 {
+            return err("-U argument given but password file missing.");
+        }
+        Action::Update {
+            file: path(&rest[0]),
+        }
+    } else if (batch && rest.len() == 3) || (!batch && rest.len() == 2) {
+        let (file, user, password) = (
+            path(&rest[0]),
+            bytes(&rest[1]),
+            batch.then(|| bytes(&rest[2])),
+        );
+        if verify {
+            Action::Verify {
+                file,
+                user,
+                password,
+            }
+        } else {
+            Action::Set {
+                file,
+                user,
+                password,
+            }
+        }
+    } else {
+        return Err(ParseError::Usage);
+    };
+
+    let (user, password) = match &action {
+        Action::Create { user, password, .. }
+        | Action::Set { user, password, .. }
+        | Action::Verify { user, password, .. } => (Some(user), password.as_ref()),
+        Action::Delete { user, .. } => (Some(user), None),
+        Action::Update { .. } => (None, None),
+    };
+    if let Some(user) = user {
+        check_username(user)?;
+    }
+    if password.is_some_and(|p| p.len() > 65535) {
+        return err("Password must be less than 65536 characters long.");
+    }
+
+    Ok(Invocation {
+        hash: HashParams {
+            kind,
+            iterations: u32::try_from(iterations).unwrap_or(u32::MAX),
+            salt_len: SALT_LEN_V20,
+        },
+        action,
+    })
+}
+
+/// mosquitto's `is_username_valid`: at most 65535 bytes, no control characters
+/// (C `iscntrl`: 0x00–0x1f and 0x7f), no ':' (the field separator).
+pub fn check_username(user: &[u8]) -> Result<(), ParseError> {
+    if user.len() > 65535 {
+        return err("Username must be less than 65536 characters long.");
+    }
+    if user.iter().any(|&b| b < 0x20 || b == 0x7f) {
+        return err("Username must not contain control characters.");
+    }
+    if user.contains(&b':') {
+        return err("Username must not contain the ':' character.");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(v: &[&str]) -> Result<Invocation, ParseError> {
+        parse(&v.iter().map(OsString::from).collect::<Vec<_>>())
+    }
+
+    fn e(msg: &str) -> Result<Invocation, ParseError> {
+        Err(ParseError::Error(msg.into()))
+    }
+
+    #[test]
+    fn mosquitto_errors_in_mosquitto_order() {
+        assert_eq!(p(&[]), Err(ParseError::Usage));
+        assert_eq!(
+            p(&["-c", "-D", "f", "u"]),
+            e("-c and -D cannot be used together.")
+        );
+        assert_eq!(
+            p(&["-c", "-U", "f"]),
+            e("-c and -U cannot be used together.")
+        );
+        assert_eq!(
+            p(&["-D", "-U", "f"]),
+            e("-D and -U cannot be used together.")
+        );
+        assert_eq!(
+            p(&["-b", "-D", "f", "u"]),
+            e("-b and -D cannot be used together.")
+        );
+        assert_eq!(
+            p(&["-H"]),
+            e("-H argument given but not enough other arguments.")
+        );
+        assert_eq!(p(&["-H", "md5", "f", "u"]), e("Unknown hash type 'md5'"));
+        assert_eq!(
+            p(&["-I"]),
+            e("-I argument given but not enough other arguments.")
+        );
+        assert_eq!(
+            p(&["-I", "abc", "f", "u"]),
+            e("Number of iterations must be > 0.")
+        );
+        assert_eq!(
+            p(&["-I", "0", "f", "u"]),
+            e("Number of iterations must be > 0.")
+        );
+        assert_eq!(
+            p(&["-c", "f"]),
+            e("-c argument given but password file or username missing.")
+        );
+        assert_eq!(
+            p(&["-c", "-b", "f", "u"]),
+            e("-c argument given but password file, username, or password missing.")
+        );
+        assert_eq!(
+            p(&["-D", "f"]),
+            e("-D argument given but password file or username missing.")
+        );
+        assert_eq!(
+            p(&["-U"]),
+            e("-U argument given but password file missing.")
+        );
+        assert_eq!(
+            p(&["-U", "f", "g"]),
+            e("-U argument given but password file missing.")
+        );
+        assert_eq!(p(&["-b", "f", "u"]), Err(ParseError::Usage));
+        assert_eq!(p(&["--help"]), Err(ParseError::Usage));
+        assert_eq!(p(&["-h"]), Err(ParseError::Usage));
+        assert_eq!(p(&["-cb", "f", "u", "p"]), Err(ParseError::Usage));
+        assert_eq!(
+            p(&["-c", "-b", "f", "a:b", "p"]),
+            e("Username must not contain the ':' character.")
+        );
+        assert_eq!(
+            p(&["-c", "-b", "f", "a\tb", "p"]),
+            e("Username must not contain control characters.")
+        );
+    }
+
+    #[test]
+    fn flags_are_read_only_before_the_file_name() {
+        // mosquitto: `f -c u` is three positionals, which is no valid form.
+        assert_eq!(p(&["f", "-c", "u"]), Err(ParseError::Usage));
+        // ...and a password may start with '-'.
+        let inv = p(&["-b", "f", "u", "-c"]).unwrap();
+        assert_eq!(
+            inv.action,
+            Action::Set {
+                file: "f".into(),
+                user: b"u".to_vec(),
+                password: Some(b"-c".to_vec())
+            }
+        );
+    }
+
+    #[test]
+    fn forms_and_defaults() {
+        let inv = p(&["-c", "-b", "-", "u", "pw"]).unwrap();
+        assert_eq!(inv.hash, HashParams::default());
+        assert_eq!(
+            inv.action,
+            Action::Create {
+                target: Target::Stdout,
+                user: b"u".to_vec(),
+                password: Some(b"pw".to_vec())
+            }
+        );
+        let inv = p(&["-H", "argon2id", "-I", "5x", "-c", "f", "u"]).unwrap();
+        assert_eq!(inv.hash.kind, HashKind::Argon2id);
+        assert_eq!(inv.hash.iterations, 5);
+        assert!(matches!(inv.action, Action::Create { password: None, .. }));
+        assert_eq!(
+            p(&["--verify", "-b", "f", "u", "p"]).unwrap().action,
+            Action::Verify {
+                file: "f".into(),
+                user: b"u".to_vec(),
+                password: Some(b"p".to_vec())
+            }
+        );
+        assert_eq!(
+            p(&["--verify", "-c", "f", "u"]),
+            e("--verify and -c cannot be used together.")
+        );
+        // Extra words after -c/-D forms are ignored, as mosquitto does.
+        assert!(p(&["-D", "f", "u", "extra"]).is_ok());
+    }
+
+    #[test]
+    fn long_names_and_passwords() {
+        let long = "a".repeat(65536);
+        assert_eq!(
+            p(&["-c", "-b", "f", &long, "p"]),
+            e("Username must be less than 65536 characters long.")
+        );
+        assert_eq!(
+            p(&["-c", "-b", "f", "u", &long]),
+            e("Password must be less than 65536 characters long.")
+        );
+        assert!(p(&["-c", "-b", "f", &long[1..], &long[1..]]).is_ok());
+    }
+
+    #[test]
+    fn atoi_like_c() {
+        assert_eq!(atoi(b"12"), 12);
+        assert_eq!(atoi(b" 7x"), 7);
+        assert_eq!(atoi(b"x7"), 0);
+        assert_eq!(atoi(b"-3"), -3);
+        assert_eq!(atoi(b"99999999999999"), i64::from(i32::MAX));
+    }
+}

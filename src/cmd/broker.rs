@@ -1,10 +1,13 @@
 //! `mqtk broker`: loads the configuration, binds the listeners, and runs `broker::run`
 //! until SIGINT or SIGTERM, printing mosquitto's startup lines on the way.
 
-use crate::broker::config::{Config, LogConfig, LogDest};
+use std::sync::Arc;
+
+use crate::broker::config::Config;
 use crate::broker::listener::{BoundAddr, Listener};
+use crate::broker::log::{LogType, Logger};
 use crate::cli::broker::BrokerArgs;
-use crate::exit::Error;
+use crate::exit::{self, Error};
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -22,9 +25,9 @@ pub fn run(args: BrokerArgs) -> Result<u8, Error> {
             .listeners
             .retain(|l| l.bind_address.as_deref() != Some("::1"));
     }
-    let log = config.log.clone();
+    let log = Logger::new(&config.log);
     for note in &notes {
-        startup_log(&log, "notice", note);
+        log.log(LogType::Notice, format_args!("{note}"));
     }
     let runtime = tokio::runtime::Runtime::new()
         .map_err(|e| Error::io("cannot start the async runtime", e))?;
@@ -32,14 +35,13 @@ pub fn run(args: BrokerArgs) -> Result<u8, Error> {
         // Installed before any socket is bound: once clients (or a test) can see the
         // broker, SIGTERM already means a clean shutdown.
         let shutdown = shutdown_signal().map_err(|e| Error::io("cannot watch for signals", e))?;
-        startup_log(&log, "information", &format!("mqtk version {VERSION} starting"));
+        log.log(LogType::Information, format_args!("mqtk version {VERSION} starting"));
         match &args.config_file {
-            Some(path) => startup_log(
-                &log,
-                "information",
-                &format!("Config loaded from {}.", path.display()),
+            Some(path) => log.log(
+                LogType::Information,
+                format_args!("Config loaded from {}.", path.display()),
             ),
-            None => startup_log(&log, "information", "Using default config."),
+            None => log.log(LogType::Information, format_args!("Using default config.")),
         }
         if local_only {
             for line in [
@@ -47,7 +49,7 @@ pub fn run(args: BrokerArgs) -> Result<u8, Error> {
                 "Create a configuration file which defines a listener to allow remote access.",
                 "For more details see https://mosquitto.org/documentation/authentication-methods/",
             ] {
-                startup_log(&log, "information", line);
+                log.log(LogType::Information, format_args!("{line}"));
             }
         }
         let listeners = bind_all(&config, &log).await?;
@@ -56,10 +58,10 @@ pub fn run(args: BrokerArgs) -> Result<u8, Error> {
 }
 
 /// Binds every configured listener, in order; the first failure stops startup.
-async fn bind_all(config: &Config, log: &LogConfig) -> Result<Vec<Listener>, Error> {
+async fn bind_all(config: &Config, log: &Logger) -> Result<Vec<Listener>, Error> {
     let mut listeners = Vec::with_capacity(config.listeners.len());
     for cfg in &config.listeners {
-        let listener = Listener::bind(cfg)
+        let listener = Listener::bind_logged(cfg, Some(log.clone()))
             .await
             .map_err(|e| Error::Failed(e.to_string()))?;
         // mosquitto names the socket family, except for WebSocket listeners, which it
@@ -82,7 +84,7 @@ async fn bind_all(config: &Config, log: &LogConfig) -> Result<Vec<Listener>, Err
             .collect();
         lines.dedup();
         for line in lines {
-            startup_log(log, "information", &line);
+            log.log(LogType::Information, format_args!("{line}"));
         }
         listeners.push(listener);
     }
@@ -94,11 +96,20 @@ async fn serve(
     listeners: Vec<Listener>,
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
-    log: &LogConfig,
+    log: &Logger,
 ) -> Result<u8, Error> {
-    let _ = (listeners, config, shutdown);
-    let _ = log;
-    Err(Error::Failed("the broker core is not merged yet".into()))
+    log.log(
+        LogType::Information,
+        format_args!("mqtk version {VERSION} running"),
+    );
+    crate::broker::run(listeners, Arc::new(config), shutdown)
+        .await
+        .map_err(|e| Error::io("broker", e))?;
+    log.log(
+        LogType::Information,
+        format_args!("mqtk version {VERSION} terminating"),
+    );
+    Ok(exit::OK)
 }
 
 /// Resolves on the first SIGINT (Ctrl-C) or SIGTERM. The handlers are installed before
@@ -113,22 +124,4 @@ fn shutdown_signal() -> std::io::Result<impl Future<Output = ()> + Send + 'stati
             _ = terminate.recv() => {}
         }
     })
-}
-
-/// A startup line in mosquitto's format (`1700000000: text`), written where `log_dest`
-/// says when `log_type` enables its kind. The broker core formats everything after startup.
-fn startup_log(log: &LogConfig, kind: &str, text: &str) {
-    if !log.enabled(kind) {
-        return;
-    }
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let line = format!("{now}: {text}");
-    match log.dest {
-        LogDest::Stdout => println!("{line}"),
-        LogDest::Stderr => eprintln!("{line}"),
-        LogDest::None => {}
-    }
 }

@@ -107,6 +107,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for WsStream<S> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
+        if buf.is_empty() {
+            // Not worth an empty frame.
+            return Poll::Ready(Ok(0));
+        }
         if self.unflushed {
             ready!(Pin::new(&mut self.inner).poll_flush(cx)).map_err(to_io)?;
             self.unflushed = false;

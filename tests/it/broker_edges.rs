@@ -497,3 +497,55 @@ fn log_dest_and_log_type_decide_what_is_printed_and_verbose_overrides_them() {
     assert!(stdout.contains("Config loaded from"), "{}", describe(&out));
     assert!(out.stderr.is_empty(), "{}", describe(&out));
 }
+
+#[test]
+fn require_certificate_with_mosquitto_clients() {
+    if !have_mosquitto_tool("mosquitto_pub") {
+        return;
+    }
+    let pki = Pki::new();
+    let port = free_port();
+    let conf = format!(
+        "listener {port} 127.0.0.1\n\
+         cafile {ca}\n\
+         certfile {cert}\n\
+         keyfile {key}\n\
+         require_certificate true\n\
+         allow_anonymous true\n",
+        ca = pki.ca.display(),
+        cert = pki.server_cert.display(),
+        key = pki.server_key.display(),
+    );
+    let mut broker = BrokerProcess::start(Sandbox::new(), &conf, port);
+    let publish = |cert: bool| {
+        let mut cmd = broker.sandbox.command("mosquitto_pub");
+        cmd.args([
+            "-h",
+            "localhost",
+            "-p",
+            &port.to_string(),
+            "-t",
+            "t",
+            "-m",
+            "m",
+        ])
+        .arg("--cafile")
+        .arg(&pki.ca);
+        if cert {
+            cmd.arg("--cert").arg(&pki.client_cert);
+            cmd.arg("--key").arg(&pki.client_key);
+        }
+        run_with_timeout(&mut cmd, Duration::from_secs(10))
+    };
+    assert_code(&publish(true), 0);
+    let refused = publish(false);
+    assert_ne!(refused.status.code(), Some(0), "{}", describe(&refused));
+
+    let out = broker.stop();
+    assert_code(&out, 0);
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        log.contains("Client connection from 127.0.0.1:") && log.contains("TLS handshake"),
+        "the refused handshake is logged\n{log}"
+    );
+}

@@ -359,3 +359,47 @@ async fn v5_topic_aliases_both_ways() {
     assert_eq!(got[0].2, Some(1));
     assert_eq!(got[1].2, Some(1));
 }
+
+#[tokio::test]
+async fn v5_pub_sub_each_qos() {
+    use rumqttc::v5::mqttbytes::QoS as Q;
+    let b = TestBroker::start();
+    let (sub, mut sev) = rumqttc::v5::AsyncClient::new(opts5(&b, "sub5q"), 10);
+    wait5(&mut sev, "CONNACK", |p| matches!(p, P5::ConnAck(_))).await;
+    sub.subscribe("q5/#", Q::ExactlyOnce).await.unwrap();
+    wait5(&mut sev, "SUBACK", |p| matches!(p, P5::SubAck(_))).await;
+    let (publ, mut pev) = rumqttc::v5::AsyncClient::new(opts5(&b, "pub5q"), 10);
+    wait5(&mut pev, "CONNACK", |p| matches!(p, P5::ConnAck(_))).await;
+    let qs = [Q::AtMostOnce, Q::AtLeastOnce, Q::ExactlyOnce];
+    for (i, q) in qs.into_iter().enumerate() {
+        publ.publish(format!("q5/{i}"), q, false, vec![i as u8; 2])
+            .await
+            .unwrap();
+    }
+    let drive = async {
+        loop {
+            if pev.poll().await.is_err() {
+                break;
+            }
+        }
+    };
+    let recv = async {
+        let mut got = Vec::new();
+        for _ in 0..3 {
+            let P5::Publish(p) = wait5(&mut sev, "PUBLISH", is_publish).await else {
+                unreachable!()
+            };
+            got.push((p.topic.clone(), p.qos, p.payload.clone()));
+        }
+        got
+    };
+    let got = tokio::select! {
+        _ = drive => panic!("publisher connection ended"),
+        g = recv => g,
+    };
+    for (i, q) in qs.into_iter().enumerate() {
+        assert_eq!(got[i].0, format!("q5/{i}").as_bytes());
+        assert_eq!(got[i].1, q);
+        assert_eq!(&got[i].2[..], &[i as u8; 2]);
+    }
+}

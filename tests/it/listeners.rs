@@ -214,6 +214,21 @@ async fn socket_domain_and_address_restrict_the_families() {
 }
 
 #[tokio::test]
+async fn a_host_name_binds_every_address_it_resolves_to_on_one_port() {
+    let l = Listener::bind(&tcp(0, Some("localhost"))).await.unwrap();
+    let addrs = l.local_addrs().to_vec();
+    let port = addrs[0].port();
+    assert!(addrs.iter().all(|a| a.port() == port), "{addrs:?}");
+    assert!(
+        addrs.contains(&BoundAddr::Tcp(SocketAddr::from(([127, 0, 0, 1], port)))),
+        "{addrs:?}"
+    );
+    let _l = echo(l);
+    let mut s = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    round_trip(&mut s, b"via localhost").await;
+}
+
+#[tokio::test]
 async fn bind_error_names_the_address_and_reason() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port();

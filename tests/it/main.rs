@@ -1,8 +1,10 @@
 //! The one integration-test binary: modules by topic, sharing the harness in `util`.
 
 mod broker;
+mod broker_edges;
 mod broker_rumqttc;
 mod interop;
 mod listeners;
+mod passwd;
 mod publish;
 mod util;

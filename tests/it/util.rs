@@ -255,7 +255,7 @@ impl TestBroker {
                 let mut addrs = Vec::new();
                 for l in &config.listeners {
                     let bound = Listener::bind(l).await.expect("bind test listener");
-                    addrs.push(bound.local_addr().expect("local_addr"));
+                    addrs.extend(bound.local_addrs().iter().cloned());
                     listeners.push(bound);
                 }
                 addr_tx.send(addrs).unwrap();
@@ -277,12 +277,12 @@ impl TestBroker {
         }
     }
 
+    /// Every bound address of every listener, in config order.
     pub fn addrs(&self) -> Vec<mqtk::broker::listener::BoundAddr> {
         self.addrs.clone()
     }
 
     /// The port of the first TCP listener.
-    #[allow(unreachable_patterns)]
     pub fn port(&self) -> u16 {
         self.addrs
             .iter()
