@@ -28,6 +28,21 @@ pub enum Error {
     /// Anything else a command reports in its own words.
     #[error("{0}")]
     Failed(String),
+    /// Text to print exactly as given (no "Error: " prefix added), then exit with
+    /// `code`: mosquitto's own words for usage errors ("Error: Unknown option '-z'.\n\n
+    /// Use 'mosquitto_pub --help' to see usage.\n") and connection refusals, where
+    /// scripts compare stderr byte for byte.
+    #[error("{text}")]
+    Verbatim { text: String, code: u8 },
+    /// A broker refused the connection: the message is already in mosquitto's words
+    /// and the exit status is the CONNACK code (3.x: 1–5; v5: 0x80–0xA2), as
+    /// mosquitto_pub and mosquitto_sub exit with it.
+    #[error("{text}")]
+    Refused { text: String, code: u8 },
+    /// Exit with `code` and print nothing: the message was already printed, or
+    /// `--quiet` asked for silence.
+    #[error("")]
+    Silent(u8),
 }
 
 impl Error {
@@ -42,11 +57,32 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Usage(_) | Error::Config(_) | Error::Io { .. } | Error::Failed(_) => FAILURE,
+            Error::Verbatim { code, .. } | Error::Refused { code, .. } => *code,
+            Error::Silent(code) => *code,
+        }
+    }
+
+    /// Everything to write to stderr for this error, newline included ("" for none).
+    pub fn message(&self) -> String {
+        match self {
+            Error::Verbatim { text, .. } | Error::Refused { text, .. } => text.clone(),
+            Error::Silent(_) => String::new(),
+            other => format!("Error: {other}\n"),
         }
     }
 
     /// A closed stdout (`mqtk sub | head -1`) is not an error worth a word.
     pub fn is_broken_pipe(&self) -> bool {
         matches!(self, Error::Io { source, .. } if source.kind() == io::ErrorKind::BrokenPipe)
+    }
+}
+
+/// The C library's text for an I/O error ("Connection refused"), without Rust's
+/// " (os error 111)" suffix: mosquitto prints `strerror(errno)`.
+pub fn strerror(e: &io::Error) -> String {
+    let s = e.to_string();
+    match s.rfind(" (os error ") {
+        Some(i) => s[..i].to_string(),
+        None => s,
     }
 }

@@ -18,5 +18,7 @@ pub mod connect;
 pub mod exit;
 pub mod output;
 pub mod passwd;
+pub mod session;
+pub mod settings;
 pub mod topic;
 pub mod transport;

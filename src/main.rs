@@ -6,9 +6,25 @@ use clap::Parser;
 use mqtk::cli::{Cli, multicall_args};
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse_from(multicall_args(std::env::args_os())) {
+    let raw: Vec<_> = std::env::args_os().collect();
+    let tool = mqtk::cli::connect::client_tool_name(&raw);
+    // Client commands read their options file (mosquitto's ~/.config/mosquitto_pub)
+    // first: its options come before argv's, so argv wins.
+    let args = match mqtk::settings::with_options_file(multicall_args(raw.clone())) {
+        Ok(args) => args,
+        Err(e) => return fail(e),
+    };
+    let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
         Err(e) => {
+            // Client commands speak mosquitto's words for usage errors (scripts match them).
+            if let Some(text) = tool
+                .as_deref()
+                .and_then(|t| mqtk::cli::connect::mosquitto_parse_error(&e, t, &args))
+            {
+                eprint!("{text}");
+                return ExitCode::from(mqtk::exit::FAILURE);
+            }
             let _ = e.print();
             return ExitCode::from(if e.use_stderr() {
                 mqtk::exit::FAILURE
@@ -19,10 +35,14 @@ fn main() -> ExitCode {
     };
     match mqtk::cmd::run(cli) {
         Ok(code) => ExitCode::from(code),
-        Err(e) if e.is_broken_pipe() => ExitCode::from(mqtk::exit::OK),
-        Err(e) => {
-            eprintln!("Error: {e}");
-            ExitCode::from(e.exit_code())
-        }
+        Err(e) => fail(e),
     }
+}
+
+fn fail(e: mqtk::exit::Error) -> ExitCode {
+    if e.is_broken_pipe() {
+        return ExitCode::from(mqtk::exit::OK);
+    }
+    eprint!("{}", e.message());
+    ExitCode::from(e.exit_code())
 }

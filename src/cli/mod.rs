@@ -1,7 +1,9 @@
 //! The clap root: subcommands, and argv[0] multi-call (`mosquitto_pub` → `mqtk pub`).
 
 pub mod broker;
+pub mod connect;
 pub mod passwd;
+pub mod r#pub;
 
 use std::ffi::OsString;
 use std::path::Path;
@@ -25,6 +27,13 @@ pub enum Command {
     Broker(broker::BrokerArgs),
     /// Manage password files (mosquitto_passwd).
     Passwd(passwd::PasswdArgs),
+    /// Publish messages (mosquitto_pub).
+    #[command(
+        disable_help_flag = true,
+        disable_version_flag = true,
+        args_override_self = true
+    )]
+    Pub(Box<r#pub::PubArgs>),
 }
 
 /// The tools a symlink may name, and the subcommand each runs.

@@ -2,6 +2,7 @@
 
 pub mod broker;
 pub mod passwd;
+pub mod r#pub;
 
 use crate::cli::{Cli, Command};
 use crate::exit::Error;
@@ -11,5 +12,6 @@ pub fn run(cli: Cli) -> Result<u8, Error> {
     match cli.command {
         Command::Broker(args) => broker::run(args),
         Command::Passwd(args) => passwd::run(args),
+        Command::Pub(args) => r#pub::run(*args),
     }
 }

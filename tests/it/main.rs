@@ -8,4 +8,5 @@ mod interop;
 mod listeners;
 mod output;
 mod passwd;
+mod publish;
 mod util;

@@ -1,0 +1,1126 @@
+//! The tokio loop around `session::State`: stream ⇄ codec ⇄ state. Connecting
+//! (CONNECT/CONNACK in mosquitto's words), the publisher loop of `mqtk pub`
+//! (streaming sources, pipelined and batched writes, QoS 1/2 handshakes, reconnect and
+//! resend), and the `-d` debug lines in mosquitto's exact format.
+//!
+//! Performance notes: one current-thread runtime; PUBLISH headers are encoded straight
+//! into one write buffer from pre-encoded topic and property blocks (no per-message
+//! allocation for QoS 0); stdin is read in large chunks and split here; a large `-f`
+//! file is copied to the socket in chunks, never loaded whole.
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
+use tokio::time::Instant;
+
+use crate::codec::reason::connack_v3_description;
+use crate::codec::wire;
+use crate::codec::{
+    self, ConnAck, Connect, Disconnect, Packet, Properties, PropertyContext, PropertyId,
+    ProtocolVersion, PubAck, PubComp, PubRec, PubRel, QoS, ReasonCode,
+};
+use crate::connect::Endpoint;
+use crate::exit::{self, Error};
+use crate::session::state::{PubRecOutcome, Resend, State, Tick};
+use crate::settings::{ClientSettings, MessageSource, PubSettings};
+use crate::transport::BoxedStream;
+
+/// Largest remaining length (5.0 §1.5.5).
+const MAX_REMAINING: usize = codec::MAX_REMAINING_LENGTH;
+/// Stop encoding more messages once this much is waiting to be written.
+const HIGH_WATER: usize = 64 * 1024;
+/// How much stdin or file data to read at once.
+const CHUNK: usize = 64 * 1024;
+/// Files up to this size are read whole (one read, no re-reading on resend).
+const SMALL_FILE: u64 = 1024 * 1024;
+/// Reconnection attempts after a lost connection, and their backoff.
+const RECONNECT_ATTEMPTS: u32 = 10;
+const BACKOFF_START: Duration = Duration::from_millis(100);
+const BACKOFF_MAX: Duration = Duration::from_secs(2);
+/// Window when neither `-M` nor a v5 Receive Maximum says otherwise (mosquitto's 20).
+const DEFAULT_WINDOW: u16 = 20;
+
+// ---------------------------------------------------------------------------------
+// Debug lines (-d)
+
+/// mosquitto's `-d` lines on stdout: "Client <id> sending CONNECT". The id is
+/// "(null)" until known, as libmosquitto prints it. Passwords are never printed.
+pub struct Debug {
+    on: bool,
+    id: String,
+}
+
+impl Debug {
+    pub fn new(on: bool, client_id: &str) -> Debug {
+        Debug {
+            on,
+            id: if client_id.is_empty() {
+                "(null)".into()
+            } else {
+                client_id.into()
+            },
+        }
+    }
+
+    pub fn enabled(&self) -> bool {
+        self.on
+    }
+
+    pub fn set_id(&mut self, id: &str) {
+        self.id = id.to_string();
+    }
+
+    /// Prints "Client <id> <what>" when debugging is on.
+    pub fn log(&self, what: std::fmt::Arguments<'_>) {
+        if self.on {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "Client {} {}", self.id, what);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// Connecting
+
+/// Opens the byte stream to the broker. The one place that knows how; it becomes
+/// `crate::connect::open` when the transports land.
+pub async fn open_stream(ep: &Endpoint) -> Result<BoxedStream, Error> {
+    let io_err = |e: std::io::Error| Error::Verbatim {
+        text: format!("Error: {}\n", exit::strerror(&e)),
+        code: exit::FAILURE,
+    };
+    if let Some(path) = &ep.unix_socket {
+        #[cfg(unix)]
+        {
+            let s = tokio::net::UnixStream::connect(path)
+                .await
+                .map_err(io_err)?;
+            return Ok(Box::new(s));
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = path;
+            return Err(Error::Failed("unix sockets are not available here".into()));
+        }
+    }
+    if ep.tls.is_some() || ep.websocket_path.is_some() || ep.proxy.is_some() {
+        return Err(Error::Failed(
+            "TLS, WebSocket and proxy connections are not available in this build yet".into(),
+        ));
+    }
+    let addrs: Vec<_> = match tokio::net::lookup_host((ep.host.as_str(), ep.port)).await {
+        Ok(a) => a.collect(),
+        Err(_) => Vec::new(),
+    };
+    if addrs.is_empty() {
+        return Err(Error::Verbatim {
+            text: "Unable to connect (Lookup error.).\n".into(),
+            code: exit::FAILURE,
+        });
+    }
+    let mut last = None;
+    for addr in addrs {
+        let sock = if addr.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()
+        } else {
+            tokio::net::TcpSocket::new_v6()
+        }
+        .map_err(io_err)?;
+        if let Some(bind) = &ep.bind_address {
+            let local = tokio::net::lookup_host((bind.as_str(), 0))
+                .await
+                .ok()
+                .and_then(|mut a| a.find(|l| l.is_ipv4() == addr.is_ipv4()));
+            match local {
+                Some(l) => sock.bind(l).map_err(io_err)?,
+                None => {
+                    return Err(Error::Verbatim {
+                        text: "Unable to connect (Lookup error.).\n".into(),
+                        code: exit::FAILURE,
+                    });
+                }
+            }
+        }
+        match sock.connect(addr).await {
+            Ok(s) => {
+                if ep.nodelay {
+                    s.set_nodelay(true).map_err(io_err)?;
+                }
+                return Ok(Box::new(s));
+            }
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(io_err(last.unwrap_or_else(|| {
+        std::io::Error::from(std::io::ErrorKind::ConnectionRefused)
+    })))
+}
+
+/// A live MQTT connection: the two halves of the stream and the receive buffer.
+pub struct Session {
+    rd: ReadHalf<BoxedStream>,
+    wr: WriteHalf<BoxedStream>,
+    rbuf: BytesMut,
+    pub version: ProtocolVersion,
+}
+
+impl Session {
+    /// The next packet, reading as needed. `Ok(None)`: the broker closed the stream.
+    pub async fn read_packet(&mut self) -> Result<Option<Packet>, LinkError> {
+        loop {
+            if let Some(p) = codec::decode(&mut self.rbuf, self.version, usize::MAX)
+                .map_err(|e| LinkError::Protocol(e.to_string()))?
+            {
+                return Ok(Some(p));
+            }
+            if self.rbuf.capacity() - self.rbuf.len() < 4096 {
+                self.rbuf.reserve(CHUNK);
+            }
+            let n = self
+                .rd
+                .read_buf(&mut self.rbuf)
+                .await
+                .map_err(LinkError::Io)?;
+            if n == 0 {
+                return Ok(None);
+            }
+        }
+    }
+
+    /// Encodes and writes one packet.
+    pub async fn send(&mut self, p: &Packet) -> Result<(), LinkError> {
+        let mut out = BytesMut::new();
+        codec::encode(p, self.version, &mut out).map_err(|e| LinkError::Protocol(e.to_string()))?;
+        self.wr.write_all(&out).await.map_err(LinkError::Io)?;
+        self.wr.flush().await.map_err(LinkError::Io)
+    }
+
+    /// Closes our side cleanly after everything written has been flushed.
+    pub async fn close(&mut self) {
+        let _ = self.wr.flush().await;
+        let _ = self.wr.shutdown().await;
+    }
+}
+
+/// Why a connection stopped working.
+#[derive(Debug)]
+pub enum LinkError {
+    Io(std::io::Error),
+    Closed,
+    Protocol(String),
+    KeepaliveTimeout,
+    /// v5: the broker sent DISCONNECT with this reason.
+    ServerDisconnect(ReasonCode),
+}
+
+/// Connecting failed: `Refused` is final; `Failed` may be retried when reconnecting.
+pub enum EstablishError {
+    Refused(Error),
+    Failed(Error),
+}
+
+impl From<EstablishError> for Error {
+    fn from(e: EstablishError) -> Error {
+        match e {
+            EstablishError::Refused(e) | EstablishError::Failed(e) => e,
+        }
+    }
+}
+
+/// mosquitto's words for a refused CONNACK; the exit status is the code.
+pub fn refusal(version: ProtocolVersion, code: u8, quiet: bool) -> Error {
+    let text = if version == ProtocolVersion::V5 {
+        let rc = ReasonCode(code);
+        if rc == ReasonCode::UNSUPPORTED_PROTOCOL_VERSION {
+            format!(
+                "Connection error: {rc}. Try connecting to an MQTT v5 broker, or use MQTT v3.x mode.\n"
+            )
+        } else {
+            format!(
+                "Connection error: {rc}\nError: A network protocol error occurred when communicating with the broker.\n"
+            )
+        }
+    } else {
+        format!(
+            "Connection error: {}\nError: The connection was refused.\n",
+            connack_v3_description(code)
+        )
+    };
+    if quiet {
+        Error::Silent(code)
+    } else {
+        Error::Refused { text, code }
+    }
+}
+
+/// Connects, sends CONNECT and waits for CONNACK (3.1.1 §3.1, 5.0 §3.1).
+pub async fn establish(
+    s: &ClientSettings,
+    dbg: &mut Debug,
+    clean_start: bool,
+) -> Result<(Session, ConnAck), EstablishError> {
+    let quiet_err = |e: Error| {
+        if s.quiet {
+            Error::Silent(e.exit_code())
+        } else {
+            e
+        }
+    };
+    let stream = open_stream(&s.endpoint)
+        .await
+        .map_err(|e| EstablishError::Failed(quiet_err(e)))?;
+    let (rd, wr) = tokio::io::split(stream);
+    let mut session = Session {
+        rd,
+        wr,
+        rbuf: BytesMut::with_capacity(CHUNK),
+        version: s.version,
+    };
+    let connect = Connect {
+        version: s.version,
+        clean_start,
+        keep_alive: s.keep_alive,
+        properties: s.connect_properties.clone(),
+        client_id: s.client_id.clone(),
+        will: s.will.clone(),
+        username: s.username.clone(),
+        password: s.password.clone(),
+    };
+    dbg.log(format_args!("sending CONNECT"));
+    let lost = |what: String| {
+        EstablishError::Failed(quiet_err(Error::Verbatim {
+            text: format!("Error: {what}\n"),
+            code: exit::FAILURE,
+        }))
+    };
+    session
+        .send(&Packet::Connect(connect))
+        .await
+        .map_err(|e| lost(link_text(&e)))?;
+    let packet = match session.read_packet().await {
+        Ok(Some(p)) => p,
+        Ok(None) => return Err(lost("The connection was lost.".into())),
+        Err(e) => return Err(lost(link_text(&e))),
+    };
+    let Packet::ConnAck(ack) = packet else {
+        return Err(lost(
+            "A network protocol error occurred when communicating with the broker.".into(),
+        ));
+    };
+    if let Some(id) = ack.properties.get_str(PropertyId::AssignedClientIdentifier) {
+        dbg.set_id(id);
+    }
+    dbg.log(format_args!("received CONNACK ({})", ack.code));
+    if ack.code != 0 {
+        return Err(EstablishError::Refused(refusal(
+            s.version, ack.code, s.quiet,
+        )));
+    }
+    Ok((session, ack))
+}
+
+fn link_text(e: &LinkError) -> String {
+    match e {
+        LinkError::Io(e) => exit::strerror(e),
+        LinkError::Closed => "The connection was lost.".into(),
+        LinkError::Protocol(_) => {
+            "A network protocol error occurred when communicating with the broker.".into()
+        }
+        LinkError::KeepaliveTimeout => "The connection was lost (keepalive timeout).".into(),
+        LinkError::ServerDisconnect(rc) => format!("The broker disconnected: {rc}."),
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// The publisher
+
+/// A message body: in memory, or a file to stream (and re-read on resend).
+#[derive(Clone, Debug)]
+pub enum Payload {
+    Bytes(Bytes),
+    File(Arc<FileBody>),
+}
+
+#[derive(Debug)]
+pub struct FileBody {
+    pub path: PathBuf,
+    pub len: u64,
+}
+
+impl Payload {
+    fn len(&self) -> usize {
+        match self {
+            Payload::Bytes(b) => b.len(),
+            // Checked against MAX_REMAINING when the file was opened.
+            Payload::File(f) => f.len as usize,
+        }
+    }
+}
+
+/// Where the publisher's messages come from, read lazily.
+pub enum Source {
+    /// `-m`, `-n`, `-f`, `-s`: one payload, `left` more times, `delay` apart.
+    Fixed {
+        payload: Payload,
+        left: u32,
+        delay: Duration,
+        next_at: Option<Instant>,
+    },
+    /// `-l`: lines of `reader`, split here.
+    Lines {
+        reader: Box<dyn AsyncRead + Unpin + Send>,
+        buf: BytesMut,
+        eof: bool,
+    },
+}
+
+/// What a source has for the publisher right now.
+enum Next {
+    Message(Payload),
+    /// Nothing buffered: read more input (Lines) or wait until this instant (Fixed).
+    NeedInput,
+    WaitUntil(Instant),
+    Exhausted,
+}
+
+impl Source {
+    /// Builds the source, reading what mosquitto reads before connecting (`-s`, `-f`),
+    /// and failing with its words when it cannot.
+    pub fn open(p: &PubSettings) -> Result<Source, Error> {
+        let fixed = |payload| Source::Fixed {
+            payload,
+            left: p.repeat,
+            delay: p.repeat_delay,
+            next_at: None,
+        };
+        let quiet = |e: Error| {
+            if p.client.quiet {
+                Error::Silent(e.exit_code())
+            } else {
+                e
+            }
+        };
+        Ok(match &p.source {
+            MessageSource::Message(b) => fixed(Payload::Bytes(b.clone())),
+            MessageSource::Null => fixed(Payload::Bytes(Bytes::new())),
+            MessageSource::StdinLines => Source::Lines {
+                reader: Box::new(tokio::io::stdin()),
+                buf: BytesMut::with_capacity(CHUNK),
+                eof: false,
+            },
+            MessageSource::StdinAll => {
+                let mut all = Vec::new();
+                let limit = MAX_REMAINING as u64 + 1;
+                let res = std::io::stdin().lock().take(limit).read_to_end(&mut all);
+                if res.is_err() {
+                    return Err(quiet(crate::settings::plain(
+                        "Error loading input from stdin.\n",
+                    )));
+                }
+                if all.len() > MAX_REMAINING {
+                    return Err(quiet(crate::settings::plain(format!(
+                        "Error: Message length must be less than {MAX_REMAINING} bytes.\n\nError loading input from stdin.\n"
+                    ))));
+                }
+                fixed(Payload::Bytes(Bytes::from(all)))
+            }
+            MessageSource::File(path) => {
+                let load_err = |head: String| {
+                    quiet(crate::settings::plain(format!(
+                        "{head}Error loading input file \"{}\".\n",
+                        path.display()
+                    )))
+                };
+                let mut f = match std::fs::File::open(path) {
+                    Ok(f) => f,
+                    Err(_) => {
+                        return Err(load_err(format!(
+                            "Error: Unable to open file \"{}\".\n",
+                            path.display()
+                        )));
+                    }
+                };
+                let len = match f.metadata() {
+                    Ok(m) if m.is_file() => m.len(),
+                    _ => {
+                        return Err(load_err(format!(
+                            "Error: Unable to open file \"{}\".\n",
+                            path.display()
+                        )));
+                    }
+                };
+                if len > MAX_REMAINING as u64 {
+                    return Err(load_err(format!(
+                        "Error: File must be less than {MAX_REMAINING} bytes.\n\n"
+                    )));
+                }
+                if len <= SMALL_FILE {
+                    let mut v = Vec::with_capacity(len as usize);
+                    if f.read_to_end(&mut v).is_err() {
+                        return Err(load_err(format!(
+                            "Error: Unable to read file \"{}\".\n",
+                            path.display()
+                        )));
+                    }
+                    fixed(Payload::Bytes(Bytes::from(v)))
+                } else {
+                    fixed(Payload::File(Arc::new(FileBody {
+                        path: path.clone(),
+                        len,
+                    })))
+                }
+            }
+        })
+    }
+
+    fn next(&mut self, now: Instant) -> Next {
+        match self {
+            Source::Fixed {
+                payload,
+                left,
+                delay,
+                next_at,
+            } => {
+                if *left == 0 {
+                    return Next::Exhausted;
+                }
+                if let Some(at) = next_at
+                    && now < *at
+                {
+                    return Next::WaitUntil(*at);
+                }
+                *left -= 1;
+                *next_at = (!delay.is_zero()).then(|| now + *delay);
+                Next::Message(payload.clone())
+            }
+            Source::Lines { buf, eof, .. } => {
+                if let Some(i) = memchr(b'\n', buf) {
+                    let line = buf.split_to(i + 1).freeze().slice(..i);
+                    return Next::Message(Payload::Bytes(line));
+                }
+                if *eof {
+                    if buf.is_empty() {
+                        return Next::Exhausted;
+                    }
+                    // A last line without a newline is still a message (as mosquitto).
+                    return Next::Message(Payload::Bytes(buf.split().freeze()));
+                }
+                Next::NeedInput
+            }
+        }
+    }
+
+    fn exhausted(&self) -> bool {
+        match self {
+            Source::Fixed { left, .. } => *left == 0,
+            Source::Lines { buf, eof, .. } => *eof && buf.is_empty(),
+        }
+    }
+}
+
+fn memchr(needle: u8, hay: &[u8]) -> Option<usize> {
+    hay.iter().position(|&b| b == needle)
+}
+
+/// Topic and property blocks, encoded once per run.
+struct Blocks {
+    /// 2-byte length + topic.
+    topic: Vec<u8>,
+    /// v5 property block (length + properties); empty for 3.x.
+    props: Vec<u8>,
+    /// `-D publish topic-alias N`: after the first PUBLISH on a connection, send an
+    /// empty topic (5.0 §3.3.2.3.4), as mosquitto_pub does.
+    alias: bool,
+}
+
+/// Tallies for the final report.
+#[derive(Default)]
+struct Tally {
+    failed: u64,
+}
+
+/// A file body still being copied to the write buffer.
+struct FileCopy {
+    file: std::fs::File,
+    left: u64,
+    path: PathBuf,
+}
+
+/// The publisher: everything that lives across reconnections.
+struct Publisher<'a> {
+    p: &'a PubSettings,
+    dbg: Debug,
+    state: State<Payload>,
+    source: Source,
+    blocks: Blocks,
+    tally: Tally,
+    /// mosquitto numbers QoS 0 messages too (the `m` in debug lines).
+    qos0_mid: u16,
+}
+
+/// How a connection's pump ended.
+enum PumpEnd {
+    /// Everything sent and acknowledged.
+    Done,
+    Lost(LinkError),
+}
+
+/// Publishes as `mqtk pub` does and returns the exit status.
+pub async fn run_publisher(p: &PubSettings) -> Result<u8, Error> {
+    let source = Source::open(p)?;
+    let c = &p.client;
+    let v5 = c.version == ProtocolVersion::V5;
+    let mut topic = Vec::with_capacity(p.topic.len() + 2);
+    topic.extend_from_slice(&(p.topic.len() as u16).to_be_bytes());
+    topic.extend_from_slice(p.topic.as_bytes());
+    let mut props = BytesMut::new();
+    if v5 {
+        codec::properties::encode(&c.publish_properties, PropertyContext::Publish, &mut props)
+            .map_err(|e| Error::Failed(format!("invalid publish properties: {e}")))?;
+    }
+    let alias = v5 && c.publish_properties.get(PropertyId::TopicAlias).is_some();
+    let mut pubr = Publisher {
+        p,
+        dbg: Debug::new(c.debug, &c.client_id),
+        state: State::new(
+            c.max_inflight.unwrap_or(DEFAULT_WINDOW),
+            c.keep_alive,
+            Instant::now().into_std(),
+        ),
+        source,
+        blocks: Blocks {
+            topic,
+            props: props.to_vec(),
+            alias,
+        },
+        tally: Tally::default(),
+        qos0_mid: 0,
+    };
+    pubr.run().await
+}
+
+impl Publisher<'_> {
+    fn quiet(&self) -> bool {
+        self.p.client.quiet
+    }
+
+    async fn run(&mut self) -> Result<u8, Error> {
+        let c = &self.p.client;
+        let (mut session, mut ack) = establish(c, &mut self.dbg, c.clean_start).await?;
+        let mut first = true;
+        loop {
+            self.apply_connack(&ack);
+            let resend = if first {
+                Vec::new()
+            } else {
+                self.state
+                    .reconnected(ack.session_present, Instant::now().into_std())
+            };
+            first = false;
+            match self.pump(&mut session, resend).await? {
+                PumpEnd::Done => {
+                    let d = Disconnect {
+                        reason: ReasonCode::NORMAL_DISCONNECTION,
+                        properties: c.disconnect_properties.clone(),
+                    };
+                    self.dbg.log(format_args!("sending DISCONNECT"));
+                    let _ = session.send(&Packet::Disconnect(d)).await;
+                    session.close().await;
+                    return self.finish();
+                }
+                PumpEnd::Lost(why) => {
+                    session.close().await;
+                    if self.state.in_flight() == 0 && self.source.exhausted() {
+                        // Everything was handed to the socket; QoS 0 promises no more.
+                        return self.finish();
+                    }
+                    (session, ack) = self.reconnect(why).await?;
+                }
+            }
+        }
+    }
+
+    fn apply_connack(&mut self, ack: &ConnAck) {
+        let c = &self.p.client;
+        // 5.0 §3.2.2.3.3: absent Receive Maximum means 65,535.
+        let broker_max = (c.version == ProtocolVersion::V5).then(|| {
+            ack.properties
+                .get_int(PropertyId::ReceiveMaximum)
+                .map_or(u16::MAX, |v| v.clamp(1, 65535) as u16)
+        });
+        let window = match (c.max_inflight, broker_max) {
+            (Some(m), Some(b)) => m.min(b),
+            (Some(m), None) => m,
+            (None, Some(b)) => b,
+            (None, None) => DEFAULT_WINDOW,
+        };
+        self.state.set_window(window);
+        if let Some(ka) = ack.properties.get_int(PropertyId::ServerKeepAlive) {
+            self.state.set_keep_alive(ka.min(65535) as u16);
+        }
+    }
+
+    /// Reconnects with backoff after a lost connection; gives up after
+    /// RECONNECT_ATTEMPTS, reporting what was not confirmed.
+    async fn reconnect(&mut self, why: LinkError) -> Result<(Session, ConnAck), Error> {
+        let c = &self.p.client;
+        let mut delay = BACKOFF_START;
+        let mut last = link_text(&why);
+        for _ in 0..RECONNECT_ATTEMPTS {
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(BACKOFF_MAX);
+            match establish(c, &mut self.dbg, c.clean_start).await {
+                Ok(ok) => return Ok(ok),
+                Err(EstablishError::Refused(e)) => return Err(e),
+                Err(EstablishError::Failed(e)) => last = e.message(),
+            }
+        }
+        let unconfirmed = self.state.in_flight();
+        if self.quiet() {
+            return Err(Error::Silent(exit::FAILURE));
+        }
+        let mut text = format!(
+            "Error: The connection was lost and could not be re-established ({}).\n",
+            last.trim_end().trim_start_matches("Error: ")
+        );
+        if unconfirmed > 0 {
+            text.push_str(&format!(
+                "Error: {unconfirmed} message(s) were not confirmed by the broker.\n"
+            ));
+        }
+        Err(Error::Verbatim {
+            text,
+            code: exit::FAILURE,
+        })
+    }
+
+    fn finish(&self) -> Result<u8, Error> {
+        if self.tally.failed > 0 {
+            if self.quiet() {
+                return Err(Error::Silent(exit::FAILURE));
+            }
+            return Err(Error::Verbatim {
+                text: format!(
+                    "Error: {} message(s) were refused by the broker.\n",
+                    self.tally.failed
+                ),
+                code: exit::FAILURE,
+            });
+        }
+        Ok(exit::OK)
+    }
+
+    /// Encodes a PUBLISH header (everything but the payload) into `out`.
+    fn encode_header(
+        &self,
+        out: &mut BytesMut,
+        dup: bool,
+        packet_id: u16,
+        payload_len: usize,
+        full_topic: bool,
+    ) -> Result<(), Error> {
+        let qos = self.p.qos;
+        let topic: &[u8] = if full_topic {
+            &self.blocks.topic
+        } else {
+            &[0, 0]
+        };
+        let remaining = topic.len()
+            + if qos == QoS::AtMostOnce { 0 } else { 2 }
+            + self.blocks.props.len()
+            + payload_len;
+        if remaining > MAX_REMAINING {
+            return Err(Error::Verbatim {
+                text: format!(
+                    "Error: Message payload is too large: {payload_len} bytes with this topic exceed the MQTT limit of {MAX_REMAINING} bytes per packet.\n"
+                ),
+                code: exit::FAILURE,
+            });
+        }
+        let byte1 = 0x30 | (u8::from(dup) << 3) | ((qos as u8) << 1) | u8::from(self.p.retain);
+        out.reserve(5 + remaining.min(HIGH_WATER * 2));
+        out.put_u8(byte1);
+        wire::write_varint(out, remaining, "PUBLISH").map_err(|e| Error::Failed(e.to_string()))?;
+        out.put_slice(topic);
+        if qos != QoS::AtMostOnce {
+            out.put_u16(packet_id);
+        }
+        out.put_slice(&self.blocks.props);
+        Ok(())
+    }
+
+    /// Encodes one PUBLISH (header + in-memory payload, or header and a file copy).
+    fn encode_publish(
+        &mut self,
+        out: &mut BytesMut,
+        copy: &mut Option<FileCopy>,
+        payload: &Payload,
+        dup: bool,
+        packet_id: u16,
+        alias_sent: &mut bool,
+    ) -> Result<(), Error> {
+        let full_topic = !(self.blocks.alias && *alias_sent);
+        *alias_sent = true;
+        self.encode_header(out, dup, packet_id, payload.len(), full_topic)?;
+        if self.dbg.enabled() {
+            let mid = if self.p.qos == QoS::AtMostOnce {
+                self.qos0_mid = self.qos0_mid.wrapping_add(1).max(1);
+                self.qos0_mid
+            } else {
+                packet_id
+            };
+            let topic = if full_topic {
+                self.p.topic.as_str()
+            } else {
+                ""
+            };
+            self.dbg.log(format_args!(
+                "sending PUBLISH (d{}, q{}, r{}, m{}, '{}', ... ({} bytes))",
+                u8::from(dup),
+                self.p.qos as u8,
+                u8::from(self.p.retain),
+                mid,
+                topic,
+                payload.len()
+            ));
+        }
+        match payload {
+            Payload::Bytes(b) => out.put_slice(b),
+            Payload::File(f) => {
+                let file = std::fs::File::open(&f.path).map_err(|_| {
+                    crate::settings::plain(format!(
+                        "Error: Unable to open file \"{}\".\n",
+                        f.path.display()
+                    ))
+                })?;
+                *copy = Some(FileCopy {
+                    file,
+                    left: f.len,
+                    path: f.path.clone(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Moves file data into `out` until the high-water mark or the end of the body.
+    fn copy_file(out: &mut BytesMut, copy: &mut Option<FileCopy>) -> Result<(), Error> {
+        while let Some(c) = copy {
+            if out.len() >= HIGH_WATER {
+                return Ok(());
+            }
+            let want = (c.left as usize).min(CHUNK);
+            let start = out.len();
+            out.resize(start + want, 0);
+            let n = c.file.read(&mut out[start..]).unwrap_or(0);
+            out.truncate(start + n);
+            if n == 0 {
+                // The file shrank after its length went into the header: the packet
+                // cannot be completed, so the connection must not continue.
+                return Err(crate::settings::plain(format!(
+                    "Error: File \"{}\" changed while it was being sent.\n",
+                    c.path.display()
+                )));
+            }
+            c.left -= n as u64;
+            if c.left == 0 {
+                *copy = None;
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs one connection until done or lost.
+    async fn pump(&mut self, session: &mut Session, resend: Vec<Resend>) -> Result<PumpEnd, Error> {
+        let qos = self.p.qos;
+        let mut out = BytesMut::with_capacity(HIGH_WATER * 2);
+        let mut copy: Option<FileCopy> = None;
+        let mut resend = std::collections::VecDeque::from(resend);
+        let mut alias_sent = false;
+        loop {
+            // 1. Fill the write buffer: resends first, then new messages.
+            let mut need_input = false;
+            let mut wait_until: Option<Instant> = None;
+            Self::copy_file(&mut out, &mut copy)?;
+            while out.len() < HIGH_WATER && copy.is_none() {
+                if let Some(r) = resend.pop_front() {
+                    match r {
+                        Resend::Publish(pid) => {
+                            let payload = match self.state.get(pid) {
+                                Some(o) => o.msg.clone(),
+                                None => continue,
+                            };
+                            self.encode_publish(
+                                &mut out,
+                                &mut copy,
+                                &payload,
+                                true,
+                                pid,
+                                &mut alias_sent,
+                            )?;
+                        }
+                        Resend::PubRel(pid) => self.encode_pubrel(&mut out, pid),
+                    }
+                    Self::copy_file(&mut out, &mut copy)?;
+                    continue;
+                }
+                if qos != QoS::AtMostOnce && !self.state.has_room() {
+                    break;
+                }
+                match self.source.next(Instant::now()) {
+                    Next::Message(payload) => {
+                        let pid = if qos == QoS::AtMostOnce {
+                            0
+                        } else {
+                            self.state
+                                .start_publish(qos, payload.clone())
+                                .expect("room checked above")
+                        };
+                        self.encode_publish(
+                            &mut out,
+                            &mut copy,
+                            &payload,
+                            false,
+                            pid,
+                            &mut alias_sent,
+                        )?;
+                        Self::copy_file(&mut out, &mut copy)?;
+                    }
+                    Next::NeedInput => {
+                        need_input = true;
+                        break;
+                    }
+                    Next::WaitUntil(t) => {
+                        wait_until = Some(t);
+                        break;
+                    }
+                    Next::Exhausted => break,
+                }
+            }
+            // 2. Done?
+            if out.is_empty()
+                && copy.is_none()
+                && resend.is_empty()
+                && self.source.exhausted()
+                && self.state.in_flight() == 0
+            {
+                return Ok(PumpEnd::Done);
+            }
+            // 3. Wait for the first of: socket readable, socket writable, input, timers.
+            let keepalive = self.state.next_deadline().map(Instant::from_std);
+            let Session { rd, wr, rbuf, .. } = session;
+            if rbuf.capacity() - rbuf.len() < 4096 {
+                rbuf.reserve(CHUNK);
+            }
+            let read_input = need_input && out.len() < HIGH_WATER;
+            tokio::select! {
+                r = rd.read_buf(rbuf) => {
+                    match r {
+                        Ok(0) => return Ok(PumpEnd::Lost(LinkError::Closed)),
+                        Ok(_) => {
+                            if let Err(e) = self.handle_incoming(session, &mut out) {
+                                return Ok(PumpEnd::Lost(e));
+                            }
+                        }
+                        Err(e) => return Ok(PumpEnd::Lost(LinkError::Io(e))),
+                    }
+                }
+                w = wr.write(&out), if !out.is_empty() => {
+                    match w {
+                        Ok(0) => return Ok(PumpEnd::Lost(LinkError::Closed)),
+                        Ok(n) => {
+                            out.advance(n);
+                            self.state.on_sent(Instant::now().into_std());
+                        }
+                        Err(e) => return Ok(PumpEnd::Lost(LinkError::Io(e))),
+                    }
+                }
+                r = read_input_chunk(&mut self.source), if read_input => {
+                    if let Err(e) = r {
+                        let text = format!("Error: Unable to read from stdin: {}.\n", exit::strerror(&e));
+                        return Err(if self.quiet() { Error::Silent(exit::FAILURE) } else { crate::settings::plain(text) });
+                    }
+                }
+                _ = sleep_until_opt(wait_until) => {}
+                _ = sleep_until_opt(keepalive) => {
+                    match self.state.tick(Instant::now().into_std()) {
+                        Tick::Nothing => {}
+                        Tick::SendPing => {
+                            self.dbg.log(format_args!("sending PINGREQ"));
+                            out.put_slice(&[0xC0, 0x00]);
+                            self.state.on_ping_sent(Instant::now().into_std());
+                        }
+                        Tick::TimedOut => return Ok(PumpEnd::Lost(LinkError::KeepaliveTimeout)),
+                    }
+                }
+            }
+        }
+    }
+
+    fn encode_pubrel(&self, out: &mut BytesMut, pid: u16) {
+        self.dbg.log(format_args!("sending PUBREL (m{pid})"));
+        let rel = PubRel {
+            packet_id: pid,
+            reason: ReasonCode::SUCCESS,
+            properties: Properties::new(),
+        };
+        // A PUBREL with an id and no properties always encodes.
+        let _ = codec::encode(&Packet::PubRel(rel), self.p.client.version, out);
+    }
+
+    fn warn_failed(&mut self, pid: u16, reason: ReasonCode, props: &Properties) {
+        self.tally.failed += 1;
+        if !self.quiet() {
+            let mut err = std::io::stderr().lock();
+            let _ = writeln!(err, "Warning: Publish {pid} failed: {reason}.");
+            if let Some(s) = props.get_str(PropertyId::ReasonString) {
+                let _ = writeln!(err, "{s}");
+            }
+        }
+    }
+
+    /// Decodes and handles every complete packet in the receive buffer.
+    fn handle_incoming(
+        &mut self,
+        session: &mut Session,
+        out: &mut BytesMut,
+    ) -> Result<(), LinkError> {
+        let version = session.version;
+        loop {
+            let packet = match codec::decode(&mut session.rbuf, version, usize::MAX) {
+                Ok(Some(p)) => p,
+                Ok(None) => return Ok(()),
+                Err(e) => return Err(LinkError::Protocol(e.to_string())),
+            };
+            match packet {
+                Packet::PubAck(PubAck {
+                    packet_id,
+                    reason,
+                    properties,
+                }) => {
+                    self.dbg.log(format_args!(
+                        "received PUBACK (Mid: {packet_id}, RC:{})",
+                        reason.0
+                    ));
+                    // An ack for an id we do not have in flight is ignored, as
+                    // libmosquitto does.
+                    if let Ok(done) = self.state.on_puback(packet_id, reason)
+                        && !done.succeeded()
+                    {
+                        self.warn_failed(packet_id, reason, &properties);
+                    }
+                }
+                Packet::PubRec(PubRec {
+                    packet_id,
+                    reason,
+                    properties,
+                }) => {
+                    self.dbg
+                        .log(format_args!("received PUBREC (Mid: {packet_id})"));
+                    match self.state.on_pubrec(packet_id, reason) {
+                        Ok(PubRecOutcome::Release(pid)) => self.encode_pubrel(out, pid),
+                        Ok(PubRecOutcome::Refused(_)) => {
+                            self.warn_failed(packet_id, reason, &properties)
+                        }
+                        // 5.0 §4.3.3: answer a PUBREC we have no record of with PUBREL
+                        // so the broker can finish its side.
+                        Err(_) => self.encode_pubrel(out, packet_id),
+                    }
+                }
+                Packet::PubComp(PubComp {
+                    packet_id,
+                    reason,
+                    properties,
+                }) => {
+                    self.dbg.log(format_args!(
+                        "received PUBCOMP (Mid: {packet_id}, RC:{})",
+                        reason.0
+                    ));
+                    if let Ok(done) = self.state.on_pubcomp(packet_id, reason)
+                        && !done.succeeded()
+                    {
+                        self.warn_failed(packet_id, reason, &properties);
+                    }
+                }
+                Packet::PingResp => {
+                    self.dbg.log(format_args!("received PINGRESP"));
+                    self.state.on_pingresp();
+                }
+                Packet::Disconnect(d) => {
+                    self.dbg
+                        .log(format_args!("received DISCONNECT ({})", d.reason.0));
+                    return Err(LinkError::ServerDisconnect(d.reason));
+                }
+                // A persistent session may hold messages for us: acknowledge them so
+                // the broker's session does not stall (we never subscribe, so there
+                // is nothing to print).
+                Packet::Publish(p) => {
+                    self.dbg.log(format_args!(
+                        "received PUBLISH (d{}, q{}, r{}, m{}, '{}', ... ({} bytes))",
+                        u8::from(p.dup),
+                        p.qos as u8,
+                        u8::from(p.retain),
+                        p.packet_id,
+                        p.topic,
+                        p.payload.len()
+                    ));
+                    let ack = match p.qos {
+                        QoS::AtMostOnce => None,
+                        QoS::AtLeastOnce => Some(Packet::PubAck(PubAck {
+                            packet_id: p.packet_id,
+                            reason: ReasonCode::SUCCESS,
+                            properties: Properties::new(),
+                        })),
+                        QoS::ExactlyOnce => Some(Packet::PubRec(PubRec {
+                            packet_id: p.packet_id,
+                            reason: ReasonCode::SUCCESS,
+                            properties: Properties::new(),
+                        })),
+                    };
+                    if let Some(a) = ack {
+                        let _ = codec::encode(&a, version, out);
+                    }
+                }
+                Packet::PubRel(r) => {
+                    let comp = Packet::PubComp(PubComp {
+                        packet_id: r.packet_id,
+                        reason: ReasonCode::SUCCESS,
+                        properties: Properties::new(),
+                    });
+                    let _ = codec::encode(&comp, version, out);
+                }
+                other => {
+                    return Err(LinkError::Protocol(format!(
+                        "unexpected {} from the broker",
+                        other.name()
+                    )));
+                }
+            }
+        }
+    }
+}
+
+/// Reads one chunk of line input into the source's buffer.
+async fn read_input_chunk(source: &mut Source) -> std::io::Result<()> {
+    if let Source::Lines { reader, buf, eof } = source {
+        if buf.capacity() - buf.len() < CHUNK / 2 {
+            buf.reserve(CHUNK);
+        }
+        let n = reader.read_buf(buf).await?;
+        if n == 0 {
+            *eof = true;
+        }
+    }
+    Ok(())
+}
+
+async fn sleep_until_opt(t: Option<Instant>) {
+    match t {
+        Some(t) => tokio::time::sleep_until(t).await,
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,653 @@
+//! `mqtk pub` end to end: the real binary against Debian's mosquitto (and the
+//! in-process broker), differential error texts against Debian's mosquitto_pub, `-d`
+//! lines, options files, streaming, and the delivery guarantee across a broker restart.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use crate::util::{
+    Mosquitto, Sandbox, TestBroker, assert_code, describe, free_port, have_mosquitto_tool,
+    mqtk_bin, run_with_timeout, wait_for_port, which,
+};
+
+const T: Duration = Duration::from_secs(10);
+
+/// A `mosquitto_pub` symlink to our binary, for multi-call.
+fn our_mosquitto_pub(sb: &Sandbox) -> PathBuf {
+    let link = sb.file("mosquitto_pub");
+    if !link.exists() {
+        std::os::unix::fs::symlink(mqtk_bin(), &link).unwrap();
+    }
+    link
+}
+
+/// A mosquitto_sub that prints what it receives; lines arrive on the channel.
+struct Sub {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Sub {
+    fn start(sb: &Sandbox, port: u16, args: &[&str]) -> Sub {
+        let mut child = sb
+            .command("mosquitto_sub")
+            .arg("-p")
+            .arg(port.to_string())
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn mosquitto_sub");
+        let out = child.stdout.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        // mosquitto_sub has no "subscribed" signal: give it a moment to SUBSCRIBE.
+        std::thread::sleep(Duration::from_millis(300));
+        Sub { child, lines }
+    }
+
+    fn next(&self, timeout: Duration) -> Option<String> {
+        self.lines.recv_timeout(timeout).ok()
+    }
+
+    fn take(&self, n: usize, timeout: Duration) -> Vec<String> {
+        let deadline = Instant::now() + timeout;
+        let mut got = Vec::new();
+        while got.len() < n {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(l) => got.push(l),
+                Err(_) => break,
+            }
+        }
+        got
+    }
+}
+
+impl Drop for Sub {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn pub_cmd(sb: &Sandbox, port: u16) -> Command {
+    let mut c = sb.mqtk();
+    c.arg("pub").arg("-p").arg(port.to_string());
+    c
+}
+
+#[test]
+fn qos_0_1_2_are_delivered_and_exit_0() {
+    let Some(m) = Mosquitto::start("") else {
+        return;
+    };
+    let sb = Sandbox::new();
+    let sub = Sub::start(&sb, m.port, &["-t", "q/#", "-v", "-q", "2"]);
+    for q in ["0", "1", "2"] {
+        let out = run_with_timeout(
+            pub_cmd(&sb, m.port).args(["-t", &format!("q/{q}"), "-m", &format!("m{q}"), "-q", q]),
+            T,
+        );
+        assert_code(&out, 0);
+    }
+    assert_eq!(sub.take(3, T), ["q/0 m0", "q/1 m1", "q/2 m2"]);
+}
+
+#[test]
+fn v5_qos_and_properties_reach_the_subscriber() {
+    let Some(m) = Mosquitto::start("") else {
+        return;
+    };
+    let sb = Sandbox::new();
+    let sub = Sub::start(&sb, m.port, &["-t", "p/#", "-V", "5", "-F", "%t %P %p"]);
+    let out = run_with_timeout(
+        pub_cmd(&sb, m.port).args([
+            "-t",
+            "p/x",
+            "-m",
+            "pay",
+            "-q",
+            "1",
+            "-D",
+            "publish",
+            "user-property",
+            "k",
+            "v",
+            "-D",
+            "connect",
+            "user-property",
+            "c",
+            "d",
+        ]),
+        T,
+    );
+    assert_code(&out, 0);
+    assert_eq!(sub.next(T).as_deref(), Some("p/x k:v pay"));
+}
+
+#[test]
+fn in_process_broker_acknowledges_qos1_and_qos2() {
+    let b = TestBroker::start();
+    let sb = Sandbox::new();
+    for q in ["1", "2"] {
+        for v in ["311", "5"] {
+            let out = run_with_timeout(
+                pub_cmd(&sb, b.port()).args(["-t", "t", "-m", "x", "-q", q, "-V", v]),
+                T,
+            );
+            assert_code(&out, 0);
+        }
+    }
+}
+
+/// Runs the same arguments through Debian's mosquitto_pub and through our binary
+/// named mosquitto_pub; stderr and exit code must be identical.
+fn differential(sb: &Sandbox, args: &[&str]) {
+    let theirs = run_with_timeout(sb.command("mosquitto_pub").args(args), T);
+    let ours = run_with_timeout(sb.command(our_mosquitto_pub(sb)).args(args), T);
+    assert_eq!(
+        (String::from_utf8_lossy(&ours.stderr), ours.status.code()),
+        (
+            String::from_utf8_lossy(&theirs.stderr),
+            theirs.status.code()
+        ),
+        "args {args:?}\n--- ours ---\n{}\n--- theirs ---\n{}",
+        describe(&ours),
+        describe(&theirs)
+    );
+}
+
+#[test]
+fn usage_errors_match_mosquitto_pub() {
+    if !have_mosquitto_tool("mosquitto_pub") {
+        return;
+    }
+    let sb = Sandbox::new();
+    let dead = free_port().to_string();
+    for args in [
+        &["-z"][..],
+        &["foo"],
+        &[],
+        &["-t", "a"],
+        &["-m", "x"],
+        &["-t", "a/+", "-m", "x"],
+        &["-t", "a/#", "-m", "x"],
+        &["-t", "a", "-m", "x", "-p", "70000"],
+        &["-t", "a", "-m", "x", "-q", "3"],
+        &["-t", "a", "-m", "x", "-k", "3"],
+        &["-t", "a", "-m", "x", "-V", "7"],
+        &["-t", "a", "-m", "x", "-l"],
+        &["-t", "a", "-f", "/nonexistent/file"],
+        &["-t", "a", "-m", "x", "-D", "publish", "foo", "1"],
+        &["-t", "a", "-m", "x", "-D", "bogus", "content-type", "1"],
+        &["-t", "a", "-m", "x", "-D", "connect", "content-type", "1"],
+        &["-t", "a", "-m", "x", "-D", "publish", "user-property", "k"],
+        &["-t", "a", "-m", "x", "-D", "publish"],
+        &["-t", "a", "-m", "x", "-c"],
+        &["-t", "a", "-m", "x", "-i", ""],
+        &["-t", "a", "-m", "x", "--will-payload", "p"],
+        &["-t", "a", "-m", "x", "--will-retain"],
+        &["-t", "a", "-m", "x", "--will-qos", "5"],
+        &["-t", "a", "-m", "x", "--will-topic", "w/+"],
+        &["-t", "a", "-m", "x", "--cert", "c"],
+        &["-t", "a", "-m", "x", "--psk", "00"],
+        &["-t", "a", "-m", "x", "-M", "0"],
+        &["-t", "a", "-m", "x", "--repeat", "0"],
+        &["-t", "a", "-m", "x", "-x", "foo"],
+        &["-t", "a", "-m", "x", "-p"],
+        &["-t"],
+        &["-t", "a", "-m", "x", "-h", "nonexistent.invalid"],
+        &["-t", "a", "-m", "x", "-p", &dead],
+    ] {
+        differential(&sb, args);
+    }
+}
+
+#[test]
+fn refused_connections_match_mosquitto_pub() {
+    if !have_mosquitto_tool("mosquitto_pub") {
+        return;
+    }
+    // The later line overrides the harness's `allow_anonymous true`.
+    let Some(m) = Mosquitto::start("allow_anonymous false") else {
+        return;
+    };
+    let sb = Sandbox::new();
+    let port = m.port.to_string();
+    differential(&sb, &["-p", &port, "-t", "a", "-m", "x"]);
+    differential(&sb, &["-p", &port, "-t", "a", "-m", "x", "-V", "5"]);
+    differential(&sb, &["-p", &port, "-t", "a", "-m", "x", "-V", "31"]);
+    // And the exit codes are the CONNACK codes: 5 (3.1.1), 0x87 (v5).
+    let out = run_with_timeout(pub_cmd(&sb, m.port).args(["-t", "a", "-m", "x"]), T);
+    assert_code(&out, 5);
+    let out = run_with_timeout(
+        pub_cmd(&sb, m.port).args(["-t", "a", "-m", "x", "-V", "5", "--quiet"]),
+        T,
+    );
+    assert_code(&out, 135);
+    assert!(out.stderr.is_empty(), "--quiet printed: {}", describe(&out));
+}
+
+#[test]
+fn debug_lines_match_mosquitto_pub() {
+    if !have_mosquitto_tool("mosquitto_pub") {
+        return;
+    }
+    let Some(m) = Mosquitto::start("") else {
+        return;
+    };
+    let sb = Sandbox::new();
+    let port = m.port.to_string();
+    for args in [
+        &["-p", &port, "-t", "d/0", "-m", "hello", "-d"][..],
+        &[
+            "-p", &port, "-t", "d/1", "-m", "hello", "-d", "-q", "1", "-i", "dbg1",
+        ],
+        &[
+            "-p", &port, "-t", "d/2", "-m", "hello", "-d", "-q", "2", "-r", "-i", "dbg2",
+        ],
+        &[
+            "-p", &port, "-t", "d/5", "-n", "-d", "-q", "1", "-V", "5", "-i", "dbg5",
+        ],
+        &[
+            "-p", &port, "-t", "d/p", "-m", "x", "-d", "-u", "bob", "-P", "s3cret", "-i", "d",
+        ],
+    ] {
+        let theirs = run_with_timeout(sb.command("mosquitto_pub").args(args), T);
+        let ours = run_with_timeout(sb.command(our_mosquitto_pub(&sb)).args(args), T);
+        assert_code(&ours, 0);
+        assert_eq!(
+            String::from_utf8_lossy(&ours.stdout),
+            String::from_utf8_lossy(&theirs.stdout),
+            "args {args:?}"
+        );
+        assert!(!String::from_utf8_lossy(&ours.stdout).contains("s3cret"));
+    }
+}
+
+#[test]
+fn failed_publish_reason_code_exits_nonzero() {
+    // An ACL that lets nobody write: v5 PUBACK carries 0x87 Not authorized.
+    let sb = Sandbox::new();
+    let acl = sb.file("acl");
+    std::fs::write(&acl, "topic read #\n").unwrap();
+    let Some(m) = Mosquitto::start(&format!("acl_file {}", acl.display())) else {
+        return;
+    };
+    let out = run_with_timeout(
+        pub_cmd(&sb, m.port).args(["-t", "x", "-m", "y", "-q", "1", "-V", "5"]),
+        T,
+    );
+    assert_code(&out, 1);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with("Warning: Publish 1 failed: Not authorized.\n"),
+        "{}",
+        describe(&out)
+    );
+}
+
+#[test]
+fn options_file_and_dash_o() {
+    let Some(m) = Mosquitto::start("") else {
+        return;
+    };
+    let sb = Sandbox::new();
+    let sub = Sub::start(&sb, m.port, &["-t", "opt/#", "-v"]);
+    // The default file: $XDG_CONFIG_HOME/mosquitto_pub, one option per line.
+    std::fs::write(
+        sb.path().join("home/.config/mosquitto_pub"),
+        format!("# defaults\n-p {}\n-t opt/default\n-q 1\n", m.port),
+    )
+    .unwrap();
+    let out = run_with_timeout(sb.mqtk().args(["pub", "-m", "from default file"]), T);
+    assert_code(&out, 0);
+    assert_eq!(
+        sub.next(T).as_deref(),
+        Some("opt/default from default file")
+    );
+    // argv wins over the file.
+    let out = run_with_timeout(sb.mqtk().args(["pub", "-m", "x", "-t", "opt/argv"]), T);
+    assert_code(&out, 0);
+    assert_eq!(sub.next(T).as_deref(), Some("opt/argv x"));
+    // -o replaces the default file.
+    let other = sb.file("other");
+    std::fs::write(
+        &other,
+        format!("-p {}\n-t opt/other\n-m hello world\n", m.port),
+    )
+    .unwrap();
+    let out = run_with_timeout(sb.mqtk().args(["pub", "-o", other.to_str().unwrap()]), T);
+    assert_code(&out, 0);
+    assert_eq!(sub.next(T).as_deref(), Some("opt/other hello world"));
+}
+
+#[test]
+fn url_gives_host_port_and_topic() {
+    let Some(m) = Mosquitto::start("") else {
+        return;
+    };
+    let sb = Sandbox::new();
+    let sub = Sub::start(&sb, m.port, &["-t", "url/#", "-v"]);
+    let url = format!("mqtt://user:pw@127.0.0.1:{}/url/topic", m.port);
+    let out = run_with_timeout(sb.mqtk().args(["pub", "-L", &url, "-m", "via url"]), T);
+    assert_code(&out, 0);
+    assert_eq!(sub.next(T).as_deref(), Some("url/topic via url"));
+}
+
+#[test]
+fn repeat_and_null_and_stdin_file() {
+    let Some(m) = Mosquitto::start("") else {
+        return;
+    };
+    let sb = Sandbox::new();
+    let sub = Sub::start(&sb, m.port, &["-t", "r/#", "-v"]);
+    let out = run_with_timeout(
+        pub_cmd(&sb, m.port).args([
+            "-t",
+            "r/a",
+            "-m",
+            "x",
+            "--repeat",
+            "3",
+            "--repeat-delay",
+            "0.01",
+            "-q",
+            "1",
+        ]),
+        T,
+    );
+    assert_code(&out, 0);
+    assert_eq!(sub.take(3, T), ["r/a x", "r/a x", "r/a x"]);
+    let out = run_with_timeout(pub_cmd(&sb, m.port).args(["-t", "r/n", "-n"]), T);
+    assert_code(&out, 0);
+    assert_eq!(sub.next(T).as_deref(), Some("r/n (null)"));
+    let input = sb.file("in.txt");
+    std::fs::write(&input, "all of\nstdin").unwrap();
+    let out = run_with_timeout(
+        pub_cmd(&sb, m.port)
+            .args(["-t", "r/s", "-s"])
+            .stdin(std::fs::File::open(&input).unwrap()),
+        T,
+    );
+    assert_code(&out, 0);
+    assert_eq!(sub.take(2, T), ["r/s all of", "stdin"]);
+}
+
+#[test]
+fn large_file_is_streamed_intact() {
+    let Some(m) = Mosquitto::start("") else {
+        return;
+    };
+    let sb = Sandbox::new();
+    // Above the whole-read threshold, so it takes the streaming path.
+    let body: Vec<u8> = (0..3_000_000u32).map(|i| b'a' + (i % 26) as u8).collect();
+    let f = sb.file("big");
+    std::fs::write(&f, &body).unwrap();
+    let mut sub = sb
+        .command("mosquitto_sub")
+        .args([
+            "-p",
+            &m.port.to_string(),
+            "-t",
+            "big",
+            "-C",
+            "1",
+            "-N",
+            "-q",
+            "1",
+            "-W",
+            "10",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let out = run_with_timeout(
+        pub_cmd(&sb, m.port).args(["-t", "big", "-q", "1", "-f", f.to_str().unwrap()]),
+        T,
+    );
+    assert_code(&out, 0);
+    let mut got = Vec::new();
+    std::io::Read::read_to_end(sub.stdout.as_mut().unwrap(), &mut got).unwrap();
+    let _ = sub.wait();
+    assert_eq!(got.len(), body.len());
+    assert!(got == body, "payload differs");
+}
+
+#[test]
+fn line_mode_publishes_each_line_as_it_arrives() {
+    let Some(m) = Mosquitto::start("") else {
+        return;
+    };
+    let sb = Sandbox::new();
+    let sub = Sub::start(&sb, m.port, &["-t", "l/#", "-v"]);
+    let mut child = pub_cmd(&sb, m.port)
+        .args(["-t", "l/x", "-l", "-q", "1"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    // Line 1 must arrive while stdin is still open and line 2 unwritten (tail -f).
+    stdin.write_all(b"line 1\n").unwrap();
+    stdin.flush().unwrap();
+    assert_eq!(sub.next(T).as_deref(), Some("l/x line 1"));
+    stdin.write_all(b"line 2\nlast without newline").unwrap();
+    drop(stdin);
+    let out = crate::util::wait_with_timeout(child, T, "mqtk pub -l");
+    assert_code(&out, 0);
+    assert_eq!(sub.take(2, T), ["l/x line 2", "l/x last without newline"]);
+}
+
+#[test]
+fn bad_input_gets_clear_errors_and_exit_1() {
+    let sb = Sandbox::new();
+    let port = free_port().to_string();
+    let run = |args: &[&str]| run_with_timeout(sb.mqtk().arg("pub").args(args), T);
+    let out = run(&["-p", &port, "-t", "a", "-f", "/nonexistent"]);
+    assert_code(&out, 1);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Unable to open file"));
+    // Invalid UTF-8 in a topic.
+    let bad = {
+        use std::os::unix::ffi::OsStrExt;
+        std::ffi::OsStr::from_bytes(b"a/\xff").to_os_string()
+    };
+    let out = run_with_timeout(sb.mqtk().args(["pub", "-m", "x", "-t"]).arg(bad), T);
+    assert_code(&out, 1);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).starts_with("Error: Malformed UTF-8 in -t argument."),
+        "{}",
+        describe(&out)
+    );
+    // Oversized topic (stderr to a file: the message is larger than a pipe buffer).
+    let long = "a".repeat(70_000);
+    let errf = sb.file("long.err");
+    let child = sb
+        .mqtk()
+        .args(["pub", "-t", &long, "-m", "x"])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&errf).unwrap())
+        .spawn()
+        .unwrap();
+    let out = crate::util::wait_with_timeout(child, T, "mqtk pub -t <70000 bytes>");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        std::fs::read_to_string(&errf)
+            .unwrap()
+            .starts_with("Error: Invalid publish topic 'aaa")
+    );
+    // A directory as stdin cannot be read.
+    let out = run_with_timeout(
+        sb.mqtk()
+            .args(["pub", "-p", &port, "-t", "a", "-s"])
+            .stdin(std::fs::File::open(sb.path()).unwrap()),
+        T,
+    );
+    assert_code(&out, 1);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Error loading input from stdin"));
+    // Options rustls cannot honour are refused by name.
+    for (args, name) in [
+        (&["--psk", "00", "--psk-identity", "i"][..], "--psk"),
+        (&["--tls-engine", "e"], "--tls-engine"),
+        (
+            &["--cert", "c", "--key", "k", "--keyform", "engine"],
+            "--keyform engine",
+        ),
+        (&["--tls-version", "tlsv1.1"], "--tls-version tlsv1.1"),
+    ] {
+        let mut all = vec!["-t", "a", "-m", "x"];
+        all.extend_from_slice(args);
+        let out = run(&all);
+        assert_code(&out, 1);
+        assert!(
+            String::from_utf8_lossy(&out.stderr)
+                .starts_with(&format!("Error: {name} is not supported")),
+            "{}",
+            describe(&out)
+        );
+    }
+}
+
+/// Starts Debian's mosquitto on `port` with persistence in `dir` (so queued messages
+/// for a persistent subscriber survive a restart).
+fn start_persistent_mosquitto(sb: &Sandbox, port: u16) -> Child {
+    let conf = sb.file("persist.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "listener {port} 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location {}/\nmax_queued_messages 0\nuser {}\n",
+            sb.path().display(),
+            // Started as root, mosquitto drops to user "mosquitto", which cannot write
+            // the sandbox: stay as whoever runs the test.
+            std::env::var("USER").unwrap_or_else(|_| "root".into())
+        ),
+    )
+    .unwrap();
+    let child = sb
+        .command(which("mosquitto").unwrap())
+        .arg("-c")
+        .arg(&conf)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(
+        wait_for_port(port, Duration::from_secs(5)),
+        "mosquitto did not start"
+    );
+    child
+}
+
+fn stop_gracefully(child: &mut Child) {
+    // SIGTERM: mosquitto saves its persistence file on the way out.
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
+    let _ = child.wait();
+}
+
+/// A persistent QoS 1 subscriber on rumqttc (an independent client) that reconnects
+/// by itself when the broker comes back; payloads arrive on the channel.
+fn persistent_subscriber(port: u16, topic: &str) -> (rumqttc::Client, mpsc::Receiver<Vec<u8>>) {
+    use rumqttc::{Event, MqttOptions, Packet, QoS};
+    let mut opts = MqttOptions::new("restart-sub", "127.0.0.1", port);
+    opts.set_clean_session(false);
+    opts.set_keep_alive(Duration::from_secs(5));
+    let (client, mut conn) = rumqttc::Client::new(opts, 100);
+    client.subscribe(topic, QoS::AtLeastOnce).unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for n in conn.iter() {
+            match n {
+                Ok(Event::Incoming(Packet::Publish(p))) => {
+                    if tx.send(p.payload.to_vec()).is_err() {
+                        return;
+                    }
+                }
+                Ok(Event::Outgoing(rumqttc::Outgoing::Disconnect)) => return,
+                Ok(_) => {}
+                // The broker is down: retry, bounded by the test's own deadline.
+                Err(_) => std::thread::sleep(Duration::from_millis(100)),
+            }
+        }
+    });
+    (client, rx)
+}
+
+#[test]
+fn broker_restart_mid_run_loses_no_qos1_line() {
+    if !have_mosquitto_tool("mosquitto") {
+        return;
+    }
+    let sb = Sandbox::new();
+    let port = free_port();
+    let mut broker = start_persistent_mosquitto(&sb, port);
+    let (client, lines) = persistent_subscriber(port, "kr/#");
+    std::thread::sleep(Duration::from_millis(300));
+    let mut publisher = pub_cmd(&sb, port)
+        .args(["-t", "kr/x", "-l", "-q", "1", "-i", "restart-pub"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = publisher.stdin.take().unwrap();
+    const N: usize = 2000;
+    // A steady writer (about 2 s for all lines), so messages are in flight when the
+    // broker stops.
+    let writer = std::thread::spawn(move || {
+        for i in 0..N {
+            writeln!(stdin, "line {i}").unwrap();
+            if i % 20 == 0 {
+                stdin.flush().unwrap();
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    });
+    std::thread::sleep(Duration::from_millis(600));
+    stop_gracefully(&mut broker);
+    std::thread::sleep(Duration::from_millis(300));
+    let mut broker = start_persistent_mosquitto(&sb, port);
+    writer.join().unwrap();
+    let out: Output =
+        crate::util::wait_with_timeout(publisher, Duration::from_secs(30), "mqtk pub -l");
+    assert_code(&out, 0);
+    // At least once: every line arrives; duplicates are allowed.
+    let mut seen = vec![false; N];
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while seen.iter().any(|s| !s) && Instant::now() < deadline {
+        if let Ok(p) = lines.recv_timeout(Duration::from_millis(500))
+            && let Some(n) = std::str::from_utf8(&p)
+                .ok()
+                .and_then(|l| l.strip_prefix("line "))
+                .and_then(|n| n.parse::<usize>().ok())
+            && n < N
+        {
+            seen[n] = true;
+        }
+    }
+    let _ = client.disconnect();
+    stop_gracefully(&mut broker);
+    let missing: Vec<usize> = (0..N).filter(|&i| !seen[i]).collect();
+    assert!(
+        missing.is_empty(),
+        "{} lines lost, first {:?}\n{}",
+        missing.len(),
+        &missing[..missing.len().min(10)],
+        describe(&out)
+    );
+}
