@@ -8,6 +8,9 @@
 //! argv (so argv wins); an explicit `-h`/`-p`/`-u`/`-P`/`-t` wins over the parts of a
 //! `-L` URL; an explicit `-V` wins over the v5 that `-D` and `-x` imply.
 
+pub mod rr;
+pub mod sub;
+
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -403,6 +403,19 @@ fn missing_value_text(arg: &str) -> Option<&'static str> {
         "--will-qos" => "Error: --will-qos argument given but no will QoS specified.\n\n",
         "--will-topic" => "Error: --will-topic argument given but no will topic specified.\n\n",
         "-x" => "Error: -x argument given but no session expiry interval specified.\n\n",
+        // sub and rr
+        "-C" => "Error: -C argument given but no count specified.\n\n",
+        "-e" => "Error: -e argument given but no response topic specified.\n\n",
+        "-F" => "Error: -F argument given but no format specified.\n\n",
+        "--random-filter" => "Error: --random-filter argument given but no chance specified.\n\n",
+        "--retain-handling" => {
+            "Error: --retain-handling argument given but no option specified.\n\n"
+        }
+        "-T" | "--filter-out" => "Error: -T argument given but no topic filter specified.\n\n",
+        "-U" | "--unsubscribe" => {
+            "Error: -U argument given but no unsubscribe topic specified.\n\n"
+        }
+        "-W" => "Error: -W argument given but no timeout specified.\n\n",
         _ => return None,
     })
 }

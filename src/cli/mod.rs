@@ -4,6 +4,8 @@ pub mod broker;
 pub mod connect;
 pub mod passwd;
 pub mod r#pub;
+pub mod rr;
+pub mod sub;
 
 use std::ffi::OsString;
 use std::path::Path;
@@ -34,6 +36,20 @@ pub enum Command {
         args_override_self = true
     )]
     Pub(Box<r#pub::PubArgs>),
+    /// Subscribe and print messages (mosquitto_sub).
+    #[command(
+        disable_help_flag = true,
+        disable_version_flag = true,
+        args_override_self = true
+    )]
+    Sub(Box<sub::SubArgs>),
+    /// Publish a request and wait for the response (mosquitto_rr).
+    #[command(
+        disable_help_flag = true,
+        disable_version_flag = true,
+        args_override_self = true
+    )]
+    Rr(Box<rr::RrArgs>),
 }
 
 /// The tools a symlink may name, and the subcommand each runs.

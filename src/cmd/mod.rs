@@ -3,6 +3,8 @@
 pub mod broker;
 pub mod passwd;
 pub mod r#pub;
+pub mod rr;
+pub mod sub;
 
 use crate::cli::{Cli, Command};
 use crate::exit::Error;
@@ -13,5 +15,7 @@ pub fn run(cli: Cli) -> Result<u8, Error> {
         Command::Broker(args) => broker::run(args),
         Command::Passwd(args) => passwd::run(args),
         Command::Pub(args) => r#pub::run(*args),
+        Command::Sub(args) => sub::run(*args),
+        Command::Rr(args) => rr::run(*args),
     }
 }

@@ -1124,3 +1124,14 @@ async fn sleep_until_opt(t: Option<Instant>) {
         None => std::future::pending().await,
     }
 }
+
+// ---------------------------------------------------------------------------------
+// For loops that drive the socket themselves (session::subscriber)
+
+impl Session {
+    /// The stream (its halves rejoined) and the bytes already read past the last
+    /// packet: the subscriber reads and writes it directly, without the split's lock.
+    pub fn into_parts(self) -> (BoxedStream, BytesMut) {
+        (self.rd.unsplit(self.wr), self.rbuf)
+    }
+}

@@ -2,4 +2,6 @@
 //! keepalive) and `engine` (the tokio loop around it, shared by the client commands).
 
 pub mod engine;
+pub mod rr;
 pub mod state;
+pub mod subscriber;

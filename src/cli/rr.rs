@@ -1,0 +1,110 @@
+//! `mqtk rr` arguments (mosquitto_rr 2.1: request topic, response topic, one message
+//! source, output flags) with the shared `ConnectArgs` flattened in, plus our
+//! `--count` and `--latency`. Checks across flags live in `crate::settings::rr`.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use crate::cli::connect::{ConnectArgs, parse_qos, valid_publish_topic};
+
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct RrArgs {
+    #[command(flatten)]
+    pub conn: ConnectArgs,
+
+    /// Topic the request is published to.
+    #[arg(short = 't', long = "topic", value_name = "TOPIC", value_parser = parse_request_topic,
+          help_heading = "Request")]
+    pub topic: Option<String>,
+    /// Response topic: subscribed to, and sent with the request.
+    #[arg(short = 'e', value_name = "TOPIC", value_parser = parse_response_topic,
+          help_heading = "Request")]
+    pub response_topic: Option<String>,
+    /// Request payload.
+    #[arg(
+        short = 'm',
+        long = "message",
+        value_name = "MESSAGE",
+        allow_hyphen_values = true,
+        help_heading = "Request"
+    )]
+    pub message: Option<String>,
+    /// Send the contents of a file as the request.
+    #[arg(
+        short = 'f',
+        long = "file",
+        value_name = "FILE",
+        help_heading = "Request"
+    )]
+    pub file: Option<PathBuf>,
+    /// Read the request from stdin (all of it, one message).
+    #[arg(short = 's', long = "stdin-file", help_heading = "Request")]
+    pub stdin_file: bool,
+    /// Send a null (zero length) request.
+    #[arg(short = 'n', long = "null-message", help_heading = "Request")]
+    pub null_message: bool,
+    /// Quality of service for the request and the response subscription. Defaults to 0.
+    #[arg(short = 'q', long = "qos", value_name = "QOS", value_parser = parse_qos,
+          allow_negative_numbers = true, help_heading = "Request")]
+    pub qos: Option<u8>,
+    /// Give up after SECONDS: print "Timed out" and exit with status 27.
+    #[arg(short = 'W', value_name = "SECONDS", value_parser = parse_timeout,
+          allow_negative_numbers = true, help_heading = "Request")]
+    pub timeout: Option<u32>,
+    /// Wait for N responses instead of one (mqtk).
+    #[arg(long = "count", value_name = "N", value_parser = parse_count,
+          allow_negative_numbers = true, help_heading = "Request")]
+    pub count: Option<u32>,
+    /// Print the time from request to (last) response, as mosquitto_rr 2.1 does.
+    #[arg(long = "latency", help_heading = "Request")]
+    pub latency: bool,
+    /// Do not print stale (retained) responses.
+    #[arg(short = 'R', help_heading = "Output")]
+    pub no_retain: bool,
+
+    /// Print responses verbosely (topic, then payload).
+    #[arg(short = 'v', long = "verbose", help_heading = "Output")]
+    pub verbose: bool,
+    /// Do not add an end of line character when printing the payload.
+    #[arg(short = 'N', help_heading = "Output")]
+    pub no_eol: bool,
+    /// Output format, as for `mqtk sub -F`.
+    #[arg(short = 'F', value_name = "FORMAT", value_parser = clap::builder::OsStringValueParser::new(),
+          help_heading = "Output")]
+    pub format: Option<OsString>,
+    /// Print JSON (%j, %J) indented rather than minimised.
+    #[arg(long = "pretty", help_heading = "Output")]
+    pub pretty: bool,
+}
+
+fn parse_request_topic(s: &str) -> Result<String, String> {
+    if !valid_publish_topic(s) {
+        return Err(format!(
+            "Error: Invalid publish topic '{s}', does it contain '+' or '#'?\n"
+        ));
+    }
+    Ok(s.to_string())
+}
+
+fn parse_response_topic(s: &str) -> Result<String, String> {
+    if !valid_publish_topic(s) {
+        return Err(format!(
+            "Error: Invalid response topic '{s}', does it contain '+' or '#'?\n"
+        ));
+    }
+    Ok(s.to_string())
+}
+
+fn parse_timeout(s: &str) -> Result<u32, String> {
+    match crate::cli::sub::atoi(s) {
+        n if n >= 1 => Ok(n as u32),
+        n => Err(format!("Error: Invalid timeout \"{n}\".\n\n")),
+    }
+}
+
+fn parse_count(s: &str) -> Result<u32, String> {
+    match crate::cli::sub::atoi(s) {
+        n if n >= 1 => Ok(n as u32),
+        n => Err(format!("Error: Invalid count \"{n}\".\n\n")),
+    }
+}

@@ -1,0 +1,279 @@
+//! The request/response loop of `mqtk rr` (mosquitto_rr 2.1): subscribe to the
+//! response topic, publish the request with a response topic and random correlation
+//! data (5.0 §4.10), print the responses that carry that correlation data (others are
+//! ignored), and report the round-trip time with `--latency`.
+
+use std::io::{Read, Write};
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use tokio::time::Instant;
+
+use crate::codec::{
+    Packet, Properties, PropertyId, PropertyValue, Publish, QoS, ReasonCode, Subscribe,
+    SubscribeFilter, SubscriptionOptions,
+};
+use crate::exit::{self, Error};
+use crate::output::{Formatter, Message};
+use crate::session::engine::{Debug, LinkError};
+use crate::session::subscriber::{
+    Event, Out, Signals, connect_link, diag, out_err, sleep_until_opt,
+};
+use crate::settings::MessageSource;
+use crate::settings::rr::RrSettings;
+
+/// Bytes of random correlation data per request.
+const CORRELATION_LEN: usize = 16;
+
+/// Loads the request body as mosquitto_rr does before connecting, in its words.
+fn load_payload(r: &RrSettings) -> Result<Bytes, Error> {
+    let quiet = |e: Error| {
+        if r.client.quiet {
+            Error::Silent(e.exit_code())
+        } else {
+            e
+        }
+    };
+    Ok(match &r.source {
+        MessageSource::Message(b) => b.clone(),
+        MessageSource::Null => Bytes::new(),
+        MessageSource::StdinAll | MessageSource::StdinLines => {
+            let mut all = Vec::new();
+            if std::io::stdin().lock().read_to_end(&mut all).is_err() {
+                return Err(quiet(crate::settings::plain(
+                    "Error loading input from stdin.\n",
+                )));
+            }
+            Bytes::from(all)
+        }
+        MessageSource::File(path) => match std::fs::read(path) {
+            Ok(b) => Bytes::from(b),
+            Err(_) => {
+                return Err(quiet(crate::settings::plain(format!(
+                    "Error: Unable to open file \"{}\".\nError loading input file \"{}\".\n",
+                    path.display(),
+                    path.display()
+                ))));
+            }
+        },
+    })
+}
+
+/// 2.1's `report_latency`: seconds with nanoseconds from 1 s up, else ns, µs or ms.
+pub fn latency_line(d: std::time::Duration) -> String {
+    let s = d.as_secs();
+    let ns = d.subsec_nanos();
+    if s > 0 {
+        format!("Latency: {s}.{ns:09}\n")
+    } else if ns < 1000 {
+        format!("Latency: {ns}ns\n")
+    } else if ns < 1_000_000 {
+        format!("Latency: {:.6}µs\n", f64::from(ns) / 1000.0)
+    } else {
+        format!("Latency: {:.6}ms\n", f64::from(ns) / 1_000_000.0)
+    }
+}
+
+/// Runs `mqtk rr` and returns the exit status.
+pub async fn run_rr(r: &RrSettings) -> Result<u8, Error> {
+    let payload = load_payload(r)?;
+    let c = &r.client;
+    let mut fmt = Formatter::new(&r.output).map_err(|e| Error::Failed(e.to_string()))?;
+    let mut out = Out::stdout(false, c.debug);
+    let mut diag = diag(c.quiet);
+    let mut signals = Signals::new()?;
+    let deadline = r.timeout.map(|d| Instant::now() + d);
+    let timed_out = |out: &mut Out| {
+        let _ = out.flush();
+        if !c.quiet {
+            eprintln!("Timed out");
+        }
+        Ok(exit::TIMEOUT)
+    };
+
+    let dbg = Debug::new(c.debug, &c.client_id);
+    let connected = tokio::select! {
+        res = connect_link(c, dbg, c.clean_start) => res,
+        _ = signals.recv() => return Ok(exit::OK),
+        _ = sleep_until_opt(deadline) => return timed_out(&mut out),
+    };
+    let mut link = match connected {
+        Ok((link, _)) => link,
+        Err((e, _)) => return Err(e.into()),
+    };
+    let mut correlation = [0u8; CORRELATION_LEN];
+    getrandom::fill(&mut correlation)
+        .map_err(|e| Error::Failed(format!("no random correlation data: {e}")))?;
+    let correlation = Bytes::copy_from_slice(&correlation);
+
+    let sub_pid = link.next_pid();
+    link.dbg.log(format_args!(
+        "sending SUBSCRIBE (Mid: {sub_pid}, Topic: {}, QoS: {}, Options: 0x00)",
+        r.response_topic, r.qos as u8
+    ));
+    let sub = Subscribe {
+        packet_id: sub_pid,
+        properties: c.subscribe_properties.clone(),
+        filters: vec![SubscribeFilter {
+            filter: r.response_topic.clone(),
+            options: SubscriptionOptions {
+                qos: r.qos,
+                ..SubscriptionOptions::default()
+            },
+        }],
+    };
+    let link_err = |e: LinkError| Error::Failed(format!("{e:?}"));
+    link.queue(&Packet::Subscribe(sub)).map_err(link_err)?;
+
+    let mut sent_at: Option<Instant> = None;
+    let mut replies = 0u32;
+    let mut failure: Option<Error> = None;
+    let mut done = false;
+    let lost = |e: LinkError| {
+        if c.quiet {
+            Error::Silent(exit::FAILURE)
+        } else {
+            crate::settings::plain(format!("Error: The connection was lost ({e:?}).\n"))
+        }
+    };
+    loop {
+        let now = SystemTime::now();
+        while let Some(ev) = link.next_event().map_err(lost)? {
+            match ev {
+                Event::SubAck(a) if a.packet_id == sub_pid && sent_at.is_none() => {
+                    let rc = a.reasons.first().copied().unwrap_or(ReasonCode(0x80));
+                    if rc.0 >= 0x80 {
+                        // mosquitto_rr prints the reason and exits 0; a refused
+                        // subscription means no response can come, so we exit 1.
+                        failure = Some(if c.quiet {
+                            Error::Silent(exit::FAILURE)
+                        } else {
+                            crate::settings::plain(format!("{rc}\n"))
+                        });
+                        done = true;
+                        continue;
+                    }
+                    // Subscribed: now the request cannot miss its response.
+                    let mut props: Properties = c.publish_properties.clone();
+                    props.set(
+                        PropertyId::ResponseTopic,
+                        PropertyValue::String(r.response_topic.clone()),
+                    );
+                    props.set(
+                        PropertyId::CorrelationData,
+                        PropertyValue::Binary(correlation.clone()),
+                    );
+                    let pid = if r.qos == QoS::AtMostOnce {
+                        0
+                    } else {
+                        link.next_pid()
+                    };
+                    link.dbg.log(format_args!(
+                        "sending PUBLISH (d0, q{}, r0, m{pid}, '{}', ... ({} bytes))",
+                        r.qos as u8,
+                        r.topic,
+                        payload.len()
+                    ));
+                    link.queue(&Packet::Publish(Publish {
+                        dup: false,
+                        qos: r.qos,
+                        retain: false,
+                        topic: r.topic.clone(),
+                        packet_id: pid,
+                        properties: props,
+                        payload: payload.clone(),
+                    }))
+                    .map_err(link_err)?;
+                    sent_at = Some(Instant::now());
+                }
+                Event::Message(p) => {
+                    if done || sent_at.is_none() || (p.retain && r.no_retain) {
+                        continue;
+                    }
+                    // Only the response to our request (5.0 §4.10.2).
+                    if p.properties.get_binary(PropertyId::CorrelationData) != Some(&correlation) {
+                        link.dbg.log(format_args!(
+                            "ignoring a message without our correlation data on '{}'",
+                            p.topic
+                        ));
+                        continue;
+                    }
+                    let rtt = sent_at.map(|t| t.elapsed()).unwrap_or_default();
+                    let msg = Message::from_publish(&p, &p.topic, now);
+                    fmt.write(&msg, &mut out.w, &mut diag).map_err(out_err)?;
+                    if r.latency {
+                        out.w
+                            .write_all(latency_line(rtt).as_bytes())
+                            .map_err(out_err)?;
+                    }
+                    out.flush()?;
+                    replies += 1;
+                    if replies >= r.count {
+                        done = true;
+                    }
+                }
+                Event::Published(pid, rc) if rc.0 >= 0x80 => {
+                    failure = Some(if c.quiet {
+                        Error::Silent(exit::FAILURE)
+                    } else {
+                        crate::settings::plain(format!(
+                            "Error: The request (mid {pid}) was refused: {rc}.\n"
+                        ))
+                    });
+                    done = true;
+                }
+                Event::Disconnect(rc) => {
+                    return Err(lost(LinkError::ServerDisconnect(rc)));
+                }
+                _ => {}
+            }
+        }
+        link.write_pending().await.map_err(lost)?;
+        if done {
+            out.flush()?;
+            link.disconnect(ReasonCode::NORMAL_DISCONNECTION, &c.disconnect_properties)
+                .await;
+            return match failure {
+                Some(e) => Err(e),
+                None => Ok(exit::OK),
+            };
+        }
+        let ka = link.keepalive_deadline();
+        tokio::select! {
+            res = link.read_more() => match res {
+                Ok(true) => {}
+                Ok(false) => return Err(lost(LinkError::Closed)),
+                Err(e) => return Err(lost(e)),
+            },
+            _ = signals.recv() => {
+                link.disconnect(ReasonCode::DISCONNECT_WITH_WILL_MESSAGE, &c.disconnect_properties).await;
+                return Ok(exit::OK);
+            }
+            _ = sleep_until_opt(deadline) => {
+                link.disconnect(ReasonCode::DISCONNECT_WITH_WILL_MESSAGE, &c.disconnect_properties).await;
+                return timed_out(&mut out);
+            }
+            _ = sleep_until_opt(ka) => link.on_keepalive_timer().map_err(lost)?,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn latency_as_mosquitto_rr_prints_it() {
+        assert_eq!(latency_line(Duration::new(2, 5)), "Latency: 2.000000005\n");
+        assert_eq!(latency_line(Duration::from_nanos(999)), "Latency: 999ns\n");
+        assert_eq!(
+            latency_line(Duration::from_nanos(1500)),
+            "Latency: 1.500000µs\n"
+        );
+        assert_eq!(
+            latency_line(Duration::from_micros(2500)),
+            "Latency: 2.500000ms\n"
+        );
+    }
+}
