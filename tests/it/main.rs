@@ -9,4 +9,6 @@ mod listeners;
 mod output;
 mod passwd;
 mod publish;
+mod rr;
+mod subscribe;
 mod util;

@@ -1,0 +1,853 @@
+//! `mqtk sub` end to end: the real binary (as `mqtk sub` and through a `mosquitto_sub`
+//! symlink) against the in-process broker and Debian's mosquitto; differential tests
+//! that run Debian's mosquitto_sub beside ours on the same messages and compare stdout
+//! byte for byte; usage errors and exit codes; signals, closed pipes, persistent
+//! sessions.
+//!
+//! Synchronisation without sleeps: retained messages reach a subscriber the moment it
+//! subscribes, so a test that must publish live messages first waits until a retained
+//! "ready" message has been printed (or, on our broker, for the subscription count).
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::util::{
+    Mosquitto, Sandbox, TestBroker, assert_code, describe, have_mosquitto_tool, mqtk_bin,
+    run_with_timeout, wait_with_timeout,
+};
+
+const T: Duration = Duration::from_secs(10);
+
+/// A `mosquitto_sub` symlink to our binary, for multi-call.
+fn our_mosquitto_sub(sb: &Sandbox) -> PathBuf {
+    let link = sb.file("mosquitto_sub");
+    if !link.exists() {
+        std::os::unix::fs::symlink(mqtk_bin(), &link).unwrap();
+    }
+    link
+}
+
+fn sub_cmd(sb: &Sandbox, port: u16) -> Command {
+    let mut c = sb.mqtk();
+    c.arg("sub").arg("-p").arg(port.to_string());
+    c
+}
+
+/// Publishes with our own `mqtk pub` (tested on its own in `publish.rs`).
+fn publish(sb: &Sandbox, port: u16, args: &[&str]) {
+    let out = run_with_timeout(
+        sb.mqtk()
+            .arg("pub")
+            .arg("-p")
+            .arg(port.to_string())
+            .args(args),
+        T,
+    );
+    assert_code(&out, 0);
+}
+
+/// A running subscriber whose stdout is collected as it arrives.
+struct Running {
+    child: Option<Child>,
+    stdout: Arc<Mutex<Vec<u8>>>,
+    what: String,
+}
+
+impl Running {
+    fn spawn(cmd: &mut Command) -> Running {
+        let what = format!("{cmd:?}");
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {what}: {e}"));
+        let mut out = child.stdout.take().unwrap();
+        let stdout = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&stdout);
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = out.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+        });
+        Running {
+            child: Some(child),
+            stdout,
+            what,
+        }
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.stdout.lock().unwrap()).into_owned()
+    }
+
+    /// Waits until stdout contains `needle`.
+    fn wait_for(&self, needle: &str) {
+        let deadline = Instant::now() + T;
+        while !self.text().contains(needle) {
+            assert!(
+                Instant::now() < deadline,
+                "{} never printed {needle:?}; stdout so far:\n{}",
+                self.what,
+                self.text()
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.as_ref().unwrap().id()
+    }
+
+    /// Waits for the exit; stdout is everything collected.
+    fn finish(mut self) -> Output {
+        let mut child = self.child.take().unwrap();
+        let deadline = Instant::now() + T;
+        while child.try_wait().expect("try_wait").is_none() {
+            if Instant::now() >= deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("{} timed out; stdout so far:\n{}", self.what, self.text());
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let mut out = child.wait_with_output().expect("wait");
+        // The reader thread may still be copying the last bytes.
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while Arc::strong_count(&self.stdout) > 1 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        out.stdout = self.stdout.lock().unwrap().clone();
+        out
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(c) = &mut self.child {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Waits until our broker holds `n` subscriptions.
+fn wait_subscriptions(b: &TestBroker, n: usize) {
+    let deadline = Instant::now() + T;
+    while b
+        .stats()
+        .subscriptions
+        .load(std::sync::atomic::Ordering::SeqCst)
+        < n
+    {
+        assert!(Instant::now() < deadline, "no subscription after {T:?}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Waits until our broker holds no subscription (the last subscriber has gone).
+fn wait_no_subscriptions(b: &TestBroker) {
+    let deadline = Instant::now() + T;
+    while b
+        .stats()
+        .subscriptions
+        .load(std::sync::atomic::Ordering::SeqCst)
+        > 0
+    {
+        assert!(Instant::now() < deadline, "subscriptions left after {T:?}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn kill(sig: &str, pid: u32) {
+    let st = Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(pid.to_string())
+        .status()
+        .expect("kill");
+    assert!(st.success());
+}
+
+// ---------------------------------------------------------------------------------
+// Usage errors
+
+/// Runs `args` through Debian's mosquitto_sub and through our `mosquitto_sub` symlink:
+/// stderr and exit status must be identical.
+fn differential_usage(sb: &Sandbox, args: &[&str]) {
+    let theirs = run_with_timeout(sb.command("mosquitto_sub").args(args), T);
+    let ours = run_with_timeout(sb.command(our_mosquitto_sub(sb)).args(args), T);
+    assert_eq!(
+        (String::from_utf8_lossy(&ours.stderr), ours.status.code()),
+        (
+            String::from_utf8_lossy(&theirs.stderr),
+            theirs.status.code()
+        ),
+        "args {args:?}\n--- ours ---\n{}\n--- theirs ---\n{}",
+        describe(&ours),
+        describe(&theirs)
+    );
+}
+
+#[test]
+fn usage_errors_match_mosquitto_sub() {
+    if !have_mosquitto_tool("mosquitto_sub") {
+        return;
+    }
+    let sb = Sandbox::new();
+    for args in [
+        &["-z"][..],
+        &["-C"],
+        &["-C", "0", "-t", "a"],
+        &["-C", "x", "-t", "a"],
+        &["-W", "x", "-t", "a"],
+        &["-W"],
+        &["-t"],
+        &["-T"],
+        &["-U"],
+        &["-F"],
+        &["-q", "3", "-t", "a"],
+        &["--random-filter"],
+        &["--random-filter", "0", "-t", "a"],
+        &["-R", "--retained-only", "-t", "a"],
+        &["-t", "a/#/b"],
+        &["-t", "a/b#"],
+        &["-T", "a/#/b", "-t", "a"],
+        &["-U", "a/#/b"],
+        &["-F", "%z", "-t", "a"],
+        &["-F", "%", "-t", "a"],
+        &["-F", "\\q", "-t", "a"],
+        &["-t", "a", "-c"],
+        &["-t", "a", "-k", "1"],
+        &["-t", "a", "-m", "x"],
+        &["-t", "a", "-r"],
+        &["-t", "a", "-e", "x"],
+    ] {
+        differential_usage(&sb, args);
+    }
+}
+
+/// Where mosquitto_sub 2.1 differs from the installed 2.0.11, we follow 2.1.
+#[test]
+fn usage_errors_of_2_1() {
+    let sb = Sandbox::new();
+    let suffix = "\nUse 'mosquitto_sub --help' to see usage.\n";
+    let run = |args: &[&str]| run_with_timeout(sb.command(our_mosquitto_sub(&sb)).args(args), T);
+    // 2.0.11: "Error: You must specify a topic to subscribe to.\n"
+    let out = run(&["-p", "1"]);
+    assert_code(&out, 1);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!(
+            "Error: You must specify a topic to subscribe to (-t) or unsubscribe from (-U).\n{suffix}"
+        )
+    );
+    // 2.0.11 has no --retain-handling and no -w.
+    let out = run(&["-t", "a", "--retain-handling", "sometimes"]);
+    assert_code(&out, 1);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!("Error: Unknown value 'sometimes' for --retain-handling.\n\n{suffix}")
+    );
+    let out = run(&["-t", "a", "--retain-handling"]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!("Error: --retain-handling argument given but no option specified.\n\n{suffix}")
+    );
+    // 2.0.11 accepts any chance above 0; 2.1 stops at 100.
+    let out = run(&["-t", "a", "--random-filter", "100.5"]);
+    assert_code(&out, 1);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!("Error: --random-filter chance must be between 0.1-100.0\n\n{suffix}")
+    );
+    // As `mqtk sub`, the hint names `mqtk sub`.
+    let out = run_with_timeout(sb.mqtk().args(["sub", "-C", "0", "-t", "a"]), T);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "Error: Invalid message count \"0\".\n\n\nUse 'mqtk sub --help' to see usage.\n"
+    );
+}
+
+// ---------------------------------------------------------------------------------
+// Behaviour against the in-process broker
+
+#[test]
+fn count_verbose_and_multicall() {
+    let b = TestBroker::start();
+    let sb = Sandbox::new();
+    let p = b.port();
+    let run = Running::spawn(sub_cmd(&sb, p).args(["-t", "c/#", "-v", "-C", "3"]));
+    wait_subscriptions(&b, 1);
+    publish(&sb, p, &["-t", "c/0", "-m", "one"]);
+    // An empty payload: "(null)" with -v.
+    publish(&sb, p, &["-t", "c/1", "-n"]);
+    publish(&sb, p, &["-t", "c/2", "-m", "three"]);
+    let out = run.finish();
+    assert_code(&out, 0);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "c/0 one\nc/1 (null)\nc/2 three\n"
+    );
+    // Plain payloads through the symlink; an empty payload prints nothing at all.
+    wait_no_subscriptions(&b);
+    let run = Running::spawn(sb.command(our_mosquitto_sub(&sb)).args([
+        "-p",
+        &p.to_string(),
+        "-t",
+        "c/#",
+        "-C",
+        "2",
+    ]));
+    wait_subscriptions(&b, 1);
+    publish(&sb, p, &["-t", "c/1", "-n"]);
+    publish(&sb, p, &["-t", "c/0", "-m", "one"]);
+    let out = run.finish();
+    assert_code(&out, 0);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "one\n");
+}
+
+#[test]
+fn timeout_prints_timed_out_and_exits_27() {
+    let b = TestBroker::start();
+    let sb = Sandbox::new();
+    let start = Instant::now();
+    let out = run_with_timeout(sub_cmd(&sb, b.port()).args(["-t", "nothing", "-W", "1"]), T);
+    assert_code(&out, 27);
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "Timed out\n");
+    assert!(start.elapsed() >= Duration::from_millis(900));
+    // --quiet silences it; the status stays.
+    let out = run_with_timeout(
+        sub_cmd(&sb, b.port()).args(["-t", "nothing", "-W", "1", "--quiet"]),
+        T,
+    );
+    assert_code(&out, 27);
+    assert!(out.stderr.is_empty());
+}
+
+#[test]
+fn exit_after_suback_and_debug_lines() {
+    let b = TestBroker::start();
+    let sb = Sandbox::new();
+    let out = run_with_timeout(
+        sub_cmd(&sb, b.port()).args(["-t", "e/1", "-t", "e/2", "-q", "1", "-E", "-d", "-i", "me"]),
+        T,
+    );
+    assert_code(&out, 0);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "Client me sending CONNECT\n\
+         Client me received CONNACK (0)\n\
+         Client me sending SUBSCRIBE (Mid: 1, Topic: e/1, QoS: 1, Options: 0x00)\n\
+         Client me sending SUBSCRIBE (Mid: 1, Topic: e/2, QoS: 1, Options: 0x00)\n\
+         Client me received SUBACK\n\
+         Subscribed (mid: 1): 1, 1\n\
+         Client me sending DISCONNECT\n"
+    );
+}
+
+#[test]
+fn retained_flags() {
+    let b = TestBroker::start();
+    let sb = Sandbox::new();
+    let p = b.port();
+    publish(&sb, p, &["-t", "r/keep", "-m", "k", "-r"]);
+    publish(&sb, p, &["-t", "r/drop", "-m", "d", "-r"]);
+
+    // -R: retained messages are not printed; live ones are.
+    let run = Running::spawn(sub_cmd(&sb, p).args(["-t", "r/#", "-R", "-v", "-C", "1"]));
+    wait_subscriptions(&b, 1);
+    publish(&sb, p, &["-t", "r/live", "-m", "l"]);
+    let out = run.finish();
+    assert_code(&out, 0);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "r/live l\n");
+
+    // --retained-only with --remove-retained and -T: prints the retained ones, clears
+    // all but the filtered-out one, and exits at the first live message.
+    let run = Running::spawn(sub_cmd(&sb, p).args([
+        "-t",
+        "r/#",
+        "--retained-only",
+        "--remove-retained",
+        "-T",
+        "r/keep",
+        "-v",
+    ]));
+    run.wait_for("r/drop d\n");
+    publish(&sb, p, &["-t", "r/live", "-m", "l2"]);
+    let out = run.finish();
+    assert_code(&out, 0);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "r/drop d\n");
+
+    // What is left retained: r/keep only.
+    let out = run_with_timeout(sub_cmd(&sb, p).args(["-t", "r/#", "-v", "-W", "1"]), T);
+    assert_code(&out, 27);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "r/keep k\n");
+
+    // v5 --retain-handling never: the broker sends no retained message at all.
+    let out = run_with_timeout(
+        sub_cmd(&sb, p).args([
+            "-t",
+            "r/#",
+            "-V",
+            "5",
+            "--retain-handling",
+            "never",
+            "-W",
+            "1",
+        ]),
+        T,
+    );
+    assert_code(&out, 27);
+    assert!(out.stdout.is_empty(), "{}", describe(&out));
+
+    // --retain-as-published keeps the publisher's retain flag on a live message.
+    wait_no_subscriptions(&b);
+    let run = Running::spawn(sub_cmd(&sb, p).args([
+        "-t",
+        "rap/#",
+        "-V",
+        "5",
+        "--retain-as-published",
+        "-F",
+        "%t %r",
+        "-C",
+        "1",
+    ]));
+    wait_subscriptions(&b, 1);
+    publish(&sb, p, &["-t", "rap/x", "-m", "v", "-r"]);
+    let out = run.finish();
+    assert_code(&out, 0);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "rap/x 1\n");
+}
+
+#[test]
+fn filter_out_unsubscribe_and_formats() {
+    let b = TestBroker::start();
+    let sb = Sandbox::new();
+    let p = b.port();
+    for t in ["f/a", "f/b/c", "f/d"] {
+        publish(&sb, p, &["-t", t, "-m", &format!("m-{t}"), "-r"]);
+    }
+    // -T (repeatable) drops matching topics; they do not count towards -C.
+    let out = run_with_timeout(
+        sub_cmd(&sb, p).args([
+            "-t", "f/#", "-T", "f/b/+", "-T", "f/d", "-F", "%t=%p %l", "-C", "1",
+        ]),
+        T,
+    );
+    assert_code(&out, 0);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "f/a=m-f/a 5\n");
+    // -N: no newline.
+    let out = run_with_timeout(sub_cmd(&sb, p).args(["-t", "f/a", "-N", "-C", "1"]), T);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "m-f/a");
+    // --pretty JSON.
+    let out = run_with_timeout(
+        sub_cmd(&sb, p).args(["-t", "f/a", "-F", "%j", "--pretty", "-C", "1", "-q", "1"]),
+        T,
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("{\n\t\"tst\":\t\""), "{text}");
+    assert!(text.contains("\"topic\":\t\"f/a\""), "{text}");
+    assert!(text.contains("\"retain\":\ttrue"), "{text}");
+    // -U alone: unsubscribes, prints nothing, runs until -W.
+    let out = run_with_timeout(sub_cmd(&sb, p).args(["-U", "f/#", "-W", "1", "-d"]), T);
+    assert_code(&out, 27);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("sending UNSUBSCRIBE (Mid: 1, Topic: f/#)\n")
+            && text.contains("received UNSUBACK\n"),
+        "{text}"
+    );
+}
+
+#[test]
+fn random_filter_100_prints_all_and_0_1_almost_none() {
+    let b = TestBroker::start();
+    let sb = Sandbox::new();
+    let p = b.port();
+    for i in 0..20 {
+        publish(&sb, p, &["-t", &format!("rf/{i}"), "-m", "x", "-r"]);
+    }
+    let out = run_with_timeout(
+        sub_cmd(&sb, p).args(["-t", "rf/#", "--random-filter", "100", "-C", "20"]),
+        T,
+    );
+    assert_code(&out, 0);
+    assert_eq!(out.stdout.len(), 40);
+    // 0.1%: the chance that all 20 are printed is 1e-60.
+    let out = run_with_timeout(
+        sub_cmd(&sb, p).args(["-t", "rf/#", "--random-filter", "0.1", "-C", "20"]),
+        T,
+    );
+    assert_code(&out, 0);
+    assert!(out.stdout.len() < 40, "{}", describe(&out));
+}
+
+#[test]
+fn qos2_is_printed_once_after_its_handshake() {
+    let b = TestBroker::start();
+    let sb = Sandbox::new();
+    let p = b.port();
+    let run =
+        Running::spawn(sub_cmd(&sb, p).args(["-t", "q2", "-q", "2", "-C", "3", "-F", "%q %m %p"]));
+    wait_subscriptions(&b, 1);
+    for (q, m) in [("2", "a"), ("1", "b"), ("0", "c")] {
+        publish(&sb, p, &["-t", "q2", "-m", m, "-q", q]);
+    }
+    let out = run.finish();
+    assert_code(&out, 0);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    assert!(
+        lines[0].starts_with("2 ") && lines[0].ends_with(" a"),
+        "{text}"
+    );
+    assert!(
+        lines[1].starts_with("1 ") && lines[1].ends_with(" b"),
+        "{text}"
+    );
+    assert_eq!(lines[2], "0 0 c");
+}
+
+#[test]
+fn output_is_flushed_while_running_with_and_without_line_buffered() {
+    let b = TestBroker::start();
+    let sb = Sandbox::new();
+    let p = b.port();
+    for extra in [&[][..], &["--line-buffered"]] {
+        let run = Running::spawn(sub_cmd(&sb, p).args(["-t", "lb"]).args(extra));
+        wait_subscriptions(&b, 1);
+        publish(&sb, p, &["-t", "lb", "-m", "first"]);
+        // Printed while the subscriber is still running: nothing else is ready.
+        run.wait_for("first\n");
+        kill("INT", run.pid());
+        let out = run.finish();
+        assert_code(&out, 0);
+        // Let the broker drop the subscription before the next round.
+        wait_no_subscriptions(&b);
+    }
+}
+
+#[test]
+fn closed_pipe_exits_quietly_with_0() {
+    let b = TestBroker::start();
+    let sb = Sandbox::new();
+    let p = b.port();
+    let mut child = sub_cmd(&sb, p)
+        .args(["-t", "pipe", "-v"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_subscriptions(&b, 1);
+    publish(&sb, p, &["-t", "pipe", "-m", "1"]);
+    // Like `| head -1`: read one line, then close the pipe.
+    let mut stdout = child.stdout.take().unwrap();
+    let mut got = Vec::new();
+    let mut byte = [0u8; 1];
+    while !got.ends_with(b"\n") {
+        assert_eq!(stdout.read(&mut byte).unwrap(), 1);
+        got.push(byte[0]);
+    }
+    assert_eq!(got, b"pipe 1\n");
+    drop(stdout);
+    // The next writes fail with EPIPE.
+    for i in 0..5 {
+        publish(&sb, p, &["-t", "pipe", "-m", &format!("more {i}")]);
+    }
+    let out = wait_with_timeout(child, T, "mqtk sub | head -1");
+    assert_code(&out, 0);
+    assert!(out.stderr.is_empty(), "{}", describe(&out));
+}
+
+#[test]
+fn sigint_and_sigterm_disconnect_cleanly_and_exit_0() {
+    let b = TestBroker::start();
+    let sb = Sandbox::new();
+    let p = b.port();
+    for sig in ["INT", "TERM"] {
+        // A v3.1.1 will is published only when the connection ends without DISCONNECT.
+        let watcher = Running::spawn(sub_cmd(&sb, p).args(["-t", "will/#", "-v"]));
+        wait_subscriptions(&b, 1);
+        let run = Running::spawn(sub_cmd(&sb, p).args([
+            "-t",
+            "sig",
+            "--will-topic",
+            "will/x",
+            "--will-payload",
+            "died",
+        ]));
+        wait_subscriptions(&b, 2);
+        kill(sig, run.pid());
+        let out = run.finish();
+        assert_code(&out, 0);
+        assert!(out.stderr.is_empty(), "{}", describe(&out));
+        std::thread::sleep(Duration::from_millis(200));
+        assert_eq!(watcher.text(), "", "the will was published: no DISCONNECT");
+        drop(watcher);
+        wait_no_subscriptions(&b);
+    }
+}
+
+/// QoS 1/2 messages published while a `-c -i` subscriber was away arrive on its next
+/// run.
+fn persistent_session(port: u16, version: &str) {
+    let sb = Sandbox::new();
+    let id = format!("persist-{version}");
+    let base = [
+        "-c",
+        "-i",
+        id.as_str(),
+        "-q",
+        "2",
+        "-t",
+        "ps/#",
+        "-V",
+        version,
+    ];
+    let out = run_with_timeout(sub_cmd(&sb, port).args(base).arg("-E"), T);
+    assert_code(&out, 0);
+    publish(&sb, port, &["-t", "ps/1", "-m", "one", "-q", "1"]);
+    publish(&sb, port, &["-t", "ps/2", "-m", "two", "-q", "2"]);
+    publish(&sb, port, &["-t", "ps/0", "-m", "zero", "-q", "0"]);
+    let out = run_with_timeout(sub_cmd(&sb, port).args(base).args(["-v", "-C", "2"]), T);
+    assert_code(&out, 0);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "ps/1 one\nps/2 two\n");
+}
+
+#[test]
+fn persistent_session_on_the_embedded_broker() {
+    let b = TestBroker::start();
+    persistent_session(b.port(), "311");
+    persistent_session(b.port(), "5");
+}
+
+#[test]
+fn persistent_session_on_mosquitto() {
+    let Some(m) = Mosquitto::start("") else {
+        return;
+    };
+    persistent_session(m.port, "311");
+    persistent_session(m.port, "5");
+}
+
+#[test]
+fn all_denied_says_so_and_exits_0() {
+    // Our broker refuses a subscription no ACL rule can ever let through (mosquitto
+    // 2.0 grants it and filters each message instead).
+    let sb = Sandbox::new();
+    let acl = sb.file("acl");
+    std::fs::write(&acl, "topic read allowed/#\n").unwrap();
+    let mut config = TestBroker::config();
+    config.acl_file = Some(acl);
+    let b = TestBroker::start_with(config);
+    for v in ["311", "5"] {
+        let out = run_with_timeout(
+            sub_cmd(&sb, b.port()).args(["-t", "secret/x", "-V", v, "-W", "5"]),
+            T,
+        );
+        assert_code(&out, 0);
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr),
+            "All subscription requests were denied.\n"
+        );
+    }
+    let out = run_with_timeout(
+        sub_cmd(&sb, b.port()).args(["-t", "secret/x", "-t", "allowed/y", "-V", "5", "-E"]),
+        T,
+    );
+    assert_code(&out, 0);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "Warning: Subscription to 'secret/x' was denied: Not authorized.\n"
+    );
+}
+
+// ---------------------------------------------------------------------------------
+// Differential: Debian's mosquitto_sub beside ours, same broker, same messages
+
+/// Publishes `messages` (topic, payload, extra pub args) as retained messages, then
+/// runs mosquitto_sub and ours with `args` and `-C n`; stdout must be identical
+/// after `normalize`.
+fn differential_output(args: &[&str], normalize: fn(String) -> String) {
+    if !have_mosquitto_tool("mosquitto_sub") {
+        return;
+    }
+    let Some(m) = Mosquitto::start("") else {
+        return;
+    };
+    let sb = Sandbox::new();
+    let p = m.port;
+    let msgs: &[(&str, &[&str])] = &[
+        ("d/plain", &["-m", "hello world"]),
+        ("d/q1", &["-m", "{\"a\":1}", "-q", "1"]),
+        ("d/bin", &["-m", "caf\u{e9} \t tab"]),
+        ("d/long/topic/name", &["-m", "0123456789abcdef0123456789"]),
+    ];
+    for (t, extra) in msgs {
+        publish(&sb, p, &[&["-t", *t, "-r"][..], extra].concat());
+    }
+    let n = msgs.len().to_string();
+    let port = p.to_string();
+    let common = [&["-p", port.as_str(), "-t", "d/#", "-C", &n][..], args].concat();
+    let theirs = run_with_timeout(
+        sb.command("mosquitto_sub").args(&common).env("TZ", "UTC"),
+        T,
+    );
+    let ours = run_with_timeout(
+        sb.command(our_mosquitto_sub(&sb))
+            .args(&common)
+            .env("TZ", "UTC"),
+        T,
+    );
+    assert_code(&theirs, 0);
+    assert_code(&ours, 0);
+    let (t, o) = (
+        normalize(String::from_utf8_lossy(&theirs.stdout).into_owned()),
+        normalize(String::from_utf8_lossy(&ours.stdout).into_owned()),
+    );
+    assert_eq!(o, t, "args {args:?}");
+}
+
+fn same(s: String) -> String {
+    s
+}
+
+#[test]
+fn differential_plain_and_verbose() {
+    differential_output(&[], same);
+    differential_output(&["-v"], same);
+    differential_output(&["-v", "-N"], same);
+}
+
+#[test]
+fn differential_templates() {
+    // No times (they differ by when each received), no %x widths (2.1 groups nibbles).
+    differential_output(&["-F", "%t|%p|%l|%q|%r|%m"], same);
+    differential_output(&["-F", "%%[%-20t] [%20p] %5l\\t%q"], same);
+    differential_output(&["-F", "%x"], same);
+}
+
+/// `%j`: the time differs; 2.0.11 prints `"retain":1` where 2.1 prints `true`.
+#[test]
+fn differential_json() {
+    fn norm(s: String) -> String {
+        s.lines()
+            .map(|l| {
+                let l = match l.find("\"tst\":\"") {
+                    Some(i) => {
+                        let end = l[i + 7..].find('"').map_or(l.len(), |e| i + 7 + e);
+                        format!("{}TST{}", &l[..i], &l[end + 1..])
+                    }
+                    None => l.to_string(),
+                };
+                l.replace("\"retain\":1", "\"retain\":true")
+                    .replace("\"retain\":0", "\"retain\":false")
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+    differential_output(&["-F", "%j"], norm);
+}
+
+#[test]
+fn differential_live_messages_qos_and_v5() {
+    if !have_mosquitto_tool("mosquitto_sub") {
+        return;
+    }
+    let Some(m) = Mosquitto::start("") else {
+        return;
+    };
+    let sb = Sandbox::new();
+    let p = m.port;
+    publish(&sb, p, &["-t", "live/ready", "-m", "ready", "-r"]);
+    let args = [
+        "-p",
+        &p.to_string(),
+        "-t",
+        "live/#",
+        "-V",
+        "5",
+        "-q",
+        "2",
+        "-C",
+        "5",
+        "-F",
+        "%t %q %p %C %E %R %P",
+    ]
+    .map(String::from);
+    let theirs = Running::spawn(sb.command("mosquitto_sub").args(&args));
+    let ours = Running::spawn(sb.command(our_mosquitto_sub(&sb)).args(&args));
+    theirs.wait_for("ready");
+    ours.wait_for("ready");
+    publish(
+        &sb,
+        p,
+        &[
+            "-t",
+            "live/a",
+            "-m",
+            "A",
+            "-q",
+            "1",
+            "-V",
+            "5",
+            "-D",
+            "publish",
+            "content-type",
+            "text/x",
+        ],
+    );
+    publish(
+        &sb,
+        p,
+        &[
+            "-t",
+            "live/b",
+            "-m",
+            "B",
+            "-q",
+            "2",
+            "-V",
+            "5",
+            "-D",
+            "publish",
+            "response-topic",
+            "r/t",
+        ],
+    );
+    publish(
+        &sb,
+        p,
+        &[
+            "-t",
+            "live/c",
+            "-m",
+            "C",
+            "-V",
+            "5",
+            "-D",
+            "publish",
+            "user-property",
+            "k",
+            "v",
+        ],
+    );
+    publish(&sb, p, &["-t", "live/empty", "-n", "-q", "1"]);
+    let o = ours.finish();
+    let t = theirs.finish();
+    assert_code(&t, 0);
+    assert_code(&o, 0);
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&t.stdout)
+    );
+    assert!(String::from_utf8_lossy(&o.stdout).contains("live/c 0 C"));
+}
