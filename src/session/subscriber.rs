@@ -845,3 +845,127 @@ impl Subscriber<'_> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::PropertyValue;
+
+    fn link(version: ProtocolVersion) -> (Link, tokio::io::DuplexStream) {
+        let (ours, theirs) = tokio::io::duplex(64 * 1024);
+        let link = Link::new(
+            Box::new(ours),
+            BytesMut::new(),
+            version,
+            60,
+            Debug::new(false, "t"),
+        );
+        (link, theirs)
+    }
+
+    fn publish(topic: &str, alias: Option<u16>, qos: QoS, pid: u16, payload: &str) -> Vec<u8> {
+        let mut properties = Properties::new();
+        if let Some(a) = alias {
+            properties.set(PropertyId::TopicAlias, PropertyValue::TwoByte(a));
+        }
+        let p = Publish {
+            dup: false,
+            qos,
+            retain: false,
+            topic: topic.into(),
+            packet_id: pid,
+            properties,
+            payload: Bytes::from(payload.to_string()),
+        };
+        let mut b = BytesMut::new();
+        codec::encode(&Packet::Publish(p), ProtocolVersion::V5, &mut b).unwrap();
+        b.to_vec()
+    }
+
+    fn message(ev: Option<Event>) -> Publish {
+        match ev {
+            Some(Event::Message(p)) => p,
+            _ => panic!("expected a message"),
+        }
+    }
+
+    #[test]
+    fn topic_aliases_are_resolved_before_printing() {
+        let (mut l, _peer) = link(ProtocolVersion::V5);
+        // 5.0 §3.3.2.3.4: alias 7 set with a topic, then used with an empty one.
+        l.rbuf
+            .extend_from_slice(&publish("a/b", Some(7), QoS::AtMostOnce, 0, "1"));
+        l.rbuf
+            .extend_from_slice(&publish("", Some(7), QoS::AtMostOnce, 0, "2"));
+        let first = message(l.next_event().unwrap());
+        let second = message(l.next_event().unwrap());
+        assert_eq!(
+            (first.topic.as_str(), &first.payload[..]),
+            ("a/b", &b"1"[..])
+        );
+        assert_eq!(
+            (second.topic.as_str(), &second.payload[..]),
+            ("a/b", &b"2"[..])
+        );
+        // The alias stays visible to %A.
+        assert_eq!(second.properties.get_int(PropertyId::TopicAlias), Some(7));
+        assert!(l.next_event().unwrap().is_none());
+        // An alias never set is a protocol error.
+        l.rbuf
+            .extend_from_slice(&publish("", Some(9), QoS::AtMostOnce, 0, "3"));
+        assert!(matches!(l.next_event(), Err(LinkError::Protocol(_))));
+    }
+
+    #[test]
+    fn qos1_is_acked_and_qos2_waits_for_pubrel() {
+        let (mut l, _peer) = link(ProtocolVersion::V311);
+        let mut b = BytesMut::new();
+        let p1 = Publish {
+            dup: false,
+            qos: QoS::AtLeastOnce,
+            retain: false,
+            topic: "t".into(),
+            packet_id: 5,
+            properties: Properties::new(),
+            payload: Bytes::from_static(b"x"),
+        };
+        codec::encode(&Packet::Publish(p1), ProtocolVersion::V311, &mut b).unwrap();
+        let mut p2 = Publish {
+            qos: QoS::ExactlyOnce,
+            packet_id: 6,
+            payload: Bytes::from_static(b"y"),
+            topic: "t".into(),
+            dup: false,
+            retain: false,
+            properties: Properties::new(),
+        };
+        codec::encode(&Packet::Publish(p2.clone()), ProtocolVersion::V311, &mut b).unwrap();
+        // A resent duplicate before PUBREL must not print twice.
+        p2.dup = true;
+        codec::encode(&Packet::Publish(p2), ProtocolVersion::V311, &mut b).unwrap();
+        l.rbuf.extend_from_slice(&b);
+        assert_eq!(&message(l.next_event().unwrap()).payload[..], b"x");
+        // PUBACK 5, PUBREC 6, PUBREC 6: byte by byte (3.1.1 §3.4, §3.5).
+        assert!(l.next_event().unwrap().is_none());
+        assert_eq!(
+            &l.wbuf[..],
+            &[0x40, 2, 0, 5, 0x50, 2, 0, 6, 0x50, 2, 0, 6][..]
+        );
+        l.wbuf.clear();
+        // PUBREL 6 (flags 0b0010): the message is delivered, PUBCOMP 6 queued.
+        l.rbuf.extend_from_slice(&[0x62, 2, 0, 6]);
+        assert_eq!(&message(l.next_event().unwrap()).payload[..], b"y");
+        assert_eq!(&l.wbuf[..], &[0x70, 2, 0, 6][..]);
+        // A second PUBREL for it is answered but delivers nothing.
+        l.rbuf.extend_from_slice(&[0x62, 2, 0, 6]);
+        assert!(l.next_event().unwrap().is_none());
+    }
+
+    #[test]
+    fn packet_ids_skip_zero() {
+        let (mut l, _peer) = link(ProtocolVersion::V5);
+        l.last_pid = u16::MAX;
+        assert_eq!(l.next_pid(), 1);
+        assert_eq!(l.next_pid(), 2);
+    }
+}

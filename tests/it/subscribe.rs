@@ -851,3 +851,123 @@ fn differential_live_messages_qos_and_v5() {
     );
     assert!(String::from_utf8_lossy(&o.stdout).contains("live/c 0 C"));
 }
+
+/// `-d` lines, QoS 1 and 2 handshakes included, are mosquitto_sub's byte for byte.
+#[test]
+fn differential_debug_lines() {
+    if !have_mosquitto_tool("mosquitto_sub") {
+        return;
+    }
+    let Some(m) = Mosquitto::start("") else {
+        return;
+    };
+    let sb = Sandbox::new();
+    let p = m.port;
+    publish(&sb, p, &["-t", "dd/1", "-m", "one", "-q", "1", "-r"]);
+    publish(&sb, p, &["-t", "dd/2", "-m", "two", "-q", "2", "-r"]);
+    let port = p.to_string();
+    for v in ["311", "5"] {
+        let args = [
+            "-p", &port, "-t", "dd/#", "-q", "2", "-C", "2", "-d", "-i", "dbg", "-v", "-V", v,
+        ];
+        let theirs = run_with_timeout(sb.command("mosquitto_sub").args(args), T);
+        let ours = run_with_timeout(sb.command(our_mosquitto_sub(&sb)).args(args), T);
+        assert_code(&ours, 0);
+        assert_eq!(
+            String::from_utf8_lossy(&ours.stdout),
+            String::from_utf8_lossy(&theirs.stdout),
+            "-V {v}"
+        );
+    }
+}
+
+#[test]
+fn connection_refused_matches_mosquitto_sub() {
+    if !have_mosquitto_tool("mosquitto_sub") {
+        return;
+    }
+    let sb = Sandbox::new();
+    let dead = crate::util::free_port().to_string();
+    differential_usage(&sb, &["-p", &dead, "-t", "a"]);
+    differential_usage(&sb, &["-p", &dead, "-t", "a", "--quiet"]);
+}
+
+#[test]
+fn url_options_file_and_watch() {
+    let b = TestBroker::start();
+    let sb = Sandbox::new();
+    let p = b.port();
+    publish(&sb, p, &["-t", "u/1", "-m", "first", "-r"]);
+    publish(&sb, p, &["-t", "u/2", "-m", "second", "-r"]);
+    // -L gives host, port and the topic.
+    let out = run_with_timeout(
+        sb.mqtk()
+            .args(["sub", "-L", &format!("mqtt://127.0.0.1:{p}/u/1"), "-C", "1"]),
+        T,
+    );
+    assert_code(&out, 0);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "first\n");
+    // $XDG_CONFIG_HOME/mosquitto_sub: options before argv's.
+    std::fs::write(
+        sb.path().join("home/.config/mosquitto_sub"),
+        format!("-p {p}\n-v\n"),
+    )
+    .unwrap();
+    let out = run_with_timeout(sb.mqtk().args(["sub", "-t", "u/2", "-C", "1"]), T);
+    assert_code(&out, 0);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "u/2 second\n");
+    std::fs::remove_file(sb.path().join("home/.config/mosquitto_sub")).unwrap();
+    // --watch: a cleared screen with the broker's name, then one line per topic.
+    let out = run_with_timeout(
+        sub_cmd(&sb, p).args(["-h", "127.0.0.1", "-t", "u/#", "-w", "-v", "-C", "2"]),
+        T,
+    );
+    assert_code(&out, 0);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.starts_with("\x1b[2J\x1b[1;1HBroker: 127.0.0.1\n\x1b[2;1H"),
+        "{text:?}"
+    );
+    assert!(text.contains("\x1b[3;1H"), "{text:?}");
+}
+
+/// mosquitto_sub reconnects (once a second) when the broker goes away, and
+/// subscribes again.
+#[test]
+fn reconnects_after_the_broker_restarts() {
+    let Some(m) = Mosquitto::start("") else {
+        return;
+    };
+    let sb = Sandbox::new();
+    let port = m.port;
+    let run = Running::spawn(sub_cmd(&sb, port).args(["-t", "rc/#", "-v", "-C", "2"]));
+    publish(&sb, port, &["-t", "rc/ready", "-m", "1", "-r"]);
+    run.wait_for("rc/ready 1\n");
+    drop(m);
+    // The same port again, with the same (empty) state.
+    let conf = sb.file("m2.conf");
+    std::fs::write(
+        &conf,
+        format!("listener {port} 127.0.0.1\nallow_anonymous true\n"),
+    )
+    .unwrap();
+    let mut second = sb
+        .command(crate::util::which("mosquitto").unwrap())
+        .arg("-c")
+        .arg(&conf)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(crate::util::wait_for_port(port, T));
+    // Retained, so it arrives whenever the subscriber is back.
+    publish(&sb, port, &["-t", "rc/again", "-m", "2", "-r"]);
+    let out = run.finish();
+    let _ = second.kill();
+    let _ = second.wait();
+    assert_code(&out, 0);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "rc/ready 1\nrc/again 2\n"
+    );
+}
