@@ -190,9 +190,13 @@ impl ConnectError {
 
 /// mosquitto_pub and mosquitto_sub exit 1 for every failure to connect (the TLS option
 /// errors included); only a refused CONNACK has codes of its own, and that comes later.
+/// The text is the whole line as mosquitto prints it (`stderr_line`).
 impl From<ConnectError> for crate::exit::Error {
     fn from(e: ConnectError) -> crate::exit::Error {
-        crate::exit::Error::Failed(e.to_string())
+        crate::exit::Error::Verbatim {
+            text: format!("{}\n", e.stderr_line()),
+            code: crate::exit::FAILURE,
+        }
     }
 }
 

@@ -346,7 +346,7 @@ async fn connection_refused_reads_like_mosquitto() {
     assert!(e.is_transient());
     let exit: mqtk::exit::Error = e.into();
     assert_eq!(exit.exit_code(), 1);
-    assert_eq!(exit.to_string(), "Connection refused");
+    assert_eq!(exit.message(), "Error: Connection refused\n");
 }
 
 #[tokio::test]
