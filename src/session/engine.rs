@@ -41,8 +41,14 @@ const SMALL_FILE: u64 = 1024 * 1024;
 const RECONNECT_ATTEMPTS: u32 = 10;
 const BACKOFF_START: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(2);
-/// Window when neither `-M` nor a v5 Receive Maximum says otherwise (mosquitto's 20).
-const DEFAULT_WINDOW: u16 = 20;
+/// Window when neither `-M` nor a v5 Receive Maximum says otherwise. MQTT 3.1/3.1.1
+/// have no flow control, so the packet-id space is the limit; `INFLIGHT_BYTES` keeps
+/// memory bounded. A wide window lets each write carry many messages and each read
+/// many acks, which is what makes QoS 1 cheap (mosquitto_pub's 20 costs a TCP segment
+/// per few messages).
+const DEFAULT_WINDOW: u16 = u16::MAX;
+/// Payload bytes that may be unacknowledged at once, whatever the window.
+const INFLIGHT_BYTES: usize = 1024 * 1024;
 
 // ---------------------------------------------------------------------------------
 // Debug lines (-d)
@@ -112,9 +118,15 @@ pub async fn open_stream(ep: &Endpoint) -> Result<BoxedStream, Error> {
             "TLS, WebSocket and proxy connections are not available in this build yet".into(),
         ));
     }
-    let addrs: Vec<_> = match tokio::net::lookup_host((ep.host.as_str(), ep.port)).await {
-        Ok(a) => a.collect(),
-        Err(_) => Vec::new(),
+    // Resolved on this thread: getaddrinfo on a name from /etc/hosts or an address
+    // literal is quicker than handing it to a blocking-pool thread, and a client has
+    // nothing else to do meanwhile.
+    let addrs: Vec<std::net::SocketAddr> = {
+        use std::net::ToSocketAddrs;
+        match (ep.host.as_str(), ep.port).to_socket_addrs() {
+            Ok(a) => a.collect(),
+            Err(_) => Vec::new(),
+        }
     };
     if addrs.is_empty() {
         return Err(Error::Verbatim {
@@ -131,10 +143,13 @@ pub async fn open_stream(ep: &Endpoint) -> Result<BoxedStream, Error> {
         }
         .map_err(io_err)?;
         if let Some(bind) = &ep.bind_address {
-            let local = tokio::net::lookup_host((bind.as_str(), 0))
-                .await
-                .ok()
-                .and_then(|mut a| a.find(|l| l.is_ipv4() == addr.is_ipv4()));
+            let local = {
+                use std::net::ToSocketAddrs;
+                (bind.as_str(), 0)
+                    .to_socket_addrs()
+                    .ok()
+                    .and_then(|mut a| a.find(|l| l.is_ipv4() == addr.is_ipv4()))
+            };
             match local {
                 Some(l) => sock.bind(l).map_err(io_err)?,
                 None => {
@@ -147,9 +162,11 @@ pub async fn open_stream(ep: &Endpoint) -> Result<BoxedStream, Error> {
         }
         match sock.connect(addr).await {
             Ok(s) => {
-                if ep.nodelay {
-                    s.set_nodelay(true).map_err(io_err)?;
-                }
+                // Always: the engine coalesces packets itself (one write per wakeup),
+                // and Nagle's algorithm would hold each batch until the previous one
+                // is acknowledged at the TCP level. `--nodelay` is accepted as is.
+                let _ = ep.nodelay;
+                s.set_nodelay(true).map_err(io_err)?;
                 return Ok(Box::new(s));
             }
             Err(e) => last = Some(e),
@@ -560,6 +577,8 @@ struct Publisher<'a> {
     tally: Tally,
     /// mosquitto numbers QoS 0 messages too (the `m` in debug lines).
     qos0_mid: u16,
+    /// Payload bytes of the messages in `state`, for the `INFLIGHT_BYTES` budget.
+    inflight_bytes: usize,
 }
 
 /// How a connection's pump ended.
@@ -599,6 +618,7 @@ pub async fn run_publisher(p: &PubSettings) -> Result<u8, Error> {
         },
         tally: Tally::default(),
         qos0_mid: 0,
+        inflight_bytes: 0,
     };
     pubr.run().await
 }
@@ -868,7 +888,9 @@ impl Publisher<'_> {
                     Self::copy_file(&mut out, &mut copy)?;
                     continue;
                 }
-                if qos != QoS::AtMostOnce && !self.state.has_room() {
+                if qos != QoS::AtMostOnce
+                    && (!self.state.has_room() || self.inflight_bytes >= INFLIGHT_BYTES)
+                {
                     break;
                 }
                 match self.source.next(Instant::now()) {
@@ -876,6 +898,7 @@ impl Publisher<'_> {
                         let pid = if qos == QoS::AtMostOnce {
                             0
                         } else {
+                            self.inflight_bytes += payload.len();
                             self.state
                                 .start_publish(qos, payload.clone())
                                 .expect("room checked above")
@@ -1008,10 +1031,11 @@ impl Publisher<'_> {
                     ));
                     // An ack for an id we do not have in flight is ignored, as
                     // libmosquitto does.
-                    if let Ok(done) = self.state.on_puback(packet_id, reason)
-                        && !done.succeeded()
-                    {
-                        self.warn_failed(packet_id, reason, &properties);
+                    if let Ok(done) = self.state.on_puback(packet_id, reason) {
+                        self.inflight_bytes -= done.msg.len();
+                        if !done.succeeded() {
+                            self.warn_failed(packet_id, reason, &properties);
+                        }
                     }
                 }
                 Packet::PubRec(PubRec {
@@ -1023,7 +1047,8 @@ impl Publisher<'_> {
                         .log(format_args!("received PUBREC (Mid: {packet_id})"));
                     match self.state.on_pubrec(packet_id, reason) {
                         Ok(PubRecOutcome::Release(pid)) => self.encode_pubrel(out, pid),
-                        Ok(PubRecOutcome::Refused(_)) => {
+                        Ok(PubRecOutcome::Refused(done)) => {
+                            self.inflight_bytes -= done.msg.len();
                             self.warn_failed(packet_id, reason, &properties)
                         }
                         // 5.0 §4.3.3: answer a PUBREC we have no record of with PUBREL
@@ -1040,10 +1065,11 @@ impl Publisher<'_> {
                         "received PUBCOMP (Mid: {packet_id}, RC:{})",
                         reason.0
                     ));
-                    if let Ok(done) = self.state.on_pubcomp(packet_id, reason)
-                        && !done.succeeded()
-                    {
-                        self.warn_failed(packet_id, reason, &properties);
+                    if let Ok(done) = self.state.on_pubcomp(packet_id, reason) {
+                        self.inflight_bytes -= done.msg.len();
+                        if !done.succeeded() {
+                            self.warn_failed(packet_id, reason, &properties);
+                        }
                     }
                 }
                 Packet::PingResp => {
