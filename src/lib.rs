@@ -16,6 +16,7 @@ pub mod cmd;
 pub mod codec;
 pub mod connect;
 pub mod exit;
+pub mod output;
 pub mod passwd;
 pub mod session;
 pub mod settings;

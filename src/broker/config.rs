@@ -93,7 +93,8 @@ pub struct Config {
     pub max_packet_size: u32,
     /// QoS 1/2 messages in flight to each client at once (mosquitto default 20).
     pub max_inflight_messages: u16,
-    /// Messages queued per client beyond the in-flight ones (mosquitto default 1000).
+    /// Messages queued per client beyond the in-flight ones (mosquitto default 1000;
+    /// 0 means no maximum, as in mosquitto: `shared::queue_limit`).
     pub max_queued_messages: usize,
     /// Largest payload accepted; 0 = no limit.
     pub message_size_limit: u32,

@@ -594,7 +594,7 @@ impl Conn {
     /// dropped instead. This slows a publisher to what its subscribers take, as a
     /// single-threaded broker would, without letting a stuck client stall it.
     async fn relieve_pressure(&mut self) -> Option<End> {
-        let max = self.shared.config.max_queued_messages;
+        let max = crate::broker::shared::queue_limit(&self.shared.config);
         let deadline = tokio::time::Instant::now() + PRESSURE_WAIT;
         for (session, ctl) in std::mem::take(&mut self.pressure) {
             loop {

@@ -75,6 +75,15 @@ pub fn inflight_limit(cfg: &Config) -> usize {
     }
 }
 
+/// Per-client queue limit from config; mosquitto treats `max_queued_messages 0` as
+/// "no maximum" (its documentation: "not recommended"), and so do we.
+pub fn queue_limit(cfg: &Config) -> usize {
+    match cfg.max_queued_messages {
+        0 => usize::MAX,
+        n => n,
+    }
+}
+
 impl Shared {
     pub fn new(config: Arc<Config>, stats: Arc<Stats>, shutdown: watch::Receiver<bool>) -> Shared {
         Shared {
@@ -166,7 +175,7 @@ impl Shared {
             return 0;
         }
         let n = matches.len();
-        let max_queued = self.config.max_queued_messages;
+        let max_queued = queue_limit(&self.config);
         for (session, out) in router::deliveries(&msg, matches) {
             if let Some(ctl) = self.enqueue(&session, out, max_queued)
                 && !pressure.iter().any(|(_, c)| Arc::ptr_eq(c, &ctl))

@@ -1,7 +1,11 @@
 //! Byte-stream transports (TCP, unix socket, TLS, WebSocket, proxies), shared by the
 //! clients and the broker. Every transport ends as a `BoxedStream`.
 
+pub mod http_proxy;
+pub mod socks5;
+pub mod tcp;
 pub mod tls;
+pub mod tls_client;
 pub mod ws;
 
 use tokio::io::{AsyncRead, AsyncWrite};

@@ -403,3 +403,51 @@ async fn v5_pub_sub_each_qos() {
         assert_eq!(&got[i].2[..], &[i as u8; 2]);
     }
 }
+
+/// Offline QoS 1 messages kept for a persistent session under a queue limit.
+async fn offline_messages_kept(max_queued_messages: usize, published: usize) -> usize {
+    let mut config = TestBroker::config();
+    config.max_queued_messages = max_queued_messages;
+    let b = TestBroker::start_with(config);
+    let mut o = opts4(&b, "persist");
+    o.set_clean_session(false);
+    {
+        let (sub, mut sev) = rumqttc::AsyncClient::new(o.clone(), 10);
+        connack4(&mut sev).await;
+        sub.subscribe("q/x", rumqttc::QoS::AtLeastOnce)
+            .await
+            .unwrap();
+        suback4(&mut sev).await;
+        sub.disconnect().await.unwrap();
+        while let Ok(Ok(_)) = timeout(WAIT, sev.poll()).await {}
+    }
+    let (publ, mut pev) = rumqttc::AsyncClient::new(opts4(&b, "pub"), published + 10);
+    connack4(&mut pev).await;
+    for i in 0..published {
+        publ.publish("q/x", rumqttc::QoS::AtLeastOnce, false, i.to_string())
+            .await
+            .unwrap();
+    }
+    drive4(&mut pev, published).await;
+    let (_sub, mut sev) = rumqttc::AsyncClient::new(o, 10);
+    assert!(connack4(&mut sev).await, "session present");
+    let mut got = 0;
+    while let Ok(Ok(ev)) = timeout(Duration::from_millis(500), sev.poll()).await {
+        if let rumqttc::Event::Incoming(rumqttc::Packet::Publish(p)) = ev {
+            assert_eq!(&p.payload[..], got.to_string().as_bytes(), "in order");
+            got += 1;
+        }
+    }
+    got
+}
+
+#[tokio::test]
+async fn max_queued_messages_bounds_offline_queue() {
+    assert_eq!(offline_messages_kept(5, 20).await, 5);
+}
+
+/// Regression: `max_queued_messages 0` dropped everything; mosquitto reads it as no maximum.
+#[tokio::test]
+async fn max_queued_messages_zero_means_no_maximum() {
+    assert_eq!(offline_messages_kept(0, 1200).await, 1200);
+}

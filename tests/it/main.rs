@@ -3,8 +3,10 @@
 mod broker;
 mod broker_edges;
 mod broker_rumqttc;
+mod connect;
 mod interop;
 mod listeners;
+mod output;
 mod passwd;
 mod publish;
 mod util;

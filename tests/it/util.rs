@@ -8,6 +8,7 @@ use std::ffi::OsStr;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// A temp directory with HOME and XDG_CONFIG_HOME inside it, so no user's
@@ -128,11 +129,23 @@ pub fn which(tool: &str) -> Option<PathBuf> {
 
 /// A free loopback port, for programs (like mosquitto) that cannot report the port
 /// they bound. Tests of our own broker bind port 0 instead.
+///
+/// Tests run in parallel threads, and the kernel may hand the same just-released port
+/// to two of them; a port is therefore never handed out twice in one test process.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("bind 127.0.0.1:0")
+    static GIVEN: Mutex<Vec<u16>> = Mutex::new(Vec::new());
+    for _ in 0..100 {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("bind 127.0.0.1:0");
+        let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
+    panic!("no fresh loopback port after 100 tries");
 }
 
 /// Waits until something accepts TCP connections on 127.0.0.1:port.
@@ -178,13 +191,18 @@ impl Mosquitto {
                 .stderr(Stdio::null())
                 .spawn()
                 .expect("spawn mosquitto");
-            let m = Mosquitto {
+            let mut m = Mosquitto {
                 port,
                 child,
                 sandbox,
             };
+            // Something answering on the port is ours only if our mosquitto is still
+            // running: one that failed to bind exits at once.
             if wait_for_port(port, Duration::from_secs(5)) {
-                return Some(m);
+                std::thread::sleep(Duration::from_millis(30));
+                if matches!(m.child.try_wait(), Ok(None)) {
+                    return Some(m);
+                }
             }
             drop(m);
         }
