@@ -76,13 +76,3 @@ impl Error {
         matches!(self, Error::Io { source, .. } if source.kind() == io::ErrorKind::BrokenPipe)
     }
 }
-
-/// The C library's text for an I/O error ("Connection refused"), without Rust's
-/// " (os error 111)" suffix: mosquitto prints `strerror(errno)`.
-pub fn strerror(e: &io::Error) -> String {
-    let s = e.to_string();
-    match s.rfind(" (os error ") {
-        Some(i) => s[..i].to_string(),
-        None => s,
-    }
-}

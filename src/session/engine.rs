@@ -23,7 +23,7 @@ use crate::codec::{
     self, ConnAck, Connect, Disconnect, Packet, Properties, PropertyContext, PropertyId,
     ProtocolVersion, PubAck, PubComp, PubRec, PubRel, QoS, ReasonCode,
 };
-use crate::connect::Endpoint;
+use crate::connect::{ConnectError, Prepared};
 use crate::exit::{self, Error};
 use crate::session::state::{PubRecOutcome, Resend, State, Tick};
 use crate::settings::{ClientSettings, MessageSource, PubSettings};
@@ -92,89 +92,20 @@ impl Debug {
 // ---------------------------------------------------------------------------------
 // Connecting
 
-/// Opens the byte stream to the broker. The one place that knows how; it becomes
-/// `crate::connect::open` when the transports land.
-pub async fn open_stream(ep: &Endpoint) -> Result<BoxedStream, Error> {
-    let io_err = |e: std::io::Error| Error::Verbatim {
-        text: format!("Error: {}\n", exit::strerror(&e)),
+/// mosquitto's words for a connection that could not be made (exit status 1).
+pub fn connect_error(e: &ConnectError, quiet: bool) -> Error {
+    if quiet {
+        return Error::Silent(exit::FAILURE);
+    }
+    Error::Verbatim {
+        text: format!("{}\n", e.stderr_line()),
         code: exit::FAILURE,
-    };
-    if let Some(path) = &ep.unix_socket {
-        #[cfg(unix)]
-        {
-            let s = tokio::net::UnixStream::connect(path)
-                .await
-                .map_err(io_err)?;
-            return Ok(Box::new(s));
-        }
-        #[cfg(not(unix))]
-        {
-            let _ = path;
-            return Err(Error::Failed("unix sockets are not available here".into()));
-        }
     }
-    if ep.tls.is_some() || ep.websocket_path.is_some() || ep.proxy.is_some() {
-        return Err(Error::Failed(
-            "TLS, WebSocket and proxy connections are not available in this build yet".into(),
-        ));
-    }
-    // Resolved on this thread: getaddrinfo on a name from /etc/hosts or an address
-    // literal is quicker than handing it to a blocking-pool thread, and a client has
-    // nothing else to do meanwhile.
-    let addrs: Vec<std::net::SocketAddr> = {
-        use std::net::ToSocketAddrs;
-        match (ep.host.as_str(), ep.port).to_socket_addrs() {
-            Ok(a) => a.collect(),
-            Err(_) => Vec::new(),
-        }
-    };
-    if addrs.is_empty() {
-        return Err(Error::Verbatim {
-            text: "Unable to connect (Lookup error.).\n".into(),
-            code: exit::FAILURE,
-        });
-    }
-    let mut last = None;
-    for addr in addrs {
-        let sock = if addr.is_ipv4() {
-            tokio::net::TcpSocket::new_v4()
-        } else {
-            tokio::net::TcpSocket::new_v6()
-        }
-        .map_err(io_err)?;
-        if let Some(bind) = &ep.bind_address {
-            let local = {
-                use std::net::ToSocketAddrs;
-                (bind.as_str(), 0)
-                    .to_socket_addrs()
-                    .ok()
-                    .and_then(|mut a| a.find(|l| l.is_ipv4() == addr.is_ipv4()))
-            };
-            match local {
-                Some(l) => sock.bind(l).map_err(io_err)?,
-                None => {
-                    return Err(Error::Verbatim {
-                        text: "Unable to connect (Lookup error.).\n".into(),
-                        code: exit::FAILURE,
-                    });
-                }
-            }
-        }
-        match sock.connect(addr).await {
-            Ok(s) => {
-                // Always: the engine coalesces packets itself (one write per wakeup),
-                // and Nagle's algorithm would hold each batch until the previous one
-                // is acknowledged at the TCP level. `--nodelay` is accepted as is.
-                let _ = ep.nodelay;
-                s.set_nodelay(true).map_err(io_err)?;
-                return Ok(Box::new(s));
-            }
-            Err(e) => last = Some(e),
-        }
-    }
-    Err(io_err(last.unwrap_or_else(|| {
-        std::io::Error::from(std::io::ErrorKind::ConnectionRefused)
-    })))
+}
+
+/// Checks the endpoint and loads what it needs (certificates) once, before connecting.
+pub fn prepare(s: &ClientSettings) -> Result<Prepared, Error> {
+    crate::connect::prepare(&s.endpoint).map_err(|e| connect_error(&e, s.quiet))
 }
 
 /// A live MQTT connection: the two halves of the stream and the receive buffer.
@@ -277,6 +208,7 @@ pub fn refusal(version: ProtocolVersion, code: u8, quiet: bool) -> Error {
 /// Connects, sends CONNECT and waits for CONNACK (3.1.1 §3.1, 5.0 §3.1).
 pub async fn establish(
     s: &ClientSettings,
+    prepared: &Prepared,
     dbg: &mut Debug,
     clean_start: bool,
 ) -> Result<(Session, ConnAck), EstablishError> {
@@ -287,9 +219,9 @@ pub async fn establish(
             e
         }
     };
-    let stream = open_stream(&s.endpoint)
+    let stream = crate::connect::open(prepared)
         .await
-        .map_err(|e| EstablishError::Failed(quiet_err(e)))?;
+        .map_err(|e| EstablishError::Failed(connect_error(&e, s.quiet)))?;
     let (rd, wr) = tokio::io::split(stream);
     let mut session = Session {
         rd,
@@ -342,7 +274,7 @@ pub async fn establish(
 
 fn link_text(e: &LinkError) -> String {
     match e {
-        LinkError::Io(e) => exit::strerror(e),
+        LinkError::Io(e) => crate::connect::strerror(e),
         LinkError::Closed => "The connection was lost.".into(),
         LinkError::Protocol(_) => {
             "A network protocol error occurred when communicating with the broker.".into()
@@ -570,6 +502,7 @@ struct FileCopy {
 /// The publisher: everything that lives across reconnections.
 struct Publisher<'a> {
     p: &'a PubSettings,
+    prepared: Prepared,
     dbg: Debug,
     state: State<Payload>,
     source: Source,
@@ -592,6 +525,7 @@ enum PumpEnd {
 pub async fn run_publisher(p: &PubSettings) -> Result<u8, Error> {
     let source = Source::open(p)?;
     let c = &p.client;
+    let prepared = prepare(c)?;
     let v5 = c.version == ProtocolVersion::V5;
     let mut topic = Vec::with_capacity(p.topic.len() + 2);
     topic.extend_from_slice(&(p.topic.len() as u16).to_be_bytes());
@@ -604,6 +538,7 @@ pub async fn run_publisher(p: &PubSettings) -> Result<u8, Error> {
     let alias = v5 && c.publish_properties.get(PropertyId::TopicAlias).is_some();
     let mut pubr = Publisher {
         p,
+        prepared,
         dbg: Debug::new(c.debug, &c.client_id),
         state: State::new(
             c.max_inflight.unwrap_or(DEFAULT_WINDOW),
@@ -630,7 +565,8 @@ impl Publisher<'_> {
 
     async fn run(&mut self) -> Result<u8, Error> {
         let c = &self.p.client;
-        let (mut session, mut ack) = establish(c, &mut self.dbg, c.clean_start).await?;
+        let (mut session, mut ack) =
+            establish(c, &self.prepared, &mut self.dbg, c.clean_start).await?;
         let mut first = true;
         loop {
             self.apply_connack(&ack);
@@ -693,7 +629,7 @@ impl Publisher<'_> {
         for _ in 0..RECONNECT_ATTEMPTS {
             tokio::time::sleep(delay).await;
             delay = (delay * 2).min(BACKOFF_MAX);
-            match establish(c, &mut self.dbg, c.clean_start).await {
+            match establish(c, &self.prepared, &mut self.dbg, c.clean_start).await {
                 Ok(ok) => return Ok(ok),
                 Err(EstablishError::Refused(e)) => return Err(e),
                 Err(EstablishError::Failed(e)) => last = e.message(),
@@ -964,7 +900,7 @@ impl Publisher<'_> {
                 }
                 r = read_input_chunk(&mut self.source), if read_input => {
                     if let Err(e) = r {
-                        let text = format!("Error: Unable to read from stdin: {}.\n", exit::strerror(&e));
+                        let text = format!("Error: Unable to read from stdin: {}.\n", crate::connect::strerror(&e));
                         return Err(if self.quiet() { Error::Silent(exit::FAILURE) } else { crate::settings::plain(text) });
                     }
                 }
