@@ -671,6 +671,13 @@ pub fn resolve_client(
             ));
         }
     };
+    if args.mptcp {
+        return Err(not_supported(
+            "--mptcp",
+            "Multipath TCP is not implemented in mqtk",
+            t,
+        ));
+    }
     if args.tls_keylog.is_some() {
         return Err(not_supported("--tls-keylog", "not implemented in mqtk", t));
     }

@@ -90,6 +90,9 @@ pub struct ConnectArgs {
     /// Disable Nagle's algorithm.
     #[arg(long = "nodelay", help_heading = "Connection")]
     pub nodelay: bool,
+    /// Not supported (Multipath TCP); accepted only to be rejected with a clear error.
+    #[arg(long = "mptcp", help_heading = "Connection", hide = true)]
+    pub mptcp: bool,
     /// Connect through a unix domain socket instead of TCP.
     #[arg(long = "unix", value_name = "PATH", help_heading = "Connection")]
     pub unix: Option<PathBuf>,

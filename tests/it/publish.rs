@@ -498,6 +498,20 @@ fn bad_input_gets_clear_errors_and_exit_1() {
     );
     assert_code(&out, 1);
     assert!(String::from_utf8_lossy(&out.stderr).contains("Error loading input from stdin"));
+    // A file over the MQTT limit (sparse: no disk used).
+    let huge = sb.file("huge");
+    std::fs::File::create(&huge)
+        .unwrap()
+        .set_len(268_435_456)
+        .unwrap();
+    let out = run(&["-p", &port, "-t", "a", "-f", huge.to_str().unwrap()]);
+    assert_code(&out, 1);
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .starts_with("Error: File must be less than 268435455 bytes."),
+        "{}",
+        describe(&out)
+    );
     // Options rustls cannot honour are refused by name.
     for (args, name) in [
         (&["--psk", "00", "--psk-identity", "i"][..], "--psk"),
@@ -507,6 +521,7 @@ fn bad_input_gets_clear_errors_and_exit_1() {
             "--keyform engine",
         ),
         (&["--tls-version", "tlsv1.1"], "--tls-version tlsv1.1"),
+        (&["--mptcp"], "--mptcp"),
     ] {
         let mut all = vec!["-t", "a", "-m", "x"];
         all.extend_from_slice(args);
@@ -757,4 +772,35 @@ fn every_transport_reaches_the_in_process_broker() {
         "{}",
         describe(&out)
     );
+}
+
+#[test]
+fn will_is_published_when_the_client_dies() {
+    let Some(m) = Mosquitto::start("") else {
+        return;
+    };
+    let sb = Sandbox::new();
+    let sub = Sub::start(&sb, m.port, &["-t", "will/#", "-v"]);
+    let mut child = pub_cmd(&sb, m.port)
+        .args([
+            "-t",
+            "x",
+            "-l",
+            "--will-topic",
+            "will/t",
+            "--will-payload",
+            "gone",
+            "--will-qos",
+            "1",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Connected and waiting for lines; dying without DISCONNECT fires the will.
+    std::thread::sleep(Duration::from_millis(500));
+    child.kill().unwrap();
+    let _ = child.wait();
+    assert_eq!(sub.next(T).as_deref(), Some("will/t gone"));
 }
