@@ -87,7 +87,7 @@ pub struct ConnectArgs {
     /// Bind the outgoing socket to this host/ip address.
     #[arg(short = 'A', value_name = "ADDRESS", help_heading = "Connection")]
     pub bind_address: Option<String>,
-    /// Disable Nagle's algorithm.
+    /// Disable Nagle's algorithm (always disabled in mqtk, which batches writes itself).
     #[arg(long = "nodelay", help_heading = "Connection")]
     pub nodelay: bool,
     /// Not supported (Multipath TCP); accepted only to be rejected with a clear error.
@@ -112,7 +112,8 @@ pub struct ConnectArgs {
     #[arg(short = 'o', value_name = "FILE", help_heading = "Connection")]
     pub options_file: Option<PathBuf>,
     /// The maximum number of QoS 1/2 messages in flight. Defaults to the broker's
-    /// receive maximum (MQTT v5), else 20.
+    /// receive maximum (MQTT v5), else 65535; at most 1 MiB of payload is ever
+    /// unacknowledged.
     #[arg(short = 'M', value_name = "MAX_INFLIGHT", value_parser = parse_max_inflight,
           allow_negative_numbers = true, help_heading = "Connection")]
     pub max_inflight: Option<u16>,

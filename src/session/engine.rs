@@ -47,6 +47,8 @@ const BACKOFF_MAX: Duration = Duration::from_secs(2);
 /// many acks, which is what makes QoS 1 cheap (mosquitto_pub's 20 costs a TCP segment
 /// per few messages).
 const DEFAULT_WINDOW: u16 = u16::MAX;
+/// Windows at least this wide refill at half (see `pump`).
+const HYSTERESIS_MIN_WINDOW: u16 = 256;
 /// Payload bytes that may be unacknowledged at once, whatever the window.
 const INFLIGHT_BYTES: usize = 1024 * 1024;
 
@@ -797,6 +799,7 @@ impl Publisher<'_> {
         let mut copy: Option<FileCopy> = None;
         let mut resend = std::collections::VecDeque::from(resend);
         let mut alias_sent = false;
+        let mut refill_at_half = false;
         loop {
             // 1. Fill the write buffer: resends first, then new messages.
             let mut need_input = false;
@@ -824,10 +827,24 @@ impl Publisher<'_> {
                     Self::copy_file(&mut out, &mut copy)?;
                     continue;
                 }
-                if qos != QoS::AtMostOnce
-                    && (!self.state.has_room() || self.inflight_bytes >= INFLIGHT_BYTES)
-                {
-                    break;
+                if qos != QoS::AtMostOnce {
+                    if !self.state.has_room() || self.inflight_bytes >= INFLIGHT_BYTES {
+                        refill_at_half = self.state.window() >= HYSTERESIS_MIN_WINDOW;
+                        break;
+                    }
+                    // Once a wide window filled up, wait until half of it is free: each
+                    // write then carries many messages and each wakeup reads many acks,
+                    // instead of a TCP segment per ack. (Not for narrow windows: there
+                    // the broker's Nagle would hold its last acks until our delayed
+                    // TCP ACK, 40 ms later.)
+                    if refill_at_half {
+                        if self.state.in_flight() > usize::from(self.state.window() / 2)
+                            || self.inflight_bytes > INFLIGHT_BYTES / 2
+                        {
+                            break;
+                        }
+                        refill_at_half = false;
+                    }
                 }
                 match self.source.next(Instant::now()) {
                     Next::Message(payload) => {
@@ -942,6 +959,20 @@ impl Publisher<'_> {
         }
     }
 
+    fn on_puback(&mut self, packet_id: u16, reason: ReasonCode, properties: &Properties) {
+        self.dbg.log(format_args!(
+            "received PUBACK (Mid: {packet_id}, RC:{})",
+            reason.0
+        ));
+        // An ack for an id we do not have in flight is ignored, as libmosquitto does.
+        if let Ok(done) = self.state.on_puback(packet_id, reason) {
+            self.inflight_bytes -= done.msg.len();
+            if !done.succeeded() {
+                self.warn_failed(packet_id, reason, properties);
+            }
+        }
+    }
+
     /// Decodes and handles every complete packet in the receive buffer.
     fn handle_incoming(
         &mut self,
@@ -950,6 +981,14 @@ impl Publisher<'_> {
     ) -> Result<(), LinkError> {
         let version = session.version;
         loop {
+            // Fast path for the bulk of QoS 1 traffic: a PUBACK with only a packet id
+            // (3.1.1 §3.4; 5.0 §3.4.2.1, remaining length 2 = success, no
+            // properties), read in place without building a packet.
+            while let [0x40, 0x02, hi, lo, ..] = session.rbuf[..] {
+                let packet_id = u16::from_be_bytes([hi, lo]);
+                session.rbuf.advance(4);
+                self.on_puback(packet_id, ReasonCode::SUCCESS, &Properties::new());
+            }
             let packet = match codec::decode(&mut session.rbuf, version, usize::MAX) {
                 Ok(Some(p)) => p,
                 Ok(None) => return Ok(()),
@@ -960,20 +999,7 @@ impl Publisher<'_> {
                     packet_id,
                     reason,
                     properties,
-                }) => {
-                    self.dbg.log(format_args!(
-                        "received PUBACK (Mid: {packet_id}, RC:{})",
-                        reason.0
-                    ));
-                    // An ack for an id we do not have in flight is ignored, as
-                    // libmosquitto does.
-                    if let Ok(done) = self.state.on_puback(packet_id, reason) {
-                        self.inflight_bytes -= done.msg.len();
-                        if !done.succeeded() {
-                            self.warn_failed(packet_id, reason, &properties);
-                        }
-                    }
-                }
+                }) => self.on_puback(packet_id, reason, &properties),
                 Packet::PubRec(PubRec {
                     packet_id,
                     reason,
