@@ -4,6 +4,7 @@ mod broker;
 mod broker_edges;
 mod broker_rumqttc;
 mod connect;
+mod docs;
 mod interop;
 mod listeners;
 mod output;
