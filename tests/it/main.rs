@@ -5,6 +5,7 @@ mod broker_edges;
 mod broker_rumqttc;
 mod connect;
 mod docs;
+mod install;
 mod interop;
 mod listeners;
 mod output;
