@@ -152,7 +152,9 @@ if [ "$names" = 1 ]; then
     done
 fi
 if [ -n "$binary" ]; then
-    [ -f "$binary" ] && [ -x "$binary" ] || die "--binary $binary is not an executable file"
+    if [ ! -f "$binary" ] || [ ! -x "$binary" ]; then
+        die "--binary $binary is not an executable file"
+    fi
 else
     command -v cargo >/dev/null || die "cargo is not on PATH; install a Rust toolchain (https://rustup.rs) or pass --binary"
 fi

@@ -29,9 +29,9 @@ pub fn render_all(root: Command) -> Vec<File> {
     files
 }
 
-/// The visible subcommands of a built root, without clap's `help`.
-fn visible_subcommands(root: &Command) -> impl Iterator<Item = &Command> {
-    root.get_subcommands()
+/// The visible subcommands of a built command, without clap's `help`.
+fn visible_subcommands(cmd: &Command) -> impl Iterator<Item = &Command> {
+    cmd.get_subcommands()
         .filter(|s| !s.is_hide_set() && s.get_name() != "help")
 }
 
@@ -47,13 +47,22 @@ pub fn man_pages(root: Command) -> Vec<File> {
         contents: man_page(&root, "", &version),
     }];
     for sub in visible_subcommands(&root) {
-        let name = sub.get_display_name().unwrap_or(sub.get_name()).to_string();
-        files.push(File {
-            path: format!("man/{name}.1"),
-            contents: man_page(sub, sub.get_name(), &version),
-        });
+        sub_pages(sub, sub.get_name(), &version, &mut files);
     }
     files
+}
+
+/// The page of `cmd` and, recursively, of its visible subcommands (`mqtk bench merge`
+/// → `mqtk-bench-merge.1`), so that every page a SUBCOMMANDS section names exists.
+fn sub_pages(cmd: &Command, key: &str, version: &str, files: &mut Vec<File>) {
+    let name = cmd.get_display_name().unwrap_or(cmd.get_name());
+    files.push(File {
+        path: format!("man/{name}.1"),
+        contents: man_page(cmd, key, version),
+    });
+    for sub in visible_subcommands(cmd) {
+        sub_pages(sub, &format!("{key} {}", sub.get_name()), version, files);
+    }
 }
 
 /// Bash, zsh and fish completions, named where each shell looks for them.
@@ -336,6 +345,21 @@ mod tests {
         let p = page(&files, "man/mqtk-sub.1");
         assert!(p.contains(".SH \"OUTPUT FORMAT\""), "{p}");
         assert!(p.contains("~/.config/mosquitto_sub"), "{p}");
+    }
+
+    #[test]
+    fn nested_subcommands_get_their_own_pages() {
+        let root = crate::cli::Cli::command().subcommand(
+            Command::new("bench")
+                .about("Load")
+                .subcommand(Command::new("merge").about("Combine reports")),
+        );
+        let files = man_pages(root);
+        let p = page(&files, "man/mqtk-bench-merge.1");
+        assert!(p.contains(".TH mqtk-bench-merge 1"), "{p}");
+        assert!(p.contains("\\fBmqtk bench merge\\fR"), "{p}");
+        let bench = page(&files, "man/mqtk-bench.1");
+        assert!(bench.contains("mqtk\\-bench\\-merge(1)"), "{bench}");
     }
 
     #[test]

@@ -127,18 +127,28 @@ fn generate_into_an_unwritable_place_fails_with_a_message() {
     assert!(err.contains("plain-file"), "{}", describe(&out));
 }
 
-/// `mqtk --help` and `mqtk SUB --help` for every visible subcommand, at a fixed width.
+/// `mqtk --help` and `mqtk SUB… --help` for every visible subcommand (nested ones too),
+/// at a fixed width.
 fn help_outputs() -> BTreeMap<String, Vec<u8>> {
     let sb = Sandbox::new();
     let mut root = mqtk::cli::Cli::command();
     root.build();
-    let mut runs: Vec<(String, Vec<&str>)> = vec![("mqtk".into(), vec!["--help"])];
-    for sub in root.get_subcommands() {
-        if sub.is_hide_set() || sub.get_name() == "help" {
-            continue;
+    // (golden name, argv): `mqtk --help`, `mqtk pub --help`, `mqtk bench merge --help`…
+    let mut runs: Vec<(String, Vec<String>)> = vec![("mqtk".into(), vec!["--help".into()])];
+    fn walk(cmd: &clap::Command, path: &[String], runs: &mut Vec<(String, Vec<String>)>) {
+        for sub in cmd.get_subcommands() {
+            if sub.is_hide_set() || sub.get_name() == "help" {
+                continue;
+            }
+            let mut p = path.to_vec();
+            p.push(sub.get_name().to_string());
+            let mut args = p.clone();
+            args.push("--help".into());
+            runs.push((p.join("-"), args));
+            walk(sub, &p, runs);
         }
-        runs.push((sub.get_name().to_string(), vec![sub.get_name(), "--help"]));
     }
+    walk(&root, &[], &mut runs);
     let mut out = BTreeMap::new();
     for (name, args) in runs {
         let o = run_with_timeout(
