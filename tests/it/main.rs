@@ -11,4 +11,5 @@ mod listeners;
 mod output;
 mod passwd;
 mod publish;
+mod readme;
 mod util;
