@@ -242,8 +242,8 @@ field (passed to strftime(3)), and \\ an escape; any other character prints as i
 %m :: the message id (0 for QoS 0).
 %I :: the receive time in ISO-8601 with seconds, e.g. 2016-08-10T09:47:38+0100.
 %U :: the receive time as Unix time with nanoseconds, e.g. 1470818943.786368637.
-%j :: a JSON object with the time, topic, QoS, retain flag, message id, v5 properties \
-and the payload as a string. A payload that is not UTF-8 prints as payload_base64 \
+%j :: a JSON object: receive time (tst), topic, qos, retain, payloadlen, mid (for QoS \
+1 and 2), v5 properties, and the payload as a string. A payload that is not UTF-8 prints as payload_base64 \
 (mosquitto prints invalid JSON).
 %J :: as %j, with the payload embedded as JSON. A payload that is not JSON prints as %j \
 would print it, and is reported on stderr.
