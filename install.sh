@@ -96,6 +96,15 @@ if [ "$uninstall" = 1 ]; then
                 step="removing $path"
                 rm -f -- "$path"
                 ;;
+            cargo-meta)
+                # cargo's install metadata (.crates.toml, .crates2.json) in a prefix
+                # that had none before: removed once it lists no package ("name
+                # version (source)") any more.
+                step="removing $path"
+                if [ -f "$path" ] && ! grep -q ' (' -- "$path"; then
+                    rm -f -- "$path"
+                fi
+                ;;
             link)
                 step="removing $path"
                 if points_at_mqtk "$path"; then
@@ -170,8 +179,17 @@ if [ -n "$binary" ]; then
     record "file $bindir/mqtk"
 else
     step="building and installing with cargo install --locked --path $repo --root $prefix"
+    meta=()
+    for f in .crates.toml .crates2.json; do
+        [ -e "$prefix/$f" ] || meta+=("$prefix/$f")
+    done
     cargo install --locked --path "$repo" --root "$prefix" --force
     record "cargo -"
+    for f in "${meta[@]}"; do
+        if [ -e "$f" ]; then
+            record "cargo-meta $f"
+        fi
+    done
 fi
 
 step="generating man pages and completions with $bindir/mqtk generate"

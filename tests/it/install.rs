@@ -274,3 +274,104 @@ fn the_script_and_the_binary_agree_on_the_mosquitto_names() {
         assert!(exists || matches!(*sub, "sub" | "rr"), "{sub}");
     }
 }
+
+/// A stand-in for cargo: `install` copies the built binary and writes cargo's
+/// metadata files as cargo does; `uninstall` undoes that. Every call is logged.
+const FAKE_CARGO: &str = r#"#!/usr/bin/env bash
+set -euo pipefail
+echo "$*" >> "$FAKE_CARGO_LOG"
+root=""
+args=("$@")
+for ((i = 0; i < ${#args[@]}; i++)); do
+    [ "${args[$i]}" = --root ] && root="${args[$((i + 1))]}"
+done
+case "$1" in
+    install)
+        mkdir -p "$root/bin"
+        cp "$FAKE_CARGO_BIN" "$root/bin/mqtk"
+        [ -f "$root/.crates.toml" ] || echo '[v1]' > "$root/.crates.toml"
+        echo '"mqtk 0.1.0 (path+file:///src)" = ["mqtk"]' >> "$root/.crates.toml"
+        echo '{"installs":{"mqtk 0.1.0 (path+file:///src)":{}}}' > "$root/.crates2.json"
+        ;;
+    uninstall)
+        rm "$root/bin/mqtk"
+        sed -i '/mqtk 0.1.0/d' "$root/.crates.toml"
+        echo '{"installs":{}}' > "$root/.crates2.json"
+        ;;
+esac
+"#;
+
+#[test]
+fn the_cargo_path_installs_with_cargo_and_uninstalls_with_cargo() {
+    use std::os::unix::fs::PermissionsExt;
+    let sb = Sandbox::new();
+    let fake = sb.file("fakebin");
+    std::fs::create_dir(&fake).unwrap();
+    std::fs::write(fake.join("cargo"), FAKE_CARGO).unwrap();
+    std::fs::set_permissions(fake.join("cargo"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = std::env::join_paths(std::iter::once(fake.clone()).chain(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    )))
+    .unwrap();
+    let log = sb.file("cargo.log");
+    let script = |prefix: &Path, args: &[&str]| {
+        let mut cmd = sb.command("bash");
+        cmd.arg(install_sh())
+            .arg("--prefix")
+            .arg(prefix)
+            .args(args)
+            .env("PATH", &path)
+            .env("FAKE_CARGO_LOG", &log)
+            .env("FAKE_CARGO_BIN", mqtk_bin());
+        run_with_timeout(&mut cmd, Duration::from_secs(60))
+    };
+
+    // A fresh prefix: cargo's metadata goes with the uninstall, and so does the prefix.
+    let prefix = sb.file("fresh");
+    assert_code(&script(&prefix, &[]), 0);
+    let repo = env!("CARGO_MANIFEST_DIR");
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap(),
+        format!(
+            "install --locked --path {repo} --root {} --force\n",
+            prefix.display()
+        )
+    );
+    assert!(prefix.join("share/man/man1/mqtk.1").is_file());
+    assert_code(&script(&prefix, &["--uninstall"]), 0);
+    assert!(std::fs::read_to_string(&log).unwrap().ends_with(&format!(
+        "uninstall --quiet --root {} mqtk\n",
+        prefix.display()
+    )));
+    assert!(!prefix.exists(), "left: {:?}", entries(&prefix));
+
+    // A prefix where cargo had installed something else keeps cargo's records of it.
+    let prefix = sb.file("shared");
+    std::fs::create_dir_all(prefix.join("bin")).unwrap();
+    std::fs::write(prefix.join("bin/other"), "x").unwrap();
+    std::fs::write(
+        prefix.join(".crates.toml"),
+        "[v1]\n\"other 1.0.0 (registry+https://example)\" = [\"other\"]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        prefix.join(".crates2.json"),
+        "{\"installs\":{\"other\":{}}}",
+    )
+    .unwrap();
+    assert_code(&script(&prefix, &[]), 0);
+    assert_code(&script(&prefix, &["--uninstall"]), 0);
+    assert_eq!(
+        entries(&prefix),
+        vec![
+            ".crates.toml".to_string(),
+            ".crates2.json".to_string(),
+            "bin/other".to_string()
+        ]
+    );
+    assert!(
+        std::fs::read_to_string(prefix.join(".crates.toml"))
+            .unwrap()
+            .contains("other 1.0.0")
+    );
+}
