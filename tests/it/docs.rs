@@ -186,3 +186,29 @@ fn help_texts_match_the_goldens() {
         problems.join("\n  ")
     );
 }
+
+/// The committed bash script really completes: subcommands, then a subcommand's flags.
+#[test]
+fn bash_completion_completes_subcommands_and_flags() {
+    let sb = Sandbox::new();
+    let script = repo().join("completions/mqtk.bash");
+    let complete = |words: &str, cword: usize| {
+        let prog = format!(
+            "source '{}'\nCOMP_WORDS=({words})\nCOMP_CWORD={cword}\n\
+             _mqtk mqtk \"${{COMP_WORDS[$COMP_CWORD]}}\" \"${{COMP_WORDS[$COMP_CWORD-1]}}\"\n\
+             printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+            script.display()
+        );
+        let out = run_with_timeout(
+            sb.command("bash").arg("-c").arg(prog),
+            Duration::from_secs(10),
+        );
+        assert_code(&out, 0);
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let subs = complete("mqtk p", 1);
+    assert!(subs.lines().any(|l| l == "pub"), "{subs}");
+    assert!(subs.lines().any(|l| l == "passwd"), "{subs}");
+    assert!(!subs.contains("generate"), "{subs}");
+    assert_eq!(complete("mqtk pub --will-r", 2), "--will-retain\n");
+}
