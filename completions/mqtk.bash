@@ -175,7 +175,7 @@ _mqtk() {
             return 0
             ;;
         mqtk__subcmd__pub)
-            opts="-h -p -u -P -i -I -k -c -x -V -A -L -o -M -D -d -t -m -f -s -l -n -q -r --host --port --username --pw --id --id-prefix --keepalive --disable-clean-session --protocol-version --nodelay --unix --ws --url --proxy --will-topic --will-payload --will-qos --will-retain --property --cafile --capath --cert --key --keyform --ciphers --tls-version --insecure --tls-alpn --tls-use-os-certs --no-tls --tls-engine --tls-engine-kpass-sha1 --psk --psk-identity --tls-keylog --debug --quiet --help --version --topic --message --file --stdin-file --stdin-line --null-message --qos --retain --repeat --repeat-delay"
+            opts="-h -p -u -P -i -I -k -c -x -V -A -L -o -M -D -d -t -m -f -s -l -n -q -r --host --port --username --pw --id --id-prefix --keepalive --disable-clean-session --protocol-version --nodelay --mptcp --unix --ws --url --proxy --will-topic --will-payload --will-qos --will-retain --property --cafile --capath --cert --key --keyform --ciphers --tls-version --insecure --tls-alpn --tls-use-os-certs --no-tls --tls-engine --tls-engine-kpass-sha1 --psk --psk-identity --tls-keylog --debug --quiet --help --version --topic --message --file --stdin-file --stdin-line --null-message --qos --retain --repeat --repeat-delay"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -47,7 +47,7 @@ complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -s A -d 'Bind the outgoin
 complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -l unix -d 'Connect through a unix domain socket instead of TCP' -r -F
 complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -s L -l url -d 'User, password, host, port and topic as a URL: mqtt(s)://[username[:password]@]host[:port]/topic or ws(s)://…' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -s o -d 'Read options from FILE instead of the default options file' -r -F
-complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -s M -d 'The maximum number of QoS 1/2 messages in flight. Defaults to the broker\'s receive maximum (MQTT v5), else 20' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -s M -d 'The maximum number of QoS 1/2 messages in flight. Defaults to the broker\'s receive maximum (MQTT v5), else 65535; at most 1 MiB of payload is ever unacknowledged' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -l proxy -d 'SOCKS5 (socks5h://[user[:pass]@]host[:port]) or HTTP CONNECT (http://…) proxy' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -l will-topic -d 'Topic of the client\'s will, sent by the broker on unexpected disconnection' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -l will-payload -d 'Payload of the will (empty if not given)' -r
@@ -73,7 +73,8 @@ complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -s q -l qos -d 'Quality o
 complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -l repeat -d 'With -m, -f, -s or -n: publish the message N times' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -l repeat-delay -d 'With --repeat: wait SECONDS (fractions allowed) between publishes. Defaults to 0' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -s c -l disable-clean-session -d 'Disable clean session/enable persistent client mode'
-complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -l nodelay -d 'Disable Nagle\'s algorithm'
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -l nodelay -d 'Disable Nagle\'s algorithm (always disabled in mqtk, which batches writes itself)'
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -l mptcp -d 'Not supported (Multipath TCP); accepted only to be rejected with a clear error'
 complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -l ws -d 'Connect using WebSockets'
 complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -l will-retain -d 'Make the will retained'
 complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -l insecure -d 'Do not check the server\'s host name against its certificate'
