@@ -52,7 +52,7 @@ complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -l proxy -d 'SOCKS5 (sock
 complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -l will-topic -d 'Topic of the client\'s will, sent by the broker on unexpected disconnection' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -l will-payload -d 'Payload of the will (empty if not given)' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -l will-qos -d 'QoS of the will' -r
-complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -s D -l property -d 'MQTT v5 property: COMMAND NAME VALUE (or COMMAND user-property KEY VALUE), e.g. `-D publish message-expiry-interval 30`. Commands: connect, publish, disconnect, will (and subscribe/unsubscribe for sub). Implies -V 5. The values of all `-D`s in order; `crate::settings` splits them into groups (user-property takes 4)' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -s D -l property -d 'MQTT v5 property: COMMAND NAME VALUE (or COMMAND user-property KEY VALUE), e.g. `-D publish message-expiry-interval 30`. Commands: connect, publish, disconnect, will (and subscribe/unsubscribe for sub). Implies -V 5' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -l cafile -d 'Path to a file of trusted CA certificates (enables TLS)' -r -F
 complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -l capath -d 'Path to a directory of trusted CA certificates (enables TLS)' -r -F
 complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -l cert -d 'Client certificate for authentication' -r -F

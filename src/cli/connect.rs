@@ -138,8 +138,9 @@ pub struct ConnectArgs {
 
     /// MQTT v5 property: COMMAND NAME VALUE (or COMMAND user-property KEY VALUE), e.g.
     /// `-D publish message-expiry-interval 30`. Commands: connect, publish, disconnect,
-    /// will (and subscribe/unsubscribe for sub). Implies -V 5. The values of all `-D`s
-    /// in order; `crate::settings` splits them into groups (user-property takes 4).
+    /// will (and subscribe/unsubscribe for sub). Implies -V 5.
+    // The values of all `-D`s in order; `crate::settings` splits them into groups
+    // (user-property takes 4).
     #[arg(short = 'D', long = "property", num_args = 3..=4, action = clap::ArgAction::Append,
           value_names = ["COMMAND", "NAME", "VALUE"], help_heading = "MQTT v5")]
     pub property: Vec<String>,
