@@ -1,6 +1,7 @@
 //! The commands: each takes its parsed arguments and returns an exit code.
 
 pub mod broker;
+pub mod generate;
 pub mod passwd;
 pub mod r#pub;
 
@@ -13,5 +14,6 @@ pub fn run(cli: Cli) -> Result<u8, Error> {
         Command::Broker(args) => broker::run(args),
         Command::Passwd(args) => passwd::run(args),
         Command::Pub(args) => r#pub::run(*args),
+        Command::Generate { dir } => generate::run(&dir),
     }
 }
