@@ -1,6 +1,7 @@
 //! The commands: each takes its parsed arguments and returns an exit code.
 
 pub mod broker;
+pub mod generate;
 pub mod passwd;
 pub mod r#pub;
 pub mod rr;
@@ -17,5 +18,6 @@ pub fn run(cli: Cli) -> Result<u8, Error> {
         Command::Pub(args) => r#pub::run(*args),
         Command::Sub(args) => sub::run(*args),
         Command::Rr(args) => rr::run(*args),
+        Command::Generate { dir } => generate::run(&dir),
     }
 }

@@ -15,7 +15,7 @@ use crate::codec::{
 };
 use crate::exit::{self, Error};
 use crate::output::{Formatter, Message};
-use crate::session::engine::{Debug, LinkError};
+use crate::session::engine::{Debug, LinkError, prepare};
 use crate::session::subscriber::{
     Event, Out, Signals, connect_link, diag, out_err, sleep_until_opt,
 };
@@ -91,9 +91,10 @@ pub async fn run_rr(r: &RrSettings) -> Result<u8, Error> {
         Ok(exit::TIMEOUT)
     };
 
+    let prepared = prepare(c)?;
     let dbg = Debug::new(c.debug, &c.client_id);
     let connected = tokio::select! {
-        res = connect_link(c, dbg, c.clean_start) => res,
+        res = connect_link(c, &prepared, dbg, c.clean_start) => res,
         _ = signals.recv() => return Ok(exit::OK),
         _ = sleep_until_opt(deadline) => return timed_out(&mut out),
     };

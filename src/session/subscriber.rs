@@ -25,9 +25,10 @@ use crate::codec::{
     PubRel, Publish, QoS, ReasonCode, SubAck, Subscribe, SubscribeFilter, SubscriptionOptions,
     Unsubscribe,
 };
+use crate::connect::Prepared;
 use crate::exit::{self, Error};
 use crate::output::{Formatter, Message};
-use crate::session::engine::{Debug, EstablishError, LinkError, establish};
+use crate::session::engine::{Debug, EstablishError, LinkError, establish, prepare};
 use crate::session::state::{State, Tick};
 use crate::settings::ClientSettings;
 use crate::settings::sub::SubSettings;
@@ -345,11 +346,12 @@ impl Link {
 /// Connects (CONNECT/CONNACK) and wraps the connection in a `Link`.
 pub async fn connect_link(
     c: &ClientSettings,
+    prepared: &Prepared,
     dbg: Debug,
     clean_start: bool,
 ) -> Result<(Link, bool), (EstablishError, Debug)> {
     let mut dbg = dbg;
-    match establish(c, &mut dbg, clean_start).await {
+    match establish(c, prepared, &mut dbg, clean_start).await {
         Ok((session, ack)) => {
             let (stream, rbuf) = session.into_parts();
             let mut link = Link::new(stream, rbuf, c.version, c.keep_alive, dbg);
@@ -559,13 +561,15 @@ pub async fn run_subscriber(s: &SubSettings) -> Result<u8, Error> {
         .map_err(out_err)?;
     sub.out.flush()?;
 
+    // TLS files and the like are checked once, before the first connection.
+    let prepared = prepare(c)?;
     let mut dbg = Debug::new(c.debug, &c.client_id);
     let mut first = true;
     loop {
         // Connect (the first failure is final; later ones are retried, as
         // mosquitto_loop_forever does), watching signals and -W meanwhile.
         let connected = tokio::select! {
-            r = connect_link(c, dbg, c.clean_start) => r,
+            r = connect_link(c, &prepared, dbg, c.clean_start) => r,
             _ = signals.recv() => return Ok(exit::OK),
             _ = sleep_until_opt(deadline) => return sub.timed_out(),
         };

@@ -1,0 +1,220 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_mqtk_global_optspecs
+    string join \n h/help V/version
+end
+
+function __fish_mqtk_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_mqtk_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_mqtk_using_subcommand
+    set -l cmd (__fish_mqtk_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c mqtk -n "__fish_mqtk_needs_command" -s h -l help -d 'Print help'
+complete -c mqtk -n "__fish_mqtk_needs_command" -s V -l version -d 'Print version'
+complete -c mqtk -n "__fish_mqtk_needs_command" -f -a "broker" -d 'Run the embedded MQTT broker'
+complete -c mqtk -n "__fish_mqtk_needs_command" -f -a "passwd" -d 'Manage password files (mosquitto_passwd)'
+complete -c mqtk -n "__fish_mqtk_needs_command" -f -a "pub" -d 'Publish messages (mosquitto_pub)'
+complete -c mqtk -n "__fish_mqtk_needs_command" -f -a "sub" -d 'Subscribe and print messages (mosquitto_sub)'
+complete -c mqtk -n "__fish_mqtk_needs_command" -f -a "rr" -d 'Publish a request and wait for the response (mosquitto_rr)'
+complete -c mqtk -n "__fish_mqtk_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mqtk -n "__fish_mqtk_using_subcommand broker" -s p -l port -d 'Listen on this port (default 1883), on loopback only, when no config file defines listeners. Ignored when the config file defines listeners, as in mosquitto' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand broker" -s c -l config-file -d 'Read a mosquitto.conf-style configuration file' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand broker" -s v -l verbose -d 'Verbose: log every kind of message (log_type all), overriding the config file'
+complete -c mqtk -n "__fish_mqtk_using_subcommand broker" -s h -l help -d 'Print help'
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -s h -l host -d 'MQTT host to connect to. Defaults to localhost' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -s p -l port -d 'Network port to connect to. Defaults to 1883 for plain MQTT and 8883 for MQTT over TLS' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -s u -l username -d 'Provide a username' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -s P -l pw -d 'Provide a password' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -s i -l id -d 'Id to use for this client. Defaults to an empty id (the broker assigns one); MQTT 3.1 gets a random `mosq-…` id' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -s I -l id-prefix -d 'Define the client id as ID_PREFIX followed by the process id' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -s k -l keepalive -d 'Keep alive in seconds for this client. Defaults to 60' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -s x -d 'Session expiry interval (MQTT v5): 0-4294967294 seconds, or -1, 4294967295 or ∞ for a session that does not expire. Defaults to -1 with -c, else 0. Implies -V 5' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -s V -l protocol-version -d 'MQTT protocol version: mqttv5 (5), mqttv311 (311) or mqttv31 (31). Defaults to mqttv311' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -s A -d 'Bind the outgoing socket to this host/ip address' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -l unix -d 'Connect through a unix domain socket instead of TCP' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -s L -l url -d 'User, password, host, port and topic as a URL: mqtt(s)://[username[:password]@]host[:port]/topic or ws(s)://…' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -s o -d 'Read options from FILE instead of the default options file' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -s M -d 'The maximum number of QoS 1/2 messages in flight. Defaults to the broker\'s receive maximum (MQTT v5), else 65535; at most 1 MiB of payload is ever unacknowledged' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -l proxy -d 'SOCKS5 (socks5h://[user[:pass]@]host[:port]) or HTTP CONNECT (http://…) proxy' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -l will-topic -d 'Topic of the client\'s will, sent by the broker on unexpected disconnection' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -l will-payload -d 'Payload of the will (empty if not given)' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -l will-qos -d 'QoS of the will' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -s D -l property -d 'MQTT v5 property: COMMAND NAME VALUE (or COMMAND user-property KEY VALUE), e.g. `-D publish message-expiry-interval 30`. Commands: connect, publish, disconnect, will (and subscribe/unsubscribe for sub). Implies -V 5' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -l cafile -d 'Path to a file of trusted CA certificates (enables TLS)' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -l capath -d 'Path to a directory of trusted CA certificates (enables TLS)' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -l cert -d 'Client certificate for authentication' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -l key -d 'Client private key for authentication' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -l keyform -d 'Key file type: only "pem" is supported ("engine" needs OpenSSL)' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -l ciphers -d 'OpenSSL-style list of TLS ciphers, mapped to the suites rustls offers' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -l tls-version -d 'TLS protocol version: tlsv1.3 or tlsv1.2' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -l tls-alpn -d 'TLS ALPN protocol' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -l tls-engine -d 'Not supported (OpenSSL engines); accepted only to be rejected with a clear error' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -l tls-engine-kpass-sha1 -d 'Not supported (OpenSSL engines)' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -l psk -d 'Not supported (rustls has no TLS-PSK)' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -l psk-identity -d 'Not supported (rustls has no TLS-PSK)' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -l tls-keylog -d 'Not supported yet: write TLS key material to FILE' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -s t -l topic -d 'MQTT topic to publish to' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -s m -l message -d 'Message payload to send' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -s f -l file -d 'Send the contents of a file as the message (streamed from disk)' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -s q -l qos -d 'Quality of service level to use for all messages. Defaults to 0' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -l repeat -d 'With -m, -f, -s or -n: publish the message N times' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -l repeat-delay -d 'With --repeat: wait SECONDS (fractions allowed) between publishes. Defaults to 0' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -s c -l disable-clean-session -d 'Disable clean session/enable persistent client mode'
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -l nodelay -d 'Disable Nagle\'s algorithm (always disabled in mqtk, which batches writes itself)'
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -l mptcp -d 'Not supported (Multipath TCP); accepted only to be rejected with a clear error'
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -l ws -d 'Connect using WebSockets'
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -l will-retain -d 'Make the will retained'
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -l insecure -d 'Do not check the server\'s host name against its certificate'
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -l tls-use-os-certs -d 'Load and trust the operating system\'s CA certificates'
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -l no-tls -d 'Never use TLS, even on port 8883'
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -s d -l debug -d 'Enable debug messages'
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -l quiet -d 'Don\'t print error messages'
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -l help -d 'Print help'
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -l version -d 'Print the version'
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -s s -l stdin-file -d 'Read the message from stdin, sending the entire input as one message'
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -s l -l stdin-line -d 'Read messages from stdin, sending a separate message for each line'
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -s n -l null-message -d 'Send a null (zero length) message'
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -s r -l retain -d 'The message should be retained'
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -s h -l host -d 'MQTT host to connect to. Defaults to localhost' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -s p -l port -d 'Network port to connect to. Defaults to 1883 for plain MQTT and 8883 for MQTT over TLS' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -s u -l username -d 'Provide a username' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -s P -l pw -d 'Provide a password' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -s i -l id -d 'Id to use for this client. Defaults to an empty id (the broker assigns one); MQTT 3.1 gets a random `mosq-…` id' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -s I -l id-prefix -d 'Define the client id as ID_PREFIX followed by the process id' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -s k -l keepalive -d 'Keep alive in seconds for this client. Defaults to 60' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -s x -d 'Session expiry interval (MQTT v5): 0-4294967294 seconds, or -1, 4294967295 or ∞ for a session that does not expire. Defaults to -1 with -c, else 0. Implies -V 5' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -s V -l protocol-version -d 'MQTT protocol version: mqttv5 (5), mqttv311 (311) or mqttv31 (31). Defaults to mqttv311' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -s A -d 'Bind the outgoing socket to this host/ip address' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -l unix -d 'Connect through a unix domain socket instead of TCP' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -s L -l url -d 'User, password, host, port and topic as a URL: mqtt(s)://[username[:password]@]host[:port]/topic or ws(s)://…' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -s o -d 'Read options from FILE instead of the default options file' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -s M -d 'The maximum number of QoS 1/2 messages in flight. Defaults to the broker\'s receive maximum (MQTT v5), else 65535; at most 1 MiB of payload is ever unacknowledged' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -l proxy -d 'SOCKS5 (socks5h://[user[:pass]@]host[:port]) or HTTP CONNECT (http://…) proxy' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -l will-topic -d 'Topic of the client\'s will, sent by the broker on unexpected disconnection' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -l will-payload -d 'Payload of the will (empty if not given)' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -l will-qos -d 'QoS of the will' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -s D -l property -d 'MQTT v5 property: COMMAND NAME VALUE (or COMMAND user-property KEY VALUE), e.g. `-D publish message-expiry-interval 30`. Commands: connect, publish, disconnect, will (and subscribe/unsubscribe for sub). Implies -V 5' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -l cafile -d 'Path to a file of trusted CA certificates (enables TLS)' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -l capath -d 'Path to a directory of trusted CA certificates (enables TLS)' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -l cert -d 'Client certificate for authentication' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -l key -d 'Client private key for authentication' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -l keyform -d 'Key file type: only "pem" is supported ("engine" needs OpenSSL)' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -l ciphers -d 'OpenSSL-style list of TLS ciphers, mapped to the suites rustls offers' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -l tls-version -d 'TLS protocol version: tlsv1.3 or tlsv1.2' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -l tls-alpn -d 'TLS ALPN protocol' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -l tls-engine -d 'Not supported (OpenSSL engines); accepted only to be rejected with a clear error' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -l tls-engine-kpass-sha1 -d 'Not supported (OpenSSL engines)' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -l psk -d 'Not supported (rustls has no TLS-PSK)' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -l psk-identity -d 'Not supported (rustls has no TLS-PSK)' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -l tls-keylog -d 'Not supported yet: write TLS key material to FILE' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -s t -l topic -d 'MQTT topic to subscribe to. May be repeated' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -s T -l filter-out -d 'Topic filter whose messages are not printed. May be repeated' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -s U -l unsubscribe -d 'Unsubscribe from a topic (after subscribing). May be repeated' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -s q -l qos -d 'Quality of service level to use for the subscriptions. Defaults to 0' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -s C -d 'Disconnect and exit after receiving COUNT messages' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -s W -d 'Stop after SECONDS: print "Timed out" and exit with status 27' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -l retain-handling -d 'When the broker sends retained messages (MQTT v5): always, new or never' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -l random-filter -d 'Only print this percentage of messages (0.1-100.0), chosen at random' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -s F -d 'Output format (mosquitto_sub\'s %-specifiers, @-time and \\-escapes)' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -s c -l disable-clean-session -d 'Disable clean session/enable persistent client mode'
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -l nodelay -d 'Disable Nagle\'s algorithm (always disabled in mqtk, which batches writes itself)'
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -l mptcp -d 'Not supported (Multipath TCP); accepted only to be rejected with a clear error'
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -l ws -d 'Connect using WebSockets'
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -l will-retain -d 'Make the will retained'
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -l insecure -d 'Do not check the server\'s host name against its certificate'
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -l tls-use-os-certs -d 'Load and trust the operating system\'s CA certificates'
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -l no-tls -d 'Never use TLS, even on port 8883'
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -s d -l debug -d 'Enable debug messages'
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -l quiet -d 'Don\'t print error messages'
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -l help -d 'Print help'
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -l version -d 'Print the version'
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -s E -d 'Exit once all subscriptions have been acknowledged by the broker'
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -s R -d 'Do not print stale messages (those with retain set)'
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -l retained-only -d 'Only handle retained messages; exit at the first message that is not retained'
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -l remove-retained -d 'Clear every retained message received (except those -T filters out)'
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -l retain-as-published -d 'Subscribe with "retain as published" (MQTT v5)'
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -s v -l verbose -d 'Print published messages verbosely (topic, then payload)'
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -s N -d 'Do not add an end of line character when printing the payload'
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -l pretty -d 'Print JSON (%j, %J) indented rather than minimised'
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -s w -l watch -d 'Redraw one screen line per topic'
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -l line-buffered -d 'Flush the output after every message (by default it is flushed when no more messages are waiting, or at once on a terminal)'
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s h -l host -d 'MQTT host to connect to. Defaults to localhost' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s p -l port -d 'Network port to connect to. Defaults to 1883 for plain MQTT and 8883 for MQTT over TLS' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s u -l username -d 'Provide a username' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s P -l pw -d 'Provide a password' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s i -l id -d 'Id to use for this client. Defaults to an empty id (the broker assigns one); MQTT 3.1 gets a random `mosq-…` id' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s I -l id-prefix -d 'Define the client id as ID_PREFIX followed by the process id' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s k -l keepalive -d 'Keep alive in seconds for this client. Defaults to 60' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s x -d 'Session expiry interval (MQTT v5): 0-4294967294 seconds, or -1, 4294967295 or ∞ for a session that does not expire. Defaults to -1 with -c, else 0. Implies -V 5' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s V -l protocol-version -d 'MQTT protocol version: mqttv5 (5), mqttv311 (311) or mqttv31 (31). Defaults to mqttv311' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s A -d 'Bind the outgoing socket to this host/ip address' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -l unix -d 'Connect through a unix domain socket instead of TCP' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s L -l url -d 'User, password, host, port and topic as a URL: mqtt(s)://[username[:password]@]host[:port]/topic or ws(s)://…' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s o -d 'Read options from FILE instead of the default options file' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s M -d 'The maximum number of QoS 1/2 messages in flight. Defaults to the broker\'s receive maximum (MQTT v5), else 65535; at most 1 MiB of payload is ever unacknowledged' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -l proxy -d 'SOCKS5 (socks5h://[user[:pass]@]host[:port]) or HTTP CONNECT (http://…) proxy' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -l will-topic -d 'Topic of the client\'s will, sent by the broker on unexpected disconnection' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -l will-payload -d 'Payload of the will (empty if not given)' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -l will-qos -d 'QoS of the will' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s D -l property -d 'MQTT v5 property: COMMAND NAME VALUE (or COMMAND user-property KEY VALUE), e.g. `-D publish message-expiry-interval 30`. Commands: connect, publish, disconnect, will (and subscribe/unsubscribe for sub). Implies -V 5' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -l cafile -d 'Path to a file of trusted CA certificates (enables TLS)' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -l capath -d 'Path to a directory of trusted CA certificates (enables TLS)' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -l cert -d 'Client certificate for authentication' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -l key -d 'Client private key for authentication' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -l keyform -d 'Key file type: only "pem" is supported ("engine" needs OpenSSL)' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -l ciphers -d 'OpenSSL-style list of TLS ciphers, mapped to the suites rustls offers' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -l tls-version -d 'TLS protocol version: tlsv1.3 or tlsv1.2' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -l tls-alpn -d 'TLS ALPN protocol' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -l tls-engine -d 'Not supported (OpenSSL engines); accepted only to be rejected with a clear error' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -l tls-engine-kpass-sha1 -d 'Not supported (OpenSSL engines)' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -l psk -d 'Not supported (rustls has no TLS-PSK)' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -l psk-identity -d 'Not supported (rustls has no TLS-PSK)' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -l tls-keylog -d 'Not supported yet: write TLS key material to FILE' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s t -l topic -d 'Topic the request is published to' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s e -d 'Response topic: subscribed to, and sent with the request' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s m -l message -d 'Request payload' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s f -l file -d 'Send the contents of a file as the request' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s q -l qos -d 'Quality of service for the request and the response subscription. Defaults to 0' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s W -d 'Give up after SECONDS: print "Timed out" and exit with status 27' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -l count -d 'Wait for N responses instead of one (mqtk)' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s F -d 'Output format, as for `mqtk sub -F`' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s c -l disable-clean-session -d 'Disable clean session/enable persistent client mode'
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -l nodelay -d 'Disable Nagle\'s algorithm (always disabled in mqtk, which batches writes itself)'
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -l mptcp -d 'Not supported (Multipath TCP); accepted only to be rejected with a clear error'
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -l ws -d 'Connect using WebSockets'
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -l will-retain -d 'Make the will retained'
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -l insecure -d 'Do not check the server\'s host name against its certificate'
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -l tls-use-os-certs -d 'Load and trust the operating system\'s CA certificates'
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -l no-tls -d 'Never use TLS, even on port 8883'
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s d -l debug -d 'Enable debug messages'
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -l quiet -d 'Don\'t print error messages'
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -l help -d 'Print help'
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -l version -d 'Print the version'
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s s -l stdin-file -d 'Read the request from stdin (all of it, one message)'
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s n -l null-message -d 'Send a null (zero length) request'
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -l latency -d 'Print the time from request to (last) response, as mosquitto_rr 2.1 does'
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s R -d 'Do not print stale (retained) responses'
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s v -l verbose -d 'Print responses verbosely (topic, then payload)'
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s N -d 'Do not add an end of line character when printing the payload'
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -l pretty -d 'Print JSON (%j, %J) indented rather than minimised'
+complete -c mqtk -n "__fish_mqtk_using_subcommand help; and not __fish_seen_subcommand_from broker passwd pub sub rr help" -f -a "broker" -d 'Run the embedded MQTT broker'
+complete -c mqtk -n "__fish_mqtk_using_subcommand help; and not __fish_seen_subcommand_from broker passwd pub sub rr help" -f -a "passwd" -d 'Manage password files (mosquitto_passwd)'
+complete -c mqtk -n "__fish_mqtk_using_subcommand help; and not __fish_seen_subcommand_from broker passwd pub sub rr help" -f -a "pub" -d 'Publish messages (mosquitto_pub)'
+complete -c mqtk -n "__fish_mqtk_using_subcommand help; and not __fish_seen_subcommand_from broker passwd pub sub rr help" -f -a "sub" -d 'Subscribe and print messages (mosquitto_sub)'
+complete -c mqtk -n "__fish_mqtk_using_subcommand help; and not __fish_seen_subcommand_from broker passwd pub sub rr help" -f -a "rr" -d 'Publish a request and wait for the response (mosquitto_rr)'
+complete -c mqtk -n "__fish_mqtk_using_subcommand help; and not __fish_seen_subcommand_from broker passwd pub sub rr help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
