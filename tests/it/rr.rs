@@ -194,3 +194,28 @@ fn usage_errors() {
             .starts_with("Error: Invalid response topic 'b/#', does it contain '+' or '#'?\n")
     );
 }
+
+#[test]
+fn file_source_and_output_flags() {
+    let b = TestBroker::start();
+    start_responder(b.port(), 1);
+    let sb = Sandbox::new();
+    let body = sb.file("request.txt");
+    std::fs::write(&body, "from a file").unwrap();
+    let out = rr(
+        &sb,
+        b.port(),
+        &["-f", body.to_str().unwrap(), "-N", "-F", "%t:%p"],
+    );
+    assert_code(&out, 0);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "resp:re:from a file#0"
+    );
+    let out = rr(&sb, b.port(), &["-f", "/nonexistent/request"]);
+    assert_code(&out, 1);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "Error: Unable to open file \"/nonexistent/request\".\nError loading input file \"/nonexistent/request\".\n"
+    );
+}
