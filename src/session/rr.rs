@@ -15,7 +15,7 @@ use crate::codec::{
 };
 use crate::exit::{self, Error};
 use crate::output::{Formatter, Message};
-use crate::session::engine::{Debug, LinkError, prepare};
+use crate::session::engine::{Debug, EstablishError, LinkError, prepare};
 use crate::session::subscriber::{
     Event, Out, Signals, connect_link, diag, out_err, sleep_until_opt,
 };
@@ -100,6 +100,13 @@ pub async fn run_rr(r: &RrSettings) -> Result<u8, Error> {
     };
     let mut link = match connected {
         Ok((link, _)) => link,
+        // mosquitto_rr 2.1 words a refusal alone: "Connection error: <reason>".
+        Err((EstablishError::Refused(Error::Refused { code, .. }), _)) => {
+            return Err(Error::Refused {
+                text: format!("Connection error: {}\n", ReasonCode(code)),
+                code,
+            });
+        }
         Err((e, _)) => return Err(e.into()),
     };
     let mut correlation = [0u8; CORRELATION_LEN];

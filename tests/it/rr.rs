@@ -219,3 +219,18 @@ fn file_source_and_output_flags() {
         "Error: Unable to open file \"/nonexistent/request\".\nError loading input file \"/nonexistent/request\".\n"
     );
 }
+
+#[test]
+fn a_refused_connection_reads_as_mosquitto_rr_2_1() {
+    let mut config = TestBroker::config();
+    config.allow_anonymous = false;
+    let b = TestBroker::start_with(config);
+    let sb = Sandbox::new();
+    let out = rr(&sb, b.port(), &["-m", "x"]);
+    // 0x87 Not authorized, as the exit status too.
+    assert_code(&out, 135);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "Connection error: Not authorized\n"
+    );
+}
