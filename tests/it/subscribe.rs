@@ -971,3 +971,21 @@ fn reconnects_after_the_broker_restarts() {
         "rc/ready 1\nrc/again 2\n"
     );
 }
+
+/// An idle subscriber pings within its keepalive (3.1.1 §3.1.2.10). 5 s is the
+/// smallest keepalive mosquitto_sub accepts, so this test takes 6 s.
+#[test]
+fn idle_subscriber_sends_pingreq() {
+    let b = TestBroker::start();
+    let sb = Sandbox::new();
+    let out = run_with_timeout(
+        sub_cmd(&sb, b.port()).args(["-t", "idle", "-k", "5", "-W", "6", "-d", "-i", "ka"]),
+        T,
+    );
+    assert_code(&out, 27);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("Client ka sending PINGREQ\nClient ka received PINGRESP\n"),
+        "{text}"
+    );
+}
