@@ -44,7 +44,6 @@ fn recording_broker() -> (u16, JoinHandle<Vec<Vec<u8>>>) {
         let (mut s, _) = listener.accept().unwrap();
         s.set_read_timeout(Some(T)).unwrap();
         let mut got = Vec::new();
-        let mut v5 = false;
         while let Some(p) = read_packet(&mut s) {
             let kind = p[0] >> 4;
             // The packet id follows the topic in PUBLISH, the fixed header elsewhere.
@@ -61,8 +60,7 @@ fn recording_broker() -> (u16, JoinHandle<Vec<Vec<u8>>>) {
                 // CONNECT: protocol level 5 wants a CONNACK with an empty property list.
                 1 => {
                     let name_len = usize::from(u16::from_be_bytes([p[2], p[3]]));
-                    v5 = p.get(4 + name_len) == Some(&5);
-                    if v5 {
+                    if p.get(4 + name_len) == Some(&5) {
                         vec![0x20, 0x03, 0x00, 0x00, 0x00]
                     } else {
                         vec![0x20, 0x02, 0x00, 0x00]
@@ -85,7 +83,6 @@ fn recording_broker() -> (u16, JoinHandle<Vec<Vec<u8>>>) {
                 break;
             }
         }
-        let _ = v5;
         got
     });
     (port, handle)
