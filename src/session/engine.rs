@@ -231,11 +231,20 @@ pub async fn establish(
         rbuf: BytesMut::with_capacity(CHUNK),
         version: s.version,
     };
+    let mut properties = s.connect_properties.clone();
+    // libmosquitto (send_connect.c) always tells a v5 broker its Receive Maximum, 20
+    // unless `-D connect receive-maximum` gives one; the same bytes as mosquitto's tools.
+    if s.version == ProtocolVersion::V5 && properties.get(PropertyId::ReceiveMaximum).is_none() {
+        properties.push(
+            PropertyId::ReceiveMaximum,
+            codec::PropertyValue::TwoByte(20),
+        );
+    }
     let connect = Connect {
         version: s.version,
         clean_start,
         keep_alive: s.keep_alive,
-        properties: s.connect_properties.clone(),
+        properties,
         client_id: s.client_id.clone(),
         will: s.will.clone(),
         username: s.username.clone(),

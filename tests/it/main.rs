@@ -10,6 +10,7 @@ mod interop;
 mod listeners;
 mod output;
 mod passwd;
+mod pub_packets;
 mod publish;
 mod readme;
 mod rr;
