@@ -608,6 +608,12 @@ pub async fn run_subscriber(s: &SubSettings) -> Result<u8, Error> {
             }
             Ok(PumpEnd::Lost(_why)) => {
                 sub.out.flush()?;
+                // Already done (waiting only for --remove-retained acks): the
+                // connection's end is the end, as mosquitto_sub exits 0 then.
+                if sub.stop.is_some() {
+                    return Ok(exit::OK);
+                }
+                sub.removals.clear();
                 dbg = Debug::new(c.debug, &c.client_id);
                 tokio::select! {
                     _ = tokio::time::sleep(RECONNECT_DELAY) => {}

@@ -115,13 +115,7 @@ pub fn resolve_sub(args: &SubArgs, tool_name: &str) -> Result<SubSettings, Error
         retain_as_published: args.retain_as_published,
         retain_handling,
         random_filter: args.random_filter.unwrap_or(10000),
-        output: OutputOptions {
-            verbose: args.verbose,
-            pretty: args.pretty,
-            eol: !args.no_eol,
-            format: args.format.as_ref().map(|f| os_bytes(f)),
-            watch: args.watch,
-        },
+        output,
         line_buffered: args.line_buffered,
     })
 }
