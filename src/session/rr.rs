@@ -3,7 +3,7 @@
 //! data (5.0 §4.10), print the responses that carry that correlation data (others are
 //! ignored), and report the round-trip time with `--latency`.
 
-use std::io::{Read, Write};
+use std::io::{self, Read, Write};
 use std::time::SystemTime;
 
 use bytes::Bytes;
@@ -86,7 +86,7 @@ pub async fn run_rr(r: &RrSettings) -> Result<u8, Error> {
     let timed_out = |out: &mut Out| {
         let _ = out.flush();
         if !c.quiet {
-            eprintln!("Timed out");
+            let _ = writeln!(io::stderr(), "Timed out");
         }
         Ok(exit::TIMEOUT)
     };

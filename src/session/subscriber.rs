@@ -635,7 +635,7 @@ impl Subscriber<'_> {
     fn timed_out(&mut self) -> Result<u8, Error> {
         let _ = self.out.flush();
         if !self.s.client.quiet {
-            eprintln!("Timed out");
+            let _ = writeln!(io::stderr(), "Timed out");
         }
         Ok(exit::TIMEOUT)
     }
@@ -811,12 +811,17 @@ impl Subscriber<'_> {
             let codes: Vec<String> = a.reasons.iter().map(|r| r.0.to_string()).collect();
             // Printed in line with the -d lines (both go to stdout).
             let _ = self.out.flush();
-            println!("Subscribed (mid: {}): {}", a.packet_id, codes.join(", "));
+            let _ = writeln!(
+                io::stdout().lock(),
+                "Subscribed (mid: {}): {}",
+                a.packet_id,
+                codes.join(", ")
+            );
         }
         let allowed = a.reasons.iter().any(|r| r.0 < 0x80);
         if !allowed {
             if !s.client.quiet {
-                eprintln!("All subscription requests were denied.");
+                let _ = writeln!(io::stderr(), "All subscription requests were denied.");
             }
             self.finish();
         } else if !s.client.quiet {
@@ -824,9 +829,13 @@ impl Subscriber<'_> {
             for (t, r) in s.topics.iter().zip(&a.reasons) {
                 if r.0 >= 0x80 {
                     if link.version == ProtocolVersion::V5 {
-                        eprintln!("Warning: Subscription to '{t}' was denied: {r}.");
+                        let _ = writeln!(
+                            io::stderr(),
+                            "Warning: Subscription to '{t}' was denied: {r}."
+                        );
                     } else {
-                        eprintln!("Warning: Subscription to '{t}' was denied.");
+                        let _ =
+                            writeln!(io::stderr(), "Warning: Subscription to '{t}' was denied.");
                     }
                 }
             }
