@@ -989,3 +989,30 @@ fn idle_subscriber_sends_pingreq() {
         "{text}"
     );
 }
+
+/// `-D subscribe …` goes into the SUBSCRIBE (here a subscription identifier, which
+/// the broker echoes on every message, 5.0 §3.8.2.1.2).
+#[test]
+fn subscribe_properties_are_sent() {
+    let b = TestBroker::start();
+    let sb = Sandbox::new();
+    let p = b.port();
+    publish(&sb, p, &["-t", "sid/x", "-m", "v", "-r"]);
+    let out = run_with_timeout(
+        sub_cmd(&sb, p).args([
+            "-t",
+            "sid/#",
+            "-D",
+            "subscribe",
+            "subscription-identifier",
+            "42",
+            "-F",
+            "%t %S %p",
+            "-C",
+            "1",
+        ]),
+        T,
+    );
+    assert_code(&out, 0);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "sid/x 42 v\n");
+}
