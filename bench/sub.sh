@@ -16,8 +16,8 @@ cd "$(dirname "$0")/.."
 
 n=${1:-1000000}
 rounds=${2:-3}
-[ "$n" -ge 1000 ] && [ "$n" -le 10000000 ] || { echo "N must be 1000..10000000" >&2; exit 1; }
-[ "$rounds" -ge 1 ] && [ "$rounds" -le 9 ] || { echo "ROUNDS must be 1..9" >&2; exit 1; }
+if [ "$n" -lt 1000 ] || [ "$n" -gt 10000000 ]; then echo "N must be 1000..10000000" >&2; exit 1; fi
+if [ "$rounds" -lt 1 ] || [ "$rounds" -gt 9 ]; then echo "ROUNDS must be 1..9" >&2; exit 1; fi
 broker=$(command -v mosquitto || echo /usr/sbin/mosquitto)
 [ -x "$broker" ] || { echo "mosquitto not found (apt-get install mosquitto)" >&2; exit 1; }
 command -v mosquitto_sub >/dev/null || { echo "mosquitto_sub not found (apt-get install mosquitto-clients)" >&2; exit 1; }
@@ -29,7 +29,7 @@ mqtk=target/release/mqtk
 work=$(mktemp -d)
 broker_pid=
 cleanup() {
-    [ -n "$broker_pid" ] && kill "$broker_pid" 2>/dev/null || true
+    if [ -n "$broker_pid" ]; then kill "$broker_pid" 2>/dev/null || true; fi
     rm -rf "$work"
 }
 trap cleanup EXIT
