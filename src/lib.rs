@@ -10,6 +10,7 @@
 //! - `passwd`: password hashing and password files.
 //! - `exit`: the one exit-code table.
 
+pub mod bench;
 pub mod broker;
 pub mod cli;
 pub mod cmd;

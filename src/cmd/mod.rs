@@ -1,5 +1,6 @@
 //! The commands: each takes its parsed arguments and returns an exit code.
 
+pub mod bench;
 pub mod broker;
 pub mod passwd;
 pub mod r#pub;
@@ -13,5 +14,6 @@ pub fn run(cli: Cli) -> Result<u8, Error> {
         Command::Broker(args) => broker::run(args),
         Command::Passwd(args) => passwd::run(args),
         Command::Pub(args) => r#pub::run(*args),
+        Command::Bench(args) => bench::run(*args),
     }
 }
