@@ -810,7 +810,7 @@ pub async fn publisher(sh: Rc<Shared>, k: u32, quota: Option<u64>) {
                 wbuf.reserve(tpl.bytes.len() * n as usize);
                 for _ in 0..n {
                     let due = match &mut schedule {
-                        Some(s) => s.take(),
+                        Some(s) => Schedule::stamp(s.take(), now),
                         None => now,
                     };
                     let start = wbuf.len();

@@ -89,6 +89,9 @@ impl Default for Clock {
     }
 }
 
+/// The resolution of the runtime's timer.
+pub const TIMER_SLACK_NS: u64 = 1_000_000;
+
 /// A publisher's fixed schedule (wrk2's coordinated-omission correction): message k is
 /// due at `start + k × interval`. When the sender falls behind (a stalled socket, a
 /// slow broker), the messages it owes are all due now and keep their *due* times as
@@ -122,6 +125,14 @@ impl Schedule {
         let t = self.due_time(self.next);
         self.next += 1;
         t
+    }
+
+    /// The send time to stamp on a message due at `due` and sent at `now`: the due
+    /// time, except that lateness within the timer's resolution (tokio wakes tasks on
+    /// a 1 ms wheel, rounding deadlines up) is the timer's, not the system under test's,
+    /// and is not counted. A real stall still counts in full, less that millisecond.
+    pub fn stamp(due: u64, now: u64) -> u64 {
+        due.max(now.saturating_sub(TIMER_SLACK_NS))
     }
 
     /// When the next message is due.
@@ -258,6 +269,11 @@ mod tests {
         assert_eq!(due[9], 1_010_000_000);
         assert_eq!(s.due_count(now), 0);
         assert_eq!(s.next_due(), 1_011_000_000);
+        // On time within the timer's resolution: stamped with the send time; later:
+        // stamped so that only the millisecond of timer slack is excused.
+        assert_eq!(Schedule::stamp(1_000, 1_000_500), 1_000);
+        assert_eq!(Schedule::stamp(5_000_000, 5_400_000), 5_000_000);
+        assert_eq!(Schedule::stamp(5_000_000, 15_000_000), 14_000_000);
     }
 
     #[test]

@@ -71,11 +71,11 @@ pub struct LoadArgs {
     pub start_number: u32,
     /// New connections per second while ramping up (0: as fast as possible).
     #[arg(long = "connect-rate", value_name = "PER_SECOND", default_value_t = 0.0,
-          value_parser = parse_non_negative, help_heading = "Load")]
+          value_parser = parse_non_negative, allow_negative_numbers = true, help_heading = "Load")]
     pub connect_rate: f64,
     /// Give up on a connection (TCP, TLS, CONNACK) after this many seconds.
     #[arg(long = "connect-timeout", value_name = "SECONDS", default_value_t = 10.0,
-          value_parser = parse_positive, help_heading = "Load")]
+          value_parser = parse_positive, allow_negative_numbers = true, help_heading = "Load")]
     pub connect_timeout: f64,
     /// Spread connections over these local source addresses, round-robin (bind before
     /// connect): each address has its own ephemeral port range.
@@ -111,12 +111,12 @@ pub struct LoadArgs {
     pub retain: bool,
     /// Total publish rate over all publishers, in messages per second (a fixed schedule:
     /// latency counts from when each message should have been sent).
-    #[arg(long = "rate", value_name = "PER_SECOND", value_parser = parse_positive,
+    #[arg(long = "rate", value_name = "PER_SECOND", value_parser = parse_positive, allow_negative_numbers = true,
           conflicts_with = "interval", help_heading = "Messages")]
     pub rate: Option<f64>,
     /// Interval between one publisher's messages, in milliseconds (fractions allowed).
     /// Without --rate or -I, publishers send as fast as the connection takes them.
-    #[arg(short = 'I', long = "interval", value_name = "MS", value_parser = parse_positive,
+    #[arg(short = 'I', long = "interval", value_name = "MS", value_parser = parse_positive, allow_negative_numbers = true,
           help_heading = "Messages")]
     pub interval: Option<f64>,
     /// Total number of messages over all publishers.
@@ -125,16 +125,16 @@ pub struct LoadArgs {
     pub limit: Option<u64>,
     /// Stop publishing (or holding connections) after this many seconds. Without -L or
     /// --duration, runs until interrupted (Ctrl-C), then reports.
-    #[arg(long = "duration", value_name = "SECONDS", value_parser = parse_positive,
+    #[arg(long = "duration", value_name = "SECONDS", value_parser = parse_positive, allow_negative_numbers = true,
           help_heading = "Messages")]
     pub duration: Option<f64>,
     /// Leave the first SECONDS out of latency histograms and rates.
     #[arg(long = "warmup", value_name = "SECONDS", default_value_t = 0.0,
-          value_parser = parse_non_negative, help_heading = "Messages")]
+          value_parser = parse_non_negative, allow_negative_numbers = true, help_heading = "Messages")]
     pub warmup: f64,
     /// After publishing stops, wait up to SECONDS for acknowledgements and deliveries.
     #[arg(long = "drain", value_name = "SECONDS", default_value_t = 5.0,
-          value_parser = parse_non_negative, help_heading = "Messages")]
+          value_parser = parse_non_negative, allow_negative_numbers = true, help_heading = "Messages")]
     pub drain: f64,
 
     /// Write the full report (settings, totals, per-second series, HDR histograms) as JSON.
