@@ -148,6 +148,8 @@ pub struct Shared {
     pub pub_topics: Vec<String>,
     /// Subscriber filters, by subscriber index.
     pub sub_filters: Vec<String>,
+    /// How many subscriber filters match each publisher's topic.
+    pub fan_out: Vec<u64>,
 }
 
 impl Shared {
@@ -196,7 +198,17 @@ impl Shared {
                 .map_err(|_| crate::topic::invalid_subscription_topic_message(&filter))?;
             sub_filters.push(filter);
         }
+        let fan_out = pub_topics
+            .iter()
+            .map(|t| {
+                sub_filters
+                    .iter()
+                    .filter(|f| crate::topic::matches(f, t))
+                    .count() as u64
+            })
+            .collect();
         Ok(Shared {
+            fan_out,
             clock: Clock::new(),
             stats: RefCell::new(Stats::new(pubs as usize)),
             stop_publishing: Cell::new(false),
@@ -231,17 +243,10 @@ impl Shared {
     /// times the subscriptions that match its topic.
     pub fn expected_deliveries(&self) -> u64 {
         let st = self.stats.borrow();
-        self.pub_topics
+        self.fan_out
             .iter()
             .zip(&st.sent_by_pub)
-            .map(|(topic, sent)| {
-                let matching = self
-                    .sub_filters
-                    .iter()
-                    .filter(|f| crate::topic::matches(f, topic))
-                    .count() as u64;
-                sent * matching
-            })
+            .map(|(n, sent)| n * sent)
             .sum()
     }
 }

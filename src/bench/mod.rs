@@ -474,7 +474,10 @@ async fn drive(s: BenchSettings, mut notes: Vec<String>) -> Result<Report, Error
                 let done = sh.stats.borrow().pubs_done >= u64::from(pubs);
                 done && (subs == 0 || {
                     let expected = sh.expected_deliveries();
-                    sh.stats.borrow().sequence_totals().0 >= expected
+                    let st = sh.stats.borrow();
+                    // The received count first: cheap, and a lower bound is enough
+                    // to keep waiting.
+                    st.received >= expected && st.sequence_totals().0 >= expected
                 })
             })
             .await;
