@@ -865,8 +865,11 @@ pub async fn publisher(sh: Rc<Shared>, k: u32, quota: Option<u64>) {
         }
         // What to wait for: the next due message, or nothing while the window is full
         // or publishing is over (then only acks, pings and the stop).
-        let can_send =
-            !sh.stop_publishing.get() && quota.is_none_or(|q| sent < q) && inflight.len() < window;
+        let more = !sh.stop_publishing.get() && quota.is_none_or(|q| sent < q);
+        if !more && inflight.is_empty() {
+            break;
+        }
+        let can_send = more && inflight.len() < window;
         let next_at = if !can_send {
             None
         } else {

@@ -484,3 +484,31 @@ fn invalid_flags_exit_1_with_a_clear_error() {
         assert!(out.stdout.is_empty(), "{args:?}: {}", describe(&out));
     }
 }
+
+#[test]
+fn qos0_limit_run_ends_when_the_last_message_is_out() {
+    // Regression: an unpaced QoS 0 publisher waited for its keep-alive (60 s) after
+    // its last message, since nothing was left to acknowledge.
+    let b = TestBroker::start();
+    let sb = Sandbox::new();
+    let json = sb.file("q0.json");
+    let started = Instant::now();
+    let out = run_with_timeout(
+        bench(
+            &sb,
+            b.port(),
+            &["-c", "2", "-q", "0", "-L", "2000", "-s", "16", "--json"],
+        )
+        .arg(&json),
+        T,
+    );
+    assert_code(&out, 0);
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "took {:?}",
+        started.elapsed()
+    );
+    let r = report(&json);
+    assert_eq!(r.totals.sent, 2000);
+    assert!(r.elapsed_s < 15.0, "{}", r.elapsed_s);
+}
