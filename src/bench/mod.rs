@@ -512,6 +512,16 @@ async fn drive(s: BenchSettings, mut notes: Vec<String>) -> Result<Report, Error
     pb.finish_and_clear();
 
     let elapsed = start.elapsed().as_secs_f64();
+    {
+        // Handshakes cut short by the end of the run are neither made nor failed.
+        let mut st = sh.stats.borrow_mut();
+        let unfinished = u64::from(st.connecting);
+        if unfinished > 0 {
+            *st.errors
+                .entry("unfinished when the run ended".into())
+                .or_insert(0) += unfinished;
+        }
+    }
     let expected = (mode == Mode::PubSub).then(|| sh.expected_deliveries());
     let st = sh.stats.borrow();
     let (unique, gaps, duplicates, out_of_order) = st.sequence_totals();
