@@ -10,6 +10,34 @@ pub const FAILURE: u8 = 1;
 /// `-W` timeouts (MOSQ_ERR_TIMEOUT in mosquitto).
 pub const TIMEOUT: u8 = 27;
 
+/// The exit statuses a command can end with, and what each means: the table the man
+/// pages print (`crate::doc`), so they cannot drift from the constants above. A
+/// refused connection exits with the CONNACK code, as mosquitto's clients do; those
+/// codes are listed by [`CONNACK_V3`] and [`CONNACK_V5`].
+pub const TABLE: &[(u8, &str)] = &[
+    (OK, "Success."),
+    (
+        FAILURE,
+        "Usage error, bad input, an unusable file, a failed connection or I/O error, \
+         or any other failure. (Also MQTT 3.1.1's CONNACK code 1, below.)",
+    ),
+    (
+        TIMEOUT,
+        "A -W timeout expired before the command finished (MOSQ_ERR_TIMEOUT).",
+    ),
+];
+
+/// 3.1/3.1.1 CONNACK return codes a refused connection exits with (3.1.1 §3.2.2.3);
+/// the text is `crate::codec::connack_v3_description`.
+pub const CONNACK_V3: &[u8] = &[1, 2, 3, 4, 5];
+
+/// v5 CONNACK reason codes a refused connection exits with (5.0 §3.2.2.2); the text
+/// is `crate::codec::ReasonCode::description`.
+pub const CONNACK_V5: &[u8] = &[
+    0x80, 0x81, 0x82, 0x83, 0x84, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8A, 0x8C, 0x90, 0x95, 0x97, 0x99,
+    0x9A, 0x9B, 0x9C, 0x9D, 0x9F,
+];
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// Bad flags or flag combinations.
@@ -74,15 +102,5 @@ impl Error {
     /// A closed stdout (`mqtk sub | head -1`) is not an error worth a word.
     pub fn is_broken_pipe(&self) -> bool {
         matches!(self, Error::Io { source, .. } if source.kind() == io::ErrorKind::BrokenPipe)
-    }
-}
-
-/// The C library's text for an I/O error ("Connection refused"), without Rust's
-/// " (os error 111)" suffix: mosquitto prints `strerror(errno)`.
-pub fn strerror(e: &io::Error) -> String {
-    let s = e.to_string();
-    match s.rfind(" (os error ") {
-        Some(i) => s[..i].to_string(),
-        None => s,
     }
 }

@@ -9,6 +9,7 @@
 //! - `broker`: the embedded broker (`broker::run`).
 //! - `passwd`: password hashing and password files.
 //! - `exit`: the one exit-code table.
+//! - `doc`: man pages and completions rendered from `cli` (`mqtk generate`).
 
 pub mod bench;
 pub mod broker;
@@ -16,6 +17,7 @@ pub mod cli;
 pub mod cmd;
 pub mod codec;
 pub mod connect;
+pub mod doc;
 pub mod exit;
 pub mod output;
 pub mod passwd;

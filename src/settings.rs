@@ -111,7 +111,7 @@ pub fn with_options_file(args: Vec<OsString>) -> Result<Vec<OsString>, Error> {
                     format!(
                         "Error: Unable to open options file \"{}\": {}.\n",
                         path.display(),
-                        crate::exit::strerror(&e)
+                        crate::connect::strerror(&e)
                     ),
                     &tool_name,
                 ));
@@ -671,6 +671,13 @@ pub fn resolve_client(
             ));
         }
     };
+    if args.mptcp {
+        return Err(not_supported(
+            "--mptcp",
+            "Multipath TCP is not implemented in mqtk",
+            t,
+        ));
+    }
     if args.tls_keylog.is_some() {
         return Err(not_supported("--tls-keylog", "not implemented in mqtk", t));
     }
@@ -779,7 +786,10 @@ pub fn resolve_client(
         port,
         unix_socket: args.unix.clone(),
         bind_address: args.bind_address.clone(),
-        nodelay: args.nodelay,
+        // Always on, whatever `--nodelay` says: the engine coalesces packets itself
+        // (one write per wakeup), and Nagle's algorithm would hold each batch until
+        // the previous one is acknowledged at the TCP level.
+        nodelay: true,
         websocket_path: websocket.then(|| "/mqtt".to_string()),
         tls,
         proxy,

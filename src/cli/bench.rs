@@ -151,6 +151,9 @@ pub struct MergeArgs {
     /// Write the merged report as JSON too.
     #[arg(long = "json", value_name = "FILE")]
     pub json: Option<PathBuf>,
+    /// Print help (`bench` turns clap's own help flag off, since `-h` is the host).
+    #[arg(short = 'h', long = "help", action = clap::ArgAction::Help)]
+    pub help: Option<bool>,
 }
 
 fn parse_positive(s: &str) -> Result<f64, String> {

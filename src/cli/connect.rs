@@ -87,9 +87,12 @@ pub struct ConnectArgs {
     /// Bind the outgoing socket to this host/ip address.
     #[arg(short = 'A', value_name = "ADDRESS", help_heading = "Connection")]
     pub bind_address: Option<String>,
-    /// Disable Nagle's algorithm.
+    /// Disable Nagle's algorithm (always disabled in mqtk, which batches writes itself).
     #[arg(long = "nodelay", help_heading = "Connection")]
     pub nodelay: bool,
+    /// Not supported (Multipath TCP); accepted only to be rejected with a clear error.
+    #[arg(long = "mptcp", help_heading = "Connection", hide = true)]
+    pub mptcp: bool,
     /// Connect through a unix domain socket instead of TCP.
     #[arg(long = "unix", value_name = "PATH", help_heading = "Connection")]
     pub unix: Option<PathBuf>,
@@ -109,7 +112,8 @@ pub struct ConnectArgs {
     #[arg(short = 'o', value_name = "FILE", help_heading = "Connection")]
     pub options_file: Option<PathBuf>,
     /// The maximum number of QoS 1/2 messages in flight. Defaults to the broker's
-    /// receive maximum (MQTT v5), else 20.
+    /// receive maximum (MQTT v5), else 65535; at most 1 MiB of payload is ever
+    /// unacknowledged.
     #[arg(short = 'M', value_name = "MAX_INFLIGHT", value_parser = parse_max_inflight,
           allow_negative_numbers = true, help_heading = "Connection")]
     pub max_inflight: Option<u16>,
@@ -134,8 +138,9 @@ pub struct ConnectArgs {
 
     /// MQTT v5 property: COMMAND NAME VALUE (or COMMAND user-property KEY VALUE), e.g.
     /// `-D publish message-expiry-interval 30`. Commands: connect, publish, disconnect,
-    /// will (and subscribe/unsubscribe for sub). Implies -V 5. The values of all `-D`s
-    /// in order; `crate::settings` splits them into groups (user-property takes 4).
+    /// will (and subscribe/unsubscribe for sub). Implies -V 5.
+    // The values of all `-D`s in order; `crate::settings` splits them into groups
+    // (user-property takes 4).
     #[arg(short = 'D', long = "property", num_args = 3..=4, action = clap::ArgAction::Append,
           value_names = ["COMMAND", "NAME", "VALUE"], help_heading = "MQTT v5")]
     pub property: Vec<String>,

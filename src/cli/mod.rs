@@ -43,10 +43,17 @@ pub enum Command {
         args_override_self = true
     )]
     Bench(Box<bench::BenchArgs>),
+    /// Write man pages (DIR/man) and shell completions (DIR/completions) generated
+    /// from these definitions; `cargo run -q -- generate .` refreshes the committed ones.
+    #[command(hide = true)]
+    Generate {
+        /// The directory to write `man/` and `completions/` into.
+        dir: std::path::PathBuf,
+    },
 }
 
 /// The tools a symlink may name, and the subcommand each runs.
-const MULTICALL: &[(&str, &str)] = &[
+pub const MULTICALL: &[(&str, &str)] = &[
     ("mosquitto_pub", "pub"),
     ("mosquitto_sub", "sub"),
     ("mosquitto_rr", "rr"),

@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod broker;
+pub mod generate;
 pub mod passwd;
 pub mod r#pub;
 
@@ -15,5 +16,6 @@ pub fn run(cli: Cli) -> Result<u8, Error> {
         Command::Passwd(args) => passwd::run(args),
         Command::Pub(args) => r#pub::run(*args),
         Command::Bench(args) => bench::run(*args),
+        Command::Generate { dir } => generate::run(&dir),
     }
 }

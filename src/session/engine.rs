@@ -23,7 +23,7 @@ use crate::codec::{
     self, ConnAck, Connect, Disconnect, Packet, Properties, PropertyContext, PropertyId,
     ProtocolVersion, PubAck, PubComp, PubRec, PubRel, QoS, ReasonCode,
 };
-use crate::connect::Endpoint;
+use crate::connect::{ConnectError, Prepared};
 use crate::exit::{self, Error};
 use crate::session::state::{PubRecOutcome, Resend, State, Tick};
 use crate::settings::{ClientSettings, MessageSource, PubSettings};
@@ -41,8 +41,16 @@ const SMALL_FILE: u64 = 1024 * 1024;
 const RECONNECT_ATTEMPTS: u32 = 10;
 const BACKOFF_START: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(2);
-/// Window when neither `-M` nor a v5 Receive Maximum says otherwise (mosquitto's 20).
-const DEFAULT_WINDOW: u16 = 20;
+/// Window when neither `-M` nor a v5 Receive Maximum says otherwise. MQTT 3.1/3.1.1
+/// have no flow control, so the packet-id space is the limit; `INFLIGHT_BYTES` keeps
+/// memory bounded. A wide window lets each write carry many messages and each read
+/// many acks, which is what makes QoS 1 cheap (mosquitto_pub's 20 costs a TCP segment
+/// per few messages).
+const DEFAULT_WINDOW: u16 = u16::MAX;
+/// Windows at least this wide refill at half (see `pump`).
+const HYSTERESIS_MIN_WINDOW: u16 = 256;
+/// Payload bytes that may be unacknowledged at once, whatever the window.
+const INFLIGHT_BYTES: usize = 1024 * 1024;
 
 // ---------------------------------------------------------------------------------
 // Debug lines (-d)
@@ -86,78 +94,20 @@ impl Debug {
 // ---------------------------------------------------------------------------------
 // Connecting
 
-/// Opens the byte stream to the broker. The one place that knows how; it becomes
-/// `crate::connect::open` when the transports land.
-pub async fn open_stream(ep: &Endpoint) -> Result<BoxedStream, Error> {
-    let io_err = |e: std::io::Error| Error::Verbatim {
-        text: format!("Error: {}\n", exit::strerror(&e)),
+/// mosquitto's words for a connection that could not be made (exit status 1).
+pub fn connect_error(e: &ConnectError, quiet: bool) -> Error {
+    if quiet {
+        return Error::Silent(exit::FAILURE);
+    }
+    Error::Verbatim {
+        text: format!("{}\n", e.stderr_line()),
         code: exit::FAILURE,
-    };
-    if let Some(path) = &ep.unix_socket {
-        #[cfg(unix)]
-        {
-            let s = tokio::net::UnixStream::connect(path)
-                .await
-                .map_err(io_err)?;
-            return Ok(Box::new(s));
-        }
-        #[cfg(not(unix))]
-        {
-            let _ = path;
-            return Err(Error::Failed("unix sockets are not available here".into()));
-        }
     }
-    if ep.tls.is_some() || ep.websocket_path.is_some() || ep.proxy.is_some() {
-        return Err(Error::Failed(
-            "TLS, WebSocket and proxy connections are not available in this build yet".into(),
-        ));
-    }
-    let addrs: Vec<_> = match tokio::net::lookup_host((ep.host.as_str(), ep.port)).await {
-        Ok(a) => a.collect(),
-        Err(_) => Vec::new(),
-    };
-    if addrs.is_empty() {
-        return Err(Error::Verbatim {
-            text: "Unable to connect (Lookup error.).\n".into(),
-            code: exit::FAILURE,
-        });
-    }
-    let mut last = None;
-    for addr in addrs {
-        let sock = if addr.is_ipv4() {
-            tokio::net::TcpSocket::new_v4()
-        } else {
-            tokio::net::TcpSocket::new_v6()
-        }
-        .map_err(io_err)?;
-        if let Some(bind) = &ep.bind_address {
-            let local = tokio::net::lookup_host((bind.as_str(), 0))
-                .await
-                .ok()
-                .and_then(|mut a| a.find(|l| l.is_ipv4() == addr.is_ipv4()));
-            match local {
-                Some(l) => sock.bind(l).map_err(io_err)?,
-                None => {
-                    return Err(Error::Verbatim {
-                        text: "Unable to connect (Lookup error.).\n".into(),
-                        code: exit::FAILURE,
-                    });
-                }
-            }
-        }
-        match sock.connect(addr).await {
-            Ok(s) => {
-                if ep.nodelay {
-                    s.set_nodelay(true).map_err(io_err)?;
-                }
-                return Ok(Box::new(s));
-            }
-            Err(e) => last = Some(e),
-        }
-    }
-    Err(io_err(last.unwrap_or_else(|| {
-        std::io::Error::from(std::io::ErrorKind::ConnectionRefused)
-    })))
+}
+
+/// Checks the endpoint and loads what it needs (certificates) once, before connecting.
+pub fn prepare(s: &ClientSettings) -> Result<Prepared, Error> {
+    crate::connect::prepare(&s.endpoint).map_err(|e| connect_error(&e, s.quiet))
 }
 
 /// A live MQTT connection: the two halves of the stream and the receive buffer.
@@ -260,6 +210,7 @@ pub fn refusal(version: ProtocolVersion, code: u8, quiet: bool) -> Error {
 /// Connects, sends CONNECT and waits for CONNACK (3.1.1 §3.1, 5.0 §3.1).
 pub async fn establish(
     s: &ClientSettings,
+    prepared: &Prepared,
     dbg: &mut Debug,
     clean_start: bool,
 ) -> Result<(Session, ConnAck), EstablishError> {
@@ -270,9 +221,9 @@ pub async fn establish(
             e
         }
     };
-    let stream = open_stream(&s.endpoint)
+    let stream = crate::connect::open(prepared)
         .await
-        .map_err(|e| EstablishError::Failed(quiet_err(e)))?;
+        .map_err(|e| EstablishError::Failed(connect_error(&e, s.quiet)))?;
     let (rd, wr) = tokio::io::split(stream);
     let mut session = Session {
         rd,
@@ -325,7 +276,7 @@ pub async fn establish(
 
 fn link_text(e: &LinkError) -> String {
     match e {
-        LinkError::Io(e) => exit::strerror(e),
+        LinkError::Io(e) => crate::connect::strerror(e),
         LinkError::Closed => "The connection was lost.".into(),
         LinkError::Protocol(_) => {
             "A network protocol error occurred when communicating with the broker.".into()
@@ -553,6 +504,7 @@ struct FileCopy {
 /// The publisher: everything that lives across reconnections.
 struct Publisher<'a> {
     p: &'a PubSettings,
+    prepared: Prepared,
     dbg: Debug,
     state: State<Payload>,
     source: Source,
@@ -560,6 +512,8 @@ struct Publisher<'a> {
     tally: Tally,
     /// mosquitto numbers QoS 0 messages too (the `m` in debug lines).
     qos0_mid: u16,
+    /// Payload bytes of the messages in `state`, for the `INFLIGHT_BYTES` budget.
+    inflight_bytes: usize,
 }
 
 /// How a connection's pump ended.
@@ -573,6 +527,7 @@ enum PumpEnd {
 pub async fn run_publisher(p: &PubSettings) -> Result<u8, Error> {
     let source = Source::open(p)?;
     let c = &p.client;
+    let prepared = prepare(c)?;
     let v5 = c.version == ProtocolVersion::V5;
     let mut topic = Vec::with_capacity(p.topic.len() + 2);
     topic.extend_from_slice(&(p.topic.len() as u16).to_be_bytes());
@@ -585,6 +540,7 @@ pub async fn run_publisher(p: &PubSettings) -> Result<u8, Error> {
     let alias = v5 && c.publish_properties.get(PropertyId::TopicAlias).is_some();
     let mut pubr = Publisher {
         p,
+        prepared,
         dbg: Debug::new(c.debug, &c.client_id),
         state: State::new(
             c.max_inflight.unwrap_or(DEFAULT_WINDOW),
@@ -599,6 +555,7 @@ pub async fn run_publisher(p: &PubSettings) -> Result<u8, Error> {
         },
         tally: Tally::default(),
         qos0_mid: 0,
+        inflight_bytes: 0,
     };
     pubr.run().await
 }
@@ -610,7 +567,8 @@ impl Publisher<'_> {
 
     async fn run(&mut self) -> Result<u8, Error> {
         let c = &self.p.client;
-        let (mut session, mut ack) = establish(c, &mut self.dbg, c.clean_start).await?;
+        let (mut session, mut ack) =
+            establish(c, &self.prepared, &mut self.dbg, c.clean_start).await?;
         let mut first = true;
         loop {
             self.apply_connack(&ack);
@@ -673,7 +631,7 @@ impl Publisher<'_> {
         for _ in 0..RECONNECT_ATTEMPTS {
             tokio::time::sleep(delay).await;
             delay = (delay * 2).min(BACKOFF_MAX);
-            match establish(c, &mut self.dbg, c.clean_start).await {
+            match establish(c, &self.prepared, &mut self.dbg, c.clean_start).await {
                 Ok(ok) => return Ok(ok),
                 Err(EstablishError::Refused(e)) => return Err(e),
                 Err(EstablishError::Failed(e)) => last = e.message(),
@@ -841,6 +799,7 @@ impl Publisher<'_> {
         let mut copy: Option<FileCopy> = None;
         let mut resend = std::collections::VecDeque::from(resend);
         let mut alias_sent = false;
+        let mut refill_at_half = false;
         loop {
             // 1. Fill the write buffer: resends first, then new messages.
             let mut need_input = false;
@@ -868,14 +827,31 @@ impl Publisher<'_> {
                     Self::copy_file(&mut out, &mut copy)?;
                     continue;
                 }
-                if qos != QoS::AtMostOnce && !self.state.has_room() {
-                    break;
+                if qos != QoS::AtMostOnce {
+                    if !self.state.has_room() || self.inflight_bytes >= INFLIGHT_BYTES {
+                        refill_at_half = self.state.window() >= HYSTERESIS_MIN_WINDOW;
+                        break;
+                    }
+                    // Once a wide window filled up, wait until half of it is free: each
+                    // write then carries many messages and each wakeup reads many acks,
+                    // instead of a TCP segment per ack. (Not for narrow windows: there
+                    // the broker's Nagle would hold its last acks until our delayed
+                    // TCP ACK, 40 ms later.)
+                    if refill_at_half {
+                        if self.state.in_flight() > usize::from(self.state.window() / 2)
+                            || self.inflight_bytes > INFLIGHT_BYTES / 2
+                        {
+                            break;
+                        }
+                        refill_at_half = false;
+                    }
                 }
                 match self.source.next(Instant::now()) {
                     Next::Message(payload) => {
                         let pid = if qos == QoS::AtMostOnce {
                             0
                         } else {
+                            self.inflight_bytes += payload.len();
                             self.state
                                 .start_publish(qos, payload.clone())
                                 .expect("room checked above")
@@ -941,7 +917,7 @@ impl Publisher<'_> {
                 }
                 r = read_input_chunk(&mut self.source), if read_input => {
                     if let Err(e) = r {
-                        let text = format!("Error: Unable to read from stdin: {}.\n", exit::strerror(&e));
+                        let text = format!("Error: Unable to read from stdin: {}.\n", crate::connect::strerror(&e));
                         return Err(if self.quiet() { Error::Silent(exit::FAILURE) } else { crate::settings::plain(text) });
                     }
                 }
@@ -983,6 +959,20 @@ impl Publisher<'_> {
         }
     }
 
+    fn on_puback(&mut self, packet_id: u16, reason: ReasonCode, properties: &Properties) {
+        self.dbg.log(format_args!(
+            "received PUBACK (Mid: {packet_id}, RC:{})",
+            reason.0
+        ));
+        // An ack for an id we do not have in flight is ignored, as libmosquitto does.
+        if let Ok(done) = self.state.on_puback(packet_id, reason) {
+            self.inflight_bytes -= done.msg.len();
+            if !done.succeeded() {
+                self.warn_failed(packet_id, reason, properties);
+            }
+        }
+    }
+
     /// Decodes and handles every complete packet in the receive buffer.
     fn handle_incoming(
         &mut self,
@@ -991,6 +981,14 @@ impl Publisher<'_> {
     ) -> Result<(), LinkError> {
         let version = session.version;
         loop {
+            // Fast path for the bulk of QoS 1 traffic: a PUBACK with only a packet id
+            // (3.1.1 §3.4; 5.0 §3.4.2.1, remaining length 2 = success, no
+            // properties), read in place without building a packet.
+            while let [0x40, 0x02, hi, lo, ..] = session.rbuf[..] {
+                let packet_id = u16::from_be_bytes([hi, lo]);
+                session.rbuf.advance(4);
+                self.on_puback(packet_id, ReasonCode::SUCCESS, &Properties::new());
+            }
             let packet = match codec::decode(&mut session.rbuf, version, usize::MAX) {
                 Ok(Some(p)) => p,
                 Ok(None) => return Ok(()),
@@ -1001,19 +999,7 @@ impl Publisher<'_> {
                     packet_id,
                     reason,
                     properties,
-                }) => {
-                    self.dbg.log(format_args!(
-                        "received PUBACK (Mid: {packet_id}, RC:{})",
-                        reason.0
-                    ));
-                    // An ack for an id we do not have in flight is ignored, as
-                    // libmosquitto does.
-                    if let Ok(done) = self.state.on_puback(packet_id, reason)
-                        && !done.succeeded()
-                    {
-                        self.warn_failed(packet_id, reason, &properties);
-                    }
-                }
+                }) => self.on_puback(packet_id, reason, &properties),
                 Packet::PubRec(PubRec {
                     packet_id,
                     reason,
@@ -1023,7 +1009,8 @@ impl Publisher<'_> {
                         .log(format_args!("received PUBREC (Mid: {packet_id})"));
                     match self.state.on_pubrec(packet_id, reason) {
                         Ok(PubRecOutcome::Release(pid)) => self.encode_pubrel(out, pid),
-                        Ok(PubRecOutcome::Refused(_)) => {
+                        Ok(PubRecOutcome::Refused(done)) => {
+                            self.inflight_bytes -= done.msg.len();
                             self.warn_failed(packet_id, reason, &properties)
                         }
                         // 5.0 §4.3.3: answer a PUBREC we have no record of with PUBREL
@@ -1040,10 +1027,11 @@ impl Publisher<'_> {
                         "received PUBCOMP (Mid: {packet_id}, RC:{})",
                         reason.0
                     ));
-                    if let Ok(done) = self.state.on_pubcomp(packet_id, reason)
-                        && !done.succeeded()
-                    {
-                        self.warn_failed(packet_id, reason, &properties);
+                    if let Ok(done) = self.state.on_pubcomp(packet_id, reason) {
+                        self.inflight_bytes -= done.msg.len();
+                        if !done.succeeded() {
+                            self.warn_failed(packet_id, reason, &properties);
+                        }
                     }
                 }
                 Packet::PingResp => {

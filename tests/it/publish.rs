@@ -498,6 +498,20 @@ fn bad_input_gets_clear_errors_and_exit_1() {
     );
     assert_code(&out, 1);
     assert!(String::from_utf8_lossy(&out.stderr).contains("Error loading input from stdin"));
+    // A file over the MQTT limit (sparse: no disk used).
+    let huge = sb.file("huge");
+    std::fs::File::create(&huge)
+        .unwrap()
+        .set_len(268_435_456)
+        .unwrap();
+    let out = run(&["-p", &port, "-t", "a", "-f", huge.to_str().unwrap()]);
+    assert_code(&out, 1);
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .starts_with("Error: File must be less than 268435455 bytes."),
+        "{}",
+        describe(&out)
+    );
     // Options rustls cannot honour are refused by name.
     for (args, name) in [
         (&["--psk", "00", "--psk-identity", "i"][..], "--psk"),
@@ -507,6 +521,7 @@ fn bad_input_gets_clear_errors_and_exit_1() {
             "--keyform engine",
         ),
         (&["--tls-version", "tlsv1.1"], "--tls-version tlsv1.1"),
+        (&["--mptcp"], "--mptcp"),
     ] {
         let mut all = vec!["-t", "a", "-m", "x"];
         all.extend_from_slice(args);
@@ -650,4 +665,142 @@ fn broker_restart_mid_run_loses_no_qos1_line() {
         &missing[..missing.len().min(10)],
         describe(&out)
     );
+}
+
+/// Every transport end to end against the in-process broker: plain TCP, a unix
+/// socket, WebSocket, TLS with a CA file, and TLS with a client certificate; the
+/// broker counts what arrived.
+#[test]
+fn every_transport_reaches_the_in_process_broker() {
+    use mqtk::broker::config::ListenerConfig;
+    use mqtk::broker::listener::BoundAddr;
+    use std::sync::atomic::Ordering;
+    let pki = crate::listeners::Pki::new();
+    let sock = pki.dir.path().join("broker.sock");
+    let tcp = |websockets, tls| ListenerConfig {
+        port: 0,
+        bind_address: Some("127.0.0.1".into()),
+        socket_domain: None,
+        unix_socket: None,
+        websockets,
+        tls,
+    };
+    let mut config = TestBroker::config();
+    config.listeners = vec![
+        tcp(false, None),
+        ListenerConfig {
+            unix_socket: Some(sock.clone()),
+            ..tcp(false, None)
+        },
+        tcp(true, None),
+        tcp(false, Some(pki.server_tls(false))),
+        tcp(false, Some(pki.server_tls(true))),
+    ];
+    let b = TestBroker::start_with(config);
+    let ports: Vec<u16> = b
+        .addrs()
+        .iter()
+        .map(|a| match a {
+            BoundAddr::Tcp(s) => s.port(),
+            BoundAddr::Unix(_) => 0,
+        })
+        .collect();
+    let sb = Sandbox::new();
+    let ca = pki.ca.to_str().unwrap().to_string();
+    let p = |i: usize| ports[i].to_string();
+    let cases: Vec<(&str, Vec<String>)> = vec![
+        ("tcp", vec!["-p".into(), p(0)]),
+        ("unix", vec!["--unix".into(), sock.to_str().unwrap().into()]),
+        ("ws", vec!["-p".into(), p(2), "--ws".into()]),
+        (
+            "ws url",
+            vec!["-L".into(), format!("ws://127.0.0.1:{}/t", p(2))],
+        ),
+        (
+            "tls",
+            vec!["-p".into(), p(3), "--cafile".into(), ca.clone()],
+        ),
+        (
+            "tls client cert",
+            vec![
+                "-p".into(),
+                p(4),
+                "--cafile".into(),
+                ca.clone(),
+                "--cert".into(),
+                pki.client_cert.to_str().unwrap().into(),
+                "--key".into(),
+                pki.client_key.to_str().unwrap().into(),
+            ],
+        ),
+    ];
+    for (name, args) in cases {
+        let before = b.stats().messages_received.load(Ordering::SeqCst);
+        let out = run_with_timeout(
+            sb.mqtk()
+                .args(["pub", "-h", "127.0.0.1", "-t", "t", "-m", "x", "-q", "1"])
+                .args(&args),
+            T,
+        );
+        assert_eq!(out.status.code(), Some(0), "{name}\n{}", describe(&out));
+        let after = b.stats().messages_received.load(Ordering::SeqCst);
+        assert_eq!(
+            after,
+            before + 1,
+            "{name}: the broker did not count the message"
+        );
+    }
+    // TLS without trusting the broker's CA is refused, in mosquitto's words.
+    let out = run_with_timeout(
+        sb.mqtk().args([
+            "pub",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &p(3),
+            "-t",
+            "t",
+            "-m",
+            "x",
+            "--tls-use-os-certs",
+        ]),
+        T,
+    );
+    assert_code(&out, 1);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).starts_with("Unable to connect (A TLS error occurred"),
+        "{}",
+        describe(&out)
+    );
+}
+
+#[test]
+fn will_is_published_when_the_client_dies() {
+    let Some(m) = Mosquitto::start("") else {
+        return;
+    };
+    let sb = Sandbox::new();
+    let sub = Sub::start(&sb, m.port, &["-t", "will/#", "-v"]);
+    let mut child = pub_cmd(&sb, m.port)
+        .args([
+            "-t",
+            "x",
+            "-l",
+            "--will-topic",
+            "will/t",
+            "--will-payload",
+            "gone",
+            "--will-qos",
+            "1",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Connected and waiting for lines; dying without DISCONNECT fires the will.
+    std::thread::sleep(Duration::from_millis(500));
+    child.kill().unwrap();
+    let _ = child.wait();
+    assert_eq!(sub.next(T).as_deref(), Some("will/t gone"));
 }
