@@ -512,3 +512,62 @@ fn qos0_limit_run_ends_when_the_last_message_is_out() {
     assert_eq!(r.totals.sent, 2000);
     assert!(r.elapsed_s < 15.0, "{}", r.elapsed_s);
 }
+
+#[test]
+fn parallel_conn_runs_merge_into_one_count() {
+    // The README's recipe for 100k+ connections, small: processes with their own start
+    // numbers and source addresses, side by side, then `bench merge`.
+    let b = TestBroker::start();
+    let sb = Sandbox::new();
+    let children: Vec<_> = (0..3u32)
+        .map(|i| {
+            bench(
+                &sb,
+                b.port(),
+                &[
+                    "conn",
+                    "-c",
+                    "30",
+                    "-n",
+                    &(i * 30).to_string(),
+                    "--ifaddr",
+                    &format!("127.0.0.{},127.0.0.{}", 2 * i + 2, 2 * i + 3),
+                    "--duration",
+                    "1",
+                    "--json",
+                    &format!("conn{i}.json"),
+                ],
+            )
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+        })
+        .collect();
+    for c in children {
+        assert_code(&wait_with_timeout(c, T, "bench conn"), 0);
+    }
+    let out = run_with_timeout(
+        sb.mqtk().args([
+            "bench",
+            "merge",
+            "conn0.json",
+            "conn1.json",
+            "conn2.json",
+            "--json",
+            "all.json",
+        ]),
+        T,
+    );
+    assert_code(&out, 0);
+    let r = report(&sb.file("all.json"));
+    assert_eq!(r.totals.connects_ok, 90);
+    // All three held their connections at the same time.
+    assert_eq!(r.totals.connected_max, 90);
+    assert_eq!(r.latency["connect"].count, 90);
+    assert!(
+        r.totals.connect_errors.is_empty(),
+        "{:?}",
+        r.totals.connect_errors
+    );
+}
