@@ -21,6 +21,7 @@ n=${1:-1000000}
 rounds=${2:-3}
 mqtk=${MQTK:-target/release/mqtk}
 mqttv5=${MQTTV5:-$(command -v mqttv5 || true)}
+[ -n "$mqttv5" ] || [ ! -x /tmp/mqttv5-build/root/bin/mqttv5 ] || mqttv5=/tmp/mqttv5-build/root/bin/mqttv5
 [ -x "$mqtk" ] || { echo "no $mqtk: run cargo build --release first" >&2; exit 1; }
 command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || { echo "mosquitto not found" >&2; exit 1; }
 [ "$n" -ge 1000 ] && [ "$n" -le 50000000 ] || { echo "MESSAGES must be 1000..50000000" >&2; exit 1; }
@@ -56,7 +57,11 @@ for ((r = 1; r <= rounds; r++)); do
     row "mosquitto_pub -l" "$n" "$(timed mosquitto_pub -h 127.0.0.1 -p "$port" -t bench/pub -q 0 -l <"$work/lines")"
     row "mqtk bench pub" "$n" "$(timed "$mqtk" bench pub -h 127.0.0.1 -p "$port" -t bench/pub -q 0 -s 16 -L "$n" --quiet)"
     if [ -n "$mqttv5" ]; then
-        row "mqttv5 bench" "$n" "$(timed "$mqttv5" bench --mode publish --host 127.0.0.1 --port "$port" --topic bench/pub --qos 0 --payload-size 16 --publishers 1 --subscribers 0 --duration 5 2>/dev/null || echo '0 0 1')"
+        # Duration-based: the count is the "published" of its JSON result.
+        t=$(timed "$mqttv5" bench --mode throughput --host 127.0.0.1 --port "$port" --topic bench/pub \
+            --qos 0 --payload-size 16 --publishers 1 --subscribers 0 --duration 5 --warmup 0)
+        vn=$(grep -o '"published": *[0-9]*' "$work/out" | grep -o '[0-9]*$')
+        row "mqttv5 bench" "$vn" "$t"
     fi
     if python3 -c 'import paho.mqtt' 2>/dev/null; then
         pn=$((n / 10))
