@@ -594,6 +594,13 @@ pub async fn subscriber(sh: Rc<Shared>, k: u32) {
                         }
                     };
                     match p {
+                        // A retained message sent because we subscribed (RETAIN set,
+                        // 3.1.1 §3.3.1.3) is an earlier run's: acknowledged, not counted.
+                        Packet::Publish(p) if p.retain => {
+                            if let Some(a) = ack_for(&p) {
+                                let _ = codec::encode(&a, version, &mut wbuf);
+                            }
+                        }
                         Packet::Publish(p) => {
                             st.received += 1;
                             if st.first_recv_ns == 0 {
@@ -613,19 +620,7 @@ pub async fn subscriber(sh: Rc<Shared>, k: u32) {
                                 }
                                 None => st.unparsed += 1,
                             }
-                            let ack = match p.qos {
-                                QoS::AtMostOnce => None,
-                                QoS::AtLeastOnce => Some(Packet::PubAck(PubAck {
-                                    packet_id: p.packet_id,
-                                    reason: ReasonCode::SUCCESS,
-                                    properties: Default::default(),
-                                })),
-                                QoS::ExactlyOnce => Some(Packet::PubRec(PubRec {
-                                    packet_id: p.packet_id,
-                                    reason: ReasonCode::SUCCESS,
-                                    properties: Default::default(),
-                                })),
-                            };
+                            let ack = ack_for(&p);
                             if let Some(a) = ack {
                                 let _ = codec::encode(&a, version, &mut wbuf);
                             }
@@ -680,6 +675,23 @@ pub async fn subscriber(sh: Rc<Shared>, k: u32) {
             }
             wbuf.clear();
         }
+    }
+}
+
+/// The subscriber's answer to a QoS 1/2 PUBLISH (3.1.1 §4.3).
+fn ack_for(p: &Publish) -> Option<Packet> {
+    match p.qos {
+        QoS::AtMostOnce => None,
+        QoS::AtLeastOnce => Some(Packet::PubAck(PubAck {
+            packet_id: p.packet_id,
+            reason: ReasonCode::SUCCESS,
+            properties: Default::default(),
+        })),
+        QoS::ExactlyOnce => Some(Packet::PubRec(PubRec {
+            packet_id: p.packet_id,
+            reason: ReasonCode::SUCCESS,
+            properties: Default::default(),
+        })),
     }
 }
 

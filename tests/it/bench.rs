@@ -571,3 +571,56 @@ fn parallel_conn_runs_merge_into_one_count() {
         r.totals.connect_errors
     );
 }
+
+#[test]
+fn interrupt_stops_publishing_and_still_reports() {
+    let b = TestBroker::start();
+    let sb = Sandbox::new();
+    let json = sb.file("i.json");
+    let child = bench(
+        &sb,
+        b.port(),
+        &["pub", "-c", "2", "-q", "1", "-I", "5", "--json"],
+    )
+    .arg(&json)
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    // SAFETY: signalling our own child by its pid.
+    unsafe {
+        libc::kill(child.id() as libc::pid_t, libc::SIGINT);
+    }
+    let out = wait_with_timeout(child, T, "bench pub");
+    assert_code(&out, 0);
+    let r = report(&json);
+    assert!(r.totals.sent > 100, "{:?}", r.totals);
+    // Drained: every message sent was acknowledged before the report.
+    assert_eq!(r.totals.acked, r.totals.sent);
+}
+
+#[test]
+fn retained_messages_of_earlier_runs_are_not_counted() {
+    let b = TestBroker::start();
+    let sb = Sandbox::new();
+    for run in ["a.json", "b.json"] {
+        let out = run_with_timeout(
+            &mut bench(
+                &sb,
+                b.port(),
+                &[
+                    "-c", "1", "-r", "-q", "1", "-t", "keep/t", "-L", "50", "--json", run,
+                ],
+            ),
+            T,
+        );
+        assert_code(&out, 0);
+        let t = report(&sb.file(run)).totals;
+        assert_eq!(
+            (t.received, t.lost, t.duplicates),
+            (50, Some(0), 0),
+            "{run}"
+        );
+    }
+}
