@@ -624,3 +624,27 @@ fn retained_messages_of_earlier_runs_are_not_counted() {
         );
     }
 }
+
+#[test]
+fn refused_connections_are_counted_with_their_reason_code() {
+    let mut config = TestBroker::config();
+    config.allow_anonymous = false;
+    let b = TestBroker::start_with(config);
+    let sb = Sandbox::new();
+    for (v, want) in [
+        ("311", "2 × CONNACK refused 0x05"),
+        ("5", "2 × CONNACK refused 0x87"),
+    ] {
+        let out = run_with_timeout(
+            &mut bench(
+                &sb,
+                b.port(),
+                &["conn", "-c", "2", "-V", v, "--duration", "0.1"],
+            ),
+            T,
+        );
+        assert_code(&out, 1);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(stdout.contains(want), "-V {v}: {}", describe(&out));
+    }
+}
