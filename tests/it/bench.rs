@@ -648,3 +648,84 @@ fn refused_connections_are_counted_with_their_reason_code() {
         assert!(stdout.contains(want), "-V {v}: {}", describe(&out));
     }
 }
+
+#[test]
+fn websocket_and_unix_socket_transports_work_in_bench() {
+    // The shared connection layer: bench reaches brokers over every transport.
+    let sb = Sandbox::new();
+    let sock = sb.file("mqtk.sock");
+    let mut config = TestBroker::config();
+    let tcp = config.listeners[0].clone();
+    config.listeners.push(mqtk::broker::config::ListenerConfig {
+        websockets: true,
+        ..tcp.clone()
+    });
+    config.listeners.push(mqtk::broker::config::ListenerConfig {
+        unix_socket: Some(sock.clone()),
+        ..tcp
+    });
+    let b = TestBroker::start_with(config);
+    let ws_port = match b.addrs()[1] {
+        mqtk::broker::listener::BoundAddr::Tcp(a) => a.port(),
+        ref other => panic!("{other:?}"),
+    };
+    let sock = sock.to_str().unwrap().to_string();
+    for (port, extra) in [(ws_port, vec!["--ws"]), (b.port(), vec!["--unix", &sock])] {
+        let json = sb.file("t.json");
+        let mut args = vec!["-c", "2", "-q", "1", "-L", "100", "-V", "5", "--json"];
+        args.push(json.to_str().unwrap());
+        args.extend(extra.iter().copied());
+        let out = run_with_timeout(&mut bench(&sb, port, &args), T);
+        assert_code(&out, 0);
+        let t = report(&json).totals;
+        assert_eq!(
+            (t.sent, t.received, t.lost),
+            (100, 100, Some(0)),
+            "{extra:?}"
+        );
+    }
+}
+
+#[test]
+fn warmup_is_left_out_of_latency_and_rates() {
+    let b = TestBroker::start();
+    let sb = Sandbox::new();
+    let json = sb.file("w.json");
+    let out = run_with_timeout(
+        bench(
+            &sb,
+            b.port(),
+            &[
+                "-c",
+                "1",
+                "-q",
+                "1",
+                "-I",
+                "10",
+                "--duration",
+                "1.5",
+                "--warmup",
+                "0.5",
+                "--json",
+            ],
+        )
+        .arg(&json),
+        T,
+    );
+    assert_code(&out, 0);
+    let r = report(&json);
+    // ~150 messages, the first ~50 in the warm-up: counted, but not timed.
+    assert_eq!(r.totals.received, r.totals.sent);
+    let timed = r.latency["e2e"].count;
+    assert!(
+        timed < r.totals.received - 30 && timed > 60,
+        "{timed} of {}",
+        r.totals.received
+    );
+    assert!((0.8..=1.2).contains(&r.measured_s), "{}", r.measured_s);
+    assert!(
+        (70.0..=110.0).contains(&r.rates.received_per_s),
+        "{:?}",
+        r.rates
+    );
+}
