@@ -132,7 +132,7 @@ impl Schedule {
     /// a 1 ms wheel, rounding deadlines up) is the timer's, not the system under test's,
     /// and is not counted. A real stall still counts in full, less that millisecond.
     pub fn stamp(due: u64, now: u64) -> u64 {
-        due.max(now.saturating_sub(TIMER_SLACK_NS))
+        now.min(due.saturating_add(TIMER_SLACK_NS)).max(due)
     }
 
     /// When the next message is due.
@@ -271,9 +271,10 @@ mod tests {
         assert_eq!(s.next_due(), 1_011_000_000);
         // On time within the timer's resolution: stamped with the send time; later:
         // stamped so that only the millisecond of timer slack is excused.
-        assert_eq!(Schedule::stamp(1_000, 1_000_500), 1_000);
-        assert_eq!(Schedule::stamp(5_000_000, 5_400_000), 5_000_000);
-        assert_eq!(Schedule::stamp(5_000_000, 15_000_000), 14_000_000);
+        assert_eq!(Schedule::stamp(1_000, 1_000_500), 1_000_500);
+        assert_eq!(Schedule::stamp(5_000_000, 5_400_000), 5_400_000);
+        assert_eq!(Schedule::stamp(5_000_000, 15_000_000), 6_000_000);
+        assert_eq!(Schedule::stamp(5_000_000, 4_000_000), 5_000_000);
     }
 
     #[test]
