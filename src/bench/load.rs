@@ -28,7 +28,7 @@ use crate::transport::BoxedStream;
 /// Connection handshakes in progress at once, so that a ramp without `--connect-rate`
 /// does not overflow the broker's listen backlog (dropped SYNs come back after a
 /// second and would show up as connect latency that is ours, not the broker's).
-const MAX_CONCURRENT_CONNECTS: u32 = 256;
+const MAX_CONCURRENT_CONNECTS: usize = 256;
 /// Bytes of PUBLISH packets a publisher writes at once when it is behind or unpaced.
 const BATCH_BYTES: usize = 64 * 1024;
 /// The largest packet we accept (MQTT's own limit).
@@ -150,6 +150,8 @@ pub struct Shared {
     pub sub_filters: Vec<String>,
     /// How many subscriber filters match each publisher's topic.
     pub fan_out: Vec<u64>,
+    /// Permits for handshakes in progress (`MAX_CONCURRENT_CONNECTS`).
+    pub connect_slots: tokio::sync::Semaphore,
 }
 
 impl Shared {
@@ -209,6 +211,7 @@ impl Shared {
             .collect();
         Ok(Shared {
             fan_out,
+            connect_slots: tokio::sync::Semaphore::new(MAX_CONCURRENT_CONNECTS),
             clock: Clock::new(),
             stats: RefCell::new(Stats::new(pubs as usize)),
             stop_publishing: Cell::new(false),
@@ -391,9 +394,10 @@ fn refused(version: ProtocolVersion, code: u8) -> String {
 /// Connects client k, counting the outcome; waits its turn under
 /// `MAX_CONCURRENT_CONNECTS`.
 async fn connect_counted(sh: &Shared, slot: u32, client_id: String) -> Option<Conn> {
-    while sh.stats.borrow().connecting >= MAX_CONCURRENT_CONNECTS {
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
+    // Waiting clients queue here in order, without polling.
+    let Ok(_slot) = sh.connect_slots.acquire().await else {
+        return None;
+    };
     if sh.stop_all.get() {
         return None;
     }
