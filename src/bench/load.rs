@@ -1002,3 +1002,29 @@ where
     }
     handles
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connection_errors_are_named_by_kind() {
+        let io = |code| ConnectError::Io {
+            source: std::io::Error::from_raw_os_error(code),
+        };
+        assert_eq!(error_kind(&io(libc::ECONNREFUSED)), "ECONNREFUSED");
+        assert_eq!(
+            error_kind(&io(libc::EADDRNOTAVAIL)),
+            "EADDRNOTAVAIL (no free local port)"
+        );
+        assert_eq!(error_kind(&io(libc::EMFILE)), "EMFILE (fd limit)");
+        assert_eq!(
+            error_kind(&ConnectError::Timeout(Duration::from_secs(1))),
+            "timeout"
+        );
+        assert_eq!(
+            refused(ProtocolVersion::V5, 0x87),
+            "CONNACK refused 0x87 (Not authorized)"
+        );
+    }
+}
