@@ -97,16 +97,6 @@ impl fmt::Debug for Proxy {
 /// and proxies ample time.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// The text the OS gives for an I/O error, without Rust's " (os error N)" suffix:
-/// what mosquitto prints with `strerror(errno)`, e.g. `Connection refused`.
-pub fn strerror(e: &io::Error) -> String {
-    let text = e.to_string();
-    match (e.raw_os_error(), text.rfind(" (os error ")) {
-        (Some(_), Some(i)) => text[..i].to_string(),
-        _ => text,
-    }
-}
-
 /// Why a connection could not be prepared or opened. `Display` gives what follows
 /// `Error: ` on mosquitto's line where mosquitto has words for it.
 #[derive(Debug, thiserror::Error)]
@@ -142,7 +132,7 @@ pub enum ConnectError {
     /// The OS's error connecting or binding, in its words as mosquitto prints them:
     /// `Connection refused`, `No such file or directory` (unix socket),
     /// `Cannot assign requested address` (`-A`), `Network is unreachable`, …
-    #[error("{}", strerror(.source))]
+    #[error("{}", crate::exit::strerror(.source))]
     Io {
         #[from]
         source: io::Error,
@@ -190,9 +180,13 @@ impl ConnectError {
 
 /// mosquitto_pub and mosquitto_sub exit 1 for every failure to connect (the TLS option
 /// errors included); only a refused CONNACK has codes of its own, and that comes later.
+/// The text is the whole line as mosquitto prints it (`stderr_line`).
 impl From<ConnectError> for crate::exit::Error {
     fn from(e: ConnectError) -> crate::exit::Error {
-        crate::exit::Error::Failed(e.to_string())
+        crate::exit::Error::Verbatim {
+            text: format!("{}\n", e.stderr_line()),
+            code: crate::exit::FAILURE,
+        }
     }
 }
 
@@ -438,7 +432,10 @@ mod tests {
             proxy.stderr_line(),
             "Error: Proxy error: the SOCKS5 proxy rejected the username and password."
         );
-        assert_eq!(strerror(&io::Error::other("plain text")), "plain text");
+        assert_eq!(
+            crate::exit::strerror(&io::Error::other("plain text")),
+            "plain text"
+        );
     }
 
     #[test]

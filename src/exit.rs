@@ -104,3 +104,13 @@ impl Error {
         matches!(self, Error::Io { source, .. } if source.kind() == io::ErrorKind::BrokenPipe)
     }
 }
+
+/// The text the OS gives for an I/O error, without Rust's " (os error N)" suffix:
+/// what mosquitto prints with `strerror(errno)`, e.g. `Connection refused`.
+pub fn strerror(e: &io::Error) -> String {
+    let text = e.to_string();
+    match (e.raw_os_error(), text.rfind(" (os error ")) {
+        (Some(_), Some(i)) => text[..i].to_string(),
+        _ => text,
+    }
+}

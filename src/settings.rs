@@ -111,7 +111,7 @@ pub fn with_options_file(args: Vec<OsString>) -> Result<Vec<OsString>, Error> {
                     format!(
                         "Error: Unable to open options file \"{}\": {}.\n",
                         path.display(),
-                        crate::connect::strerror(&e)
+                        crate::exit::strerror(&e)
                     ),
                     &tool_name,
                 ));

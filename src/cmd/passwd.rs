@@ -6,7 +6,7 @@ use std::io::{self, BufRead, IsTerminal, Write};
 use std::path::Path;
 
 use crate::cli::passwd::{Action, ParseError, PasswdArgs, Target, USAGE};
-use crate::exit::{self, Error};
+use crate::exit::{self, Error, strerror};
 use crate::passwd::file::{FileError, PasswdFile, WriteError, replace};
 use crate::passwd::hash::{Hash, HashParams};
 
@@ -64,15 +64,6 @@ pub fn run(args: PasswdArgs) -> Result<u8, Error> {
             user,
             password,
         } => verify(&file, &user, password),
-    }
-}
-
-/// The text of an OS error as C's `strerror` gives it (no " (os error N)").
-fn strerror(e: &io::Error) -> String {
-    let s = e.to_string();
-    match s.find(" (os error ") {
-        Some(i) => s[..i].to_string(),
-        None => s,
     }
 }
 

@@ -276,7 +276,7 @@ pub async fn establish(
 
 fn link_text(e: &LinkError) -> String {
     match e {
-        LinkError::Io(e) => crate::connect::strerror(e),
+        LinkError::Io(e) => crate::exit::strerror(e),
         LinkError::Closed => "The connection was lost.".into(),
         LinkError::Protocol(_) => {
             "A network protocol error occurred when communicating with the broker.".into()
@@ -917,7 +917,7 @@ impl Publisher<'_> {
                 }
                 r = read_input_chunk(&mut self.source), if read_input => {
                     if let Err(e) = r {
-                        let text = format!("Error: Unable to read from stdin: {}.\n", crate::connect::strerror(&e));
+                        let text = format!("Error: Unable to read from stdin: {}.\n", crate::exit::strerror(&e));
                         return Err(if self.quiet() { Error::Silent(exit::FAILURE) } else { crate::settings::plain(text) });
                     }
                 }

@@ -133,7 +133,7 @@ fn must_exist(option: &'static str, path: &Path) -> Result<(), ConnectError> {
             what: "Unable to load",
             option,
             path: path.to_path_buf(),
-            reason: crate::connect::strerror(&e),
+            reason: crate::exit::strerror(&e),
         }),
         Ok(_) => Ok(()),
     }
@@ -141,7 +141,7 @@ fn must_exist(option: &'static str, path: &Path) -> Result<(), ConnectError> {
 
 fn pem_reason(e: rustls::pki_types::pem::Error) -> String {
     match e {
-        rustls::pki_types::pem::Error::Io(e) => crate::connect::strerror(&e),
+        rustls::pki_types::pem::Error::Io(e) => crate::exit::strerror(&e),
         rustls::pki_types::pem::Error::NoItemsFound => "no PEM data of the right kind".into(),
         other => format!("malformed PEM ({other})"),
     }

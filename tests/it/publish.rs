@@ -207,11 +207,51 @@ fn usage_errors_match_mosquitto_pub() {
         &["-t", "a", "-m", "x", "-x", "foo"],
         &["-t", "a", "-m", "x", "-p"],
         &["-t"],
-        &["-t", "a", "-m", "x", "-h", "nonexistent.invalid"],
         &["-t", "a", "-m", "x", "-p", &dead],
     ] {
         differential(&sb, args);
     }
+}
+
+/// A failed name lookup, run in a network namespace of its own (`unshare -rn`, only a
+/// down loopback inside): the lookup fails on this machine, so no DNS query leaves it.
+#[test]
+fn lookup_failure_matches_mosquitto_pub() {
+    if !have_mosquitto_tool("mosquitto_pub") {
+        return;
+    }
+    let Some(unshare) = which("unshare") else {
+        eprintln!("skipping: unshare is not installed (util-linux)");
+        return;
+    };
+    let isolated = Command::new(&unshare)
+        .args(["-rn", "true"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !isolated {
+        eprintln!("skipping: unshare -rn is not permitted here");
+        return;
+    }
+    let sb = Sandbox::new();
+    let args = ["-t", "a", "-m", "x", "-h", "nonexistent.invalid"];
+    let run_isolated = |program: &std::ffi::OsStr| {
+        let mut cmd = sb.command(&unshare);
+        cmd.arg("-rn").arg(program).args(args);
+        run_with_timeout(&mut cmd, T)
+    };
+    let theirs = run_isolated("mosquitto_pub".as_ref());
+    let ours = run_isolated(our_mosquitto_pub(&sb).as_os_str());
+    assert_eq!(
+        (String::from_utf8_lossy(&ours.stderr), ours.status.code()),
+        (
+            String::from_utf8_lossy(&theirs.stderr),
+            theirs.status.code()
+        ),
+        "--- ours ---\n{}\n--- theirs ---\n{}",
+        describe(&ours),
+        describe(&theirs)
+    );
+    assert_ne!(ours.status.code(), Some(0));
 }
 
 #[test]
