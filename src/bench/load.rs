@@ -292,7 +292,7 @@ pub fn error_kind(e: &ConnectError) -> String {
             Some(libc::ECONNRESET) => "ECONNRESET".into(),
             Some(libc::EADDRINUSE) => "EADDRINUSE".into(),
             Some(libc::ENETUNREACH) => "ENETUNREACH".into(),
-            _ => format!("I/O: {}", crate::connect::strerror(source)),
+            _ => format!("I/O: {}", crate::exit::strerror(source)),
         },
         ConnectError::Timeout(_) => "timeout".into(),
         ConnectError::Tls(_) => "TLS".into(),

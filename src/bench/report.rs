@@ -257,7 +257,7 @@ pub fn read(path: &Path) -> Result<Report, String> {
         format!(
             "cannot read {}: {}",
             path.display(),
-            crate::connect::strerror(&e)
+            crate::exit::strerror(&e)
         )
     })?;
     serde_json::from_slice(&text)
@@ -270,7 +270,7 @@ pub fn write(path: &Path, r: &Report) -> Result<(), String> {
         format!(
             "cannot write {}: {}",
             path.display(),
-            crate::connect::strerror(&e)
+            crate::exit::strerror(&e)
         )
     })
 }
