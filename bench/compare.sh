@@ -8,8 +8,9 @@
 #      mqttv5 bench (crates.io mqttv5-cli; set MQTTV5=path, skipped if absent),
 #      a paho-mqtt publisher loop (bench/paho_pub.py; skipped without paho).
 # 2. Throughput 1 publisher -> 1 subscriber, QoS 0, 16 bytes: the ceiling measured
-#    with a minimal raw-socket pair (bench/rawpair.py), then mqtk bench (pub+sub);
-#    the share of the ceiling. ROUNDS alternating rounds, medians.
+#    with a minimal raw-socket pair (bench/rawpair.py, two processes), then mqtk
+#    bench (pub+sub in one thread), then `bench sub` + `bench pub` as two processes;
+#    the shares of the ceiling. ROUNDS alternating rounds, medians.
 #
 # Usage: bench/compare.sh [MESSAGES] [ROUNDS]    (defaults 1000000 and 3)
 # Needs: cargo build --release; mosquitto, mosquitto_pub, python3, /usr/bin/time.
@@ -75,7 +76,17 @@ for ((r = 1; r <= rounds; r++)); do
     python3 bench/rawpair.py 127.0.0.1 "$port" "$n" 16 bench/raw | tee -a "$work/raw"
     "$mqtk" bench -h 127.0.0.1 -p "$port" -t bench/mqtk -q 0 -s 16 -L "$n" --quiet --json "$work/pair.json" | grep -E 'received|loss'
     python3 -c "import json; r = json.load(open('$work/pair.json')); print(r['rates']['received_per_s'])" >>"$work/mqtk"
+    # The same pair as two processes (bench sub, then bench pub), like the raw pair.
+    "$mqtk" bench sub -h 127.0.0.1 -p "$port" -t bench/mqtk2 -q 0 -L "$n" --duration 120 --quiet \
+        --json "$work/sub.json" >"$work/sub.out" &
+    sub_pid=$!
+    sleep 0.5
+    "$mqtk" bench pub -h 127.0.0.1 -p "$port" -t bench/mqtk2 -q 0 -s 16 -L "$n" --quiet >/dev/null
+    wait "$sub_pid"
+    python3 -c "import json; r = json.load(open('$work/sub.json')); print(r['rates']['received_per_s'])" |
+        tee -a "$work/mqtk2" | awk '{printf "  two processes: received %.0f msg/s\n", $1}'
 done
 raw=$(awk '{print $(NF-1)}' "$work/raw" | median)
 mq=$(median <"$work/mqtk")
-awk -v a="$mq" -v b="$raw" 'BEGIN {printf "ceiling (raw pair) median %.0f msg/s; mqtk bench median %.0f msg/s; share %.1f%%\n", b, a, 100 * a / b}'
+mq2=$(median <"$work/mqtk2")
+awk -v a="$mq" -v c="$mq2" -v b="$raw" 'BEGIN {printf "ceiling (raw pair) median %.0f msg/s; mqtk bench median %.0f msg/s (share %.1f%%); bench sub + bench pub median %.0f msg/s (share %.1f%%)\n", b, a, 100 * a / b, c, 100 * c / b}'
