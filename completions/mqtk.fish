@@ -31,6 +31,7 @@ complete -c mqtk -n "__fish_mqtk_needs_command" -f -a "passwd" -d 'Manage passwo
 complete -c mqtk -n "__fish_mqtk_needs_command" -f -a "pub" -d 'Publish messages (mosquitto_pub)'
 complete -c mqtk -n "__fish_mqtk_needs_command" -f -a "sub" -d 'Subscribe and print messages (mosquitto_sub)'
 complete -c mqtk -n "__fish_mqtk_needs_command" -f -a "rr" -d 'Publish a request and wait for the response (mosquitto_rr)'
+complete -c mqtk -n "__fish_mqtk_needs_command" -f -a "bench" -d 'Load-test a broker: publishers and subscribers (default), or `pub`, `sub`, `conn`; `merge` combines reports'
 complete -c mqtk -n "__fish_mqtk_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mqtk -n "__fish_mqtk_using_subcommand broker" -s p -l port -d 'Listen on this port (default 1883), on loopback only, when no config file defines listeners. Ignored when the config file defines listeners, as in mosquitto' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand broker" -s c -l config-file -d 'Read a mosquitto.conf-style configuration file' -r -F
@@ -212,9 +213,270 @@ complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s R -d 'Do not print stal
 complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s v -l verbose -d 'Print responses verbosely (topic, then payload)'
 complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s N -d 'Do not add an end of line character when printing the payload'
 complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -l pretty -d 'Print JSON (%j, %J) indented rather than minimised'
-complete -c mqtk -n "__fish_mqtk_using_subcommand help; and not __fish_seen_subcommand_from broker passwd pub sub rr help" -f -a "broker" -d 'Run the embedded MQTT broker'
-complete -c mqtk -n "__fish_mqtk_using_subcommand help; and not __fish_seen_subcommand_from broker passwd pub sub rr help" -f -a "passwd" -d 'Manage password files (mosquitto_passwd)'
-complete -c mqtk -n "__fish_mqtk_using_subcommand help; and not __fish_seen_subcommand_from broker passwd pub sub rr help" -f -a "pub" -d 'Publish messages (mosquitto_pub)'
-complete -c mqtk -n "__fish_mqtk_using_subcommand help; and not __fish_seen_subcommand_from broker passwd pub sub rr help" -f -a "sub" -d 'Subscribe and print messages (mosquitto_sub)'
-complete -c mqtk -n "__fish_mqtk_using_subcommand help; and not __fish_seen_subcommand_from broker passwd pub sub rr help" -f -a "rr" -d 'Publish a request and wait for the response (mosquitto_rr)'
-complete -c mqtk -n "__fish_mqtk_using_subcommand help; and not __fish_seen_subcommand_from broker passwd pub sub rr help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -s h -l host -d 'MQTT host to connect to. Defaults to localhost' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -s p -l port -d 'Network port to connect to. Defaults to 1883 for plain MQTT and 8883 for MQTT over TLS' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -s u -l username -d 'Provide a username' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -s P -l pw -d 'Provide a password' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -s k -l keepalive -d 'Keep alive in seconds for this client. Defaults to 60' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -s x -d 'Session expiry interval (MQTT v5): 0-4294967294 seconds, or -1, 4294967295 or ∞ for a session that does not expire. Defaults to -1 with -c, else 0. Implies -V 5' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -s V -l protocol-version -d 'MQTT protocol version: mqttv5 (5), mqttv311 (311) or mqttv31 (31). Defaults to mqttv311' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -s A -d 'Bind the outgoing socket to this host/ip address' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -l unix -d 'Connect through a unix domain socket instead of TCP' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -s o -d 'Read options from FILE instead of the default options file' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -l proxy -d 'SOCKS5 (socks5h://[user[:pass]@]host[:port]) or HTTP CONNECT (http://…) proxy' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -l will-topic -d 'Topic of the client\'s will, sent by the broker on unexpected disconnection' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -l will-payload -d 'Payload of the will (empty if not given)' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -l will-qos -d 'QoS of the will' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -s D -l property -d 'MQTT v5 property: COMMAND NAME VALUE (or COMMAND user-property KEY VALUE), e.g. `-D publish message-expiry-interval 30`. Commands: connect, publish, disconnect, will (and subscribe/unsubscribe for sub). Implies -V 5' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -l cafile -d 'Path to a file of trusted CA certificates (enables TLS)' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -l capath -d 'Path to a directory of trusted CA certificates (enables TLS)' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -l cert -d 'Client certificate for authentication' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -l key -d 'Client private key for authentication' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -l keyform -d 'Key file type: only "pem" is supported ("engine" needs OpenSSL)' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -l ciphers -d 'OpenSSL-style list of TLS ciphers, mapped to the suites rustls offers' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -l tls-version -d 'TLS protocol version: tlsv1.3 or tlsv1.2' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -l tls-alpn -d 'TLS ALPN protocol' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -l tls-engine -d 'Not supported (OpenSSL engines); accepted only to be rejected with a clear error' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -l tls-engine-kpass-sha1 -d 'Not supported (OpenSSL engines)' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -l psk -d 'Not supported (rustls has no TLS-PSK)' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -l psk-identity -d 'Not supported (rustls has no TLS-PSK)' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -l tls-keylog -d 'Not supported yet: write TLS key material to FILE' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -s c -l clients -d 'Number of clients (publishers, subscribers or connections; in the default mode, this many of each)' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -l subscribers -d 'Default mode: number of subscribers, when it should differ from -c' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -s n -l start-number -d 'Index of the first client (%i); give each process of a multi-process run its own range so that client ids and publisher ids stay unique' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -l connect-rate -d 'New connections per second while ramping up (0: as fast as possible)' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -l connect-timeout -d 'Give up on a connection (TCP, TLS, CONNACK) after this many seconds' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -l ifaddr -d 'Spread connections over these local source addresses, round-robin (bind before connect): each address has its own ephemeral port range' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -s t -l topic -d 'Topic to publish to / subscribe to. Placeholders: %i client index, %c client id, %u username, %rand_N a random number in 0..N (chosen once per client)' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -s q -l qos -d 'Quality of service of publishes and subscriptions' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -s s -l size -d 'Payload size in bytes, at least 16 (publisher id, sequence and send timestamp), padded with zeros' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -l rate -d 'Total publish rate over all publishers, in messages per second (a fixed schedule: latency counts from when each message should have been sent)' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -s I -l interval -d 'Interval between one publisher\'s messages, in milliseconds (fractions allowed). Without --rate or -I, publishers send as fast as the connection takes them' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -s L -l limit -d 'Total number of messages over all publishers' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -l duration -d 'Stop publishing (or holding connections) after this many seconds. Without -L or --duration, runs until interrupted (Ctrl-C), then reports' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -l warmup -d 'Leave the first SECONDS out of latency histograms and rates' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -l drain -d 'After publishing stops, wait up to SECONDS for acknowledgements and deliveries' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -l json -d 'Write the full report (settings, totals, per-second series, HDR histograms) as JSON' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -l url -d 'User, password, host, port and topic as a URL: mqtt(s)://[username[:password]@]host[:port]/topic or ws(s)://…' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -s M -l inflight -d 'The maximum number of QoS 1/2 messages in flight. Defaults to the broker\'s receive maximum (MQTT v5), else 65535; at most 1 MiB of payload is ever unacknowledged' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -s i -l id -d 'Client id template (placeholders as in -t); without %i the client index is appended. Defaults to mqtk-bench-PID-%i.' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -l id-prefix -d 'Client ids are ID_PREFIX followed by the client index.' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -l nodelay -d 'Disable Nagle\'s algorithm (always disabled in mqtk, which batches writes itself)'
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -l mptcp -d 'Not supported (Multipath TCP); accepted only to be rejected with a clear error'
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -l ws -d 'Connect using WebSockets'
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -l will-retain -d 'Make the will retained'
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -l insecure -d 'Do not check the server\'s host name against its certificate'
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -l tls-use-os-certs -d 'Load and trust the operating system\'s CA certificates'
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -l no-tls -d 'Never use TLS, even on port 8883'
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -s d -l debug -d 'Enable debug messages'
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -l help -d 'Print help'
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -l version -d 'Print the version'
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -s r -l retain -d 'Publish retained messages'
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -l disable-clean-session -d 'Disable clean session/enable persistent client mode'
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -l quiet -d 'Hide the progress display (it is also hidden when stderr is not a terminal).'
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -f -a "pub" -d 'Publishers only: sent/s, and for QoS 1/2 acked/s with publish-to-ack latency'
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -f -a "sub" -d 'Subscribers only: received/s and end-to-end latency from the payload\'s timestamp'
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -f -a "conn" -d 'Open N connections at a rate and hold them: connect latency, rate, errors'
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -f -a "merge" -d 'Combine JSON reports from several runs (machines, processes) into one, exactly'
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -s h -l host -d 'MQTT host to connect to. Defaults to localhost' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -s p -l port -d 'Network port to connect to. Defaults to 1883 for plain MQTT and 8883 for MQTT over TLS' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -s u -l username -d 'Provide a username' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -s P -l pw -d 'Provide a password' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -s k -l keepalive -d 'Keep alive in seconds for this client. Defaults to 60' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -s x -d 'Session expiry interval (MQTT v5): 0-4294967294 seconds, or -1, 4294967295 or ∞ for a session that does not expire. Defaults to -1 with -c, else 0. Implies -V 5' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -s V -l protocol-version -d 'MQTT protocol version: mqttv5 (5), mqttv311 (311) or mqttv31 (31). Defaults to mqttv311' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -s A -d 'Bind the outgoing socket to this host/ip address' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -l unix -d 'Connect through a unix domain socket instead of TCP' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -s o -d 'Read options from FILE instead of the default options file' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -l proxy -d 'SOCKS5 (socks5h://[user[:pass]@]host[:port]) or HTTP CONNECT (http://…) proxy' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -l will-topic -d 'Topic of the client\'s will, sent by the broker on unexpected disconnection' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -l will-payload -d 'Payload of the will (empty if not given)' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -l will-qos -d 'QoS of the will' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -s D -l property -d 'MQTT v5 property: COMMAND NAME VALUE (or COMMAND user-property KEY VALUE), e.g. `-D publish message-expiry-interval 30`. Commands: connect, publish, disconnect, will (and subscribe/unsubscribe for sub). Implies -V 5' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -l cafile -d 'Path to a file of trusted CA certificates (enables TLS)' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -l capath -d 'Path to a directory of trusted CA certificates (enables TLS)' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -l cert -d 'Client certificate for authentication' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -l key -d 'Client private key for authentication' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -l keyform -d 'Key file type: only "pem" is supported ("engine" needs OpenSSL)' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -l ciphers -d 'OpenSSL-style list of TLS ciphers, mapped to the suites rustls offers' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -l tls-version -d 'TLS protocol version: tlsv1.3 or tlsv1.2' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -l tls-alpn -d 'TLS ALPN protocol' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -l tls-engine -d 'Not supported (OpenSSL engines); accepted only to be rejected with a clear error' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -l tls-engine-kpass-sha1 -d 'Not supported (OpenSSL engines)' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -l psk -d 'Not supported (rustls has no TLS-PSK)' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -l psk-identity -d 'Not supported (rustls has no TLS-PSK)' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -l tls-keylog -d 'Not supported yet: write TLS key material to FILE' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -s c -l clients -d 'Number of clients (publishers, subscribers or connections; in the default mode, this many of each)' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -l subscribers -d 'Default mode: number of subscribers, when it should differ from -c' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -s n -l start-number -d 'Index of the first client (%i); give each process of a multi-process run its own range so that client ids and publisher ids stay unique' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -l connect-rate -d 'New connections per second while ramping up (0: as fast as possible)' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -l connect-timeout -d 'Give up on a connection (TCP, TLS, CONNACK) after this many seconds' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -l ifaddr -d 'Spread connections over these local source addresses, round-robin (bind before connect): each address has its own ephemeral port range' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -s t -l topic -d 'Topic to publish to / subscribe to. Placeholders: %i client index, %c client id, %u username, %rand_N a random number in 0..N (chosen once per client)' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -s q -l qos -d 'Quality of service of publishes and subscriptions' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -s s -l size -d 'Payload size in bytes, at least 16 (publisher id, sequence and send timestamp), padded with zeros' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -l rate -d 'Total publish rate over all publishers, in messages per second (a fixed schedule: latency counts from when each message should have been sent)' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -s I -l interval -d 'Interval between one publisher\'s messages, in milliseconds (fractions allowed). Without --rate or -I, publishers send as fast as the connection takes them' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -s L -l limit -d 'Total number of messages over all publishers' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -l duration -d 'Stop publishing (or holding connections) after this many seconds. Without -L or --duration, runs until interrupted (Ctrl-C), then reports' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -l warmup -d 'Leave the first SECONDS out of latency histograms and rates' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -l drain -d 'After publishing stops, wait up to SECONDS for acknowledgements and deliveries' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -l json -d 'Write the full report (settings, totals, per-second series, HDR histograms) as JSON' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -l url -d 'User, password, host, port and topic as a URL: mqtt(s)://[username[:password]@]host[:port]/topic or ws(s)://…' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -s M -l inflight -d 'The maximum number of QoS 1/2 messages in flight. Defaults to the broker\'s receive maximum (MQTT v5), else 65535; at most 1 MiB of payload is ever unacknowledged' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -s i -l id -d 'Client id template (placeholders as in -t); without %i the client index is appended. Defaults to mqtk-bench-PID-%i.' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -l id-prefix -d 'Client ids are ID_PREFIX followed by the client index.' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -l nodelay -d 'Disable Nagle\'s algorithm (always disabled in mqtk, which batches writes itself)'
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -l mptcp -d 'Not supported (Multipath TCP); accepted only to be rejected with a clear error'
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -l ws -d 'Connect using WebSockets'
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -l will-retain -d 'Make the will retained'
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -l insecure -d 'Do not check the server\'s host name against its certificate'
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -l tls-use-os-certs -d 'Load and trust the operating system\'s CA certificates'
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -l no-tls -d 'Never use TLS, even on port 8883'
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -s d -l debug -d 'Enable debug messages'
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -l help -d 'Print help'
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -l version -d 'Print the version'
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -s r -l retain -d 'Publish retained messages'
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -l disable-clean-session -d 'Disable clean session/enable persistent client mode'
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -l quiet -d 'Hide the progress display (it is also hidden when stderr is not a terminal).'
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -s h -l host -d 'MQTT host to connect to. Defaults to localhost' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -s p -l port -d 'Network port to connect to. Defaults to 1883 for plain MQTT and 8883 for MQTT over TLS' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -s u -l username -d 'Provide a username' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -s P -l pw -d 'Provide a password' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -s k -l keepalive -d 'Keep alive in seconds for this client. Defaults to 60' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -s x -d 'Session expiry interval (MQTT v5): 0-4294967294 seconds, or -1, 4294967295 or ∞ for a session that does not expire. Defaults to -1 with -c, else 0. Implies -V 5' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -s V -l protocol-version -d 'MQTT protocol version: mqttv5 (5), mqttv311 (311) or mqttv31 (31). Defaults to mqttv311' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -s A -d 'Bind the outgoing socket to this host/ip address' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -l unix -d 'Connect through a unix domain socket instead of TCP' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -s o -d 'Read options from FILE instead of the default options file' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -l proxy -d 'SOCKS5 (socks5h://[user[:pass]@]host[:port]) or HTTP CONNECT (http://…) proxy' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -l will-topic -d 'Topic of the client\'s will, sent by the broker on unexpected disconnection' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -l will-payload -d 'Payload of the will (empty if not given)' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -l will-qos -d 'QoS of the will' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -s D -l property -d 'MQTT v5 property: COMMAND NAME VALUE (or COMMAND user-property KEY VALUE), e.g. `-D publish message-expiry-interval 30`. Commands: connect, publish, disconnect, will (and subscribe/unsubscribe for sub). Implies -V 5' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -l cafile -d 'Path to a file of trusted CA certificates (enables TLS)' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -l capath -d 'Path to a directory of trusted CA certificates (enables TLS)' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -l cert -d 'Client certificate for authentication' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -l key -d 'Client private key for authentication' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -l keyform -d 'Key file type: only "pem" is supported ("engine" needs OpenSSL)' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -l ciphers -d 'OpenSSL-style list of TLS ciphers, mapped to the suites rustls offers' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -l tls-version -d 'TLS protocol version: tlsv1.3 or tlsv1.2' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -l tls-alpn -d 'TLS ALPN protocol' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -l tls-engine -d 'Not supported (OpenSSL engines); accepted only to be rejected with a clear error' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -l tls-engine-kpass-sha1 -d 'Not supported (OpenSSL engines)' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -l psk -d 'Not supported (rustls has no TLS-PSK)' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -l psk-identity -d 'Not supported (rustls has no TLS-PSK)' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -l tls-keylog -d 'Not supported yet: write TLS key material to FILE' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -s c -l clients -d 'Number of clients (publishers, subscribers or connections; in the default mode, this many of each)' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -l subscribers -d 'Default mode: number of subscribers, when it should differ from -c' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -s n -l start-number -d 'Index of the first client (%i); give each process of a multi-process run its own range so that client ids and publisher ids stay unique' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -l connect-rate -d 'New connections per second while ramping up (0: as fast as possible)' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -l connect-timeout -d 'Give up on a connection (TCP, TLS, CONNACK) after this many seconds' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -l ifaddr -d 'Spread connections over these local source addresses, round-robin (bind before connect): each address has its own ephemeral port range' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -s t -l topic -d 'Topic to publish to / subscribe to. Placeholders: %i client index, %c client id, %u username, %rand_N a random number in 0..N (chosen once per client)' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -s q -l qos -d 'Quality of service of publishes and subscriptions' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -s s -l size -d 'Payload size in bytes, at least 16 (publisher id, sequence and send timestamp), padded with zeros' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -l rate -d 'Total publish rate over all publishers, in messages per second (a fixed schedule: latency counts from when each message should have been sent)' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -s I -l interval -d 'Interval between one publisher\'s messages, in milliseconds (fractions allowed). Without --rate or -I, publishers send as fast as the connection takes them' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -s L -l limit -d 'Total number of messages over all publishers' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -l duration -d 'Stop publishing (or holding connections) after this many seconds. Without -L or --duration, runs until interrupted (Ctrl-C), then reports' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -l warmup -d 'Leave the first SECONDS out of latency histograms and rates' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -l drain -d 'After publishing stops, wait up to SECONDS for acknowledgements and deliveries' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -l json -d 'Write the full report (settings, totals, per-second series, HDR histograms) as JSON' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -l url -d 'User, password, host, port and topic as a URL: mqtt(s)://[username[:password]@]host[:port]/topic or ws(s)://…' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -s M -l inflight -d 'The maximum number of QoS 1/2 messages in flight. Defaults to the broker\'s receive maximum (MQTT v5), else 65535; at most 1 MiB of payload is ever unacknowledged' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -s i -l id -d 'Client id template (placeholders as in -t); without %i the client index is appended. Defaults to mqtk-bench-PID-%i.' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -l id-prefix -d 'Client ids are ID_PREFIX followed by the client index.' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -l nodelay -d 'Disable Nagle\'s algorithm (always disabled in mqtk, which batches writes itself)'
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -l mptcp -d 'Not supported (Multipath TCP); accepted only to be rejected with a clear error'
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -l ws -d 'Connect using WebSockets'
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -l will-retain -d 'Make the will retained'
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -l insecure -d 'Do not check the server\'s host name against its certificate'
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -l tls-use-os-certs -d 'Load and trust the operating system\'s CA certificates'
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -l no-tls -d 'Never use TLS, even on port 8883'
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -s d -l debug -d 'Enable debug messages'
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -l help -d 'Print help'
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -l version -d 'Print the version'
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -s r -l retain -d 'Publish retained messages'
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -l disable-clean-session -d 'Disable clean session/enable persistent client mode'
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -l quiet -d 'Hide the progress display (it is also hidden when stderr is not a terminal).'
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -s h -l host -d 'MQTT host to connect to. Defaults to localhost' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -s p -l port -d 'Network port to connect to. Defaults to 1883 for plain MQTT and 8883 for MQTT over TLS' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -s u -l username -d 'Provide a username' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -s P -l pw -d 'Provide a password' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -s k -l keepalive -d 'Keep alive in seconds for this client. Defaults to 60' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -s x -d 'Session expiry interval (MQTT v5): 0-4294967294 seconds, or -1, 4294967295 or ∞ for a session that does not expire. Defaults to -1 with -c, else 0. Implies -V 5' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -s V -l protocol-version -d 'MQTT protocol version: mqttv5 (5), mqttv311 (311) or mqttv31 (31). Defaults to mqttv311' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -s A -d 'Bind the outgoing socket to this host/ip address' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -l unix -d 'Connect through a unix domain socket instead of TCP' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -s o -d 'Read options from FILE instead of the default options file' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -l proxy -d 'SOCKS5 (socks5h://[user[:pass]@]host[:port]) or HTTP CONNECT (http://…) proxy' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -l will-topic -d 'Topic of the client\'s will, sent by the broker on unexpected disconnection' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -l will-payload -d 'Payload of the will (empty if not given)' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -l will-qos -d 'QoS of the will' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -s D -l property -d 'MQTT v5 property: COMMAND NAME VALUE (or COMMAND user-property KEY VALUE), e.g. `-D publish message-expiry-interval 30`. Commands: connect, publish, disconnect, will (and subscribe/unsubscribe for sub). Implies -V 5' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -l cafile -d 'Path to a file of trusted CA certificates (enables TLS)' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -l capath -d 'Path to a directory of trusted CA certificates (enables TLS)' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -l cert -d 'Client certificate for authentication' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -l key -d 'Client private key for authentication' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -l keyform -d 'Key file type: only "pem" is supported ("engine" needs OpenSSL)' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -l ciphers -d 'OpenSSL-style list of TLS ciphers, mapped to the suites rustls offers' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -l tls-version -d 'TLS protocol version: tlsv1.3 or tlsv1.2' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -l tls-alpn -d 'TLS ALPN protocol' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -l tls-engine -d 'Not supported (OpenSSL engines); accepted only to be rejected with a clear error' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -l tls-engine-kpass-sha1 -d 'Not supported (OpenSSL engines)' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -l psk -d 'Not supported (rustls has no TLS-PSK)' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -l psk-identity -d 'Not supported (rustls has no TLS-PSK)' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -l tls-keylog -d 'Not supported yet: write TLS key material to FILE' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -s c -l clients -d 'Number of clients (publishers, subscribers or connections; in the default mode, this many of each)' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -l subscribers -d 'Default mode: number of subscribers, when it should differ from -c' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -s n -l start-number -d 'Index of the first client (%i); give each process of a multi-process run its own range so that client ids and publisher ids stay unique' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -l connect-rate -d 'New connections per second while ramping up (0: as fast as possible)' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -l connect-timeout -d 'Give up on a connection (TCP, TLS, CONNACK) after this many seconds' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -l ifaddr -d 'Spread connections over these local source addresses, round-robin (bind before connect): each address has its own ephemeral port range' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -s t -l topic -d 'Topic to publish to / subscribe to. Placeholders: %i client index, %c client id, %u username, %rand_N a random number in 0..N (chosen once per client)' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -s q -l qos -d 'Quality of service of publishes and subscriptions' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -s s -l size -d 'Payload size in bytes, at least 16 (publisher id, sequence and send timestamp), padded with zeros' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -l rate -d 'Total publish rate over all publishers, in messages per second (a fixed schedule: latency counts from when each message should have been sent)' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -s I -l interval -d 'Interval between one publisher\'s messages, in milliseconds (fractions allowed). Without --rate or -I, publishers send as fast as the connection takes them' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -s L -l limit -d 'Total number of messages over all publishers' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -l duration -d 'Stop publishing (or holding connections) after this many seconds. Without -L or --duration, runs until interrupted (Ctrl-C), then reports' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -l warmup -d 'Leave the first SECONDS out of latency histograms and rates' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -l drain -d 'After publishing stops, wait up to SECONDS for acknowledgements and deliveries' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -l json -d 'Write the full report (settings, totals, per-second series, HDR histograms) as JSON' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -l url -d 'User, password, host, port and topic as a URL: mqtt(s)://[username[:password]@]host[:port]/topic or ws(s)://…' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -s M -l inflight -d 'The maximum number of QoS 1/2 messages in flight. Defaults to the broker\'s receive maximum (MQTT v5), else 65535; at most 1 MiB of payload is ever unacknowledged' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -s i -l id -d 'Client id template (placeholders as in -t); without %i the client index is appended. Defaults to mqtk-bench-PID-%i.' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -l id-prefix -d 'Client ids are ID_PREFIX followed by the client index.' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -l nodelay -d 'Disable Nagle\'s algorithm (always disabled in mqtk, which batches writes itself)'
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -l mptcp -d 'Not supported (Multipath TCP); accepted only to be rejected with a clear error'
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -l ws -d 'Connect using WebSockets'
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -l will-retain -d 'Make the will retained'
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -l insecure -d 'Do not check the server\'s host name against its certificate'
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -l tls-use-os-certs -d 'Load and trust the operating system\'s CA certificates'
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -l no-tls -d 'Never use TLS, even on port 8883'
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -s d -l debug -d 'Enable debug messages'
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -l help -d 'Print help'
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -l version -d 'Print the version'
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -s r -l retain -d 'Publish retained messages'
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -l disable-clean-session -d 'Disable clean session/enable persistent client mode'
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -l quiet -d 'Hide the progress display (it is also hidden when stderr is not a terminal).'
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from merge" -l json -d 'Write the merged report as JSON too' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from merge" -s h -l help -d 'Print help (`bench` turns clap\'s own help flag off, since `-h` is the host)'
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from help" -f -a "pub" -d 'Publishers only: sent/s, and for QoS 1/2 acked/s with publish-to-ack latency'
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from help" -f -a "sub" -d 'Subscribers only: received/s and end-to-end latency from the payload\'s timestamp'
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from help" -f -a "conn" -d 'Open N connections at a rate and hold them: connect latency, rate, errors'
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from help" -f -a "merge" -d 'Combine JSON reports from several runs (machines, processes) into one, exactly'
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mqtk -n "__fish_mqtk_using_subcommand help; and not __fish_seen_subcommand_from broker passwd pub sub rr bench help" -f -a "broker" -d 'Run the embedded MQTT broker'
+complete -c mqtk -n "__fish_mqtk_using_subcommand help; and not __fish_seen_subcommand_from broker passwd pub sub rr bench help" -f -a "passwd" -d 'Manage password files (mosquitto_passwd)'
+complete -c mqtk -n "__fish_mqtk_using_subcommand help; and not __fish_seen_subcommand_from broker passwd pub sub rr bench help" -f -a "pub" -d 'Publish messages (mosquitto_pub)'
+complete -c mqtk -n "__fish_mqtk_using_subcommand help; and not __fish_seen_subcommand_from broker passwd pub sub rr bench help" -f -a "sub" -d 'Subscribe and print messages (mosquitto_sub)'
+complete -c mqtk -n "__fish_mqtk_using_subcommand help; and not __fish_seen_subcommand_from broker passwd pub sub rr bench help" -f -a "rr" -d 'Publish a request and wait for the response (mosquitto_rr)'
+complete -c mqtk -n "__fish_mqtk_using_subcommand help; and not __fish_seen_subcommand_from broker passwd pub sub rr bench help" -f -a "bench" -d 'Load-test a broker: publishers and subscribers (default), or `pub`, `sub`, `conn`; `merge` combines reports'
+complete -c mqtk -n "__fish_mqtk_using_subcommand help; and not __fish_seen_subcommand_from broker passwd pub sub rr bench help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mqtk -n "__fish_mqtk_using_subcommand help; and __fish_seen_subcommand_from bench" -f -a "pub" -d 'Publishers only: sent/s, and for QoS 1/2 acked/s with publish-to-ack latency'
+complete -c mqtk -n "__fish_mqtk_using_subcommand help; and __fish_seen_subcommand_from bench" -f -a "sub" -d 'Subscribers only: received/s and end-to-end latency from the payload\'s timestamp'
+complete -c mqtk -n "__fish_mqtk_using_subcommand help; and __fish_seen_subcommand_from bench" -f -a "conn" -d 'Open N connections at a rate and hold them: connect latency, rate, errors'
+complete -c mqtk -n "__fish_mqtk_using_subcommand help; and __fish_seen_subcommand_from bench" -f -a "merge" -d 'Combine JSON reports from several runs (machines, processes) into one, exactly'

@@ -11,6 +11,7 @@
 //! - `exit`: the one exit-code table.
 //! - `doc`: man pages and completions rendered from `cli` (`mqtk generate`).
 
+pub mod bench;
 pub mod broker;
 pub mod cli;
 pub mod cmd;

@@ -1,5 +1,6 @@
 //! The clap root: subcommands, and argv[0] multi-call (`mosquitto_pub` → `mqtk pub`).
 
+pub mod bench;
 pub mod broker;
 pub mod connect;
 pub mod passwd;
@@ -50,6 +51,14 @@ pub enum Command {
         args_override_self = true
     )]
     Rr(Box<rr::RrArgs>),
+    /// Load-test a broker: publishers and subscribers (default), or `pub`, `sub`,
+    /// `conn`; `merge` combines reports.
+    #[command(
+        disable_help_flag = true,
+        disable_version_flag = true,
+        args_override_self = true
+    )]
+    Bench(Box<bench::BenchArgs>),
     /// Write man pages (DIR/man) and shell completions (DIR/completions) generated
     /// from these definitions; `cargo run -q -- generate .` refreshes the committed ones.
     #[command(hide = true)]

@@ -1,5 +1,6 @@
 //! The commands: each takes its parsed arguments and returns an exit code.
 
+pub mod bench;
 pub mod broker;
 pub mod generate;
 pub mod passwd;
@@ -18,6 +19,7 @@ pub fn run(cli: Cli) -> Result<u8, Error> {
         Command::Pub(args) => r#pub::run(*args),
         Command::Sub(args) => sub::run(*args),
         Command::Rr(args) => rr::run(*args),
+        Command::Bench(args) => bench::run(*args),
         Command::Generate { dir } => generate::run(&dir),
     }
 }

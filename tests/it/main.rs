@@ -1,5 +1,6 @@
 //! The one integration-test binary: modules by topic, sharing the harness in `util`.
 
+mod bench;
 mod broker;
 mod broker_edges;
 mod broker_rumqttc;

@@ -1,0 +1,794 @@
+//! `mqtk bench`: the real binary against the in-process `TestBroker` (and a raw
+//! listener, and a delaying proxy): every mode runs small and exits 0, the summary has
+//! its fields, the JSON report is consistent, merge adds exactly, `--ifaddr` spreads
+//! source addresses, and latency matches a known injected delay.
+
+use std::io::{Read, Write};
+use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
+
+use mqtk::bench::report::Report;
+
+use crate::util::{
+    Sandbox, TestBroker, assert_code, describe, run_with_timeout, wait_with_timeout,
+};
+
+const T: Duration = Duration::from_secs(60);
+
+fn bench(sb: &Sandbox, port: u16, args: &[&str]) -> std::process::Command {
+    let mut c = sb.mqtk();
+    let (mode, rest) = match args.first() {
+        Some(m @ (&"pub" | &"sub" | &"conn")) => (Some(*m), &args[1..]),
+        _ => (None, args),
+    };
+    c.arg("bench");
+    if let Some(m) = mode {
+        c.arg(m);
+    }
+    c.args(["-h", "127.0.0.1", "-p", &port.to_string(), "--quiet"])
+        .args(rest);
+    c
+}
+
+fn report(path: &Path) -> Report {
+    let text = std::fs::read_to_string(path).expect("report written");
+    serde_json::from_str(&text).expect("report parses")
+}
+
+#[test]
+fn pub_sub_qos1_loses_nothing_and_reports_consistently() {
+    let b = TestBroker::start();
+    let sb = Sandbox::new();
+    let json = sb.file("r.json");
+    let out = run_with_timeout(
+        bench(
+            &sb,
+            b.port(),
+            &["-c", "5", "-q", "1", "-L", "1000", "-s", "32", "--json"],
+        )
+        .arg(&json),
+        T,
+    );
+    assert_code(&out, 0);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for field in [
+        "sent", "acked", "received", "loss", "p50", "p99", "p99.9", "e2e", "errors",
+    ] {
+        assert!(
+            stdout.contains(field),
+            "{field} missing:\n{}",
+            describe(&out)
+        );
+    }
+    let r = report(&json);
+    let t = &r.totals;
+    assert_eq!(t.connects_ok, 10);
+    assert_eq!(t.sent, 1000);
+    assert_eq!(t.acked, 1000);
+    // %i in the topic: subscriber k hears publisher k only.
+    assert_eq!(t.expected, Some(1000));
+    assert_eq!(t.received, 1000);
+    assert_eq!(t.lost, Some(0));
+    assert_eq!((t.duplicates, t.gaps, t.unparsed), (0, 0, 0));
+    assert_eq!(r.latency["e2e"].count, 1000);
+    assert_eq!(r.latency["ack"].count, 1000);
+    assert_eq!(r.latency["connect"].count, 10);
+    let e2e = r.latency["e2e"].histogram().unwrap();
+    assert_eq!(e2e.len(), 1000);
+    assert!(r.latency["e2e"].p50_ms <= r.latency["e2e"].p99_ms);
+}
+
+#[test]
+fn fan_out_counts_every_delivery() {
+    // One topic for all: 2 publishers × 3 subscribers, QoS 2.
+    let b = TestBroker::start();
+    let sb = Sandbox::new();
+    let json = sb.file("r.json");
+    let out = run_with_timeout(
+        bench(
+            &sb,
+            b.port(),
+            &[
+                "-c",
+                "2",
+                "--subscribers",
+                "3",
+                "-t",
+                "fan/all",
+                "-q",
+                "2",
+                "-L",
+                "100",
+                "-V",
+                "5",
+                "--json",
+            ],
+        )
+        .arg(&json),
+        T,
+    );
+    assert_code(&out, 0);
+    let t = report(&json).totals;
+    assert_eq!(t.sent, 100);
+    assert_eq!(t.acked, 100);
+    assert_eq!(t.expected, Some(300));
+    assert_eq!(t.received, 300);
+    assert_eq!(t.lost, Some(0));
+}
+
+#[test]
+fn pub_at_an_interval_keeps_its_schedule() {
+    let b = TestBroker::start();
+    let sb = Sandbox::new();
+    let json = sb.file("p.json");
+    let out = run_with_timeout(
+        bench(
+            &sb,
+            b.port(),
+            &[
+                "pub",
+                "-c",
+                "5",
+                "-I",
+                "10",
+                "--duration",
+                "1",
+                "-s",
+                "16",
+                "--json",
+            ],
+        )
+        .arg(&json),
+        T,
+    );
+    assert_code(&out, 0);
+    let r = report(&json);
+    // 5 publishers × (1 s / 10 ms + 1) at most; a slow machine may send fewer on time
+    // but owes them, so the count stays near the schedule.
+    assert!((300..=510).contains(&r.totals.sent), "{:?}", r.totals);
+    assert!(!r.latency.contains_key("e2e"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("every 10 ms each"));
+}
+
+#[test]
+fn sub_measures_what_a_separate_pub_sends() {
+    let b = TestBroker::start();
+    let sb = Sandbox::new();
+    let json = sb.file("s.json");
+    let sub = bench(
+        &sb,
+        b.port(),
+        &[
+            "sub",
+            "-c",
+            "2",
+            "-t",
+            "sep/t",
+            "-q",
+            "1",
+            "-L",
+            "200",
+            "--duration",
+            "20",
+            "--json",
+        ],
+    )
+    .arg(&json)
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while b
+        .stats()
+        .subscriptions
+        .load(std::sync::atomic::Ordering::SeqCst)
+        < 2
+    {
+        assert!(Instant::now() < deadline, "subscribers never subscribed");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let out = run_with_timeout(
+        &mut bench(
+            &sb,
+            b.port(),
+            &["pub", "-c", "1", "-t", "sep/t", "-q", "1", "-L", "100"],
+        ),
+        T,
+    );
+    assert_code(&out, 0);
+    let out = wait_with_timeout(sub, T, "bench sub");
+    assert_code(&out, 0);
+    let r = report(&json);
+    assert_eq!(r.totals.received, 200);
+    assert_eq!(r.latency["e2e"].count, 200);
+    assert_eq!((r.totals.gaps, r.totals.duplicates), (0, 0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("received      200"));
+}
+
+#[test]
+fn conn_holds_connections_and_reports_memory() {
+    let b = TestBroker::start();
+    let sb = Sandbox::new();
+    let json = sb.file("c.json");
+    let out = run_with_timeout(
+        bench(
+            &sb,
+            b.port(),
+            &[
+                "conn",
+                "-c",
+                "50",
+                "--connect-rate",
+                "500",
+                "--duration",
+                "0.5",
+                "--json",
+            ],
+        )
+        .arg(&json),
+        T,
+    );
+    assert_code(&out, 0);
+    let r = report(&json);
+    assert_eq!(r.totals.connects_ok, 50);
+    assert_eq!(r.totals.connected_max, 50);
+    assert_eq!(r.totals.disconnects, 0);
+    assert_eq!(r.latency["connect"].count, 50);
+    assert!(r.rss_bytes_per_connection.is_some());
+    // 50 connections at 500/s take about 0.1 s.
+    assert!(r.rates.connect_per_s < 700.0, "{:?}", r.rates);
+}
+
+#[test]
+fn conn_errors_are_counted_by_kind() {
+    // A port nobody listens on: every connection is refused.
+    let port = crate::util::free_port();
+    let sb = Sandbox::new();
+    let json = sb.file("c.json");
+    let out = run_with_timeout(
+        bench(
+            &sb,
+            port,
+            &["conn", "-c", "3", "--duration", "0.1", "--json"],
+        )
+        .arg(&json),
+        T,
+    );
+    assert_code(&out, 1);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("3 × ECONNREFUSED"),
+        "{}",
+        describe(&out)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no client could connect"));
+    assert_eq!(report(&json).totals.connect_errors["ECONNREFUSED"], 3);
+}
+
+/// A listener that answers every CONNECT with a CONNACK and records where
+/// connections come from.
+fn raw_acceptor() -> (u16, Arc<Mutex<Vec<IpAddr>>>) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let s = seen.clone();
+    std::thread::spawn(move || {
+        for conn in l.incoming().take(16) {
+            let Ok(mut c) = conn else { return };
+            s.lock().unwrap().push(c.peer_addr().unwrap().ip());
+            std::thread::spawn(move || {
+                c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+                let mut buf = [0u8; 256];
+                if c.read(&mut buf).unwrap_or(0) > 0 {
+                    // CONNACK, 3.1.1 §3.2: type 0x20, length 2, no session, accepted.
+                    let _ = c.write_all(&[0x20, 0x02, 0x00, 0x00]);
+                }
+                while c.read(&mut buf).unwrap_or(0) > 0 {}
+            });
+        }
+    });
+    (port, seen)
+}
+
+#[test]
+fn ifaddr_spreads_source_addresses() {
+    let (port, seen) = raw_acceptor();
+    let sb = Sandbox::new();
+    let out = run_with_timeout(
+        &mut bench(
+            &sb,
+            port,
+            &[
+                "conn",
+                "-c",
+                "4",
+                "--ifaddr",
+                "127.0.0.1,127.0.0.2",
+                "--duration",
+                "0.2",
+            ],
+        ),
+        T,
+    );
+    assert_code(&out, 0);
+    let mut ips = seen.lock().unwrap().clone();
+    ips.sort();
+    let want: Vec<IpAddr> = ["127.0.0.1", "127.0.0.1", "127.0.0.2", "127.0.0.2"]
+        .iter()
+        .map(|s| s.parse().unwrap())
+        .collect();
+    assert_eq!(ips, want);
+}
+
+/// A TCP proxy on loopback that holds every byte going to `upstream` for `delay`
+/// (the way back is not delayed).
+fn delaying_proxy(upstream: u16, delay: Duration) -> u16 {
+    proxy(upstream, delay, None)
+}
+
+/// `delaying_proxy`, and with `stall = Some((after, length))` the way to `upstream`
+/// also stops for `length`, `after` the connection was accepted: a broker that hangs.
+fn proxy(upstream: u16, delay: Duration, stall: Option<(Duration, Duration)>) -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for client in l.incoming().take(16) {
+            let Ok(client) = client else { return };
+            let Ok(server) = TcpStream::connect(SocketAddr::from(([127, 0, 0, 1], upstream)))
+            else {
+                return;
+            };
+            client.set_nodelay(true).unwrap();
+            server.set_nodelay(true).unwrap();
+            let (mut c_in, mut s_out) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+            let (mut s_in, mut c_out) = (server, client);
+            let (tx, rx) = mpsc::channel::<(Instant, Vec<u8>)>();
+            let stall =
+                stall.map(|(after, len)| (Instant::now() + after, Instant::now() + after + len));
+            std::thread::spawn(move || {
+                let mut buf = vec![0u8; 65536];
+                while let Ok(n) = c_in.read(&mut buf) {
+                    let mut at = Instant::now() + delay;
+                    if let Some((from, until)) = stall
+                        && (from..until).contains(&Instant::now())
+                    {
+                        at = at.max(until);
+                    }
+                    if n == 0 || tx.send((at, buf[..n].to_vec())).is_err() {
+                        break;
+                    }
+                }
+            });
+            std::thread::spawn(move || {
+                while let Ok((at, bytes)) = rx.recv() {
+                    std::thread::sleep(at.saturating_duration_since(Instant::now()));
+                    if s_out.write_all(&bytes).is_err() {
+                        break;
+                    }
+                }
+                let _ = s_out.shutdown(std::net::Shutdown::Write);
+            });
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut s_in, &mut c_out);
+                let _ = c_out.shutdown(std::net::Shutdown::Write);
+            });
+        }
+    });
+    port
+}
+
+#[test]
+fn latency_matches_an_injected_delay() {
+    let b = TestBroker::start();
+    let delay = Duration::from_millis(20);
+    let port = delaying_proxy(b.port(), delay);
+    let sb = Sandbox::new();
+    let json = sb.file("d.json");
+    let out = run_with_timeout(
+        bench(
+            &sb,
+            port,
+            &["-c", "1", "-q", "1", "-I", "10", "-L", "100", "--json"],
+        )
+        .arg(&json),
+        T,
+    );
+    assert_code(&out, 0);
+    let r = report(&json);
+    assert_eq!(r.totals.received, 100);
+    // Publisher → broker is delayed by 20 ms; broker → subscriber and the PUBACK back
+    // are not: end-to-end and publish-to-ack p50 are both 20 ms plus loopback.
+    for name in ["e2e", "ack"] {
+        let p50 = r.latency[name].p50_ms;
+        eprintln!("{name}: p50 {p50} ms");
+        assert!(
+            (20.0..=22.0).contains(&p50),
+            "{name} p50 {p50} ms: {:?}",
+            r.latency[name]
+        );
+    }
+}
+
+#[test]
+fn merge_adds_reports_exactly() {
+    let b = TestBroker::start();
+    let sb = Sandbox::new();
+    let (a, c, m) = (sb.file("a.json"), sb.file("b.json"), sb.file("m.json"));
+    for (path, n) in [(&a, "300"), (&c, "500")] {
+        let out = run_with_timeout(
+            bench(
+                &sb,
+                b.port(),
+                &["pub", "-c", "2", "-q", "1", "-L", n, "--json"],
+            )
+            .arg(path),
+            T,
+        );
+        assert_code(&out, 0);
+    }
+    let out = run_with_timeout(
+        sb.mqtk()
+            .arg("bench")
+            .arg("merge")
+            .arg(&a)
+            .arg(&c)
+            .arg("--json")
+            .arg(&m),
+        T,
+    );
+    assert_code(&out, 0);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("2 merged runs"));
+    let (ra, rb, rm) = (report(&a), report(&c), report(&m));
+    assert_eq!(rm.totals.sent, 800);
+    assert_eq!(rm.totals.acked, 800);
+    assert_eq!(rm.totals.connects_ok, 4);
+    assert_eq!(rm.settings.len(), 2);
+    let (ha, hb, hm) = (
+        ra.latency["ack"].histogram().unwrap(),
+        rb.latency["ack"].histogram().unwrap(),
+        rm.latency["ack"].histogram().unwrap(),
+    );
+    assert_eq!(hm.len(), ha.len() + hb.len());
+    let mut both = ha.clone();
+    both.add(&hb).unwrap();
+    assert_eq!(hm, both);
+    assert_eq!(
+        rm.latency["ack"].p99_ms,
+        both.value_at_quantile(0.99) as f64 / 1e6
+    );
+}
+
+#[test]
+fn merge_of_a_bad_file_fails_clearly() {
+    let sb = Sandbox::new();
+    std::fs::write(sb.file("x.json"), "{}").unwrap();
+    let out = run_with_timeout(sb.mqtk().args(["bench", "merge", "x.json"]), T);
+    assert_code(&out, 1);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not a bench report"));
+}
+
+#[test]
+fn invalid_flags_exit_1_with_a_clear_error() {
+    let sb = Sandbox::new();
+    for (args, text) in [
+        (&["-c", "0"][..], "-c"),
+        (&["-s", "8"][..], "--size"),
+        (&["-q", "3"][..], "QoS"),
+        (&["-t", "a/%z"][..], "unknown placeholder '%z'"),
+        (&["-t", "a/#"][..], "Invalid publish topic"),
+        (&["--rate", "10", "-I", "5"][..], "cannot be used with"),
+        (&["conn", "--rate", "5"][..], "--connect-rate"),
+        (&["--ifaddr", "nonsense"][..], "--ifaddr"),
+        (&["--warmup", "-1"][..], "--warmup"),
+    ] {
+        let out = run_with_timeout(&mut bench(&sb, 1, args), T);
+        assert_code(&out, 1);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(text),
+            "{args:?}: want {text:?} in {}",
+            describe(&out)
+        );
+        assert!(out.stdout.is_empty(), "{args:?}: {}", describe(&out));
+    }
+}
+
+#[test]
+fn qos0_limit_run_ends_when_the_last_message_is_out() {
+    // Regression: an unpaced QoS 0 publisher waited for its keep-alive (60 s) after
+    // its last message, since nothing was left to acknowledge.
+    let b = TestBroker::start();
+    let sb = Sandbox::new();
+    let json = sb.file("q0.json");
+    let started = Instant::now();
+    let out = run_with_timeout(
+        bench(
+            &sb,
+            b.port(),
+            &["-c", "2", "-q", "0", "-L", "2000", "-s", "16", "--json"],
+        )
+        .arg(&json),
+        T,
+    );
+    assert_code(&out, 0);
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "took {:?}",
+        started.elapsed()
+    );
+    let r = report(&json);
+    assert_eq!(r.totals.sent, 2000);
+    assert!(r.elapsed_s < 15.0, "{}", r.elapsed_s);
+}
+
+#[test]
+fn parallel_conn_runs_merge_into_one_count() {
+    // The README's recipe for 100k+ connections, small: processes with their own start
+    // numbers and source addresses, side by side, then `bench merge`.
+    let b = TestBroker::start();
+    let sb = Sandbox::new();
+    let children: Vec<_> = (0..3u32)
+        .map(|i| {
+            bench(
+                &sb,
+                b.port(),
+                &[
+                    "conn",
+                    "-c",
+                    "30",
+                    "-n",
+                    &(i * 30).to_string(),
+                    "--ifaddr",
+                    &format!("127.0.0.{},127.0.0.{}", 2 * i + 2, 2 * i + 3),
+                    "--duration",
+                    "1",
+                    "--json",
+                    &format!("conn{i}.json"),
+                ],
+            )
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+        })
+        .collect();
+    for c in children {
+        assert_code(&wait_with_timeout(c, T, "bench conn"), 0);
+    }
+    let out = run_with_timeout(
+        sb.mqtk().args([
+            "bench",
+            "merge",
+            "conn0.json",
+            "conn1.json",
+            "conn2.json",
+            "--json",
+            "all.json",
+        ]),
+        T,
+    );
+    assert_code(&out, 0);
+    let r = report(&sb.file("all.json"));
+    assert_eq!(r.totals.connects_ok, 90);
+    // All three held their connections at the same time.
+    assert_eq!(r.totals.connected_max, 90);
+    assert_eq!(r.latency["connect"].count, 90);
+    assert!(
+        r.totals.connect_errors.is_empty(),
+        "{:?}",
+        r.totals.connect_errors
+    );
+}
+
+#[test]
+fn interrupt_stops_publishing_and_still_reports() {
+    let b = TestBroker::start();
+    let sb = Sandbox::new();
+    let json = sb.file("i.json");
+    let child = bench(
+        &sb,
+        b.port(),
+        &["pub", "-c", "2", "-q", "1", "-I", "5", "--json"],
+    )
+    .arg(&json)
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    // SAFETY: signalling our own child by its pid.
+    unsafe {
+        libc::kill(child.id() as libc::pid_t, libc::SIGINT);
+    }
+    let out = wait_with_timeout(child, T, "bench pub");
+    assert_code(&out, 0);
+    let r = report(&json);
+    assert!(r.totals.sent > 100, "{:?}", r.totals);
+    // Drained: every message sent was acknowledged before the report.
+    assert_eq!(r.totals.acked, r.totals.sent);
+}
+
+#[test]
+fn retained_messages_of_earlier_runs_are_not_counted() {
+    let b = TestBroker::start();
+    let sb = Sandbox::new();
+    for run in ["a.json", "b.json"] {
+        let out = run_with_timeout(
+            &mut bench(
+                &sb,
+                b.port(),
+                &[
+                    "-c", "1", "-r", "-q", "1", "-t", "keep/t", "-L", "50", "--json", run,
+                ],
+            ),
+            T,
+        );
+        assert_code(&out, 0);
+        let t = report(&sb.file(run)).totals;
+        assert_eq!(
+            (t.received, t.lost, t.duplicates),
+            (50, Some(0), 0),
+            "{run}"
+        );
+    }
+}
+
+#[test]
+fn refused_connections_are_counted_with_their_reason_code() {
+    let mut config = TestBroker::config();
+    config.allow_anonymous = false;
+    let b = TestBroker::start_with(config);
+    let sb = Sandbox::new();
+    for (v, want) in [
+        ("311", "2 × CONNACK refused 0x05"),
+        ("5", "2 × CONNACK refused 0x87"),
+    ] {
+        let out = run_with_timeout(
+            &mut bench(
+                &sb,
+                b.port(),
+                &["conn", "-c", "2", "-V", v, "--duration", "0.1"],
+            ),
+            T,
+        );
+        assert_code(&out, 1);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(stdout.contains(want), "-V {v}: {}", describe(&out));
+    }
+}
+
+#[test]
+fn websocket_and_unix_socket_transports_work_in_bench() {
+    // The shared connection layer: bench reaches brokers over every transport.
+    let sb = Sandbox::new();
+    let sock = sb.file("mqtk.sock");
+    let mut config = TestBroker::config();
+    let tcp = config.listeners[0].clone();
+    config.listeners.push(mqtk::broker::config::ListenerConfig {
+        websockets: true,
+        ..tcp.clone()
+    });
+    config.listeners.push(mqtk::broker::config::ListenerConfig {
+        unix_socket: Some(sock.clone()),
+        ..tcp
+    });
+    let b = TestBroker::start_with(config);
+    let ws_port = match b.addrs()[1] {
+        mqtk::broker::listener::BoundAddr::Tcp(a) => a.port(),
+        ref other => panic!("{other:?}"),
+    };
+    let sock = sock.to_str().unwrap().to_string();
+    for (port, extra) in [(ws_port, vec!["--ws"]), (b.port(), vec!["--unix", &sock])] {
+        let json = sb.file("t.json");
+        let mut args = vec!["-c", "2", "-q", "1", "-L", "100", "-V", "5", "--json"];
+        args.push(json.to_str().unwrap());
+        args.extend(extra.iter().copied());
+        let out = run_with_timeout(&mut bench(&sb, port, &args), T);
+        assert_code(&out, 0);
+        let t = report(&json).totals;
+        assert_eq!(
+            (t.sent, t.received, t.lost),
+            (100, 100, Some(0)),
+            "{extra:?}"
+        );
+    }
+}
+
+#[test]
+fn warmup_is_left_out_of_latency_and_rates() {
+    let b = TestBroker::start();
+    let sb = Sandbox::new();
+    let json = sb.file("w.json");
+    let out = run_with_timeout(
+        bench(
+            &sb,
+            b.port(),
+            &[
+                "-c",
+                "1",
+                "-q",
+                "1",
+                "-I",
+                "10",
+                "--duration",
+                "1.5",
+                "--warmup",
+                "0.5",
+                "--json",
+            ],
+        )
+        .arg(&json),
+        T,
+    );
+    assert_code(&out, 0);
+    let r = report(&json);
+    // ~150 messages, the first ~50 in the warm-up: counted, but not timed.
+    assert_eq!(r.totals.received, r.totals.sent);
+    let timed = r.latency["e2e"].count;
+    assert!(
+        timed < r.totals.received - 30 && timed > 60,
+        "{timed} of {}",
+        r.totals.received
+    );
+    assert!((0.8..=1.2).contains(&r.measured_s), "{}", r.measured_s);
+    assert!(
+        (70.0..=110.0).contains(&r.rates.received_per_s),
+        "{:?}",
+        r.rates
+    );
+}
+
+#[test]
+fn a_stalled_broker_shows_in_latency_coordinated_omission_corrected() {
+    // The broker path hangs for 400 ms during a 2 s run at 100 msg/s with one message in
+    // flight. The publisher cannot send while it waits for the ack, but the messages due
+    // in that time keep their due times: ~40 of ~200 messages (20%) wait 200 ms on
+    // average. A sender that timed itself would report one slow message and a p90 of
+    // about 1 ms.
+    let b = TestBroker::start();
+    let port = proxy(
+        b.port(),
+        Duration::ZERO,
+        Some((Duration::from_millis(800), Duration::from_millis(400))),
+    );
+    let sb = Sandbox::new();
+    let json = sb.file("co.json");
+    let out = run_with_timeout(
+        bench(
+            &sb,
+            port,
+            &[
+                "pub",
+                "-c",
+                "1",
+                "-q",
+                "1",
+                "--inflight",
+                "1",
+                "-I",
+                "10",
+                "--duration",
+                "2",
+                "--json",
+            ],
+        )
+        .arg(&json),
+        T,
+    );
+    assert_code(&out, 0);
+    let r = report(&json);
+    let ack = &r.latency["ack"];
+    assert!(ack.count >= 150, "{ack:?}");
+    assert!(
+        ack.p90_ms > 50.0,
+        "p90 {} ms: the stall was hidden",
+        ack.p90_ms
+    );
+    assert!(
+        ack.max_ms > 350.0 && ack.max_ms < 600.0,
+        "max {} ms",
+        ack.max_ms
+    );
+}
