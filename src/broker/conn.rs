@@ -506,8 +506,10 @@ async fn accept_connect(
 }
 
 impl Conn {
-    fn debug(&self) -> bool {
-        self.shared.log.enabled(LogType::Debug)
+    /// One `log_type debug` line. `Log::log` checks the type before formatting, and
+    /// `format_args!` formats nothing by itself, so callers need no guard.
+    fn log_debug(&self, msg: std::fmt::Arguments<'_>) {
+        self.shared.log(LogType::Debug, msg);
     }
 
     async fn run(
@@ -630,41 +632,26 @@ impl Conn {
         match p {
             Packet::Publish(p) => self.on_publish(p),
             Packet::PubAck(a) => {
-                if self.debug() {
-                    self.shared.log(
-                        LogType::Debug,
-                        format_args!(
-                            "Received PUBACK from {} (Mid: {}, RC:{})",
-                            self.client_id, a.packet_id, a.reason.0
-                        ),
-                    );
-                }
+                self.log_debug(format_args!(
+                    "Received PUBACK from {} (Mid: {}, RC:{})",
+                    self.client_id, a.packet_id, a.reason.0
+                ));
                 self.complete(a.packet_id, OutState::AwaitPubAck);
                 None
             }
             Packet::PubRec(r) => {
-                if self.debug() {
-                    self.shared.log(
-                        LogType::Debug,
-                        format_args!(
-                            "Received PUBREC from {} (Mid: {})",
-                            self.client_id, r.packet_id
-                        ),
-                    );
-                }
+                self.log_debug(format_args!(
+                    "Received PUBREC from {} (Mid: {})",
+                    self.client_id, r.packet_id
+                ));
                 self.on_pubrec(r);
                 None
             }
             Packet::PubComp(c) => {
-                if self.debug() {
-                    self.shared.log(
-                        LogType::Debug,
-                        format_args!(
-                            "Received PUBCOMP from {} (Mid: {}, RC:{})",
-                            self.client_id, c.packet_id, c.reason.0
-                        ),
-                    );
-                }
+                self.log_debug(format_args!(
+                    "Received PUBCOMP from {} (Mid: {}, RC:{})",
+                    self.client_id, c.packet_id, c.reason.0
+                ));
                 self.complete(c.packet_id, OutState::AwaitPubComp);
                 None
             }
@@ -678,16 +665,8 @@ impl Conn {
                 None
             }
             Packet::PingReq => {
-                if self.debug() {
-                    self.shared.log(
-                        LogType::Debug,
-                        format_args!("Received PINGREQ from {}", self.client_id),
-                    );
-                    self.shared.log(
-                        LogType::Debug,
-                        format_args!("Sending PINGRESP to {}", self.client_id),
-                    );
-                }
+                self.log_debug(format_args!("Received PINGREQ from {}", self.client_id));
+                self.log_debug(format_args!("Sending PINGRESP to {}", self.client_id));
                 self.ctl.send(Packet::PingResp);
                 None
             }
@@ -704,12 +683,7 @@ impl Conn {
     }
 
     fn on_disconnect(&mut self, d: Disconnect) -> End {
-        if self.debug() {
-            self.shared.log(
-                LogType::Debug,
-                format_args!("Received DISCONNECT from {}", self.client_id),
-            );
-        }
+        self.log_debug(format_args!("Received DISCONNECT from {}", self.client_id));
         if self.version == ProtocolVersion::V5 {
             if let Some(exp) = d.properties.get_int(PropertyId::SessionExpiryInterval) {
                 // 5.0 §3.14.2.2.2: a session that was to end at disconnect cannot be
@@ -749,21 +723,16 @@ impl Conn {
             }
             p.properties.remove(PropertyId::TopicAlias);
         }
-        if self.debug() {
-            self.shared.log(
-                LogType::Debug,
-                format_args!(
-                    "Received PUBLISH from {} (d{}, q{}, r{}, m{}, '{}', ... ({} bytes))",
-                    self.client_id,
-                    u8::from(p.dup),
-                    p.qos as u8,
-                    u8::from(p.retain),
-                    p.packet_id,
-                    p.topic,
-                    p.payload.len()
-                ),
-            );
-        }
+        self.log_debug(format_args!(
+            "Received PUBLISH from {} (d{}, q{}, r{}, m{}, '{}', ... ({} bytes))",
+            self.client_id,
+            u8::from(p.dup),
+            p.qos as u8,
+            u8::from(p.retain),
+            p.packet_id,
+            p.topic,
+            p.payload.len()
+        ));
         if topic::validate_name(&p.topic).is_err() {
             // 3.1.1 §4.7.3 / 5.0 §3.3.2.1: wildcards or an empty topic in PUBLISH.
             return Some(End::Protocol(ReasonCode::TOPIC_NAME_INVALID));
@@ -838,15 +807,10 @@ impl Conn {
         match p.qos {
             QoS::AtMostOnce => {}
             QoS::AtLeastOnce => {
-                if self.debug() {
-                    self.shared.log(
-                        LogType::Debug,
-                        format_args!(
-                            "Sending PUBACK to {} (m{}, rc{})",
-                            self.client_id, p.packet_id, rc.0
-                        ),
-                    );
-                }
+                self.log_debug(format_args!(
+                    "Sending PUBACK to {} (m{}, rc{})",
+                    self.client_id, p.packet_id, rc.0
+                ));
                 self.ctl.send(Packet::PubAck(PubAck {
                     packet_id: p.packet_id,
                     reason: rc,
@@ -854,15 +818,10 @@ impl Conn {
                 }));
             }
             QoS::ExactlyOnce => {
-                if self.debug() {
-                    self.shared.log(
-                        LogType::Debug,
-                        format_args!(
-                            "Sending PUBREC to {} (m{}, rc{})",
-                            self.client_id, p.packet_id, rc.0
-                        ),
-                    );
-                }
+                self.log_debug(format_args!(
+                    "Sending PUBREC to {} (m{}, rc{})",
+                    self.client_id, p.packet_id, rc.0
+                ));
                 self.ctl.send(Packet::PubRec(PubRec {
                     packet_id: p.packet_id,
                     reason: rc,
@@ -904,27 +863,20 @@ impl Conn {
     }
 
     fn on_pubrel(&mut self, r: PubRel) {
-        if self.debug() {
-            self.shared.log(
-                LogType::Debug,
-                format_args!(
-                    "Received PUBREL from {} (Mid: {})",
-                    self.client_id, r.packet_id
-                ),
-            );
-        }
+        self.log_debug(format_args!(
+            "Received PUBREL from {} (Mid: {})",
+            self.client_id, r.packet_id
+        ));
         let known = self.session.state.lock().inbound_qos2.remove(&r.packet_id);
         let reason = if known || self.version != ProtocolVersion::V5 {
             ReasonCode::SUCCESS
         } else {
             ReasonCode::PACKET_IDENTIFIER_NOT_FOUND
         };
-        if self.debug() {
-            self.shared.log(
-                LogType::Debug,
-                format_args!("Sending PUBCOMP to {} (m{})", self.client_id, r.packet_id),
-            );
-        }
+        self.log_debug(format_args!(
+            "Sending PUBCOMP to {} (m{})",
+            self.client_id, r.packet_id
+        ));
         self.ctl.send(Packet::PubComp(PubComp {
             packet_id: r.packet_id,
             reason,
@@ -1255,6 +1207,11 @@ struct Writer {
 }
 
 impl Writer {
+    /// One `log_type debug` line, as `Conn::log_debug`.
+    fn log_debug(&self, msg: std::fmt::Arguments<'_>) {
+        self.shared.log(LogType::Debug, msg);
+    }
+
     fn new(conn: &Conn, shared: &Arc<Shared>) -> Writer {
         Writer {
             shared: Arc::clone(shared),
@@ -1382,7 +1339,7 @@ impl Writer {
             }
         }
         for pid in resend_rel {
-            self.log_send(format_args!(
+            self.log_debug(format_args!(
                 "Sending PUBREL to {} (m{pid})",
                 self.client_id
             ));
@@ -1406,10 +1363,6 @@ impl Writer {
                 .inflight
                 .retain(|f| !unsent.contains(&f.packet_id));
         }
-    }
-
-    fn log_send(&self, msg: std::fmt::Arguments<'_>) {
-        self.shared.log(LogType::Debug, msg);
     }
 
     /// Encodes one PUBLISH; false when it was not sent (too large for the client).
@@ -1455,18 +1408,16 @@ impl Writer {
                 }
             }
         }
-        if self.shared.log.enabled(LogType::Debug) {
-            self.log_send(format_args!(
-                "Sending PUBLISH to {} (d{}, q{}, r{}, m{}, '{}', ... ({} bytes))",
-                self.client_id,
-                u8::from(dup),
-                out.qos as u8,
-                u8::from(out.retain),
-                packet_id,
-                m.topic,
-                m.payload.len()
-            ));
-        }
+        self.log_debug(format_args!(
+            "Sending PUBLISH to {} (d{}, q{}, r{}, m{}, '{}', ... ({} bytes))",
+            self.client_id,
+            u8::from(dup),
+            out.qos as u8,
+            u8::from(out.retain),
+            packet_id,
+            m.topic,
+            m.payload.len()
+        ));
         let sent = self.encode(&Packet::Publish(Publish {
             dup,
             qos: out.qos,
