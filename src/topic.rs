@@ -58,8 +58,10 @@ pub fn validate_name(name: &str) -> Result<(), TopicError> {
     Ok(())
 }
 
-/// A plain (not shared) filter: wildcards only as whole levels, `#` only last (5.0 §4.7.1).
-fn validate_plain_filter(filter: &str) -> Result<(), TopicError> {
+/// A plain filter: wildcards only as whole levels, `#` only last (5.0 §4.7.1). `$share/`
+/// gets no special treatment here (the broker's ACL topics are checked this way, as
+/// mosquitto's `mosquitto_sub_topic_check`); subscriptions use [`validate_filter`].
+pub fn validate_plain_filter(filter: &str) -> Result<(), TopicError> {
     check_common(filter)?;
     let mut levels = filter.split('/').peekable();
     while let Some(level) = levels.next() {

@@ -198,7 +198,9 @@ impl Acl {
                         ));
                     }
                 };
-                if !valid_filter(&topic) {
+                // As mosquitto's `mosquitto_sub_topic_check`: `+` and `#` fill a whole level,
+                // `#` only last.
+                if crate::topic::validate_plain_filter(&topic).is_err() {
                     return Err(format!(
                         "Error: Invalid ACL topic \"{topic}\" in acl_file \"{file}\"."
                     ));
@@ -452,20 +454,6 @@ impl Auth {
             .as_ref()
             .is_none_or(|acl| !acl.subscription_is_empty(client_id, username, filter))
     }
-}
-
-/// A topic filter as mosquitto's `mosquitto_sub_topic_check` accepts it: `+` and `#`
-/// fill a whole level, `#` only last.
-fn valid_filter(filter: &str) -> bool {
-    if filter.is_empty() || filter.len() > 65535 || filter.contains('\0') {
-        return false;
-    }
-    let levels: Vec<&str> = filter.split('/').collect();
-    levels.iter().enumerate().all(|(i, level)| match *level {
-        "#" => i == levels.len() - 1,
-        "+" => true,
-        l => !l.contains(['+', '#']),
-    })
 }
 
 /// mosquitto's `mosquitto_topic_matches_sub` for a filter and a concrete topic:
@@ -762,6 +750,7 @@ pattern write dev/%c/out
         assert!(!filter_covers("+/b", "#"));
         assert!(!filter_covers("a/+", "a/+/c"));
         assert!(filter_covers("#", "#"));
+        let valid_filter = |f| crate::topic::validate_plain_filter(f).is_ok();
         assert!(valid_filter("a/+/#") && !valid_filter("a/b#") && !valid_filter("#/a"));
     }
 }
