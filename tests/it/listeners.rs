@@ -32,48 +32,18 @@ pub struct Pki {
 
 impl Pki {
     pub fn new() -> Pki {
-        use rcgen::{
-            BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose,
-            IsCa, KeyPair, KeyUsagePurpose,
-        };
+        use crate::util::certs;
         let dir = tempfile::tempdir().unwrap();
-        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca_params
-            .distinguished_name
-            .push(DnType::CommonName, "mqtk test CA");
-        ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-        let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
-
-        let mut server_params = CertificateParams::new(vec![
-            "localhost".to_string(),
-            "127.0.0.1".to_string(),
-            "::1".to_string(),
-        ])
-        .unwrap();
-        server_params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-        let server_key = KeyPair::generate().unwrap();
-        let server_cert = server_params.signed_by(&server_key, &ca).unwrap();
-
-        let mut client_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        client_params
-            .distinguished_name
-            .push(DnType::CommonName, "mqtk-client");
-        client_params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-        let client_key = KeyPair::generate().unwrap();
-        let client_cert = client_params.signed_by(&client_key, &ca).unwrap();
-
-        let write = |name: &str, text: String| {
-            let p = dir.path().join(name);
-            std::fs::write(&p, text).unwrap();
-            p
-        };
+        let ca = certs::ca("mqtk test CA");
+        let (server_cert, server_key) = certs::server(&["localhost", "127.0.0.1", "::1"], &ca);
+        let (client_cert, client_key) = certs::client("mqtk-client", &ca);
+        let write = |name: &str, text: &str| certs::write(dir.path(), name, text);
         Pki {
-            ca: write("ca.pem", ca.pem()),
-            server_cert: write("server.pem", server_cert.pem()),
-            server_key: write("server.key", server_key.serialize_pem()),
-            client_cert: write("client.pem", client_cert.pem()),
-            client_key: write("client.key", client_key.serialize_pem()),
+            ca: write("ca.pem", &ca.pem()),
+            server_cert: write("server.pem", &server_cert),
+            server_key: write("server.key", &server_key),
+            client_cert: write("client.pem", &client_cert),
+            client_key: write("client.key", &client_key),
             dir,
         }
     }

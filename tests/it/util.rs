@@ -326,3 +326,54 @@ impl Drop for TestBroker {
         }
     }
 }
+
+/// Throwaway certificates for TLS tests (rcgen), as PEM text.
+pub mod certs {
+    use std::path::{Path, PathBuf};
+
+    use rcgen::{
+        BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose,
+        IsCa, KeyPair, KeyUsagePurpose,
+    };
+
+    /// The issuer type `ca` returns, for signing leaf certificates.
+    pub type Ca = CertifiedIssuer<'static, KeyPair>;
+
+    /// A self-signed CA with common name `name`.
+    pub fn ca(name: &str) -> Ca {
+        let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+        p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        p.distinguished_name.push(DnType::CommonName, name);
+        p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        CertifiedIssuer::self_signed(p, KeyPair::generate().unwrap()).unwrap()
+    }
+
+    /// A server certificate for `names` (DNS names or IP addresses) signed by `issuer`:
+    /// (certificate PEM, key PEM).
+    pub fn server(names: &[&str], issuer: &Ca) -> (String, String) {
+        let mut p = CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
+            .unwrap();
+        p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        let key = KeyPair::generate().unwrap();
+        let cert = p.signed_by(&key, issuer).unwrap();
+        (cert.pem(), key.serialize_pem())
+    }
+
+    /// A client certificate with common name `name` signed by `issuer`:
+    /// (certificate PEM, key PEM).
+    pub fn client(name: &str, issuer: &Ca) -> (String, String) {
+        let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+        p.distinguished_name.push(DnType::CommonName, name);
+        p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        let key = KeyPair::generate().unwrap();
+        let cert = p.signed_by(&key, issuer).unwrap();
+        (cert.pem(), key.serialize_pem())
+    }
+
+    /// Writes `text` to `dir/name`; the file's path.
+    pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+}
