@@ -1,5 +1,5 @@
-//! TLS over any byte stream (rustls, ring provider): PEM loading whose errors name the
-//! file, the broker's server configuration, and the client configuration tests use.
+//! TLS for the broker (rustls, ring provider): PEM loading whose errors name the file,
+//! and the listeners' server configuration. The client side is `tls_client`.
 
 use std::io;
 use std::path::Path;
@@ -7,14 +7,13 @@ use std::sync::Arc;
 
 use rustls::crypto::CryptoProvider;
 use rustls::server::WebPkiClientVerifier;
-use rustls::{ClientConfig, RootCertStore, ServerConfig};
+use rustls::{RootCertStore, ServerConfig};
 use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
-use tokio::io::{AsyncRead, AsyncWrite};
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
 use crate::broker::config::TlsConfig;
 
-pub use tokio_rustls::{TlsAcceptor, TlsConnector};
+pub use tokio_rustls::TlsAcceptor;
 
 /// The crypto provider, chosen explicitly: the crate is built with ring and without
 /// aws-lc, so rustls cannot pick a process default by itself.
@@ -119,47 +118,4 @@ pub fn server_config(cfg: &TlsConfig) -> io::Result<Arc<ServerConfig>> {
         ))
     })?;
     Ok(Arc::new(config))
-}
-
-/// A client configuration that trusts `cafile` (required: mqtk verifies servers by
-/// default) and, when given, presents a client certificate and key.
-pub fn client_config(
-    cafile: &Path,
-    client_cert: Option<(&Path, &Path)>,
-) -> io::Result<Arc<ClientConfig>> {
-    let roots = load_roots(cafile)?;
-    let builder = ClientConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()
-        .map_err(|e| invalid(format!("TLS setup failed: {e}")))?
-        .with_root_certificates(roots);
-    let config = match client_cert {
-        Some((cert, key)) => builder
-            .with_client_auth_cert(
-                load_certs(cert, "client certificate")?,
-                load_private_key(key)?,
-            )
-            .map_err(|e| {
-                invalid(format!(
-                    "Unable to use certificate \"{}\" with key \"{}\": {e}.",
-                    cert.display(),
-                    key.display()
-                ))
-            })?,
-        None => builder.with_no_client_auth(),
-    };
-    Ok(Arc::new(config))
-}
-
-/// The client side of a TLS handshake; `host` is checked against the server's certificate.
-pub async fn connect<S>(
-    stream: S,
-    config: Arc<ClientConfig>,
-    host: &str,
-) -> io::Result<tokio_rustls::client::TlsStream<S>>
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
-    let name = ServerName::try_from(host.to_string())
-        .map_err(|e| invalid(format!("invalid TLS server name \"{host}\": {e}")))?;
-    TlsConnector::from(config).connect(name, stream).await
 }

@@ -9,7 +9,8 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use mqtk::broker::config::{ListenerConfig, SocketDomain, TlsConfig};
 use mqtk::broker::listener::{BoundAddr, Listener};
-use mqtk::transport::tls;
+use mqtk::connect::TlsSettings;
+use mqtk::transport::tls_client;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
@@ -261,12 +262,19 @@ async fn tls_client(
     host: &str,
     with_cert: bool,
 ) -> std::io::Result<tokio_rustls::client::TlsStream<TcpStream>> {
-    let config = tls::client_config(
-        &pki.ca,
-        with_cert.then_some((pki.client_cert.as_path(), pki.client_key.as_path())),
-    )?;
+    // The client side is mqtk's own (`--cafile`, `--cert`, `--key`).
+    let config = tls_client::client_config(&TlsSettings {
+        cafile: Some(pki.ca.clone()),
+        certfile: with_cert.then(|| pki.client_cert.clone()),
+        keyfile: with_cert.then(|| pki.client_key.clone()),
+        ..TlsSettings::default()
+    })
+    .map_err(std::io::Error::other)?;
+    let name = tls_client::server_name(host).map_err(std::io::Error::other)?;
     let tcp = TcpStream::connect(("127.0.0.1", port)).await?;
-    tls::connect(tcp, config, host).await
+    tokio_rustls::TlsConnector::from(config)
+        .connect(name, tcp)
+        .await
 }
 
 #[tokio::test]
