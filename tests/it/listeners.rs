@@ -70,10 +70,6 @@ fn tcp(port: u16, addr: Option<&str>) -> ListenerConfig {
     }
 }
 
-fn have_ipv6() -> bool {
-    std::net::TcpListener::bind("[::1]:0").is_ok()
-}
-
 /// An echo server: accepts connections and echoes every byte back. Dropping it stops
 /// accepting and drops the listener.
 struct Echo {
@@ -133,7 +129,7 @@ async fn tcp_without_address_accepts_ipv4_and_ipv6_on_one_port() {
         addrs[0],
         BoundAddr::Tcp(SocketAddr::from(([0, 0, 0, 0], port)))
     );
-    if have_ipv6() {
+    if crate::util::have_ipv6() {
         assert_eq!(addrs.len(), 2, "{addrs:?}");
         assert_eq!(
             addrs[1],
@@ -143,7 +139,7 @@ async fn tcp_without_address_accepts_ipv4_and_ipv6_on_one_port() {
     let _l = echo(l);
     let mut v4 = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
     round_trip(&mut v4, b"\x10\x00 over IPv4").await;
-    if have_ipv6() {
+    if crate::util::have_ipv6() {
         let mut v6 = TcpStream::connect(("::1", port)).await.unwrap();
         round_trip(&mut v6, b"\x10\x00 over IPv6").await;
     }
@@ -173,7 +169,7 @@ async fn socket_domain_and_address_restrict_the_families() {
     .expect_err("nothing to bind");
     assert!(err.to_string().contains("127.0.0.1"), "{err}");
 
-    if have_ipv6() {
+    if crate::util::have_ipv6() {
         let only6 = Listener::bind(&tcp(0, Some("::1"))).await.unwrap();
         let port = tcp_addr(&only6).port();
         let _l = echo(only6);

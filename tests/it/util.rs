@@ -377,3 +377,8 @@ pub mod certs {
         p
     }
 }
+
+/// Whether this machine can bind IPv6 loopback (some CI containers have no `::1`).
+pub fn have_ipv6() -> bool {
+    TcpListener::bind("[::1]:0").is_ok()
+}
