@@ -152,16 +152,7 @@ fn sub_measures_what_a_separate_pub_sends() {
     .stderr(std::process::Stdio::piped())
     .spawn()
     .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while b
-        .stats()
-        .subscriptions
-        .load(std::sync::atomic::Ordering::SeqCst)
-        < 2
-    {
-        assert!(Instant::now() < deadline, "subscribers never subscribed");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    b.wait_subscriptions(2);
     let out = run_with_timeout(
         &mut bench(
             &sb,
