@@ -727,13 +727,11 @@ fn publish_template(
     let mut buf = BytesMut::new();
     codec::encode(&p, version, &mut buf).map_err(|e| format!("PUBLISH: {e}"))?;
     let bytes = buf.to_vec();
-    // Fixed header: one byte, then the remaining length's bytes (3.1.1 §2.2.3); the
-    // variable header starts with the topic (2-byte length + bytes), then the packet
-    // id for QoS > 0 (3.1.1 §3.3.2).
-    let mut header_len = 2;
-    while bytes.get(header_len - 1).is_some_and(|b| b & 0x80 != 0) {
-        header_len += 1;
-    }
+    // After the fixed header (3.1.1 §2.2), the variable header starts with the topic
+    // (2-byte length + bytes), then the packet id for QoS > 0 (3.1.1 §3.3.2).
+    let Ok(Some((_, _, header_len))) = codec::wire::parse_fixed_header(&bytes) else {
+        return Err("PUBLISH template: bad fixed header".into());
+    };
     let pid_off = (s.qos != QoS::AtMostOnce).then_some(header_len + 2 + topic.len());
     if let Some(off) = pid_off
         && bytes.get(off..off + 2) != Some(&[0, 1][..])
