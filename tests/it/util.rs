@@ -2,8 +2,6 @@
 //! environment in a temp directory, print everything on failure, and decide whether
 //! interop tests against Debian's mosquitto run, skip, or fail.
 
-#![allow(dead_code)]
-
 use std::ffi::OsStr;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
