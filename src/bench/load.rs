@@ -283,17 +283,7 @@ pub fn client_id(s: &BenchSettings, k: u32, role: Role) -> Result<String, String
 /// (EADDRNOTAVAIL says the port range is exhausted, EMFILE the fd limit).
 pub fn error_kind(e: &ConnectError) -> String {
     match e {
-        ConnectError::Io { source } => match source.raw_os_error() {
-            Some(libc::ECONNREFUSED) => "ECONNREFUSED".into(),
-            Some(libc::EADDRNOTAVAIL) => "EADDRNOTAVAIL (no free local port)".into(),
-            Some(libc::EMFILE) => "EMFILE (fd limit)".into(),
-            Some(libc::ENFILE) => "ENFILE (system fd limit)".into(),
-            Some(libc::ETIMEDOUT) => "ETIMEDOUT".into(),
-            Some(libc::ECONNRESET) => "ECONNRESET".into(),
-            Some(libc::EADDRINUSE) => "EADDRINUSE".into(),
-            Some(libc::ENETUNREACH) => "ENETUNREACH".into(),
-            _ => format!("I/O: {}", crate::exit::strerror(source)),
-        },
+        ConnectError::Io { source } => os_error_kind(source),
         ConnectError::Timeout(_) => "timeout".into(),
         ConnectError::Tls(_) => "TLS".into(),
         ConnectError::Lookup { .. } => "lookup".into(),
@@ -303,11 +293,27 @@ pub fn error_kind(e: &ConnectError) -> String {
     }
 }
 
+/// An I/O error's kind: its errno name for the ones worth a name, else "I/O: " and the
+/// OS's text.
+fn os_error_kind(e: &std::io::Error) -> String {
+    match e.raw_os_error() {
+        Some(libc::ECONNREFUSED) => "ECONNREFUSED".into(),
+        Some(libc::EADDRNOTAVAIL) => "EADDRNOTAVAIL (no free local port)".into(),
+        Some(libc::EMFILE) => "EMFILE (fd limit)".into(),
+        Some(libc::ENFILE) => "ENFILE (system fd limit)".into(),
+        Some(libc::ETIMEDOUT) => "ETIMEDOUT".into(),
+        Some(libc::ECONNRESET) => "ECONNRESET".into(),
+        Some(libc::EADDRINUSE) => "EADDRINUSE".into(),
+        Some(libc::ENETUNREACH) => "ENETUNREACH".into(),
+        _ => format!("I/O: {}", crate::exit::strerror(e)),
+    }
+}
+
+/// An I/O error after the connection was made: as `os_error_kind` when the OS gave an
+/// errno, else the error's own text.
 fn io_kind(e: &std::io::Error) -> String {
     match e.raw_os_error() {
-        Some(code) => error_kind(&ConnectError::Io {
-            source: std::io::Error::from_raw_os_error(code),
-        }),
+        Some(_) => os_error_kind(e),
         None => e.to_string(),
     }
 }
