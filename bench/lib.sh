@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # bench/lib.sh: what the bench scripts share, sourced after `set -euo pipefail`: a
 # temporary work directory removed on exit (with the broker, if one was started),
 # Debian's mosquitto on a free loopback port, and the median of a column of numbers.

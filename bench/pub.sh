@@ -29,6 +29,8 @@ fi
 (cd "$HERE" && cargo build --release --quiet)
 MQTK="$HERE/target/release/mqtk"
 
+# No extra config lines (not the script's arguments).
+# shellcheck disable=SC2119
 start_mosquitto
 
 seq -f "line %g of the benchmark input" 1 "$LINES" >"$WORK/lines"
