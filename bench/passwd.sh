@@ -9,6 +9,7 @@
 # No network; everything happens in a temporary directory that is removed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 
 users=${1:-20000}
 runs=${2:-3}
@@ -20,24 +21,20 @@ mosq=${MOSQUITTO_PASSWD:-$(command -v mosquitto_passwd || true)}
 [ "$users" -ge 1 ] && [ "$users" -le 1000000 ] || { echo "USERS must be 1..1000000" >&2; exit 1; }
 [ "$runs" -ge 1 ] && [ "$runs" -le 15 ] || { echo "RUNS must be 1..15" >&2; exit 1; }
 
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-plain="$work/plain"
+plain="$WORK/plain"
 for ((i = 0; i < users; i++)); do printf 'user%d:password%d\n' "$i" "$i"; done >"$plain"
 
 # Seconds (with milliseconds) that one `-U` of a fresh copy takes.
 one_run() {
-    cp "$plain" "$work/pw"
+    cp "$plain" "$WORK/pw"
     local start end
     start=$(date +%s.%N)
-    "$@" -U "$work/pw" >/dev/null
+    "$@" -U "$WORK/pw" >/dev/null
     end=$(date +%s.%N)
     # Sanity: every line must now be hashed.
-    if grep -qv ':\$7\$101\$' "$work/pw"; then echo "unhashed lines after $1" >&2; exit 1; fi
+    if grep -qv ':\$7\$101\$' "$WORK/pw"; then echo "unhashed lines after $1" >&2; exit 1; fi
     awk -v s="$start" -v e="$end" 'BEGIN {printf "%.3f\n", e - s}'
 }
-
-median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 echo "users=$users runs=$runs cores=$(nproc)"
 mq=$(for ((r = 0; r < runs; r++)); do one_run "$mqtk" passwd; done | median)

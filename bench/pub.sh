@@ -13,6 +13,7 @@ ROUNDS=${1:-5}
 LINES=${2:-200000}
 BIG_LINES=${3:-2000000}
 HERE=$(cd "$(dirname "$0")/.." && pwd)
+. "$HERE/bench/lib.sh"
 
 for tool in mosquitto mosquitto_pub mosquitto_sub; do
     if ! command -v "$tool" >/dev/null && [ ! -x "/usr/sbin/$tool" ]; then
@@ -24,35 +25,18 @@ if [ ! -x /usr/bin/time ]; then
     echo "bench/pub.sh: installing GNU time for peak RSS" >&2
     apt-get install -y time >/dev/null
 fi
-MOSQUITTO=$(command -v mosquitto || echo /usr/sbin/mosquitto)
 
 (cd "$HERE" && cargo build --release --quiet)
 MQTK="$HERE/target/release/mqtk"
 
-WORK=$(mktemp -d)
-BROKER_PID=
-cleanup() {
-    [ -n "$BROKER_PID" ] && kill "$BROKER_PID" 2>/dev/null || true
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null \
-        || echo $((20000 + RANDOM % 40000))
-}
-PORT=$(free_port)
-printf 'listener %s 127.0.0.1\nallow_anonymous true\n' "$PORT" >"$WORK/mosquitto.conf"
-"$MOSQUITTO" -c "$WORK/mosquitto.conf" >/dev/null 2>&1 &
-BROKER_PID=$!
-for _ in $(seq 50); do
-    (echo >"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break
-    sleep 0.1
-done
+# No extra config lines (not the script's arguments).
+# shellcheck disable=SC2119
+start_mosquitto
 
 seq -f "line %g of the benchmark input" 1 "$LINES" >"$WORK/lines"
 seq -f "line %g of the benchmark input" 1 "$BIG_LINES" >"$WORK/big"
 
+# Its own median: the mean of the middle two for an even count (ROUNDS may be even).
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 now_ns() { date +%s%N; }
 

@@ -13,45 +13,25 @@
 # Network: 127.0.0.1 only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 
 n=${1:-1000000}
 rounds=${2:-3}
 if [ "$n" -lt 1000 ] || [ "$n" -gt 10000000 ]; then echo "N must be 1000..10000000" >&2; exit 1; fi
 if [ "$rounds" -lt 1 ] || [ "$rounds" -gt 9 ]; then echo "ROUNDS must be 1..9" >&2; exit 1; fi
-broker=$(command -v mosquitto || echo /usr/sbin/mosquitto)
-[ -x "$broker" ] || { echo "mosquitto not found (apt-get install mosquitto)" >&2; exit 1; }
+[ -x "$MOSQUITTO" ] || { echo "mosquitto not found (apt-get install mosquitto)" >&2; exit 1; }
 command -v mosquitto_sub >/dev/null || { echo "mosquitto_sub not found (apt-get install mosquitto-clients)" >&2; exit 1; }
 [ -x /usr/bin/time ] || { echo "/usr/bin/time not found (apt-get install -y time)" >&2; exit 1; }
 
 cargo build --release --quiet
 mqtk=target/release/mqtk
 
-work=$(mktemp -d)
-broker_pid=
-cleanup() {
-    if [ -n "$broker_pid" ]; then kill "$broker_pid" 2>/dev/null || true; fi
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 # No queue limit: a slow subscriber must get every QoS 0 message, or -C never ends.
-cat >"$work/mosquitto.conf" <<EOF
-listener $port 127.0.0.1
-allow_anonymous true
-max_queued_messages 0
-max_queued_bytes 0
-EOF
-"$broker" -c "$work/mosquitto.conf" >"$work/broker.log" 2>&1 &
-broker_pid=$!
-for _ in $(seq 100); do
-    python3 -c "import socket; socket.create_connection(('127.0.0.1', $port)).close()" 2>/dev/null && break
-    sleep 0.05
-done
+start_mosquitto 'max_queued_messages 0' 'max_queued_bytes 0'
 
 # The publisher: one raw MQTT 3.1.1 connection writing N pre-encoded QoS 0 PUBLISHes
 # (topic "bench/t", 16-byte payload) in large chunks, as fast as the broker reads.
-cat >"$work/flood.py" <<'EOF'
+cat >"$WORK/flood.py" <<'EOF'
 import socket, sys
 port, n = int(sys.argv[1]), int(sys.argv[2])
 s = socket.create_connection(("127.0.0.1", port))
@@ -81,38 +61,36 @@ round() {
     for t in mosq mqtk; do
         local bin=mosquitto_sub
         [ "$t" = mqtk ] && bin="$mqtk sub"
-        local cmd="/usr/bin/time -o $work/$t.time -f '%e %U %S %M' $bin -p $port -t bench/t -C $n -W 300 ${fmt[*]}"
+        local cmd="/usr/bin/time -o $WORK/$t.time -f '%e %U %S %M' $bin -p $PORT -t bench/t -C $n -W 300 ${fmt[*]}"
         case $mode in
-            null) (eval "$cmd" >/dev/null; date +%s.%N >"$work/$t.end") & ;;
-            pipe) (eval "$cmd" | cat >/dev/null; date +%s.%N >"$work/$t.end") & ;;
+            null) (eval "$cmd" >/dev/null; date +%s.%N >"$WORK/$t.end") & ;;
+            pipe) (eval "$cmd" | cat >/dev/null; date +%s.%N >"$WORK/$t.end") & ;;
         esac
         pids+=($!)
     done
     sleep 1
     local start
     start=$(date +%s.%N)
-    python3 "$work/flood.py" "$port" "$n"
+    python3 "$WORK/flood.py" "$PORT" "$n"
     # Not a bare `wait`: the broker is a child too.
     wait "${pids[@]}"
     for t in mosq mqtk; do
-        read -r _e user sys rss <"$work/$t.time"
-        awk -v t="$t" -v u="$user" -v s="$sys" -v r="$rss" -v st="$start" -v en="$(cat "$work/$t.end")" \
+        read -r _e user sys rss <"$WORK/$t.time"
+        awk -v t="$t" -v u="$user" -v s="$sys" -v r="$rss" -v st="$start" -v en="$(cat "$WORK/$t.end")" \
             'BEGIN {printf "%s %.3f %d %.3f\n", t, u + s, r, en - st}'
     done
 }
 
-median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-
 report() {
     local name=$1 mode=$2; shift 2
-    : >"$work/results"
-    for ((r = 1; r <= rounds; r++)); do round "$mode" "$@" >>"$work/results"; done
+    : >"$WORK/results"
+    for ((r = 1; r <= rounds; r++)); do round "$mode" "$@" >>"$WORK/results"; done
     local t cpu rss secs
     declare -A us rate mem
     for t in mosq mqtk; do
-        cpu=$(awk -v t="$t" '$1 == t {print $2}' "$work/results" | median)
-        rss=$(awk -v t="$t" '$1 == t {print $3}' "$work/results" | median)
-        secs=$(awk -v t="$t" '$1 == t {print $4}' "$work/results" | median)
+        cpu=$(awk -v t="$t" '$1 == t {print $2}' "$WORK/results" | median)
+        rss=$(awk -v t="$t" '$1 == t {print $3}' "$WORK/results" | median)
+        secs=$(awk -v t="$t" '$1 == t {print $4}' "$WORK/results" | median)
         us[$t]=$(awk -v c="$cpu" -v n="$n" 'BEGIN {printf "%.2f", c * 1e6 / n}')
         rate[$t]=$(awk -v s="$secs" -v n="$n" 'BEGIN {printf "%.0f", n / s}')
         mem[$t]=$rss
@@ -125,7 +103,7 @@ report() {
         'BEGIN {printf "%-22s CPU/msg ratio %.2f (target <= 0.5), rate ratio %.2f (target >= 1)\n\n", "", a / b, c / d}'
 }
 
-echo "N=$n messages of 16 bytes, QoS 0, $rounds round(s), medians; broker: $broker on 127.0.0.1:$port"
+echo "N=$n messages of 16 bytes, QoS 0, $rounds round(s), medians; broker: $MOSQUITTO on 127.0.0.1:$PORT"
 report "-v > /dev/null" null -v
 report "-v | cat > /dev/null" pipe -v
 report "-F %j > /dev/null" null -F "'%j'"

@@ -283,17 +283,7 @@ pub fn client_id(s: &BenchSettings, k: u32, role: Role) -> Result<String, String
 /// (EADDRNOTAVAIL says the port range is exhausted, EMFILE the fd limit).
 pub fn error_kind(e: &ConnectError) -> String {
     match e {
-        ConnectError::Io { source } => match source.raw_os_error() {
-            Some(libc::ECONNREFUSED) => "ECONNREFUSED".into(),
-            Some(libc::EADDRNOTAVAIL) => "EADDRNOTAVAIL (no free local port)".into(),
-            Some(libc::EMFILE) => "EMFILE (fd limit)".into(),
-            Some(libc::ENFILE) => "ENFILE (system fd limit)".into(),
-            Some(libc::ETIMEDOUT) => "ETIMEDOUT".into(),
-            Some(libc::ECONNRESET) => "ECONNRESET".into(),
-            Some(libc::EADDRINUSE) => "EADDRINUSE".into(),
-            Some(libc::ENETUNREACH) => "ENETUNREACH".into(),
-            _ => format!("I/O: {}", crate::exit::strerror(source)),
-        },
+        ConnectError::Io { source } => os_error_kind(source),
         ConnectError::Timeout(_) => "timeout".into(),
         ConnectError::Tls(_) => "TLS".into(),
         ConnectError::Lookup { .. } => "lookup".into(),
@@ -303,11 +293,27 @@ pub fn error_kind(e: &ConnectError) -> String {
     }
 }
 
+/// An I/O error's kind: its errno name for the ones worth a name, else "I/O: " and the
+/// OS's text.
+fn os_error_kind(e: &std::io::Error) -> String {
+    match e.raw_os_error() {
+        Some(libc::ECONNREFUSED) => "ECONNREFUSED".into(),
+        Some(libc::EADDRNOTAVAIL) => "EADDRNOTAVAIL (no free local port)".into(),
+        Some(libc::EMFILE) => "EMFILE (fd limit)".into(),
+        Some(libc::ENFILE) => "ENFILE (system fd limit)".into(),
+        Some(libc::ETIMEDOUT) => "ETIMEDOUT".into(),
+        Some(libc::ECONNRESET) => "ECONNRESET".into(),
+        Some(libc::EADDRINUSE) => "EADDRINUSE".into(),
+        Some(libc::ENETUNREACH) => "ENETUNREACH".into(),
+        _ => format!("I/O: {}", crate::exit::strerror(e)),
+    }
+}
+
+/// An I/O error after the connection was made: as `os_error_kind` when the OS gave an
+/// errno, else the error's own text.
 fn io_kind(e: &std::io::Error) -> String {
     match e.raw_os_error() {
-        Some(code) => error_kind(&ConnectError::Io {
-            source: std::io::Error::from_raw_os_error(code),
-        }),
+        Some(_) => os_error_kind(e),
         None => e.to_string(),
     }
 }
@@ -727,13 +733,11 @@ fn publish_template(
     let mut buf = BytesMut::new();
     codec::encode(&p, version, &mut buf).map_err(|e| format!("PUBLISH: {e}"))?;
     let bytes = buf.to_vec();
-    // Fixed header: one byte, then the remaining length's bytes (3.1.1 §2.2.3); the
-    // variable header starts with the topic (2-byte length + bytes), then the packet
-    // id for QoS > 0 (3.1.1 §3.3.2).
-    let mut header_len = 2;
-    while bytes.get(header_len - 1).is_some_and(|b| b & 0x80 != 0) {
-        header_len += 1;
-    }
+    // After the fixed header (3.1.1 §2.2), the variable header starts with the topic
+    // (2-byte length + bytes), then the packet id for QoS > 0 (3.1.1 §3.3.2).
+    let Ok(Some((_, _, header_len))) = codec::wire::parse_fixed_header(&bytes) else {
+        return Err("PUBLISH template: bad fixed header".into());
+    };
     let pid_off = (s.qos != QoS::AtMostOnce).then_some(header_len + 2 + topic.len());
     if let Some(off) = pid_off
         && bytes.get(off..off + 2) != Some(&[0, 1][..])

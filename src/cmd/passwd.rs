@@ -2,7 +2,7 @@
 //! safer file handling (atomic replace, comments kept, no double hashing).
 
 use std::fs::{self, OpenOptions};
-use std::io::{self, BufRead, IsTerminal, Write};
+use std::io::{self, BufRead, IsTerminal, Read, Write};
 use std::path::Path;
 
 use crate::cli::passwd::{Action, ParseError, PasswdArgs, Target, USAGE};
@@ -79,8 +79,8 @@ fn lossy(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-/// Reads an existing file the way mosquitto_passwd opens it (`r+`: it must be
-/// readable and writable), then parses it.
+/// Opens an existing file the way mosquitto_passwd does (`r+`: it must be readable
+/// and writable), reads it through that handle, and parses it.
 fn load(file: &Path, writable: bool) -> Result<PasswdFile, Error> {
     let open_err = |e: io::Error| {
         Error::Failed(format!(
@@ -89,12 +89,13 @@ fn load(file: &Path, writable: bool) -> Result<PasswdFile, Error> {
             strerror(&e)
         ))
     };
+    let mut data = Vec::new();
     OpenOptions::new()
         .read(true)
         .write(writable)
         .open(file)
+        .and_then(|mut f| f.read_to_end(&mut data))
         .map_err(open_err)?;
-    let data = fs::read(file).map_err(open_err)?;
     PasswdFile::parse(&data).map_err(file_error)
 }
 

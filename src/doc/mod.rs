@@ -37,7 +37,7 @@ fn visible_subcommands(cmd: &Command) -> impl Iterator<Item = &Command> {
 
 /// `man/mqtk.1` and `man/mqtk-SUB.1` for each visible subcommand: whatever the CLI
 /// has, so new subcommands get pages without a change here.
-pub fn man_pages(root: Command) -> Vec<File> {
+fn man_pages(root: Command) -> Vec<File> {
     let mut root = root.disable_help_subcommand(true);
     // Building names the subcommands "mqtk-pub" (display) and "mqtk pub" (bin).
     root.build();
@@ -66,7 +66,7 @@ fn sub_pages(cmd: &Command, key: &str, version: &str, files: &mut Vec<File>) {
 }
 
 /// Bash, zsh and fish completions, named where each shell looks for them.
-pub fn completions(root: Command) -> Vec<File> {
+fn completions(root: Command) -> Vec<File> {
     // clap_complete offers hidden subcommands too (`generate` is for developers), so
     // the scripts come from a copy of the root without them. (clap's `Command::new`
     // wants a 'static name: the binary's.)

@@ -18,8 +18,6 @@ pub const SALT_LEN_V20: usize = 12;
 pub const SALT_LEN_V21: usize = 64;
 /// mosquitto 2.0's PBKDF2 iteration count (`PW_DEFAULT_ITERATIONS`); 2.1 uses 1000.
 pub const PBKDF2_ITERATIONS_V20: u32 = 101;
-/// mosquitto 2.1's PBKDF2 iteration count.
-pub const PBKDF2_ITERATIONS_V21: u32 = 1000;
 /// mosquitto 2.1's argon2id parameters (`MOSQ_ARGON2_T/M/P`), with 64-byte salt and hash.
 pub const ARGON2_T_COST: u32 = 1;
 pub const ARGON2_M_COST: u32 = 47104;

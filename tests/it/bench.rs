@@ -6,6 +6,7 @@
 use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
+use std::process::Output;
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
@@ -37,21 +38,25 @@ fn report(path: &Path) -> Report {
     serde_json::from_str(&text).expect("report parses")
 }
 
+/// Runs `mqtk bench ARGS --json FILE` to its end, checks its exit code, and returns its
+/// output with the JSON report it wrote.
+fn run_bench(sb: &Sandbox, port: u16, args: &[&str], code: i32) -> (Output, Report) {
+    let json = sb.file("report.json");
+    let out = run_with_timeout(bench(sb, port, args).arg("--json").arg(&json), T);
+    assert_code(&out, code);
+    (out, report(&json))
+}
+
 #[test]
 fn pub_sub_qos1_loses_nothing_and_reports_consistently() {
     let b = TestBroker::start();
     let sb = Sandbox::new();
-    let json = sb.file("r.json");
-    let out = run_with_timeout(
-        bench(
-            &sb,
-            b.port(),
-            &["-c", "5", "-q", "1", "-L", "1000", "-s", "32", "--json"],
-        )
-        .arg(&json),
-        T,
+    let (out, r) = run_bench(
+        &sb,
+        b.port(),
+        &["-c", "5", "-q", "1", "-L", "1000", "-s", "32"],
+        0,
     );
-    assert_code(&out, 0);
     let stdout = String::from_utf8_lossy(&out.stdout);
     for field in [
         "sent", "acked", "received", "loss", "p50", "p99", "p99.9", "e2e", "errors",
@@ -62,7 +67,6 @@ fn pub_sub_qos1_loses_nothing_and_reports_consistently() {
             describe(&out)
         );
     }
-    let r = report(&json);
     let t = &r.totals;
     assert_eq!(t.connects_ok, 10);
     assert_eq!(t.sent, 1000);
@@ -85,32 +89,21 @@ fn fan_out_counts_every_delivery() {
     // One topic for all: 2 publishers × 3 subscribers, QoS 2.
     let b = TestBroker::start();
     let sb = Sandbox::new();
-    let json = sb.file("r.json");
-    let out = run_with_timeout(
-        bench(
-            &sb,
-            b.port(),
-            &[
-                "-c",
-                "2",
-                "--subscribers",
-                "3",
-                "-t",
-                "fan/all",
-                "-q",
-                "2",
-                "-L",
-                "100",
-                "-V",
-                "5",
-                "--json",
-            ],
-        )
-        .arg(&json),
-        T,
-    );
-    assert_code(&out, 0);
-    let t = report(&json).totals;
+    let args = [
+        "-c",
+        "2",
+        "--subscribers",
+        "3",
+        "-t",
+        "fan/all",
+        "-q",
+        "2",
+        "-L",
+        "100",
+        "-V",
+        "5",
+    ];
+    let t = run_bench(&sb, b.port(), &args, 0).1.totals;
     assert_eq!(t.sent, 100);
     assert_eq!(t.acked, 100);
     assert_eq!(t.expected, Some(300));
@@ -122,29 +115,8 @@ fn fan_out_counts_every_delivery() {
 fn pub_at_an_interval_keeps_its_schedule() {
     let b = TestBroker::start();
     let sb = Sandbox::new();
-    let json = sb.file("p.json");
-    let out = run_with_timeout(
-        bench(
-            &sb,
-            b.port(),
-            &[
-                "pub",
-                "-c",
-                "5",
-                "-I",
-                "10",
-                "--duration",
-                "1",
-                "-s",
-                "16",
-                "--json",
-            ],
-        )
-        .arg(&json),
-        T,
-    );
-    assert_code(&out, 0);
-    let r = report(&json);
+    let args = ["pub", "-c", "5", "-I", "10", "--duration", "1", "-s", "16"];
+    let (out, r) = run_bench(&sb, b.port(), &args, 0);
     // 5 publishers × (1 s / 10 ms + 1) at most; a slow machine may send fewer on time
     // but owes them, so the count stays near the schedule.
     assert!((300..=510).contains(&r.totals.sent), "{:?}", r.totals);
@@ -180,16 +152,7 @@ fn sub_measures_what_a_separate_pub_sends() {
     .stderr(std::process::Stdio::piped())
     .spawn()
     .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while b
-        .stats()
-        .subscriptions
-        .load(std::sync::atomic::Ordering::SeqCst)
-        < 2
-    {
-        assert!(Instant::now() < deadline, "subscribers never subscribed");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    b.wait_subscriptions(2);
     let out = run_with_timeout(
         &mut bench(
             &sb,
@@ -212,27 +175,16 @@ fn sub_measures_what_a_separate_pub_sends() {
 fn conn_holds_connections_and_reports_memory() {
     let b = TestBroker::start();
     let sb = Sandbox::new();
-    let json = sb.file("c.json");
-    let out = run_with_timeout(
-        bench(
-            &sb,
-            b.port(),
-            &[
-                "conn",
-                "-c",
-                "50",
-                "--connect-rate",
-                "500",
-                "--duration",
-                "0.5",
-                "--json",
-            ],
-        )
-        .arg(&json),
-        T,
-    );
-    assert_code(&out, 0);
-    let r = report(&json);
+    let args = [
+        "conn",
+        "-c",
+        "50",
+        "--connect-rate",
+        "500",
+        "--duration",
+        "0.5",
+    ];
+    let r = run_bench(&sb, b.port(), &args, 0).1;
     assert_eq!(r.totals.connects_ok, 50);
     assert_eq!(r.totals.connected_max, 50);
     assert_eq!(r.totals.disconnects, 0);
@@ -247,24 +199,14 @@ fn conn_errors_are_counted_by_kind() {
     // A port nobody listens on: every connection is refused.
     let port = crate::util::free_port();
     let sb = Sandbox::new();
-    let json = sb.file("c.json");
-    let out = run_with_timeout(
-        bench(
-            &sb,
-            port,
-            &["conn", "-c", "3", "--duration", "0.1", "--json"],
-        )
-        .arg(&json),
-        T,
-    );
-    assert_code(&out, 1);
+    let (out, r) = run_bench(&sb, port, &["conn", "-c", "3", "--duration", "0.1"], 1);
     assert!(
         String::from_utf8_lossy(&out.stdout).contains("3 × ECONNREFUSED"),
         "{}",
         describe(&out)
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("no client could connect"));
-    assert_eq!(report(&json).totals.connect_errors["ECONNREFUSED"], 3);
+    assert_eq!(r.totals.connect_errors["ECONNREFUSED"], 3);
 }
 
 /// A listener that answers every CONNECT with a CONNACK and records where
@@ -385,18 +327,12 @@ fn latency_matches_an_injected_delay() {
     let delay = Duration::from_millis(20);
     let port = delaying_proxy(b.port(), delay);
     let sb = Sandbox::new();
-    let json = sb.file("d.json");
-    let out = run_with_timeout(
-        bench(
-            &sb,
-            port,
-            &["-c", "1", "-q", "1", "-I", "10", "-L", "100", "--json"],
-        )
-        .arg(&json),
-        T,
+    let (_, r) = run_bench(
+        &sb,
+        port,
+        &["-c", "1", "-q", "1", "-I", "10", "-L", "100"],
+        0,
     );
-    assert_code(&out, 0);
-    let r = report(&json);
     assert_eq!(r.totals.received, 100);
     // Publisher → broker is delayed by 20 ms; broker → subscriber and the PUBACK back
     // are not: end-to-end and publish-to-ack p50 are both 20 ms plus loopback.
@@ -501,24 +437,18 @@ fn qos0_limit_run_ends_when_the_last_message_is_out() {
     // its last message, since nothing was left to acknowledge.
     let b = TestBroker::start();
     let sb = Sandbox::new();
-    let json = sb.file("q0.json");
     let started = Instant::now();
-    let out = run_with_timeout(
-        bench(
-            &sb,
-            b.port(),
-            &["-c", "2", "-q", "0", "-L", "2000", "-s", "16", "--json"],
-        )
-        .arg(&json),
-        T,
+    let (_, r) = run_bench(
+        &sb,
+        b.port(),
+        &["-c", "2", "-q", "0", "-L", "2000", "-s", "16"],
+        0,
     );
-    assert_code(&out, 0);
     assert!(
         started.elapsed() < Duration::from_secs(20),
         "took {:?}",
         started.elapsed()
     );
-    let r = report(&json);
     assert_eq!(r.totals.sent, 2000);
     assert!(r.elapsed_s < 15.0, "{}", r.elapsed_s);
 }
@@ -614,19 +544,9 @@ fn interrupt_stops_publishing_and_still_reports() {
 fn retained_messages_of_earlier_runs_are_not_counted() {
     let b = TestBroker::start();
     let sb = Sandbox::new();
-    for run in ["a.json", "b.json"] {
-        let out = run_with_timeout(
-            &mut bench(
-                &sb,
-                b.port(),
-                &[
-                    "-c", "1", "-r", "-q", "1", "-t", "keep/t", "-L", "50", "--json", run,
-                ],
-            ),
-            T,
-        );
-        assert_code(&out, 0);
-        let t = report(&sb.file(run)).totals;
+    for run in ["a", "b"] {
+        let args = ["-c", "1", "-r", "-q", "1", "-t", "keep/t", "-L", "50"];
+        let t = run_bench(&sb, b.port(), &args, 0).1.totals;
         assert_eq!(
             (t.received, t.lost, t.duplicates),
             (50, Some(0), 0),
@@ -681,13 +601,9 @@ fn websocket_and_unix_socket_transports_work_in_bench() {
     };
     let sock = sock.to_str().unwrap().to_string();
     for (port, extra) in [(ws_port, vec!["--ws"]), (b.port(), vec!["--unix", &sock])] {
-        let json = sb.file("t.json");
-        let mut args = vec!["-c", "2", "-q", "1", "-L", "100", "-V", "5", "--json"];
-        args.push(json.to_str().unwrap());
+        let mut args = vec!["-c", "2", "-q", "1", "-L", "100", "-V", "5"];
         args.extend(extra.iter().copied());
-        let out = run_with_timeout(&mut bench(&sb, port, &args), T);
-        assert_code(&out, 0);
-        let t = report(&json).totals;
+        let t = run_bench(&sb, port, &args, 0).1.totals;
         assert_eq!(
             (t.sent, t.received, t.lost),
             (100, 100, Some(0)),
@@ -700,30 +616,19 @@ fn websocket_and_unix_socket_transports_work_in_bench() {
 fn warmup_is_left_out_of_latency_and_rates() {
     let b = TestBroker::start();
     let sb = Sandbox::new();
-    let json = sb.file("w.json");
-    let out = run_with_timeout(
-        bench(
-            &sb,
-            b.port(),
-            &[
-                "-c",
-                "1",
-                "-q",
-                "1",
-                "-I",
-                "10",
-                "--duration",
-                "1.5",
-                "--warmup",
-                "0.5",
-                "--json",
-            ],
-        )
-        .arg(&json),
-        T,
-    );
-    assert_code(&out, 0);
-    let r = report(&json);
+    let args = [
+        "-c",
+        "1",
+        "-q",
+        "1",
+        "-I",
+        "10",
+        "--duration",
+        "1.5",
+        "--warmup",
+        "0.5",
+    ];
+    let r = run_bench(&sb, b.port(), &args, 0).1;
     // ~150 messages, the first ~50 in the warm-up: counted, but not timed.
     assert_eq!(r.totals.received, r.totals.sent);
     let timed = r.latency["e2e"].count;
@@ -754,31 +659,20 @@ fn a_stalled_broker_shows_in_latency_coordinated_omission_corrected() {
         Some((Duration::from_millis(800), Duration::from_millis(400))),
     );
     let sb = Sandbox::new();
-    let json = sb.file("co.json");
-    let out = run_with_timeout(
-        bench(
-            &sb,
-            port,
-            &[
-                "pub",
-                "-c",
-                "1",
-                "-q",
-                "1",
-                "--inflight",
-                "1",
-                "-I",
-                "10",
-                "--duration",
-                "2",
-                "--json",
-            ],
-        )
-        .arg(&json),
-        T,
-    );
-    assert_code(&out, 0);
-    let r = report(&json);
+    let args = [
+        "pub",
+        "-c",
+        "1",
+        "-q",
+        "1",
+        "--inflight",
+        "1",
+        "-I",
+        "10",
+        "--duration",
+        "2",
+    ];
+    let r = run_bench(&sb, port, &args, 0).1;
     let ack = &r.latency["ack"];
     assert!(ack.count >= 150, "{ack:?}");
     assert!(

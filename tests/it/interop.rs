@@ -24,15 +24,6 @@ fn spawn(mut c: Command) -> Child {
         .expect("spawn mosquitto client")
 }
 
-/// Waits until the broker holds at least `n` subscriptions.
-fn wait_subscriptions(b: &TestBroker, n: usize) {
-    let deadline = Instant::now() + T;
-    while b.stats().subscriptions.load(Ordering::Relaxed) < n {
-        assert!(Instant::now() < deadline, "no subscription after {T:?}");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
 #[test]
 fn pub_sub_every_version_and_qos() {
     if !crate::util::have_mosquitto_tool("mosquitto_sub")
@@ -60,7 +51,7 @@ fn pub_sub_every_version_and_qos() {
                 "-v",
             ]);
             let child = spawn(sub);
-            wait_subscriptions(&b, 1);
+            b.wait_subscriptions(1);
             let mut p = tool(&sb, "mosquitto_pub", &b);
             p.args(["-V", v, "-q", &q.to_string(), "-t", &topic, "-m", "hello"]);
             let out = run_with_timeout(&mut p, T);
@@ -114,7 +105,7 @@ fn will_of_killed_client_is_delivered() {
     let mut w = tool(&sb, "mosquitto_sub", &b);
     w.args(["-t", "iop/will", "-C", "1", "-W", "5"]);
     let watcher = spawn(w);
-    wait_subscriptions(&b, 1);
+    b.wait_subscriptions(1);
     let mut d = tool(&sb, "mosquitto_sub", &b);
     d.args([
         "-t",
@@ -125,7 +116,7 @@ fn will_of_killed_client_is_delivered() {
         "it died",
     ]);
     let mut dying = spawn(d);
-    wait_subscriptions(&b, 2);
+    b.wait_subscriptions(2);
     dying.kill().unwrap();
     let _ = dying.wait();
     let out = wait_with_timeout(watcher, T, "watcher");

@@ -137,20 +137,6 @@ impl Drop for Running {
     }
 }
 
-/// Waits until our broker holds `n` subscriptions.
-fn wait_subscriptions(b: &TestBroker, n: usize) {
-    let deadline = Instant::now() + T;
-    while b
-        .stats()
-        .subscriptions
-        .load(std::sync::atomic::Ordering::SeqCst)
-        < n
-    {
-        assert!(Instant::now() < deadline, "no subscription after {T:?}");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
 /// Waits until our broker holds no subscription (the last subscriber has gone).
 fn wait_no_subscriptions(b: &TestBroker) {
     let deadline = Instant::now() + T;
@@ -283,7 +269,7 @@ fn count_verbose_and_multicall() {
     let sb = Sandbox::new();
     let p = b.port();
     let run = Running::spawn(sub_cmd(&sb, p).args(["-t", "c/#", "-v", "-C", "3"]));
-    wait_subscriptions(&b, 1);
+    b.wait_subscriptions(1);
     publish(&sb, p, &["-t", "c/0", "-m", "one"]);
     // An empty payload: "(null)" with -v.
     publish(&sb, p, &["-t", "c/1", "-n"]);
@@ -304,7 +290,7 @@ fn count_verbose_and_multicall() {
         "-C",
         "2",
     ]));
-    wait_subscriptions(&b, 1);
+    b.wait_subscriptions(1);
     publish(&sb, p, &["-t", "c/1", "-n"]);
     publish(&sb, p, &["-t", "c/0", "-m", "one"]);
     let out = run.finish();
@@ -361,7 +347,7 @@ fn retained_flags() {
 
     // -R: retained messages are not printed; live ones are.
     let run = Running::spawn(sub_cmd(&sb, p).args(["-t", "r/#", "-R", "-v", "-C", "1"]));
-    wait_subscriptions(&b, 1);
+    b.wait_subscriptions(1);
     publish(&sb, p, &["-t", "r/live", "-m", "l"]);
     let out = run.finish();
     assert_code(&out, 0);
@@ -419,7 +405,7 @@ fn retained_flags() {
         "-C",
         "1",
     ]));
-    wait_subscriptions(&b, 1);
+    b.wait_subscriptions(1);
     publish(&sb, p, &["-t", "rap/x", "-m", "v", "-r"]);
     let out = run.finish();
     assert_code(&out, 0);
@@ -496,7 +482,7 @@ fn qos2_is_printed_once_after_its_handshake() {
     let p = b.port();
     let run =
         Running::spawn(sub_cmd(&sb, p).args(["-t", "q2", "-q", "2", "-C", "3", "-F", "%q %m %p"]));
-    wait_subscriptions(&b, 1);
+    b.wait_subscriptions(1);
     for (q, m) in [("2", "a"), ("1", "b"), ("0", "c")] {
         publish(&sb, p, &["-t", "q2", "-m", m, "-q", q]);
     }
@@ -523,7 +509,7 @@ fn output_is_flushed_while_running_with_and_without_line_buffered() {
     let p = b.port();
     for extra in [&[][..], &["--line-buffered"]] {
         let run = Running::spawn(sub_cmd(&sb, p).args(["-t", "lb"]).args(extra));
-        wait_subscriptions(&b, 1);
+        b.wait_subscriptions(1);
         publish(&sb, p, &["-t", "lb", "-m", "first"]);
         // Printed while the subscriber is still running: nothing else is ready.
         run.wait_for("first\n");
@@ -546,7 +532,7 @@ fn closed_pipe_exits_quietly_with_0() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    wait_subscriptions(&b, 1);
+    b.wait_subscriptions(1);
     publish(&sb, p, &["-t", "pipe", "-m", "1"]);
     // Like `| head -1`: read one line, then close the pipe.
     let mut stdout = child.stdout.take().unwrap();
@@ -575,7 +561,7 @@ fn sigint_and_sigterm_disconnect_cleanly_and_exit_0() {
     for sig in ["INT", "TERM"] {
         // A v3.1.1 will is published only when the connection ends without DISCONNECT.
         let watcher = Running::spawn(sub_cmd(&sb, p).args(["-t", "will/#", "-v"]));
-        wait_subscriptions(&b, 1);
+        b.wait_subscriptions(1);
         let run = Running::spawn(sub_cmd(&sb, p).args([
             "-t",
             "sig",
@@ -584,7 +570,7 @@ fn sigint_and_sigterm_disconnect_cleanly_and_exit_0() {
             "--will-payload",
             "died",
         ]));
-        wait_subscriptions(&b, 2);
+        b.wait_subscriptions(2);
         kill(sig, run.pid());
         let out = run.finish();
         assert_code(&out, 0);

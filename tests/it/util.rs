@@ -2,8 +2,6 @@
 //! environment in a temp directory, print everything on failure, and decide whether
 //! interop tests against Debian's mosquitto run, skip, or fail.
 
-#![allow(dead_code)]
-
 use std::ffi::OsStr;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -313,6 +311,21 @@ impl TestBroker {
 
     pub fn stats(&self) -> &mqtk::broker::Stats {
         &self.stats
+    }
+
+    /// Waits (up to 10 s, then fails the test) until the broker holds at least `n`
+    /// subscriptions: a subscriber started as a process is ready to receive.
+    pub fn wait_subscriptions(&self, n: usize) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self
+            .stats
+            .subscriptions
+            .load(std::sync::atomic::Ordering::SeqCst)
+            < n
+        {
+            assert!(Instant::now() < deadline, "no subscription after 10 s");
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
 }
 
