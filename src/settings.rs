@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use crate::cli::connect::{ConnectArgs, parse_c_integer, usage_suffix, valid_publish_topic};
+use crate::cli::connect::{ConnectArgs, parse_c_integer, parse_publish_topic, usage_suffix};
 use crate::cli::r#pub::PubArgs;
 use crate::codec::{
     Properties, PropertyContext, PropertyId, PropertyType, PropertyValue, ProtocolVersion, QoS,
@@ -574,18 +574,8 @@ pub fn resolve_client(
         Some(u) => Some(parse_url(u, t)?),
         None => None,
     };
-    if let (Some(u), Tool::Pub | Tool::Rr) = (&url, tool)
-        && !valid_publish_topic(&u.topic)
-    {
-        {
-            return Err(usage(
-                format!(
-                    "Error: Invalid publish topic '{}', does it contain '+' or '#'?\n",
-                    u.topic
-                ),
-                t,
-            ));
-        }
+    if let (Some(u), Tool::Pub | Tool::Rr) = (&url, tool) {
+        parse_publish_topic(&u.topic).map_err(|e| usage(e, t))?;
     }
     let proxy = match &args.proxy {
         Some(p) => Some(parse_proxy(p, t)?),

@@ -321,6 +321,18 @@ fn parse_will_topic(s: &str) -> Result<String, String> {
     Ok(s.to_string())
 }
 
+/// A publish topic (`-t` of pub and rr, and the `-L` URL's topic), refused in
+/// mosquitto_pub's words.
+pub fn parse_publish_topic(s: &str) -> Result<String, String> {
+    if !valid_publish_topic(s) {
+        return Err(format!(
+            "{}\n",
+            crate::topic::invalid_publish_topic_message(s)
+        ));
+    }
+    Ok(s.to_string())
+}
+
 /// mosquitto_pub_topic_check(): no wildcard characters, at most 65,535 bytes
 /// (5.0 §4.7.3, §1.5.4). An empty topic passes here and is refused at publish time,
 /// as in mosquitto.

@@ -5,7 +5,7 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-use crate::cli::connect::{ConnectArgs, parse_qos, valid_publish_topic};
+use crate::cli::connect::{ConnectArgs, parse_publish_topic, parse_qos, valid_publish_topic};
 
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct RrArgs {
@@ -13,7 +13,7 @@ pub struct RrArgs {
     pub conn: ConnectArgs,
 
     /// Topic the request is published to.
-    #[arg(short = 't', long = "topic", value_name = "TOPIC", value_parser = parse_request_topic,
+    #[arg(short = 't', long = "topic", value_name = "TOPIC", value_parser = parse_publish_topic,
           help_heading = "Request")]
     pub topic: Option<String>,
     /// Response topic: subscribed to, and sent with the request.
@@ -75,15 +75,6 @@ pub struct RrArgs {
     /// Print JSON (%j, %J) indented rather than minimised.
     #[arg(long = "pretty", help_heading = "Output")]
     pub pretty: bool,
-}
-
-fn parse_request_topic(s: &str) -> Result<String, String> {
-    if !valid_publish_topic(s) {
-        return Err(format!(
-            "Error: Invalid publish topic '{s}', does it contain '+' or '#'?\n"
-        ));
-    }
-    Ok(s.to_string())
 }
 
 fn parse_response_topic(s: &str) -> Result<String, String> {

@@ -158,10 +158,13 @@ fn valid_filter(s: &str) -> bool {
     crate::topic::validate_filter(s).is_ok()
 }
 
-fn parse_sub_topic(s: &str) -> Result<String, String> {
+/// A subscription filter (`-t`, and the `-L` URL's topic), refused in mosquitto_sub's
+/// words.
+pub fn parse_sub_topic(s: &str) -> Result<String, String> {
     if !valid_filter(s) {
         return Err(format!(
-            "Error: Invalid subscription topic '{s}', are all '+' and '#' wildcards correct?\n"
+            "{}\n",
+            crate::topic::invalid_subscription_topic_message(s)
         ));
     }
     Ok(s.to_string())

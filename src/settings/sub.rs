@@ -57,15 +57,7 @@ pub fn resolve_sub(args: &SubArgs, tool_name: &str) -> Result<SubSettings, Error
     let mut client = resolve_client(&args.conn, Tool::Sub, t)?;
     let mut topics = Vec::new();
     if let Some(u) = &client.url_topic {
-        if crate::topic::validate_filter(u).is_err() {
-            return Err(usage(
-                format!(
-                    "Error: Invalid subscription topic '{u}', are all '+' and '#' wildcards correct?\n"
-                ),
-                t,
-            ));
-        }
-        topics.push(u.clone());
+        topics.push(crate::cli::sub::parse_sub_topic(u).map_err(|e| usage(e, t))?);
     }
     topics.extend(args.topics.iter().cloned());
     if topics.is_empty() && args.unsubscribe.is_empty() {
