@@ -6,6 +6,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 
 use crate::cli::connect::{ConnectArgs, parse_publish_topic, parse_qos, valid_publish_topic};
+use crate::cli::sub::parse_timeout;
 
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct RrArgs {
@@ -84,13 +85,6 @@ fn parse_response_topic(s: &str) -> Result<String, String> {
         ));
     }
     Ok(s.to_string())
-}
-
-fn parse_timeout(s: &str) -> Result<u32, String> {
-    match crate::cli::sub::atoi(s) {
-        n if n >= 1 => Ok(n as u32),
-        n => Err(format!("Error: Invalid timeout \"{n}\".\n\n")),
-    }
 }
 
 fn parse_count(s: &str) -> Result<u32, String> {

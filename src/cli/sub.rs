@@ -123,7 +123,8 @@ fn parse_count(s: &str) -> Result<u32, String> {
     }
 }
 
-fn parse_timeout(s: &str) -> Result<u32, String> {
+/// `-W` for sub and rr.
+pub fn parse_timeout(s: &str) -> Result<u32, String> {
     match atoi(s) {
         n if n >= 1 => Ok(n as u32),
         n => Err(format!("Error: Invalid timeout \"{n}\".\n\n")),
