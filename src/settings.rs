@@ -828,6 +828,44 @@ pub enum MessageSource {
     StdinLines,
 }
 
+impl MessageSource {
+    /// The message source pub's or rr's flags name (`None` when none does); naming
+    /// more than one is mosquitto's usage error.
+    fn from_flags(
+        message: Option<&String>,
+        file: Option<&PathBuf>,
+        stdin_file: bool,
+        stdin_line: bool,
+        null_message: bool,
+        tool: &str,
+    ) -> Result<Option<MessageSource>, Error> {
+        let modes = usize::from(message.is_some())
+            + usize::from(file.is_some())
+            + usize::from(stdin_file)
+            + usize::from(stdin_line)
+            + usize::from(null_message);
+        if modes > 1 {
+            return Err(usage(
+                "Error: Only one type of message can be sent at once.\n\n",
+                tool,
+            ));
+        }
+        Ok(if let Some(m) = message {
+            Some(MessageSource::Message(Bytes::from(m.clone().into_bytes())))
+        } else if let Some(f) = file {
+            Some(MessageSource::File(f.clone()))
+        } else if stdin_file {
+            Some(MessageSource::StdinAll)
+        } else if stdin_line {
+            Some(MessageSource::StdinLines)
+        } else if null_message {
+            Some(MessageSource::Null)
+        } else {
+            None
+        })
+    }
+}
+
 /// `mqtk pub`, resolved.
 #[derive(Clone, Debug)]
 pub struct PubSettings {
@@ -846,30 +884,17 @@ pub const BOTH_TOPIC_AND_MESSAGE: &str = "Error: Both topic and message must be 
 
 pub fn resolve_pub(args: &PubArgs, tool_name: &str) -> Result<PubSettings, Error> {
     let t = tool_name;
-    let modes = usize::from(args.message.is_some())
-        + usize::from(args.file.is_some())
-        + usize::from(args.stdin_file)
-        + usize::from(args.stdin_line)
-        + usize::from(args.null_message);
-    if modes > 1 {
-        return Err(usage(
-            "Error: Only one type of message can be sent at once.\n\n",
-            t,
-        ));
-    }
+    let source = MessageSource::from_flags(
+        args.message.as_ref(),
+        args.file.as_ref(),
+        args.stdin_file,
+        args.stdin_line,
+        args.null_message,
+        t,
+    )?;
     let client = resolve_client(&args.conn, Tool::Pub, t)?;
     let topic = args.topic.clone().or_else(|| client.url_topic.clone());
-    let source = if let Some(m) = &args.message {
-        MessageSource::Message(Bytes::from(m.clone().into_bytes()))
-    } else if let Some(f) = &args.file {
-        MessageSource::File(f.clone())
-    } else if args.stdin_file {
-        MessageSource::StdinAll
-    } else if args.stdin_line {
-        MessageSource::StdinLines
-    } else if args.null_message {
-        MessageSource::Null
-    } else {
+    let Some(source) = source else {
         return Err(plain(BOTH_TOPIC_AND_MESSAGE));
     };
     let Some(topic) = topic else {
