@@ -8,7 +8,7 @@
 //! caller adds "\nUse 'TOOL --help' to see usage.\n" as mosquitto's `main` does.
 
 use std::ffi::OsString;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 
@@ -356,16 +356,9 @@ pub fn parse_qos(s: &str) -> Result<u8, String> {
 /// `mosquitto_pub` through a symlink, `mqtk pub` otherwise. `None` when argv does not
 /// run a client command (then clap's own messages stand).
 pub fn client_tool_name(raw_argv: &[OsString]) -> Option<String> {
-    let base = raw_argv
-        .first()
-        .and_then(|a| Path::new(a).file_name())
-        .and_then(|n| n.to_str())
-        .map(|n| n.strip_suffix(".exe").unwrap_or(n).to_string())?;
-    if matches!(
-        base.as_str(),
-        "mosquitto_pub" | "mosquitto_sub" | "mosquitto_rr"
-    ) {
-        return Some(base);
+    let base = super::invoked_as(raw_argv.first()?)?;
+    if matches!(base, "mosquitto_pub" | "mosquitto_sub" | "mosquitto_rr") {
+        return Some(base.to_string());
     }
     let sub = raw_argv.get(1)?.to_str()?;
     matches!(sub, "pub" | "sub" | "rr").then(|| format!("mqtk {sub}"))
