@@ -190,6 +190,20 @@ fn os(b: &[u8]) -> OsString {
     }
 }
 
+/// An argument's raw bytes (on Unix a `-F` format need not be UTF-8); the inverse of
+/// [`os`].
+fn os_bytes(s: &std::ffi::OsStr) -> Vec<u8> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        s.as_bytes().to_vec()
+    }
+    #[cfg(not(unix))]
+    {
+        s.to_string_lossy().into_owned().into_bytes()
+    }
+}
+
 // ---------------------------------------------------------------------------------
 // Client settings (shared by pub, sub and rr)
 

@@ -7,8 +7,9 @@ use crate::cli::rr::RrArgs;
 use crate::codec::{ProtocolVersion, QoS};
 use crate::exit::Error;
 use crate::output::{Formatter, OutputOptions};
-use crate::settings::sub::os_bytes;
-use crate::settings::{ClientSettings, MessageSource, Tool, plain, resolve_client, usage};
+use crate::settings::{
+    ClientSettings, MessageSource, Tool, os_bytes, plain, resolve_client, usage,
+};
 
 #[derive(Clone, Debug)]
 pub struct RrSettings {

@@ -8,7 +8,7 @@ use crate::cli::sub::SubArgs;
 use crate::codec::{PropertyId, PropertyValue, ProtocolVersion, QoS, RetainHandling};
 use crate::exit::Error;
 use crate::output::{Formatter, OutputOptions};
-use crate::settings::{ClientSettings, Tool, plain, resolve_client, usage};
+use crate::settings::{ClientSettings, Tool, os_bytes, plain, resolve_client, usage};
 
 /// Everything `mqtk sub` needs, resolved.
 #[derive(Clone, Debug)]
@@ -110,19 +110,6 @@ pub fn resolve_sub(args: &SubArgs, tool_name: &str) -> Result<SubSettings, Error
         output,
         line_buffered: args.line_buffered,
     })
-}
-
-/// An argument's raw bytes (on Unix a `-F` format need not be UTF-8).
-pub fn os_bytes(s: &std::ffi::OsStr) -> Vec<u8> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::ffi::OsStrExt;
-        s.as_bytes().to_vec()
-    }
-    #[cfg(not(unix))]
-    {
-        s.to_string_lossy().into_owned().into_bytes()
-    }
 }
 
 #[cfg(test)]
