@@ -35,7 +35,7 @@ pub enum Tool {
 }
 
 impl Tool {
-    pub fn from_subcommand(name: &str) -> Option<Tool> {
+    fn from_subcommand(name: &str) -> Option<Tool> {
         match name {
             "pub" => Some(Tool::Pub),
             "sub" => Some(Tool::Sub),
@@ -45,7 +45,7 @@ impl Tool {
     }
 
     /// The options file's name, as mosquitto names it.
-    pub fn options_file_name(self) -> &'static str {
+    fn options_file_name(self) -> &'static str {
         match self {
             Tool::Pub => "mosquitto_pub",
             Tool::Sub => "mosquitto_sub",
@@ -148,7 +148,7 @@ fn default_options_file(tool: Tool) -> Option<PathBuf> {
 /// Splits an options file as mosquitto does: a line starting with `#` is a comment;
 /// otherwise its first space-separated word is an option and the rest of the line,
 /// spaces included, its value (`-m hello world`). Blank lines are skipped.
-pub fn options_file_args(text: &[u8]) -> Vec<OsString> {
+fn options_file_args(text: &[u8]) -> Vec<OsString> {
     let mut out = Vec::new();
     for line in text.split(|&b| b == b'\n') {
         if line.first() == Some(&b'#') {
@@ -240,7 +240,7 @@ pub struct ClientSettings {
 
 /// Parts of a `-L` URL.
 #[derive(Debug, Default, PartialEq, Eq)]
-pub struct Url {
+struct Url {
     pub tls: bool,
     pub websocket: bool,
     pub username: Option<String>,
@@ -253,7 +253,7 @@ pub struct Url {
 /// Parses `mqtt(s)://[username[:password]@]host[:port]/topic` and `ws(s)://…` as
 /// mosquitto does (the scheme is case-insensitive; the topic is everything after the
 /// first `/`). `[v6]:port` hosts are accepted too.
-pub fn parse_url(url: &str, tool: &str) -> Result<Url, Error> {
+fn parse_url(url: &str, tool: &str) -> Result<Url, Error> {
     let lower = url.get(..8).unwrap_or(url).to_ascii_lowercase();
     let (rest, tls, websocket) = if lower.starts_with("mqtt://") {
         (&url[7..], false, false)
@@ -323,7 +323,7 @@ fn split_host_port(s: &str, default_port: u16) -> Result<(String, u16), String> 
 
 /// `--proxy socks5h://[user[:pass]@]host[:port]` (default port 1080) or
 /// `http://[user[:pass]@]host[:port]` (HTTP CONNECT, default port 8080).
-pub fn parse_proxy(url: &str, tool: &str) -> Result<Proxy, Error> {
+fn parse_proxy(url: &str, tool: &str) -> Result<Proxy, Error> {
     let (kind, rest, default_port) = if let Some(r) = url.strip_prefix("socks5h://") {
         (ProxyKind::Socks5h, r, 1080)
     } else if let Some(r) = url.strip_prefix("http://") {

@@ -269,7 +269,7 @@ fn parse_session_expiry(s: &str) -> Result<u32, String> {
 }
 
 /// `strtoll(s, _, 0)` with the whole string consumed: decimal, 0x hex, 0 octal.
-pub fn parse_c_integer(s: &str) -> Option<i64> {
+pub(crate) fn parse_c_integer(s: &str) -> Option<i64> {
     let (neg, body) = match s.strip_prefix('-') {
         Some(rest) => (true, rest),
         None => (false, s.strip_prefix('+').unwrap_or(s)),
@@ -431,7 +431,7 @@ fn missing_value_text(arg: &str) -> Option<&'static str> {
 }
 
 /// The text after mosquitto's usage errors.
-pub fn usage_suffix(tool: &str) -> String {
+pub(crate) fn usage_suffix(tool: &str) -> String {
     format!("\nUse '{tool} --help' to see usage.\n")
 }
 

@@ -28,7 +28,7 @@ pub struct RrSettings {
     pub output: OutputOptions,
 }
 
-pub const ALL_OF: &str = "Error: All of topic, message, and response topic must be supplied.\n";
+const ALL_OF: &str = "Error: All of topic, message, and response topic must be supplied.\n";
 
 pub fn resolve_rr(args: &RrArgs, tool_name: &str) -> Result<RrSettings, Error> {
     let t = tool_name;
