@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use crate::cli::connect::{ConnectArgs, parse_c_integer, usage_suffix, valid_publish_topic};
+use crate::cli::connect::{ConnectArgs, parse_c_integer, parse_publish_topic, usage_suffix};
 use crate::cli::r#pub::PubArgs;
 use crate::codec::{
     Properties, PropertyContext, PropertyId, PropertyType, PropertyValue, ProtocolVersion, QoS,
@@ -35,7 +35,7 @@ pub enum Tool {
 }
 
 impl Tool {
-    pub fn from_subcommand(name: &str) -> Option<Tool> {
+    fn from_subcommand(name: &str) -> Option<Tool> {
         match name {
             "pub" => Some(Tool::Pub),
             "sub" => Some(Tool::Sub),
@@ -45,7 +45,7 @@ impl Tool {
     }
 
     /// The options file's name, as mosquitto names it.
-    pub fn options_file_name(self) -> &'static str {
+    fn options_file_name(self) -> &'static str {
         match self {
             Tool::Pub => "mosquitto_pub",
             Tool::Sub => "mosquitto_sub",
@@ -148,7 +148,7 @@ fn default_options_file(tool: Tool) -> Option<PathBuf> {
 /// Splits an options file as mosquitto does: a line starting with `#` is a comment;
 /// otherwise its first space-separated word is an option and the rest of the line,
 /// spaces included, its value (`-m hello world`). Blank lines are skipped.
-pub fn options_file_args(text: &[u8]) -> Vec<OsString> {
+fn options_file_args(text: &[u8]) -> Vec<OsString> {
     let mut out = Vec::new();
     for line in text.split(|&b| b == b'\n') {
         if line.first() == Some(&b'#') {
@@ -190,6 +190,20 @@ fn os(b: &[u8]) -> OsString {
     }
 }
 
+/// An argument's raw bytes (on Unix a `-F` format need not be UTF-8); the inverse of
+/// [`os`].
+fn os_bytes(s: &std::ffi::OsStr) -> Vec<u8> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        s.as_bytes().to_vec()
+    }
+    #[cfg(not(unix))]
+    {
+        s.to_string_lossy().into_owned().into_bytes()
+    }
+}
+
 // ---------------------------------------------------------------------------------
 // Client settings (shared by pub, sub and rr)
 
@@ -226,7 +240,7 @@ pub struct ClientSettings {
 
 /// Parts of a `-L` URL.
 #[derive(Debug, Default, PartialEq, Eq)]
-pub struct Url {
+struct Url {
     pub tls: bool,
     pub websocket: bool,
     pub username: Option<String>,
@@ -239,7 +253,7 @@ pub struct Url {
 /// Parses `mqtt(s)://[username[:password]@]host[:port]/topic` and `ws(s)://…` as
 /// mosquitto does (the scheme is case-insensitive; the topic is everything after the
 /// first `/`). `[v6]:port` hosts are accepted too.
-pub fn parse_url(url: &str, tool: &str) -> Result<Url, Error> {
+fn parse_url(url: &str, tool: &str) -> Result<Url, Error> {
     let lower = url.get(..8).unwrap_or(url).to_ascii_lowercase();
     let (rest, tls, websocket) = if lower.starts_with("mqtt://") {
         (&url[7..], false, false)
@@ -309,7 +323,7 @@ fn split_host_port(s: &str, default_port: u16) -> Result<(String, u16), String> 
 
 /// `--proxy socks5h://[user[:pass]@]host[:port]` (default port 1080) or
 /// `http://[user[:pass]@]host[:port]` (HTTP CONNECT, default port 8080).
-pub fn parse_proxy(url: &str, tool: &str) -> Result<Proxy, Error> {
+fn parse_proxy(url: &str, tool: &str) -> Result<Proxy, Error> {
     let (kind, rest, default_port) = if let Some(r) = url.strip_prefix("socks5h://") {
         (ProxyKind::Socks5h, r, 1080)
     } else if let Some(r) = url.strip_prefix("http://") {
@@ -574,18 +588,8 @@ pub fn resolve_client(
         Some(u) => Some(parse_url(u, t)?),
         None => None,
     };
-    if let (Some(u), Tool::Pub | Tool::Rr) = (&url, tool)
-        && !valid_publish_topic(&u.topic)
-    {
-        {
-            return Err(usage(
-                format!(
-                    "Error: Invalid publish topic '{}', does it contain '+' or '#'?\n",
-                    u.topic
-                ),
-                t,
-            ));
-        }
+    if let (Some(u), Tool::Pub | Tool::Rr) = (&url, tool) {
+        parse_publish_topic(&u.topic).map_err(|e| usage(e, t))?;
     }
     let proxy = match &args.proxy {
         Some(p) => Some(parse_proxy(p, t)?),
@@ -838,6 +842,44 @@ pub enum MessageSource {
     StdinLines,
 }
 
+impl MessageSource {
+    /// The message source pub's or rr's flags name (`None` when none does); naming
+    /// more than one is mosquitto's usage error.
+    fn from_flags(
+        message: Option<&String>,
+        file: Option<&PathBuf>,
+        stdin_file: bool,
+        stdin_line: bool,
+        null_message: bool,
+        tool: &str,
+    ) -> Result<Option<MessageSource>, Error> {
+        let modes = usize::from(message.is_some())
+            + usize::from(file.is_some())
+            + usize::from(stdin_file)
+            + usize::from(stdin_line)
+            + usize::from(null_message);
+        if modes > 1 {
+            return Err(usage(
+                "Error: Only one type of message can be sent at once.\n\n",
+                tool,
+            ));
+        }
+        Ok(if let Some(m) = message {
+            Some(MessageSource::Message(Bytes::from(m.clone().into_bytes())))
+        } else if let Some(f) = file {
+            Some(MessageSource::File(f.clone()))
+        } else if stdin_file {
+            Some(MessageSource::StdinAll)
+        } else if stdin_line {
+            Some(MessageSource::StdinLines)
+        } else if null_message {
+            Some(MessageSource::Null)
+        } else {
+            None
+        })
+    }
+}
+
 /// `mqtk pub`, resolved.
 #[derive(Clone, Debug)]
 pub struct PubSettings {
@@ -856,30 +898,17 @@ pub const BOTH_TOPIC_AND_MESSAGE: &str = "Error: Both topic and message must be 
 
 pub fn resolve_pub(args: &PubArgs, tool_name: &str) -> Result<PubSettings, Error> {
     let t = tool_name;
-    let modes = usize::from(args.message.is_some())
-        + usize::from(args.file.is_some())
-        + usize::from(args.stdin_file)
-        + usize::from(args.stdin_line)
-        + usize::from(args.null_message);
-    if modes > 1 {
-        return Err(usage(
-            "Error: Only one type of message can be sent at once.\n\n",
-            t,
-        ));
-    }
+    let source = MessageSource::from_flags(
+        args.message.as_ref(),
+        args.file.as_ref(),
+        args.stdin_file,
+        args.stdin_line,
+        args.null_message,
+        t,
+    )?;
     let client = resolve_client(&args.conn, Tool::Pub, t)?;
     let topic = args.topic.clone().or_else(|| client.url_topic.clone());
-    let source = if let Some(m) = &args.message {
-        MessageSource::Message(Bytes::from(m.clone().into_bytes()))
-    } else if let Some(f) = &args.file {
-        MessageSource::File(f.clone())
-    } else if args.stdin_file {
-        MessageSource::StdinAll
-    } else if args.stdin_line {
-        MessageSource::StdinLines
-    } else if args.null_message {
-        MessageSource::Null
-    } else {
+    let Some(source) = source else {
         return Err(plain(BOTH_TOPIC_AND_MESSAGE));
     };
     let Some(topic) = topic else {

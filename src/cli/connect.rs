@@ -8,7 +8,7 @@
 //! caller adds "\nUse 'TOOL --help' to see usage.\n" as mosquitto's `main` does.
 
 use std::ffi::OsString;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 
@@ -269,7 +269,7 @@ fn parse_session_expiry(s: &str) -> Result<u32, String> {
 }
 
 /// `strtoll(s, _, 0)` with the whole string consumed: decimal, 0x hex, 0 octal.
-pub fn parse_c_integer(s: &str) -> Option<i64> {
+pub(crate) fn parse_c_integer(s: &str) -> Option<i64> {
     let (neg, body) = match s.strip_prefix('-') {
         Some(rest) => (true, rest),
         None => (false, s.strip_prefix('+').unwrap_or(s)),
@@ -321,6 +321,18 @@ fn parse_will_topic(s: &str) -> Result<String, String> {
     Ok(s.to_string())
 }
 
+/// A publish topic (`-t` of pub and rr, and the `-L` URL's topic), refused in
+/// mosquitto_pub's words.
+pub fn parse_publish_topic(s: &str) -> Result<String, String> {
+    if !valid_publish_topic(s) {
+        return Err(format!(
+            "{}\n",
+            crate::topic::invalid_publish_topic_message(s)
+        ));
+    }
+    Ok(s.to_string())
+}
+
 /// mosquitto_pub_topic_check(): no wildcard characters, at most 65,535 bytes
 /// (5.0 §4.7.3, §1.5.4). An empty topic passes here and is refused at publish time,
 /// as in mosquitto.
@@ -344,16 +356,9 @@ pub fn parse_qos(s: &str) -> Result<u8, String> {
 /// `mosquitto_pub` through a symlink, `mqtk pub` otherwise. `None` when argv does not
 /// run a client command (then clap's own messages stand).
 pub fn client_tool_name(raw_argv: &[OsString]) -> Option<String> {
-    let base = raw_argv
-        .first()
-        .and_then(|a| Path::new(a).file_name())
-        .and_then(|n| n.to_str())
-        .map(|n| n.strip_suffix(".exe").unwrap_or(n).to_string())?;
-    if matches!(
-        base.as_str(),
-        "mosquitto_pub" | "mosquitto_sub" | "mosquitto_rr"
-    ) {
-        return Some(base);
+    let base = super::invoked_as(raw_argv.first()?)?;
+    if matches!(base, "mosquitto_pub" | "mosquitto_sub" | "mosquitto_rr") {
+        return Some(base.to_string());
     }
     let sub = raw_argv.get(1)?.to_str()?;
     matches!(sub, "pub" | "sub" | "rr").then(|| format!("mqtk {sub}"))
@@ -426,7 +431,7 @@ fn missing_value_text(arg: &str) -> Option<&'static str> {
 }
 
 /// The text after mosquitto's usage errors.
-pub fn usage_suffix(tool: &str) -> String {
+pub(crate) fn usage_suffix(tool: &str) -> String {
     format!("\nUse '{tool} --help' to see usage.\n")
 }
 

@@ -8,7 +8,7 @@ pub mod r#pub;
 pub mod rr;
 pub mod sub;
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::path::Path;
 
 use clap::{Parser, Subcommand};
@@ -76,6 +76,13 @@ pub const MULTICALL: &[(&str, &str)] = &[
     ("mosquitto_passwd", "passwd"),
 ];
 
+/// The name the binary was invoked by: argv[0]'s basename without `.exe` (`None`
+/// when it is not UTF-8).
+fn invoked_as(argv0: &OsStr) -> Option<&str> {
+    let name = Path::new(argv0).file_name()?.to_str()?;
+    Some(name.strip_suffix(".exe").unwrap_or(name))
+}
+
 /// Rewrites argv so that `mosquitto_pub ARGS` (by argv[0]'s basename, with or
 /// without `.exe`) parses as `mqtk pub ARGS`. Any other name is left alone.
 pub fn multicall_args(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
@@ -83,10 +90,7 @@ pub fn multicall_args(args: impl IntoIterator<Item = OsString>) -> Vec<OsString>
     let Some(argv0) = args.first() else {
         return vec![OsString::from("mqtk")];
     };
-    let name = Path::new(argv0)
-        .file_name()
-        .and_then(|n| n.to_str())
-        .map(|n| n.strip_suffix(".exe").unwrap_or(n));
+    let name = invoked_as(argv0);
     if let Some((_, sub)) = MULTICALL.iter().find(|(tool, _)| Some(*tool) == name) {
         args[0] = OsString::from("mqtk");
         args.insert(1, OsString::from(sub));

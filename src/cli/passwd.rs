@@ -295,7 +295,7 @@ pub fn parse(args: &[OsString]) -> Result<Invocation, ParseError> {
 
 /// mosquitto's `is_username_valid`: at most 65535 bytes, no control characters
 /// (C `iscntrl`: 0x00–0x1f and 0x7f), no ':' (the field separator).
-pub fn check_username(user: &[u8]) -> Result<(), ParseError> {
+fn check_username(user: &[u8]) -> Result<(), ParseError> {
     if user.len() > 65535 {
         return err("Username must be less than 65536 characters long.");
     }

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use crate::cli::connect::{ConnectArgs, parse_qos, valid_publish_topic};
+use crate::cli::connect::{ConnectArgs, parse_publish_topic, parse_qos};
 
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct PubArgs {
@@ -12,7 +12,7 @@ pub struct PubArgs {
     pub conn: ConnectArgs,
 
     /// MQTT topic to publish to.
-    #[arg(short = 't', long = "topic", value_name = "TOPIC", value_parser = parse_pub_topic,
+    #[arg(short = 't', long = "topic", value_name = "TOPIC", value_parser = parse_publish_topic,
           help_heading = "Message")]
     pub topic: Option<String>,
     /// Message payload to send.
@@ -56,15 +56,6 @@ pub struct PubArgs {
     #[arg(long = "repeat-delay", value_name = "SECONDS", value_parser = parse_repeat_delay,
           allow_negative_numbers = true, help_heading = "Message")]
     pub repeat_delay: Option<f64>,
-}
-
-fn parse_pub_topic(s: &str) -> Result<String, String> {
-    if !valid_publish_topic(s) {
-        return Err(format!(
-            "Error: Invalid publish topic '{s}', does it contain '+' or '#'?\n"
-        ));
-    }
-    Ok(s.to_string())
 }
 
 fn parse_repeat(s: &str) -> Result<u32, String> {

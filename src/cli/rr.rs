@@ -5,7 +5,8 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-use crate::cli::connect::{ConnectArgs, parse_qos, valid_publish_topic};
+use crate::cli::connect::{ConnectArgs, parse_publish_topic, parse_qos, valid_publish_topic};
+use crate::cli::sub::parse_timeout;
 
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct RrArgs {
@@ -13,7 +14,7 @@ pub struct RrArgs {
     pub conn: ConnectArgs,
 
     /// Topic the request is published to.
-    #[arg(short = 't', long = "topic", value_name = "TOPIC", value_parser = parse_request_topic,
+    #[arg(short = 't', long = "topic", value_name = "TOPIC", value_parser = parse_publish_topic,
           help_heading = "Request")]
     pub topic: Option<String>,
     /// Response topic: subscribed to, and sent with the request.
@@ -77,15 +78,6 @@ pub struct RrArgs {
     pub pretty: bool,
 }
 
-fn parse_request_topic(s: &str) -> Result<String, String> {
-    if !valid_publish_topic(s) {
-        return Err(format!(
-            "Error: Invalid publish topic '{s}', does it contain '+' or '#'?\n"
-        ));
-    }
-    Ok(s.to_string())
-}
-
 fn parse_response_topic(s: &str) -> Result<String, String> {
     if !valid_publish_topic(s) {
         return Err(format!(
@@ -93,13 +85,6 @@ fn parse_response_topic(s: &str) -> Result<String, String> {
         ));
     }
     Ok(s.to_string())
-}
-
-fn parse_timeout(s: &str) -> Result<u32, String> {
-    match crate::cli::sub::atoi(s) {
-        n if n >= 1 => Ok(n as u32),
-        n => Err(format!("Error: Invalid timeout \"{n}\".\n\n")),
-    }
 }
 
 fn parse_count(s: &str) -> Result<u32, String> {

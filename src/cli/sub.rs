@@ -123,7 +123,8 @@ fn parse_count(s: &str) -> Result<u32, String> {
     }
 }
 
-fn parse_timeout(s: &str) -> Result<u32, String> {
+/// `-W` for sub and rr.
+pub fn parse_timeout(s: &str) -> Result<u32, String> {
     match atoi(s) {
         n if n >= 1 => Ok(n as u32),
         n => Err(format!("Error: Invalid timeout \"{n}\".\n\n")),
@@ -158,10 +159,13 @@ fn valid_filter(s: &str) -> bool {
     crate::topic::validate_filter(s).is_ok()
 }
 
-fn parse_sub_topic(s: &str) -> Result<String, String> {
+/// A subscription filter (`-t`, and the `-L` URL's topic), refused in mosquitto_sub's
+/// words.
+pub fn parse_sub_topic(s: &str) -> Result<String, String> {
     if !valid_filter(s) {
         return Err(format!(
-            "Error: Invalid subscription topic '{s}', are all '+' and '#' wildcards correct?\n"
+            "{}\n",
+            crate::topic::invalid_subscription_topic_message(s)
         ));
     }
     Ok(s.to_string())

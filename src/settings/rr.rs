@@ -3,14 +3,13 @@
 
 use std::time::Duration;
 
-use bytes::Bytes;
-
 use crate::cli::rr::RrArgs;
 use crate::codec::{ProtocolVersion, QoS};
 use crate::exit::Error;
 use crate::output::{Formatter, OutputOptions};
-use crate::settings::sub::os_bytes;
-use crate::settings::{ClientSettings, MessageSource, Tool, plain, resolve_client, usage};
+use crate::settings::{
+    ClientSettings, MessageSource, Tool, os_bytes, plain, resolve_client, usage,
+};
 
 #[derive(Clone, Debug)]
 pub struct RrSettings {
@@ -29,20 +28,19 @@ pub struct RrSettings {
     pub output: OutputOptions,
 }
 
-pub const ALL_OF: &str = "Error: All of topic, message, and response topic must be supplied.\n";
+const ALL_OF: &str = "Error: All of topic, message, and response topic must be supplied.\n";
 
 pub fn resolve_rr(args: &RrArgs, tool_name: &str) -> Result<RrSettings, Error> {
     let t = tool_name;
-    let modes = usize::from(args.message.is_some())
-        + usize::from(args.file.is_some())
-        + usize::from(args.stdin_file)
-        + usize::from(args.null_message);
-    if modes > 1 {
-        return Err(usage(
-            "Error: Only one type of message can be sent at once.\n\n",
-            t,
-        ));
-    }
+    // mosquitto_rr has no -l.
+    let source = MessageSource::from_flags(
+        args.message.as_ref(),
+        args.file.as_ref(),
+        args.stdin_file,
+        false,
+        args.null_message,
+        t,
+    )?;
     let output = OutputOptions {
         verbose: args.verbose,
         pretty: args.pretty,
@@ -68,17 +66,6 @@ pub fn resolve_rr(args: &RrArgs, tool_name: &str) -> Result<RrSettings, Error> {
         ));
     }
     let topic = args.topic.clone().or_else(|| client.url_topic.clone());
-    let source = if let Some(m) = &args.message {
-        Some(MessageSource::Message(Bytes::from(m.clone().into_bytes())))
-    } else if let Some(f) = &args.file {
-        Some(MessageSource::File(f.clone()))
-    } else if args.stdin_file {
-        Some(MessageSource::StdinAll)
-    } else if args.null_message {
-        Some(MessageSource::Null)
-    } else {
-        None
-    };
     let (Some(topic), Some(source), Some(response_topic)) =
         (topic, source, args.response_topic.clone())
     else {

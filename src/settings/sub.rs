@@ -8,7 +8,7 @@ use crate::cli::sub::SubArgs;
 use crate::codec::{PropertyId, PropertyValue, ProtocolVersion, QoS, RetainHandling};
 use crate::exit::Error;
 use crate::output::{Formatter, OutputOptions};
-use crate::settings::{ClientSettings, Tool, plain, resolve_client, usage};
+use crate::settings::{ClientSettings, Tool, os_bytes, plain, resolve_client, usage};
 
 /// Everything `mqtk sub` needs, resolved.
 #[derive(Clone, Debug)]
@@ -57,15 +57,7 @@ pub fn resolve_sub(args: &SubArgs, tool_name: &str) -> Result<SubSettings, Error
     let mut client = resolve_client(&args.conn, Tool::Sub, t)?;
     let mut topics = Vec::new();
     if let Some(u) = &client.url_topic {
-        if crate::topic::validate_filter(u).is_err() {
-            return Err(usage(
-                format!(
-                    "Error: Invalid subscription topic '{u}', are all '+' and '#' wildcards correct?\n"
-                ),
-                t,
-            ));
-        }
-        topics.push(u.clone());
+        topics.push(crate::cli::sub::parse_sub_topic(u).map_err(|e| usage(e, t))?);
     }
     topics.extend(args.topics.iter().cloned());
     if topics.is_empty() && args.unsubscribe.is_empty() {
@@ -118,19 +110,6 @@ pub fn resolve_sub(args: &SubArgs, tool_name: &str) -> Result<SubSettings, Error
         output,
         line_buffered: args.line_buffered,
     })
-}
-
-/// An argument's raw bytes (on Unix a `-F` format need not be UTF-8).
-pub fn os_bytes(s: &std::ffi::OsStr) -> Vec<u8> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::ffi::OsStrExt;
-        s.as_bytes().to_vec()
-    }
-    #[cfg(not(unix))]
-    {
-        s.to_string_lossy().into_owned().into_bytes()
-    }
 }
 
 #[cfg(test)]
