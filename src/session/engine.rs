@@ -1115,7 +1115,8 @@ async fn read_input_chunk(source: &mut Source) -> std::io::Result<()> {
     Ok(())
 }
 
-async fn sleep_until_opt(t: Option<Instant>) {
+/// Sleeps until `t`, or forever without one (a `select!` arm that may be off).
+pub async fn sleep_until_opt(t: Option<Instant>) {
     match t {
         Some(t) => tokio::time::sleep_until(t).await,
         None => std::future::pending().await,

@@ -15,10 +15,8 @@ use crate::codec::{
 };
 use crate::exit::{self, Error};
 use crate::output::{Formatter, Message};
-use crate::session::engine::{Debug, EstablishError, LinkError, prepare};
-use crate::session::subscriber::{
-    Event, Out, Signals, connect_link, diag, out_err, sleep_until_opt,
-};
+use crate::session::engine::{Debug, EstablishError, LinkError, prepare, sleep_until_opt};
+use crate::session::subscriber::{Event, Out, Signals, connect_link, diag, out_err};
 use crate::settings::MessageSource;
 use crate::settings::rr::RrSettings;
 

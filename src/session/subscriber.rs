@@ -28,7 +28,9 @@ use crate::codec::{
 use crate::connect::Prepared;
 use crate::exit::{self, Error};
 use crate::output::{Formatter, Message};
-use crate::session::engine::{Debug, EstablishError, LinkError, establish, prepare};
+use crate::session::engine::{
+    Debug, EstablishError, LinkError, establish, prepare, sleep_until_opt,
+};
 use crate::session::state::{State, Tick};
 use crate::settings::ClientSettings;
 use crate::settings::sub::SubSettings;
@@ -464,13 +466,6 @@ impl Signals {
         {
             let _ = tokio::signal::ctrl_c().await;
         }
-    }
-}
-
-pub async fn sleep_until_opt(t: Option<Instant>) {
-    match t {
-        Some(t) => tokio::time::sleep_until(t).await,
-        None => std::future::pending().await,
     }
 }
 
