@@ -91,6 +91,46 @@ impl Debug {
     }
 }
 
+/// mosquitto's summary of a PUBLISH in `-d` lines, after "sending"/"received PUBLISH":
+/// "(d0, q1, r0, m3, 'a/b', ... (5 bytes))". The one place that format lives.
+pub struct PublishSummary<'a> {
+    pub dup: bool,
+    pub qos: QoS,
+    pub retain: bool,
+    /// The packet id; for QoS 0, libmosquitto's own message number.
+    pub mid: u16,
+    pub topic: &'a str,
+    pub len: usize,
+}
+
+impl<'a> PublishSummary<'a> {
+    pub fn of(p: &'a codec::Publish) -> PublishSummary<'a> {
+        PublishSummary {
+            dup: p.dup,
+            qos: p.qos,
+            retain: p.retain,
+            mid: p.packet_id,
+            topic: &p.topic,
+            len: p.payload.len(),
+        }
+    }
+}
+
+impl std::fmt::Display for PublishSummary<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "PUBLISH (d{}, q{}, r{}, m{}, '{}', ... ({} bytes))",
+            u8::from(self.dup),
+            self.qos as u8,
+            u8::from(self.retain),
+            self.mid,
+            self.topic,
+            self.len
+        )
+    }
+}
+
 // ---------------------------------------------------------------------------------
 // Connecting
 
@@ -745,15 +785,15 @@ impl Publisher<'_> {
             } else {
                 ""
             };
-            self.dbg.log(format_args!(
-                "sending PUBLISH (d{}, q{}, r{}, m{}, '{}', ... ({} bytes))",
-                u8::from(dup),
-                self.p.qos as u8,
-                u8::from(self.p.retain),
+            let summary = PublishSummary {
+                dup,
+                qos: self.p.qos,
+                retain: self.p.retain,
                 mid,
                 topic,
-                payload.len()
-            ));
+                len: payload.len(),
+            };
+            self.dbg.log(format_args!("sending {summary}"));
         }
         match payload {
             Payload::Bytes(b) => out.put_slice(b),
@@ -1056,15 +1096,8 @@ impl Publisher<'_> {
                 // the broker's session does not stall (we never subscribe, so there
                 // is nothing to print).
                 Packet::Publish(p) => {
-                    self.dbg.log(format_args!(
-                        "received PUBLISH (d{}, q{}, r{}, m{}, '{}', ... ({} bytes))",
-                        u8::from(p.dup),
-                        p.qos as u8,
-                        u8::from(p.retain),
-                        p.packet_id,
-                        p.topic,
-                        p.payload.len()
-                    ));
+                    self.dbg
+                        .log(format_args!("received {}", PublishSummary::of(&p)));
                     let ack = match p.qos {
                         QoS::AtMostOnce => None,
                         QoS::AtLeastOnce => Some(Packet::PubAck(PubAck {

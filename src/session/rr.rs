@@ -15,7 +15,9 @@ use crate::codec::{
 };
 use crate::exit::{self, Error};
 use crate::output::{Formatter, Message};
-use crate::session::engine::{Debug, EstablishError, LinkError, prepare, sleep_until_opt};
+use crate::session::engine::{
+    Debug, EstablishError, LinkError, PublishSummary, prepare, sleep_until_opt,
+};
 use crate::session::subscriber::{Event, Out, Signals, connect_link, diag, out_err};
 use crate::settings::MessageSource;
 use crate::settings::rr::RrSettings;
@@ -174,13 +176,7 @@ pub async fn run_rr(r: &RrSettings) -> Result<u8, Error> {
                     } else {
                         link.next_pid()
                     };
-                    link.dbg.log(format_args!(
-                        "sending PUBLISH (d0, q{}, r0, m{pid}, '{}', ... ({} bytes))",
-                        r.qos as u8,
-                        r.topic,
-                        payload.len()
-                    ));
-                    link.queue(&Packet::Publish(Publish {
+                    let request = Publish {
                         dup: false,
                         qos: r.qos,
                         retain: false,
@@ -188,8 +184,10 @@ pub async fn run_rr(r: &RrSettings) -> Result<u8, Error> {
                         packet_id: pid,
                         properties: props,
                         payload: payload.clone(),
-                    }))
-                    .map_err(link_err)?;
+                    };
+                    link.dbg
+                        .log(format_args!("sending {}", PublishSummary::of(&request)));
+                    link.queue(&Packet::Publish(request)).map_err(link_err)?;
                     sent_at = Some(Instant::now());
                 }
                 Event::Message(p) => {

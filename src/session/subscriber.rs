@@ -29,7 +29,7 @@ use crate::connect::Prepared;
 use crate::exit::{self, Error};
 use crate::output::{Formatter, Message};
 use crate::session::engine::{
-    Debug, EstablishError, LinkError, establish, prepare, sleep_until_opt,
+    Debug, EstablishError, LinkError, PublishSummary, establish, prepare, sleep_until_opt,
 };
 use crate::session::state::{State, Tick};
 use crate::settings::ClientSettings;
@@ -202,15 +202,8 @@ impl Link {
             Packet::Publish(mut p) => {
                 self.resolve_alias(&mut p)?;
                 if self.dbg.enabled() {
-                    self.dbg.log(format_args!(
-                        "received PUBLISH (d{}, q{}, r{}, m{}, '{}', ... ({} bytes))",
-                        u8::from(p.dup),
-                        p.qos as u8,
-                        u8::from(p.retain),
-                        p.packet_id,
-                        p.topic,
-                        p.payload.len()
-                    ));
+                    self.dbg
+                        .log(format_args!("received {}", PublishSummary::of(&p)));
                 }
                 match p.qos {
                     QoS::AtMostOnce => Ok(Some(Event::Message(p))),
@@ -861,10 +854,6 @@ impl Subscriber<'_> {
         }
         if s.remove_retained && p.retain {
             let pid = link.next_pid();
-            link.dbg.log(format_args!(
-                "sending PUBLISH (d0, q1, r1, m{pid}, '{}', ... (0 bytes))",
-                p.topic
-            ));
             let clear = Publish {
                 dup: false,
                 qos: QoS::AtLeastOnce,
@@ -874,6 +863,8 @@ impl Subscriber<'_> {
                 properties: Properties::new(),
                 payload: Bytes::new(),
             };
+            link.dbg
+                .log(format_args!("sending {}", PublishSummary::of(&clear)));
             link.queue(&Packet::Publish(clear))
                 .map_err(|e| Error::Failed(format!("{e:?}")))?;
             self.removals.insert(pid);
