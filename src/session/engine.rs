@@ -134,15 +134,24 @@ impl std::fmt::Display for PublishSummary<'_> {
 // ---------------------------------------------------------------------------------
 // Connecting
 
+/// `-q`: the error keeps its exit status but loses its words.
+pub fn quieted(quiet: bool, e: Error) -> Error {
+    if quiet {
+        Error::Silent(e.exit_code())
+    } else {
+        e
+    }
+}
+
 /// mosquitto's words for a connection that could not be made (exit status 1).
 pub fn connect_error(e: &ConnectError, quiet: bool) -> Error {
-    if quiet {
-        return Error::Silent(exit::FAILURE);
-    }
-    Error::Verbatim {
-        text: format!("{}\n", e.stderr_line()),
-        code: exit::FAILURE,
-    }
+    quieted(
+        quiet,
+        Error::Verbatim {
+            text: format!("{}\n", e.stderr_line()),
+            code: exit::FAILURE,
+        },
+    )
 }
 
 /// Checks the endpoint and loads what it needs (certificates) once, before connecting.
@@ -240,11 +249,7 @@ pub fn refusal(version: ProtocolVersion, code: u8, quiet: bool) -> Error {
             connack_v3_description(code)
         )
     };
-    if quiet {
-        Error::Silent(code)
-    } else {
-        Error::Refused { text, code }
-    }
+    quieted(quiet, Error::Refused { text, code })
 }
 
 /// Connects, sends CONNECT and waits for CONNACK (3.1.1 §3.1, 5.0 §3.1).
@@ -254,13 +259,6 @@ pub async fn establish(
     dbg: &mut Debug,
     clean_start: bool,
 ) -> Result<(Session, ConnAck), EstablishError> {
-    let quiet_err = |e: Error| {
-        if s.quiet {
-            Error::Silent(e.exit_code())
-        } else {
-            e
-        }
-    };
     let stream = crate::connect::open(prepared)
         .await
         .map_err(|e| EstablishError::Failed(connect_error(&e, s.quiet)))?;
@@ -292,10 +290,13 @@ pub async fn establish(
     };
     dbg.log(format_args!("sending CONNECT"));
     let lost = |what: String| {
-        EstablishError::Failed(quiet_err(Error::Verbatim {
-            text: format!("Error: {what}\n"),
-            code: exit::FAILURE,
-        }))
+        EstablishError::Failed(quieted(
+            s.quiet,
+            Error::Verbatim {
+                text: format!("Error: {what}\n"),
+                code: exit::FAILURE,
+            },
+        ))
     };
     session
         .send(&Packet::Connect(connect))
@@ -397,13 +398,7 @@ impl Source {
             delay: p.repeat_delay,
             next_at: None,
         };
-        let quiet = |e: Error| {
-            if p.client.quiet {
-                Error::Silent(e.exit_code())
-            } else {
-                e
-            }
-        };
+        let quiet = |e: Error| quieted(p.client.quiet, e);
         Ok(match &p.source {
             MessageSource::Message(b) => fixed(Payload::Bytes(b.clone())),
             MessageSource::Null => fixed(Payload::Bytes(Bytes::new())),
@@ -967,7 +962,7 @@ impl Publisher<'_> {
                 r = read_input_chunk(&mut self.source), if read_input => {
                     if let Err(e) = r {
                         let text = format!("Error: Unable to read from stdin: {}.\n", crate::exit::strerror(&e));
-                        return Err(if self.quiet() { Error::Silent(exit::FAILURE) } else { crate::settings::plain(text) });
+                        return Err(quieted(self.quiet(), crate::settings::plain(text)));
                     }
                 }
                 _ = sleep_until_opt(wait_until) => {}

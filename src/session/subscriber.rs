@@ -407,6 +407,15 @@ fn raw_stdout() -> Box<dyn Write> {
     Box::new(io::stdout())
 }
 
+/// `-W` ran out: what is printed stays printed, then "Timed out" and exit 27.
+pub fn timed_out(out: &mut Out, quiet: bool) -> Result<u8, Error> {
+    let _ = out.flush();
+    if !quiet {
+        let _ = writeln!(io::stderr(), "Timed out");
+    }
+    Ok(exit::TIMEOUT)
+}
+
 /// A failed write to stdout. A closed pipe keeps its kind, so `main` exits quietly.
 pub fn out_err(e: io::Error) -> Error {
     Error::io("writing to stdout", e)
@@ -621,11 +630,7 @@ pub async fn run_subscriber(s: &SubSettings) -> Result<u8, Error> {
 
 impl Subscriber<'_> {
     fn timed_out(&mut self) -> Result<u8, Error> {
-        let _ = self.out.flush();
-        if !self.s.client.quiet {
-            let _ = writeln!(io::stderr(), "Timed out");
-        }
-        Ok(exit::TIMEOUT)
+        timed_out(&mut self.out, self.s.client.quiet)
     }
 
     /// SUBSCRIBE with every `-t` in one packet, then one UNSUBSCRIBE per `-U`
