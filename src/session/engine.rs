@@ -375,6 +375,9 @@ pub enum Source {
     Lines {
         reader: Box<dyn AsyncRead + Unpin + Send>,
         buf: BytesMut,
+        /// Bytes at the front of `buf` already searched for a newline, so a long line
+        /// arriving in many reads is scanned once, not once per read.
+        scanned: usize,
         eof: bool,
     },
 }
@@ -405,6 +408,7 @@ impl Source {
             MessageSource::StdinLines => Source::Lines {
                 reader: Box::new(tokio::io::stdin()),
                 buf: BytesMut::with_capacity(CHUNK),
+                scanned: 0,
                 eof: false,
             },
             MessageSource::StdinAll => {
@@ -492,16 +496,22 @@ impl Source {
                 *next_at = (!delay.is_zero()).then(|| now + *delay);
                 Next::Message(payload.clone())
             }
-            Source::Lines { buf, eof, .. } => {
-                if let Some(i) = memchr(b'\n', buf) {
+            Source::Lines {
+                buf, scanned, eof, ..
+            } => {
+                if let Some(i) = memchr(b'\n', &buf[*scanned..]) {
+                    let i = *scanned + i;
+                    *scanned = 0;
                     let line = buf.split_to(i + 1).freeze().slice(..i);
                     return Next::Message(Payload::Bytes(line));
                 }
+                *scanned = buf.len();
                 if *eof {
                     if buf.is_empty() {
                         return Next::Exhausted;
                     }
                     // A last line without a newline is still a message (as mosquitto).
+                    *scanned = 0;
                     return Next::Message(Payload::Bytes(buf.split().freeze()));
                 }
                 Next::NeedInput
@@ -1131,7 +1141,10 @@ impl Publisher<'_> {
 
 /// Reads one chunk of line input into the source's buffer.
 async fn read_input_chunk(source: &mut Source) -> std::io::Result<()> {
-    if let Source::Lines { reader, buf, eof } = source {
+    if let Source::Lines {
+        reader, buf, eof, ..
+    } = source
+    {
         if buf.capacity() - buf.len() < CHUNK / 2 {
             buf.reserve(CHUNK);
         }
@@ -1159,5 +1172,48 @@ impl Session {
     /// packet: the subscriber reads and writes it directly, without the split's lock.
     pub fn into_parts(self) -> (BoxedStream, BytesMut) {
         (self.rd.unsplit(self.wr), self.rbuf)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn push(src: &mut Source, bytes: &[u8]) {
+        if let Source::Lines { buf, .. } = src {
+            buf.extend_from_slice(bytes);
+        }
+    }
+
+    fn next_line(src: &mut Source) -> Option<Bytes> {
+        match src.next(Instant::now()) {
+            Next::Message(Payload::Bytes(b)) => Some(b),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn lines_arriving_in_pieces_are_split_at_each_newline() {
+        let mut src = Source::Lines {
+            reader: Box::new(tokio::io::empty()),
+            buf: BytesMut::new(),
+            scanned: 0,
+            eof: false,
+        };
+        push(&mut src, b"ab");
+        assert!(matches!(src.next(Instant::now()), Next::NeedInput));
+        push(&mut src, b"c\nde");
+        assert_eq!(next_line(&mut src).as_deref(), Some(&b"abc"[..]));
+        assert!(matches!(src.next(Instant::now()), Next::NeedInput));
+        push(&mut src, b"\n\nf");
+        assert_eq!(next_line(&mut src).as_deref(), Some(&b"de"[..]));
+        assert_eq!(next_line(&mut src).as_deref(), Some(&b""[..]));
+        assert!(matches!(src.next(Instant::now()), Next::NeedInput));
+        if let Source::Lines { eof, .. } = &mut src {
+            *eof = true;
+        }
+        // A last line without a newline is still a message.
+        assert_eq!(next_line(&mut src).as_deref(), Some(&b"f"[..]));
+        assert!(matches!(src.next(Instant::now()), Next::Exhausted));
     }
 }
