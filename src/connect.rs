@@ -205,15 +205,6 @@ pub struct Prepared {
 }
 
 impl Prepared {
-    pub fn endpoint(&self) -> &Endpoint {
-        &self.endpoint
-    }
-
-    /// The TLS client configuration, when TLS is on.
-    pub fn tls_config(&self) -> Option<&Arc<ClientConfig>> {
-        self.tls.as_ref().map(|(c, _)| c)
-    }
-
     /// The WebSocket URL, when WebSocket is on.
     pub fn websocket_url(&self) -> Option<&str> {
         self.ws_url.as_deref()
