@@ -205,23 +205,23 @@ pub struct Prepared {
 }
 
 impl Prepared {
-    pub fn endpoint(&self) -> &Endpoint {
-        &self.endpoint
-    }
-
-    /// The TLS client configuration, when TLS is on.
-    pub fn tls_config(&self) -> Option<&Arc<ClientConfig>> {
-        self.tls.as_ref().map(|(c, _)| c)
-    }
-
     /// The WebSocket URL, when WebSocket is on.
     pub fn websocket_url(&self) -> Option<&str> {
         self.ws_url.as_deref()
     }
 }
 
-/// `host:port` with IPv6 literals in brackets, as URLs and HTTP need them.
-fn host_port(host: &str, port: u16) -> String {
+/// `host` without the brackets an IPv6 literal may carry in a URL (`[::1]`), for
+/// parsing it as an address or a TLS name.
+pub(crate) fn unbracketed(host: &str) -> &str {
+    host.strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host)
+}
+
+/// `host:port` with IPv6 literals in brackets, as URLs and HTTP (RFC 9110 §7.2) need
+/// them.
+pub(crate) fn host_port(host: &str, port: u16) -> String {
     if host.contains(':') && !host.starts_with('[') {
         format!("[{host}]:{port}")
     } else {

@@ -23,3 +23,31 @@ pub fn run(cli: Cli) -> Result<u8, Error> {
         Command::Generate { dir } => generate::run(&dir),
     }
 }
+
+// ---------------------------------------------------------------------------------
+// What the client commands (pub, sub, rr) share before their work starts
+
+/// The name a client command answers to: `mosquitto_pub` when called by that name
+/// (multi-call), else `mqtk pub`.
+fn client_tool(subcommand: &str) -> String {
+    let argv: Vec<_> = std::env::args_os().collect();
+    crate::cli::connect::client_tool_name(&argv).unwrap_or_else(|| format!("mqtk {subcommand}"))
+}
+
+/// `--version` of a client command, on stdout.
+fn print_client_version(tool: &str, protocols: &str) {
+    println!(
+        "{tool} version {} (mqtk, MQTT {protocols}).",
+        env!("CARGO_PKG_VERSION")
+    );
+}
+
+/// Runs a client command's session: one thread is plenty for one connection, and
+/// starts fastest.
+fn block_on(session: impl std::future::Future<Output = Result<u8, Error>>) -> Result<u8, Error> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::io("starting the runtime", e))?
+        .block_on(session)
+}

@@ -6,14 +6,9 @@ use crate::exit::Error;
 use crate::settings::{self, BOTH_TOPIC_AND_MESSAGE};
 
 pub fn run(args: PubArgs) -> Result<u8, Error> {
-    let argv: Vec<_> = std::env::args_os().collect();
-    let tool = crate::cli::connect::client_tool_name(&argv).unwrap_or_else(|| "mqtk pub".into());
+    let tool = super::client_tool("pub");
     if args.conn.version {
-        println!(
-            "{} version {} (mqtk, MQTT 3.1/3.1.1/5.0).",
-            tool,
-            env!("CARGO_PKG_VERSION")
-        );
+        super::print_client_version(&tool, "3.1/3.1.1/5.0");
         return Ok(crate::exit::OK);
     }
     let settings = match settings::resolve_pub(&args, &tool) {
@@ -26,12 +21,7 @@ pub fn run(args: PubArgs) -> Result<u8, Error> {
             return Err(e);
         }
     };
-    // One thread is plenty for one connection, and starts fastest.
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::io("starting the runtime", e))?;
-    rt.block_on(crate::session::engine::run_publisher(&settings))
+    super::block_on(crate::session::engine::run_publisher(&settings))
 }
 
 fn print_usage() {

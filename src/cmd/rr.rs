@@ -6,20 +6,11 @@ use crate::exit::Error;
 use crate::settings::rr::resolve_rr;
 
 pub fn run(args: RrArgs) -> Result<u8, Error> {
-    let argv: Vec<_> = std::env::args_os().collect();
-    let tool = crate::cli::connect::client_tool_name(&argv).unwrap_or_else(|| "mqtk rr".into());
+    let tool = super::client_tool("rr");
     if args.conn.version {
-        println!(
-            "{} version {} (mqtk, MQTT 5.0).",
-            tool,
-            env!("CARGO_PKG_VERSION")
-        );
+        super::print_client_version(&tool, "5.0");
         return Ok(crate::exit::OK);
     }
     let settings = resolve_rr(&args, &tool)?;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::io("starting the runtime", e))?;
-    rt.block_on(crate::session::rr::run_rr(&settings))
+    super::block_on(crate::session::rr::run_rr(&settings))
 }

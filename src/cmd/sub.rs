@@ -6,21 +6,11 @@ use crate::exit::Error;
 use crate::settings::sub::resolve_sub;
 
 pub fn run(args: SubArgs) -> Result<u8, Error> {
-    let argv: Vec<_> = std::env::args_os().collect();
-    let tool = crate::cli::connect::client_tool_name(&argv).unwrap_or_else(|| "mqtk sub".into());
+    let tool = super::client_tool("sub");
     if args.conn.version {
-        println!(
-            "{} version {} (mqtk, MQTT 3.1/3.1.1/5.0).",
-            tool,
-            env!("CARGO_PKG_VERSION")
-        );
+        super::print_client_version(&tool, "3.1/3.1.1/5.0");
         return Ok(crate::exit::OK);
     }
     let settings = resolve_sub(&args, &tool)?;
-    // One thread is plenty for one connection, and starts fastest.
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::io("starting the runtime", e))?;
-    rt.block_on(crate::session::subscriber::run_subscriber(&settings))
+    super::block_on(crate::session::subscriber::run_subscriber(&settings))
 }

@@ -91,18 +91,67 @@ impl Debug {
     }
 }
 
+/// mosquitto's summary of a PUBLISH in `-d` lines, after "sending"/"received PUBLISH":
+/// "(d0, q1, r0, m3, 'a/b', ... (5 bytes))". The one place that format lives.
+pub struct PublishSummary<'a> {
+    pub dup: bool,
+    pub qos: QoS,
+    pub retain: bool,
+    /// The packet id; for QoS 0, libmosquitto's own message number.
+    pub mid: u16,
+    pub topic: &'a str,
+    pub len: usize,
+}
+
+impl<'a> PublishSummary<'a> {
+    pub fn of(p: &'a codec::Publish) -> PublishSummary<'a> {
+        PublishSummary {
+            dup: p.dup,
+            qos: p.qos,
+            retain: p.retain,
+            mid: p.packet_id,
+            topic: &p.topic,
+            len: p.payload.len(),
+        }
+    }
+}
+
+impl std::fmt::Display for PublishSummary<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "PUBLISH (d{}, q{}, r{}, m{}, '{}', ... ({} bytes))",
+            u8::from(self.dup),
+            self.qos as u8,
+            u8::from(self.retain),
+            self.mid,
+            self.topic,
+            self.len
+        )
+    }
+}
+
 // ---------------------------------------------------------------------------------
 // Connecting
 
+/// `-q`: the error keeps its exit status but loses its words.
+pub fn quieted(quiet: bool, e: Error) -> Error {
+    if quiet {
+        Error::Silent(e.exit_code())
+    } else {
+        e
+    }
+}
+
 /// mosquitto's words for a connection that could not be made (exit status 1).
 pub fn connect_error(e: &ConnectError, quiet: bool) -> Error {
-    if quiet {
-        return Error::Silent(exit::FAILURE);
-    }
-    Error::Verbatim {
-        text: format!("{}\n", e.stderr_line()),
-        code: exit::FAILURE,
-    }
+    quieted(
+        quiet,
+        Error::Verbatim {
+            text: format!("{}\n", e.stderr_line()),
+            code: exit::FAILURE,
+        },
+    )
 }
 
 /// Checks the endpoint and loads what it needs (certificates) once, before connecting.
@@ -200,11 +249,7 @@ pub fn refusal(version: ProtocolVersion, code: u8, quiet: bool) -> Error {
             connack_v3_description(code)
         )
     };
-    if quiet {
-        Error::Silent(code)
-    } else {
-        Error::Refused { text, code }
-    }
+    quieted(quiet, Error::Refused { text, code })
 }
 
 /// Connects, sends CONNECT and waits for CONNACK (3.1.1 §3.1, 5.0 §3.1).
@@ -214,13 +259,6 @@ pub async fn establish(
     dbg: &mut Debug,
     clean_start: bool,
 ) -> Result<(Session, ConnAck), EstablishError> {
-    let quiet_err = |e: Error| {
-        if s.quiet {
-            Error::Silent(e.exit_code())
-        } else {
-            e
-        }
-    };
     let stream = crate::connect::open(prepared)
         .await
         .map_err(|e| EstablishError::Failed(connect_error(&e, s.quiet)))?;
@@ -252,10 +290,13 @@ pub async fn establish(
     };
     dbg.log(format_args!("sending CONNECT"));
     let lost = |what: String| {
-        EstablishError::Failed(quiet_err(Error::Verbatim {
-            text: format!("Error: {what}\n"),
-            code: exit::FAILURE,
-        }))
+        EstablishError::Failed(quieted(
+            s.quiet,
+            Error::Verbatim {
+                text: format!("Error: {what}\n"),
+                code: exit::FAILURE,
+            },
+        ))
     };
     session
         .send(&Packet::Connect(connect))
@@ -334,6 +375,9 @@ pub enum Source {
     Lines {
         reader: Box<dyn AsyncRead + Unpin + Send>,
         buf: BytesMut,
+        /// Bytes at the front of `buf` already searched for a newline, so a long line
+        /// arriving in many reads is scanned once, not once per read.
+        scanned: usize,
         eof: bool,
     },
 }
@@ -357,19 +401,14 @@ impl Source {
             delay: p.repeat_delay,
             next_at: None,
         };
-        let quiet = |e: Error| {
-            if p.client.quiet {
-                Error::Silent(e.exit_code())
-            } else {
-                e
-            }
-        };
+        let quiet = |e: Error| quieted(p.client.quiet, e);
         Ok(match &p.source {
             MessageSource::Message(b) => fixed(Payload::Bytes(b.clone())),
             MessageSource::Null => fixed(Payload::Bytes(Bytes::new())),
             MessageSource::StdinLines => Source::Lines {
                 reader: Box::new(tokio::io::stdin()),
                 buf: BytesMut::with_capacity(CHUNK),
+                scanned: 0,
                 eof: false,
             },
             MessageSource::StdinAll => {
@@ -457,16 +496,22 @@ impl Source {
                 *next_at = (!delay.is_zero()).then(|| now + *delay);
                 Next::Message(payload.clone())
             }
-            Source::Lines { buf, eof, .. } => {
-                if let Some(i) = memchr(b'\n', buf) {
+            Source::Lines {
+                buf, scanned, eof, ..
+            } => {
+                if let Some(i) = memchr(b'\n', &buf[*scanned..]) {
+                    let i = *scanned + i;
+                    *scanned = 0;
                     let line = buf.split_to(i + 1).freeze().slice(..i);
                     return Next::Message(Payload::Bytes(line));
                 }
+                *scanned = buf.len();
                 if *eof {
                     if buf.is_empty() {
                         return Next::Exhausted;
                     }
                     // A last line without a newline is still a message (as mosquitto).
+                    *scanned = 0;
                     return Next::Message(Payload::Bytes(buf.split().freeze()));
                 }
                 Next::NeedInput
@@ -745,15 +790,15 @@ impl Publisher<'_> {
             } else {
                 ""
             };
-            self.dbg.log(format_args!(
-                "sending PUBLISH (d{}, q{}, r{}, m{}, '{}', ... ({} bytes))",
-                u8::from(dup),
-                self.p.qos as u8,
-                u8::from(self.p.retain),
+            let summary = PublishSummary {
+                dup,
+                qos: self.p.qos,
+                retain: self.p.retain,
                 mid,
                 topic,
-                payload.len()
-            ));
+                len: payload.len(),
+            };
+            self.dbg.log(format_args!("sending {summary}"));
         }
         match payload {
             Payload::Bytes(b) => out.put_slice(b),
@@ -927,7 +972,7 @@ impl Publisher<'_> {
                 r = read_input_chunk(&mut self.source), if read_input => {
                     if let Err(e) = r {
                         let text = format!("Error: Unable to read from stdin: {}.\n", crate::exit::strerror(&e));
-                        return Err(if self.quiet() { Error::Silent(exit::FAILURE) } else { crate::settings::plain(text) });
+                        return Err(quieted(self.quiet(), crate::settings::plain(text)));
                     }
                 }
                 _ = sleep_until_opt(wait_until) => {}
@@ -1056,15 +1101,8 @@ impl Publisher<'_> {
                 // the broker's session does not stall (we never subscribe, so there
                 // is nothing to print).
                 Packet::Publish(p) => {
-                    self.dbg.log(format_args!(
-                        "received PUBLISH (d{}, q{}, r{}, m{}, '{}', ... ({} bytes))",
-                        u8::from(p.dup),
-                        p.qos as u8,
-                        u8::from(p.retain),
-                        p.packet_id,
-                        p.topic,
-                        p.payload.len()
-                    ));
+                    self.dbg
+                        .log(format_args!("received {}", PublishSummary::of(&p)));
                     let ack = match p.qos {
                         QoS::AtMostOnce => None,
                         QoS::AtLeastOnce => Some(Packet::PubAck(PubAck {
@@ -1103,7 +1141,10 @@ impl Publisher<'_> {
 
 /// Reads one chunk of line input into the source's buffer.
 async fn read_input_chunk(source: &mut Source) -> std::io::Result<()> {
-    if let Source::Lines { reader, buf, eof } = source {
+    if let Source::Lines {
+        reader, buf, eof, ..
+    } = source
+    {
         if buf.capacity() - buf.len() < CHUNK / 2 {
             buf.reserve(CHUNK);
         }
@@ -1115,7 +1156,8 @@ async fn read_input_chunk(source: &mut Source) -> std::io::Result<()> {
     Ok(())
 }
 
-async fn sleep_until_opt(t: Option<Instant>) {
+/// Sleeps until `t`, or forever without one (a `select!` arm that may be off).
+pub async fn sleep_until_opt(t: Option<Instant>) {
     match t {
         Some(t) => tokio::time::sleep_until(t).await,
         None => std::future::pending().await,
@@ -1130,5 +1172,48 @@ impl Session {
     /// packet: the subscriber reads and writes it directly, without the split's lock.
     pub fn into_parts(self) -> (BoxedStream, BytesMut) {
         (self.rd.unsplit(self.wr), self.rbuf)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn push(src: &mut Source, bytes: &[u8]) {
+        if let Source::Lines { buf, .. } = src {
+            buf.extend_from_slice(bytes);
+        }
+    }
+
+    fn next_line(src: &mut Source) -> Option<Bytes> {
+        match src.next(Instant::now()) {
+            Next::Message(Payload::Bytes(b)) => Some(b),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn lines_arriving_in_pieces_are_split_at_each_newline() {
+        let mut src = Source::Lines {
+            reader: Box::new(tokio::io::empty()),
+            buf: BytesMut::new(),
+            scanned: 0,
+            eof: false,
+        };
+        push(&mut src, b"ab");
+        assert!(matches!(src.next(Instant::now()), Next::NeedInput));
+        push(&mut src, b"c\nde");
+        assert_eq!(next_line(&mut src).as_deref(), Some(&b"abc"[..]));
+        assert!(matches!(src.next(Instant::now()), Next::NeedInput));
+        push(&mut src, b"\n\nf");
+        assert_eq!(next_line(&mut src).as_deref(), Some(&b"de"[..]));
+        assert_eq!(next_line(&mut src).as_deref(), Some(&b""[..]));
+        assert!(matches!(src.next(Instant::now()), Next::NeedInput));
+        if let Source::Lines { eof, .. } = &mut src {
+            *eof = true;
+        }
+        // A last line without a newline is still a message.
+        assert_eq!(next_line(&mut src).as_deref(), Some(&b"f"[..]));
+        assert!(matches!(src.next(Instant::now()), Next::Exhausted));
     }
 }

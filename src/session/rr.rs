@@ -3,7 +3,7 @@
 //! data (5.0 §4.10), print the responses that carry that correlation data (others are
 //! ignored), and report the round-trip time with `--latency`.
 
-use std::io::{self, Read, Write};
+use std::io::{Read, Write};
 use std::time::SystemTime;
 
 use bytes::Bytes;
@@ -15,10 +15,10 @@ use crate::codec::{
 };
 use crate::exit::{self, Error};
 use crate::output::{Formatter, Message};
-use crate::session::engine::{Debug, EstablishError, LinkError, prepare};
-use crate::session::subscriber::{
-    Event, Out, Signals, connect_link, diag, out_err, sleep_until_opt,
+use crate::session::engine::{
+    Debug, EstablishError, LinkError, PublishSummary, prepare, quieted, sleep_until_opt,
 };
+use crate::session::subscriber::{Event, Out, Signals, connect_link, diag, out_err, timed_out};
 use crate::settings::MessageSource;
 use crate::settings::rr::RrSettings;
 
@@ -27,13 +27,7 @@ const CORRELATION_LEN: usize = 16;
 
 /// Loads the request body as mosquitto_rr does before connecting, in its words.
 fn load_payload(r: &RrSettings) -> Result<Bytes, Error> {
-    let quiet = |e: Error| {
-        if r.client.quiet {
-            Error::Silent(e.exit_code())
-        } else {
-            e
-        }
-    };
+    let quiet = |e: Error| quieted(r.client.quiet, e);
     Ok(match &r.source {
         MessageSource::Message(b) => b.clone(),
         MessageSource::Null => Bytes::new(),
@@ -83,20 +77,13 @@ pub async fn run_rr(r: &RrSettings) -> Result<u8, Error> {
     let mut diag = diag(c.quiet);
     let mut signals = Signals::new()?;
     let deadline = r.timeout.map(|d| Instant::now() + d);
-    let timed_out = |out: &mut Out| {
-        let _ = out.flush();
-        if !c.quiet {
-            let _ = writeln!(io::stderr(), "Timed out");
-        }
-        Ok(exit::TIMEOUT)
-    };
 
     let prepared = prepare(c)?;
     let dbg = Debug::new(c.debug, &c.client_id);
     let connected = tokio::select! {
         res = connect_link(c, &prepared, dbg, c.clean_start) => res,
         _ = signals.recv() => return Ok(exit::OK),
-        _ = sleep_until_opt(deadline) => return timed_out(&mut out),
+        _ = sleep_until_opt(deadline) => return timed_out(&mut out, c.quiet),
     };
     let mut link = match connected {
         Ok((link, _)) => link,
@@ -138,11 +125,10 @@ pub async fn run_rr(r: &RrSettings) -> Result<u8, Error> {
     let mut failure: Option<Error> = None;
     let mut done = false;
     let lost = |e: LinkError| {
-        if c.quiet {
-            Error::Silent(exit::FAILURE)
-        } else {
-            crate::settings::plain(format!("Error: The connection was lost ({e:?}).\n"))
-        }
+        quieted(
+            c.quiet,
+            crate::settings::plain(format!("Error: The connection was lost ({e:?}).\n")),
+        )
     };
     loop {
         let now = SystemTime::now();
@@ -153,11 +139,7 @@ pub async fn run_rr(r: &RrSettings) -> Result<u8, Error> {
                     if rc.0 >= 0x80 {
                         // mosquitto_rr prints the reason and exits 0; a refused
                         // subscription means no response can come, so we exit 1.
-                        failure = Some(if c.quiet {
-                            Error::Silent(exit::FAILURE)
-                        } else {
-                            crate::settings::plain(format!("{rc}\n"))
-                        });
+                        failure = Some(quieted(c.quiet, crate::settings::plain(format!("{rc}\n"))));
                         done = true;
                         continue;
                     }
@@ -176,13 +158,7 @@ pub async fn run_rr(r: &RrSettings) -> Result<u8, Error> {
                     } else {
                         link.next_pid()
                     };
-                    link.dbg.log(format_args!(
-                        "sending PUBLISH (d0, q{}, r0, m{pid}, '{}', ... ({} bytes))",
-                        r.qos as u8,
-                        r.topic,
-                        payload.len()
-                    ));
-                    link.queue(&Packet::Publish(Publish {
+                    let request = Publish {
                         dup: false,
                         qos: r.qos,
                         retain: false,
@@ -190,8 +166,10 @@ pub async fn run_rr(r: &RrSettings) -> Result<u8, Error> {
                         packet_id: pid,
                         properties: props,
                         payload: payload.clone(),
-                    }))
-                    .map_err(link_err)?;
+                    };
+                    link.dbg
+                        .log(format_args!("sending {}", PublishSummary::of(&request)));
+                    link.queue(&Packet::Publish(request)).map_err(link_err)?;
                     sent_at = Some(Instant::now());
                 }
                 Event::Message(p) => {
@@ -221,13 +199,12 @@ pub async fn run_rr(r: &RrSettings) -> Result<u8, Error> {
                     }
                 }
                 Event::Published(pid, rc) if rc.0 >= 0x80 => {
-                    failure = Some(if c.quiet {
-                        Error::Silent(exit::FAILURE)
-                    } else {
+                    failure = Some(quieted(
+                        c.quiet,
                         crate::settings::plain(format!(
                             "Error: The request (mid {pid}) was refused: {rc}.\n"
-                        ))
-                    });
+                        )),
+                    ));
                     done = true;
                 }
                 Event::Disconnect(rc) => {
@@ -259,7 +236,7 @@ pub async fn run_rr(r: &RrSettings) -> Result<u8, Error> {
             }
             _ = sleep_until_opt(deadline) => {
                 link.disconnect(ReasonCode::DISCONNECT_WITH_WILL_MESSAGE, &c.disconnect_properties).await;
-                return timed_out(&mut out);
+                return timed_out(&mut out, c.quiet);
             }
             _ = sleep_until_opt(ka) => link.on_keepalive_timer().map_err(lost)?,
         }

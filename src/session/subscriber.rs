@@ -28,7 +28,9 @@ use crate::codec::{
 use crate::connect::Prepared;
 use crate::exit::{self, Error};
 use crate::output::{Formatter, Message};
-use crate::session::engine::{Debug, EstablishError, LinkError, establish, prepare};
+use crate::session::engine::{
+    Debug, EstablishError, LinkError, PublishSummary, establish, prepare, sleep_until_opt,
+};
 use crate::session::state::{State, Tick};
 use crate::settings::ClientSettings;
 use crate::settings::sub::SubSettings;
@@ -200,15 +202,8 @@ impl Link {
             Packet::Publish(mut p) => {
                 self.resolve_alias(&mut p)?;
                 if self.dbg.enabled() {
-                    self.dbg.log(format_args!(
-                        "received PUBLISH (d{}, q{}, r{}, m{}, '{}', ... ({} bytes))",
-                        u8::from(p.dup),
-                        p.qos as u8,
-                        u8::from(p.retain),
-                        p.packet_id,
-                        p.topic,
-                        p.payload.len()
-                    ));
+                    self.dbg
+                        .log(format_args!("received {}", PublishSummary::of(&p)));
                 }
                 match p.qos {
                     QoS::AtMostOnce => Ok(Some(Event::Message(p))),
@@ -412,6 +407,15 @@ fn raw_stdout() -> Box<dyn Write> {
     Box::new(io::stdout())
 }
 
+/// `-W` ran out: what is printed stays printed, then "Timed out" and exit 27.
+pub fn timed_out(out: &mut Out, quiet: bool) -> Result<u8, Error> {
+    let _ = out.flush();
+    if !quiet {
+        let _ = writeln!(io::stderr(), "Timed out");
+    }
+    Ok(exit::TIMEOUT)
+}
+
 /// A failed write to stdout. A closed pipe keeps its kind, so `main` exits quietly.
 pub fn out_err(e: io::Error) -> Error {
     Error::io("writing to stdout", e)
@@ -464,13 +468,6 @@ impl Signals {
         {
             let _ = tokio::signal::ctrl_c().await;
         }
-    }
-}
-
-pub async fn sleep_until_opt(t: Option<Instant>) {
-    match t {
-        Some(t) => tokio::time::sleep_until(t).await,
-        None => std::future::pending().await,
     }
 }
 
@@ -633,11 +630,7 @@ pub async fn run_subscriber(s: &SubSettings) -> Result<u8, Error> {
 
 impl Subscriber<'_> {
     fn timed_out(&mut self) -> Result<u8, Error> {
-        let _ = self.out.flush();
-        if !self.s.client.quiet {
-            let _ = writeln!(io::stderr(), "Timed out");
-        }
-        Ok(exit::TIMEOUT)
+        timed_out(&mut self.out, self.s.client.quiet)
     }
 
     /// SUBSCRIBE with every `-t` in one packet, then one UNSUBSCRIBE per `-U`
@@ -866,10 +859,6 @@ impl Subscriber<'_> {
         }
         if s.remove_retained && p.retain {
             let pid = link.next_pid();
-            link.dbg.log(format_args!(
-                "sending PUBLISH (d0, q1, r1, m{pid}, '{}', ... (0 bytes))",
-                p.topic
-            ));
             let clear = Publish {
                 dup: false,
                 qos: QoS::AtLeastOnce,
@@ -879,6 +868,8 @@ impl Subscriber<'_> {
                 properties: Properties::new(),
                 payload: Bytes::new(),
             };
+            link.dbg
+                .log(format_args!("sending {}", PublishSummary::of(&clear)));
             link.queue(&Packet::Publish(clear))
                 .map_err(|e| Error::Failed(format!("{e:?}")))?;
             self.removals.insert(pid);

@@ -5,7 +5,7 @@
 use base64::Engine;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use crate::connect::ConnectError;
+use crate::connect::{ConnectError, host_port};
 
 /// The proxy's response header may be no longer than this; a longer one is refused
 /// rather than read without bound.
@@ -13,15 +13,6 @@ const MAX_RESPONSE_HEADER: usize = 16 * 1024;
 
 fn proxy_error(reason: impl Into<String>) -> ConnectError {
     ConnectError::Proxy(reason.into())
-}
-
-/// `host:port` as a request target: IPv6 literals in brackets (RFC 9110 §7.2).
-fn authority(host: &str, port: u16) -> String {
-    if host.contains(':') && !host.starts_with('[') {
-        format!("[{host}]:{port}")
-    } else {
-        format!("{host}:{port}")
-    }
 }
 
 /// The CONNECT request for `host:port`.
@@ -32,7 +23,7 @@ pub fn request(host: &str, port: u16, auth: Option<(&str, &str)>) -> Result<Stri
             "The host name \"{host}\" cannot be sent to an HTTP proxy."
         )));
     }
-    let target = authority(host, port);
+    let target = host_port(host, port);
     let mut req = format!("CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n");
     if let Some((user, pass)) = auth {
         let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"));
@@ -102,7 +93,7 @@ pub async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
         ))),
         _ => Err(proxy_error(format!(
             "the HTTP proxy refused to connect to {}: \"{}\"",
-            authority(host, port),
+            host_port(host, port),
             status_line.escape_debug()
         ))),
     }

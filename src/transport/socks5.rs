@@ -69,10 +69,7 @@ pub fn check_credentials(username: &str, password: &str) -> Result<(), ConnectEr
 /// a name is sent as a name (ATYP 3) for the proxy to resolve; an address literal is
 /// sent as an address.
 pub fn destination(host: &str) -> Result<Vec<u8>, ConnectError> {
-    let bare = host
-        .strip_prefix('[')
-        .and_then(|h| h.strip_suffix(']'))
-        .unwrap_or(host);
+    let bare = crate::connect::unbracketed(host);
     Ok(match bare.parse::<IpAddr>() {
         Ok(IpAddr::V4(ip)) => [&[ATYP_IPV4][..], &ip.octets()].concat(),
         Ok(IpAddr::V6(ip)) => [&[ATYP_IPV6][..], &ip.octets()].concat(),

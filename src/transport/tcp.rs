@@ -8,17 +8,10 @@ use tokio::net::{TcpSocket, TcpStream};
 
 use crate::connect::ConnectError;
 
-/// `host` without the brackets an IPv6 literal may carry in a URL (`[::1]`).
-fn bare(host: &str) -> &str {
-    host.strip_prefix('[')
-        .and_then(|h| h.strip_suffix(']'))
-        .unwrap_or(host)
-}
-
 /// Every address of `host`, in the resolver's order (getaddrinfo's, which prefers
 /// what the system can reach). Addresses are used as they are, without a lookup.
 pub async fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, ConnectError> {
-    let name = bare(host);
+    let name = crate::connect::unbracketed(host);
     if let Ok(ip) = name.parse::<IpAddr>() {
         return Ok(vec![SocketAddr::new(ip, port)]);
     }

@@ -319,10 +319,7 @@ pub fn client_config(s: &TlsSettings) -> Result<Arc<ClientConfig>, ConnectError>
 /// The TLS server name for `host`: a DNS name, or an IP address (checked against the
 /// certificate's IP address entries).
 pub fn server_name(host: &str) -> Result<ServerName<'static>, ConnectError> {
-    let bare = host
-        .strip_prefix('[')
-        .and_then(|h| h.strip_suffix(']'))
-        .unwrap_or(host);
+    let bare = crate::connect::unbracketed(host);
     ServerName::try_from(bare.to_string()).map_err(|e| {
         ConnectError::Invalid(format!(
             "\"{host}\" cannot be used as a TLS server name: {e}."

@@ -103,6 +103,13 @@ impl Pki {
         (*cfg).clone()
     }
 
+    /// A loopback TLS server (WebSocket inside with `websocket`) presenting the
+    /// localhost certificate.
+    async fn server(&self, require_certificate: bool, websocket: bool) -> Server {
+        let cfg = self.server_config(&self.server_cert, &self.server_key, require_certificate);
+        server("127.0.0.1:0", Some(cfg), websocket).await
+    }
+
     fn trusting_ca(&self) -> TlsSettings {
         TlsSettings {
             cafile: Some(self.ca.clone()),
@@ -390,12 +397,7 @@ async fn open_is_bounded_by_the_connect_timeout() {
 #[tokio::test]
 async fn tls_verifies_with_a_ca_file_and_a_ca_directory() {
     let pki = Pki::new();
-    let mut srv = server(
-        "127.0.0.1:0",
-        Some(pki.server_config(&pki.server_cert, &pki.server_key, false)),
-        false,
-    )
-    .await;
+    let mut srv = pki.server(false, false).await;
     // By name and by address (the certificate has both).
     for host in ["localhost", "127.0.0.1"] {
         let mut ep = endpoint(host, srv.addr.port());
@@ -483,12 +485,7 @@ async fn insecure_skips_only_the_hostname_check() {
 #[tokio::test]
 async fn client_certificate_is_presented() {
     let pki = Pki::new();
-    let mut srv = server(
-        "127.0.0.1:0",
-        Some(pki.server_config(&pki.server_cert, &pki.server_key, true)),
-        false,
-    )
-    .await;
+    let mut srv = pki.server(true, false).await;
     let mut ep = endpoint("localhost", srv.addr.port());
     ep.tls = Some(TlsSettings {
         certfile: Some(pki.client_cert.clone()),
@@ -623,12 +620,7 @@ async fn tls_version_restricts_to_exactly_that_version() {
     );
 
     // Against a server that has both, tlsv1.2 still gets 1.2.
-    let mut both = server(
-        "127.0.0.1:0",
-        Some(pki.server_config(&pki.server_cert, &pki.server_key, false)),
-        false,
-    )
-    .await;
+    let mut both = pki.server(false, false).await;
     ep.port = both.addr.port();
     let mut s = open_ok(&ep).await;
     round_trip(&mut s, b"1.2 again").await;
@@ -641,12 +633,7 @@ async fn tls_version_restricts_to_exactly_that_version() {
 #[tokio::test]
 async fn ciphers_are_mapped_or_refused_by_name() {
     let pki = Pki::new();
-    let mut srv = server(
-        "127.0.0.1:0",
-        Some(pki.server_config(&pki.server_cert, &pki.server_key, false)),
-        false,
-    )
-    .await;
+    let mut srv = pki.server(false, false).await;
     let mut ep = endpoint("localhost", srv.addr.port());
     // rcgen's keys are ECDSA P-256, so an ECDSA suite is the one that can work.
     ep.tls = Some(TlsSettings {
@@ -736,12 +723,7 @@ async fn websocket_over_tcp_and_tls() {
     plain.next_seen().await;
 
     let pki = Pki::new();
-    let mut secure = server(
-        "127.0.0.1:0",
-        Some(pki.server_config(&pki.server_cert, &pki.server_key, false)),
-        true,
-    )
-    .await;
+    let mut secure = pki.server(false, true).await;
     let mut ep = endpoint("localhost", secure.addr.port());
     ep.websocket_path = Some("/custom".into());
     ep.tls = Some(pki.trusting_ca());
@@ -1058,12 +1040,7 @@ async fn http_connect_with_basic_auth() {
 #[tokio::test]
 async fn tls_and_websocket_through_an_http_proxy() {
     let pki = Pki::new();
-    let mut upstream = server(
-        "127.0.0.1:0",
-        Some(pki.server_config(&pki.server_cert, &pki.server_key, false)),
-        true,
-    )
-    .await;
+    let mut upstream = pki.server(false, true).await;
     let (proxy, mut asked, task) = http_proxy(false, upstream.addr).await;
     // The proxy tunnels to the test server whatever the target, so the TLS name is
     // "localhost" and the certificate matches.

@@ -3,26 +3,16 @@
 //! lines, options files, streaming, and the delivery guarantee across a broker restart.
 
 use std::io::{BufRead, BufReader, Write};
-use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use crate::util::{
     Mosquitto, Sandbox, TestBroker, assert_code, describe, free_port, have_mosquitto_tool,
-    mqtk_bin, run_with_timeout, wait_for_port, which,
+    run_with_timeout, wait_for_port, which,
 };
 
 const T: Duration = Duration::from_secs(10);
-
-/// A `mosquitto_pub` symlink to our binary, for multi-call.
-fn our_mosquitto_pub(sb: &Sandbox) -> PathBuf {
-    let link = sb.file("mosquitto_pub");
-    if !link.exists() {
-        std::os::unix::fs::symlink(mqtk_bin(), &link).unwrap();
-    }
-    link
-}
 
 /// A mosquitto_sub that prints what it receives; lines arrive on the channel.
 struct Sub {
@@ -155,7 +145,7 @@ fn in_process_broker_acknowledges_qos1_and_qos2() {
 /// named mosquitto_pub; stderr and exit code must be identical.
 fn differential(sb: &Sandbox, args: &[&str]) {
     let theirs = run_with_timeout(sb.command("mosquitto_pub").args(args), T);
-    let ours = run_with_timeout(sb.command(our_mosquitto_pub(sb)).args(args), T);
+    let ours = run_with_timeout(sb.command(sb.multicall("mosquitto_pub")).args(args), T);
     assert_eq!(
         (String::from_utf8_lossy(&ours.stderr), ours.status.code()),
         (
@@ -240,7 +230,7 @@ fn lookup_failure_matches_mosquitto_pub() {
         run_with_timeout(&mut cmd, T)
     };
     let theirs = run_isolated("mosquitto_pub".as_ref());
-    let ours = run_isolated(our_mosquitto_pub(&sb).as_os_str());
+    let ours = run_isolated(sb.multicall("mosquitto_pub").as_os_str());
     assert_eq!(
         (String::from_utf8_lossy(&ours.stderr), ours.status.code()),
         (
@@ -305,7 +295,7 @@ fn debug_lines_match_mosquitto_pub() {
         ],
     ] {
         let theirs = run_with_timeout(sb.command("mosquitto_pub").args(args), T);
-        let ours = run_with_timeout(sb.command(our_mosquitto_pub(&sb)).args(args), T);
+        let ours = run_with_timeout(sb.command(sb.multicall("mosquitto_pub")).args(args), T);
         assert_code(&ours, 0);
         assert_eq!(
             String::from_utf8_lossy(&ours.stdout),

@@ -9,26 +9,16 @@
 //! "ready" message has been printed (or, on our broker, for the subscription count).
 
 use std::io::Read;
-use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::util::{
-    Mosquitto, Sandbox, TestBroker, assert_code, describe, have_mosquitto_tool, mqtk_bin,
-    run_with_timeout, wait_with_timeout,
+    Mosquitto, Sandbox, TestBroker, assert_code, describe, have_mosquitto_tool, run_with_timeout,
+    wait_with_timeout,
 };
 
 const T: Duration = Duration::from_secs(10);
-
-/// A `mosquitto_sub` symlink to our binary, for multi-call.
-fn our_mosquitto_sub(sb: &Sandbox) -> PathBuf {
-    let link = sb.file("mosquitto_sub");
-    if !link.exists() {
-        std::os::unix::fs::symlink(mqtk_bin(), &link).unwrap();
-    }
-    link
-}
 
 fn sub_cmd(sb: &Sandbox, port: u16) -> Command {
     let mut c = sb.mqtk();
@@ -167,7 +157,7 @@ fn kill(sig: &str, pid: u32) {
 /// stderr and exit status must be identical.
 fn differential_usage(sb: &Sandbox, args: &[&str]) {
     let theirs = run_with_timeout(sb.command("mosquitto_sub").args(args), T);
-    let ours = run_with_timeout(sb.command(our_mosquitto_sub(sb)).args(args), T);
+    let ours = run_with_timeout(sb.command(sb.multicall("mosquitto_sub")).args(args), T);
     assert_eq!(
         (String::from_utf8_lossy(&ours.stderr), ours.status.code()),
         (
@@ -223,7 +213,8 @@ fn usage_errors_match_mosquitto_sub() {
 fn usage_errors_of_2_1() {
     let sb = Sandbox::new();
     let suffix = "\nUse 'mosquitto_sub --help' to see usage.\n";
-    let run = |args: &[&str]| run_with_timeout(sb.command(our_mosquitto_sub(&sb)).args(args), T);
+    let run =
+        |args: &[&str]| run_with_timeout(sb.command(sb.multicall("mosquitto_sub")).args(args), T);
     // 2.0.11: "Error: You must specify a topic to subscribe to.\n"
     let out = run(&["-p", "1"]);
     assert_code(&out, 1);
@@ -282,7 +273,7 @@ fn count_verbose_and_multicall() {
     );
     // Plain payloads through the symlink; an empty payload prints nothing at all.
     wait_no_subscriptions(&b);
-    let run = Running::spawn(sb.command(our_mosquitto_sub(&sb)).args([
+    let run = Running::spawn(sb.command(sb.multicall("mosquitto_sub")).args([
         "-p",
         &p.to_string(),
         "-t",
@@ -688,7 +679,7 @@ fn differential_output(args: &[&str], normalize: fn(String) -> String) {
         T,
     );
     let ours = run_with_timeout(
-        sb.command(our_mosquitto_sub(&sb))
+        sb.command(sb.multicall("mosquitto_sub"))
             .args(&common)
             .env("TZ", "UTC"),
         T,
@@ -770,7 +761,7 @@ fn differential_live_messages_qos_and_v5() {
     ]
     .map(String::from);
     let theirs = Running::spawn(sb.command("mosquitto_sub").args(&args));
-    let ours = Running::spawn(sb.command(our_mosquitto_sub(&sb)).args(&args));
+    let ours = Running::spawn(sb.command(sb.multicall("mosquitto_sub")).args(&args));
     theirs.wait_for("ready");
     ours.wait_for("ready");
     publish(
@@ -857,7 +848,7 @@ fn differential_debug_lines() {
             "-p", &port, "-t", "dd/#", "-q", "2", "-C", "2", "-d", "-i", "dbg", "-v", "-V", v,
         ];
         let theirs = run_with_timeout(sb.command("mosquitto_sub").args(args), T);
-        let ours = run_with_timeout(sb.command(our_mosquitto_sub(&sb)).args(args), T);
+        let ours = run_with_timeout(sb.command(sb.multicall("mosquitto_sub")).args(args), T);
         assert_code(&ours, 0);
         assert_eq!(
             String::from_utf8_lossy(&ours.stdout),

@@ -46,6 +46,17 @@ impl Sandbox {
     pub fn mqtk(&self) -> Command {
         self.command(mqtk_bin())
     }
+
+    /// A `tool` symlink (e.g. `mosquitto_pub`) to our binary in the sandbox, for
+    /// multi-call; made once.
+    #[cfg(unix)]
+    pub fn multicall(&self, tool: &str) -> PathBuf {
+        let link = self.file(tool);
+        if !link.exists() {
+            std::os::unix::fs::symlink(mqtk_bin(), &link).unwrap();
+        }
+        link
+    }
 }
 
 pub fn mqtk_bin() -> &'static str {
