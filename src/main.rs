@@ -10,7 +10,7 @@ fn main() -> ExitCode {
     let tool = mqtk::cli::connect::client_tool_name(&raw);
     // Client commands read their options file (mosquitto's ~/.config/mosquitto_pub)
     // first: its options come before argv's, so argv wins.
-    let args = match mqtk::settings::with_options_file(multicall_args(raw)) {
+    let args = match mqtk::settings::with_options_file(multicall_args(raw), tool.as_deref()) {
         Ok(args) => args,
         Err(e) => return fail(e),
     };

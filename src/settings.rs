@@ -78,7 +78,14 @@ pub fn plain(text: impl Into<String>) -> Error {
 /// and rr pass through. `-o FILE` replaces the default file; a default file that does
 /// not exist is skipped, as in mosquitto, but a missing `-o FILE` is an error (mosquitto
 /// ignores it silently, which hides typos).
-pub fn with_options_file(args: Vec<OsString>) -> Result<Vec<OsString>, Error> {
+///
+/// `invoked_as` is the tool name from the original argv[0] (`mosquitto_pub` through a
+/// symlink), for the usage lines of errors; `args` has already been rewritten to
+/// `mqtk pub …`, so it no longer knows.
+pub fn with_options_file(
+    args: Vec<OsString>,
+    invoked_as: Option<&str>,
+) -> Result<Vec<OsString>, Error> {
     let Some(tool) = args
         .get(1)
         .and_then(|s| s.to_str())
@@ -86,7 +93,9 @@ pub fn with_options_file(args: Vec<OsString>) -> Result<Vec<OsString>, Error> {
     else {
         return Ok(args);
     };
-    let tool_name = crate::cli::connect::client_tool_name(&args)
+    let tool_name = invoked_as
+        .map(str::to_string)
+        .or_else(|| crate::cli::connect::client_tool_name(&args))
         .unwrap_or_else(|| tool.options_file_name().to_string());
     let mut explicit: Option<PathBuf> = None;
     let mut i = 2;
@@ -1278,7 +1287,7 @@ mod tests {
             .iter()
             .map(OsString::from)
             .collect();
-        let out = with_options_file(argv).unwrap();
+        let out = with_options_file(argv, None).unwrap();
         let out: Vec<&str> = out.iter().map(|o| o.to_str().unwrap()).collect();
         assert_eq!(out[..6], ["mqtk", "pub", "-q", "1", "-t", "from/file"]);
         assert_eq!(out[6..], ["-o", f.to_str().unwrap(), "-t", "x"]);
@@ -1287,7 +1296,7 @@ mod tests {
             .map(OsString::from)
             .collect();
         assert!(
-            with_options_file(dup)
+            with_options_file(dup, None)
                 .unwrap_err()
                 .message()
                 .starts_with("Error: Duplicate -o argument given.\n\n")
@@ -1297,7 +1306,7 @@ mod tests {
             .map(OsString::from)
             .collect();
         assert!(
-            with_options_file(missing)
+            with_options_file(missing, None)
                 .unwrap_err()
                 .message()
                 .starts_with("Error: Unable to open options file")

@@ -834,3 +834,37 @@ fn will_is_published_when_the_client_dies() {
     let _ = child.wait();
     assert_eq!(sub.next(T).as_deref(), Some("will/t gone"));
 }
+
+/// Regression: an options-file error through the `mosquitto_pub` symlink named
+/// `mqtk pub` in its usage line (the tool name was read after the argv rewrite).
+#[test]
+fn options_file_error_names_the_invoked_tool() {
+    let sb = Sandbox::new();
+    let out = run_with_timeout(
+        sb.command(sb.multicall("mosquitto_pub")).args([
+            "-o",
+            "/nonexistent/opts",
+            "-t",
+            "a",
+            "-m",
+            "b",
+        ]),
+        T,
+    );
+    assert_code(&out, 1);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "Error: Unable to open options file \"/nonexistent/opts\": No such file or directory.\n\n\
+         Use 'mosquitto_pub --help' to see usage.\n"
+    );
+    let out = run_with_timeout(
+        sb.mqtk()
+            .args(["pub", "-o", "/nonexistent/opts", "-t", "a", "-m", "b"]),
+        T,
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).ends_with("Use 'mqtk pub --help' to see usage.\n"),
+        "{}",
+        describe(&out)
+    );
+}
