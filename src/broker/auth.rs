@@ -14,6 +14,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
+use crate::passwd::file::trim;
 use crate::passwd::hash::Hash;
 
 /// The two access bits of an ACL rule (`MOSQ_ACL_READ`, `MOSQ_ACL_WRITE`); a
@@ -30,14 +31,6 @@ pub struct PasswordDb {
     /// password, so that a refusal takes as long as a wrong password and the timing
     /// does not tell which user names exist. mosquitto answers those at once.
     decoy: Option<Hash>,
-}
-
-/// C's `isspace` (mosquitto's `misc__trimblanks`).
-fn trim(s: &[u8]) -> &[u8] {
-    let sp = |b: &u8| matches!(b, b' ' | b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r');
-    let start = s.iter().position(|b| !sp(b)).unwrap_or(s.len());
-    let end = s.iter().rposition(|b| !sp(b)).map_or(start, |e| e + 1);
-    &s[start..end]
 }
 
 impl PasswordDb {

@@ -46,7 +46,9 @@ fn is_c_space(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r')
 }
 
-fn trim(s: &[u8]) -> &[u8] {
+/// Strips C `isspace` bytes from both ends, as mosquitto trims password and ACL
+/// file lines (the broker's `auth` reads its files with this too).
+pub(crate) fn trim(s: &[u8]) -> &[u8] {
     let start = s.iter().position(|&b| !is_c_space(b)).unwrap_or(s.len());
     let end = s
         .iter()
