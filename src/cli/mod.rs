@@ -78,7 +78,7 @@ pub const MULTICALL: &[(&str, &str)] = &[
 
 /// The name the binary was invoked by: argv[0]'s basename without `.exe` (`None`
 /// when it is not UTF-8).
-fn invoked_as(argv0: &OsStr) -> Option<&str> {
+pub(crate) fn invoked_as(argv0: &OsStr) -> Option<&str> {
     let name = Path::new(argv0).file_name()?.to_str()?;
     Some(name.strip_suffix(".exe").unwrap_or(name))
 }

@@ -5,7 +5,7 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-use crate::passwd::hash::{HashKind, HashParams, PBKDF2_ITERATIONS_V20, SALT_LEN_V20};
+use crate::passwd::hash::{HashKind, HashParams, PBKDF2_ITERATIONS, SALT_LEN_V20};
 
 /// mosquitto_passwd's usage text (2.0), with mqtk's additions (argon2id, -I,
 /// --verify) in the same style. Printed on stdout, exit status 1, as mosquitto.
@@ -23,8 +23,8 @@ Usage: mosquitto_passwd [-H sha512 | -H sha512-pbkdf2 | -H argon2id] [-I iterati
  -H : specify the hashing algorithm. Defaults to sha512-pbkdf2, which is recommended.
       Mosquitto 1.6 and earlier defaulted to sha512.
       argon2id is stronger, but only mosquitto 2.1 and mqtk broker read it.
- -I : PBKDF2 iterations for sha512-pbkdf2 (default 101, as mosquitto 2.0;
-      mosquitto 2.1 uses 1000, which 2.0 also reads).
+ -I : PBKDF2 iterations for sha512-pbkdf2 (default 1000, as mosquitto 2.1;
+      mosquitto 2.0 wrote 101, and reads any count).
  -U : update a plain text password file to use hashed passwords.
       Lines that are already hashed are left as they are.
  --verify : check a user's password; exit status 0 if it matches, 1 if not.
@@ -38,10 +38,11 @@ See https://mosquitto.org/ for more information.
 #[command(
     disable_help_flag = true,
     after_help = "Arguments follow mosquitto_passwd exactly; `mqtk passwd --help` prints its usage.\n\n\
-        Hash choice (-H): the default, sha512-pbkdf2 with 101 iterations and a 12-byte \
-        salt, is what mosquitto 2.0 writes and the only form mosquitto 2.0.11 (Debian 12) \
-        accepts. Stronger choices: `-I 1000` (or more) keeps the 2.0-compatible format \
-        with more PBKDF2 iterations; `-H argon2id` (mosquitto 2.1's parameters: t=1, \
+        Hash choice (-H): the default, sha512-pbkdf2 with 1000 iterations (mosquitto \
+        2.1's count) and a 12-byte salt, is read by mosquitto 2.0 and 2.1 alike (2.1 \
+        writes a 64-byte salt, which mosquitto 2.0.11 (Debian 12) refuses). Stronger \
+        choices: `-I N` with more PBKDF2 iterations keeps that format; `-H argon2id` \
+        (mosquitto 2.1's parameters: t=1, \
         m=47104 KiB, p=1) is read only by mosquitto 2.1 and mqtk broker. -H sha512 is \
         mosquitto 1.x's single-round salted SHA-512, for old brokers only.\n\n\
         Beyond mosquitto_passwd: -U leaves already-hashed lines alone (mosquitto would \
@@ -112,8 +113,12 @@ pub enum ParseError {
 
 impl PasswdArgs {
     /// Parses as mosquitto_passwd's `main` does, in the same order, with the same words.
-    pub fn parse(&self) -> Result<Invocation, ParseError> {
-        parse(&self.args)
+    /// `as_mosquitto`: run as `mosquitto_passwd`, where `--help` is no option (alone it
+    /// gets the usage, as any wrong word count does; `--help USER` names a password
+    /// file `--help`, as there). Under mqtk's name `--help` among the options prints
+    /// the usage.
+    pub fn parse(&self, as_mosquitto: bool) -> Result<Invocation, ParseError> {
+        parse(&self.args, !as_mosquitto)
     }
 }
 
@@ -142,12 +147,12 @@ fn atoi(s: &[u8]) -> i64 {
     if neg { -n } else { n.min(i64::from(i32::MAX)) }
 }
 
-pub fn parse(args: &[OsString]) -> Result<Invocation, ParseError> {
+pub fn parse(args: &[OsString], help_option: bool) -> Result<Invocation, ParseError> {
     if args.is_empty() {
         return Err(ParseError::Usage);
     }
     let mut kind = HashKind::Sha512Pbkdf2;
-    let mut iterations = i64::from(PBKDF2_ITERATIONS_V20);
+    let mut iterations = i64::from(PBKDF2_ITERATIONS);
     let (mut batch, mut create, mut delete, mut update, mut verify) =
         (false, false, false, false, false);
 
@@ -184,8 +189,7 @@ pub fn parse(args: &[OsString]) -> Result<Invocation, ParseError> {
             }
             b"-U" => update = true,
             b"--verify" => verify = true,
-            // mosquitto_passwd has no help flag: `--help` falls through to its usage.
-            b"--help" => return Err(ParseError::Usage),
+            b"--help" if help_option => return Err(ParseError::Usage),
             _ => break,
         }
         idx += 1;
@@ -313,7 +317,22 @@ mod tests {
     use super::*;
 
     fn p(v: &[&str]) -> Result<Invocation, ParseError> {
-        parse(&v.iter().map(OsString::from).collect::<Vec<_>>())
+        parse(&v.iter().map(OsString::from).collect::<Vec<_>>(), true)
+    }
+
+    #[test]
+    fn help_is_an_option_only_under_mqtks_name() {
+        let words = |v: &[&str]| v.iter().map(OsString::from).collect::<Vec<_>>();
+        assert_eq!(p(&["--help", "u"]), Err(ParseError::Usage));
+        assert_eq!(parse(&words(&["--help"]), false), Err(ParseError::Usage));
+        assert_eq!(
+            parse(&words(&["--help", "u"]), false).map(|i| i.action),
+            Ok(Action::Set {
+                file: PathBuf::from("--help"),
+                user: b"u".to_vec(),
+                password: None
+            })
+        );
     }
 
     fn e(msg: &str) -> Result<Invocation, ParseError> {

@@ -14,7 +14,9 @@ use crate::passwd::hash::{Hash, HashParams};
 const MISMATCH: u8 = 2;
 
 pub fn run(args: PasswdArgs) -> Result<u8, Error> {
-    let inv = match args.parse() {
+    let argv0 = std::env::args_os().next().unwrap_or_default();
+    let as_mosquitto = crate::cli::invoked_as(&argv0) == Some("mosquitto_passwd");
+    let inv = match args.parse(as_mosquitto) {
         Ok(inv) => inv,
         Err(ParseError::Usage) => {
             print!("{USAGE}");

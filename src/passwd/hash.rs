@@ -16,8 +16,9 @@ pub const HASH_LEN: usize = 64;
 pub const SALT_LEN_V20: usize = 12;
 /// Salt length mosquitto 2.1 writes (EVP_MAX_MD_SIZE). 2.1 accepts 12 or 64.
 pub const SALT_LEN_V21: usize = 64;
-/// mosquitto 2.0's PBKDF2 iteration count (`PW_DEFAULT_ITERATIONS`); 2.1 uses 1000.
-pub const PBKDF2_ITERATIONS_V20: u32 = 101;
+/// The PBKDF2 iteration count mosquitto 2.1 writes (`PW_DEFAULT_ITERATIONS` in
+/// libcommon/password_common.c); 2.0 wrote 101. 2.0.11 reads any count from the hash.
+pub const PBKDF2_ITERATIONS: u32 = 1000;
 /// mosquitto 2.1's argon2id parameters (`MOSQ_ARGON2_T/M/P`), with 64-byte salt and hash.
 pub const ARGON2_T_COST: u32 = 1;
 pub const ARGON2_M_COST: u32 = 47104;
@@ -60,12 +61,13 @@ pub struct HashParams {
 }
 
 impl Default for HashParams {
-    /// The default is what mosquitto 2.0.11 (Debian 12) accepts: `$7$`, 101
-    /// iterations, 12-byte salt.
+    /// The default: `$7$` with mosquitto 2.1's 1000 iterations, and the 12-byte salt
+    /// of 2.0, the only salt length mosquitto 2.0.11 (Debian 12) accepts (2.1 writes
+    /// 64 bytes and reads both).
     fn default() -> HashParams {
         HashParams {
             kind: HashKind::Sha512Pbkdf2,
-            iterations: PBKDF2_ITERATIONS_V20,
+            iterations: PBKDF2_ITERATIONS,
             salt_len: SALT_LEN_V20,
         }
     }
@@ -535,11 +537,11 @@ mod tests {
     }
 
     #[test]
-    fn default_is_what_mosquitto_20_writes() {
+    fn default_is_pbkdf2_with_21s_iterations_and_20s_salt() {
         let h = Hash::create(&HashParams::default(), b"x").unwrap().encode();
         let parts: Vec<&str> = h.split('$').collect();
         assert_eq!(parts[1], "7");
-        assert_eq!(parts[2], "101");
+        assert_eq!(parts[2], "1000");
         assert_eq!(b64(parts[3]).len(), 12);
         assert_eq!(b64(parts[4]).len(), 64);
     }

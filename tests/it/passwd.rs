@@ -26,6 +26,8 @@ fn fixture(name: &str) -> PathBuf {
 const PBKDF2_USERS: &[(&str, &str)] =
     &[("user", "pass"), ("alice", "Tr0ub4dor&3"), ("bob", "p:w d")];
 const SHA512_USERS: &[(&str, &str)] = &[("user", "pass"), ("alice", "Tr0ub4dor&3"), ("ünï", "ü")];
+/// mosquitto21-pbkdf2.txt, written by mosquitto 2.1.2's mosquitto_passwd.
+const V21_USERS: &[(&str, &str)] = &[("user", "pass"), ("alice", "Tr0ub4dor&3")];
 
 fn entries(path: &Path) -> Vec<(String, String)> {
     std::fs::read_to_string(path)
@@ -57,6 +59,7 @@ fn debian_fixtures_verify_and_our_hash_is_byte_exact() {
     for (file, users, kind) in [
         ("debian-pbkdf2.txt", PBKDF2_USERS, HashKind::Sha512Pbkdf2),
         ("debian-sha512.txt", SHA512_USERS, HashKind::Sha512),
+        ("mosquitto21-pbkdf2.txt", V21_USERS, HashKind::Sha512Pbkdf2),
     ] {
         let got = entries(&fixture(file));
         assert_eq!(got.len(), users.len(), "{file}");
@@ -69,7 +72,7 @@ fn debian_fixtures_verify_and_our_hash_is_byte_exact() {
             let params = HashParams {
                 kind,
                 iterations,
-                salt_len: 12,
+                salt_len: salt_of(stored).len(),
             };
             let ours = Hash::with_salt(&params, salt_of(stored), password.as_bytes()).unwrap();
             assert_eq!(&ours.encode(), stored, "{file}: {user}");
@@ -187,6 +190,39 @@ fn create_add_update_delete() {
     assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
 }
 
+/// `mqtk passwd` hashes with mosquitto 2.1's iteration count (read from what 2.1's
+/// mosquitto_passwd wrote), keeping the 12-byte salt mosquitto 2.0.11 requires; `-I`
+/// still sets the count. Under the mosquitto_passwd name too.
+#[test]
+fn default_iterations_are_mosquitto_21s() {
+    let v21 = entries(&fixture("mosquitto21-pbkdf2.txt"));
+    let count_21 = v21[0].1.split('$').nth(2).unwrap().to_string();
+    assert_eq!(count_21, "1000");
+    let sb = Sandbox::new();
+    let link = sb.multicall("mosquitto_passwd");
+    for (prog, args) in [
+        (
+            util::mqtk_bin().into(),
+            vec!["passwd", "-c", "-b", "-", "u", "pw"],
+        ),
+        (link.clone(), vec!["-c", "-b", "-", "u", "pw"]),
+        (link.clone(), vec!["-I", "77", "-c", "-b", "-", "u", "pw"]),
+    ] {
+        let out = run_with_timeout(sb.command(&prog).args(&args), T);
+        assert_code(&out, 0);
+        let line = String::from_utf8(out.stdout).unwrap();
+        let stored = line.trim_end().strip_prefix("u:").unwrap();
+        let want = if args.contains(&"-I") {
+            "77"
+        } else {
+            count_21.as_str()
+        };
+        assert_eq!(stored.split('$').nth(2), Some(want), "{args:?}: {line}");
+        assert_eq!(salt_of(stored).len(), 12, "{line}");
+        assert!(Hash::parse(stored.as_bytes()).unwrap().verify(b"pw"));
+    }
+}
+
 #[test]
 fn create_to_stdout_writes_no_file() {
     let sb = Sandbox::new();
@@ -194,7 +230,7 @@ fn create_to_stdout_writes_no_file() {
     assert_code(&out, 0);
     let line = String::from_utf8(out.stdout).unwrap();
     assert!(
-        line.starts_with("u:$7$101$") && line.ends_with("==\n"),
+        line.starts_with("u:$7$1000$") && line.ends_with("==\n"),
         "{line}"
     );
     assert!(!sb.file("-").exists());
@@ -218,7 +254,7 @@ fn update_keeps_comments_crlf_and_hashed_lines() {
     let out = mqtk_passwd(&sb, &["-U", f.to_str().unwrap()]);
     assert_code(&out, 0);
     let text = std::fs::read_to_string(&f).unwrap();
-    assert!(text.starts_with("# staff\r\n\r\nann:$7$101$"), "{text}");
+    assert!(text.starts_with("# staff\r\n\r\nann:$7$1000$"), "{text}");
     assert!(text.contains(&format!("\r\nben:{hashed}\r\n")), "{text}");
     assert_eq!(text.matches("\r\n").count(), 5);
     assert!(verify_ok(&sb, &f, "ann", "one:two"));
@@ -311,6 +347,10 @@ fn differential_against_mosquitto_passwd() {
         (&["f", "-c", "u"], ""),
         (&["-cb", "f", "u", "p"], ""),
         (&["--help"], ""),
+        (&["-h"], ""),
+        (&["--version"], ""),
+        (&["--help", "u"], ""),
+        (&["-h", "f", "u"], ""),
         (&["-c", "-b", "f", "a:b", "p"], ""),
         (&["-c", "-b", "f", "a\x01b", "p"], ""),
         (&["-D", "missing", "u"], ""),
@@ -419,11 +459,11 @@ fn mosquitto_accepts_files_we_write() {
                 "-H",
                 "sha512-pbkdf2",
                 "-I",
-                "1000",
+                "2000",
                 "-b",
                 fs,
                 "pbk",
-                "p-1000",
+                "p-2000",
             ],
         ),
         0,
@@ -441,7 +481,7 @@ fn mosquitto_accepts_files_we_write() {
     for (user, password) in [
         ("dflt", "p-default"),
         ("sha", "p-sha512"),
-        ("pbk", "p-1000"),
+        ("pbk", "p-2000"),
     ] {
         assert_eq!(pub_status(m.port, Some((user, password))), 0, "{user}");
         assert_eq!(pub_status(m.port, Some((user, "wrong"))), 5, "{user}");
