@@ -382,6 +382,73 @@ pub enum Source {
     },
 }
 
+/// `-f FILE`, opened and checked as mosquitto 2.1's `load_file` (pub_shared.c, shared
+/// by mosquitto_pub and mosquitto_rr) does before connecting, failing in its words:
+/// the OS's reason, or libmosquitto's for a read that comes up short.
+pub struct InputFile {
+    file: std::fs::File,
+    path: PathBuf,
+    pub len: u64,
+}
+
+impl InputFile {
+    pub fn open(path: &std::path::Path, quiet: bool) -> Result<InputFile, Error> {
+        let fail = |head: String| input_file_error(path, head, quiet);
+        let unable = |e: std::io::Error| {
+            fail(format!(
+                "Error: Unable to read file \"{}\": {}.\n",
+                path.display(),
+                crate::exit::strerror(&e)
+            ))
+        };
+        let file = std::fs::File::open(path).map_err(unable)?;
+        let meta = file.metadata().map_err(unable)?;
+        if !meta.is_file() {
+            // mosquitto 2.1 prints "Error: PATH is not a file." without a line end,
+            // then its "Unable to read" line with a stale errno; mqtk ends the line
+            // and leaves the stale reason out.
+            return Err(fail(format!("Error: {} is not a file.\n", path.display())));
+        }
+        if meta.len() > MAX_REMAINING as u64 {
+            return Err(fail(format!(
+                "Error: File must be less than {MAX_REMAINING} bytes.\n\n"
+            )));
+        }
+        Ok(InputFile {
+            file,
+            path: path.to_path_buf(),
+            len: meta.len(),
+        })
+    }
+
+    /// The whole file, in memory.
+    pub fn read_all(mut self, quiet: bool) -> Result<Bytes, Error> {
+        let mut v = Vec::with_capacity(self.len as usize);
+        match self.file.read_to_end(&mut v) {
+            Ok(_) => Ok(Bytes::from(v)),
+            Err(_) => Err(input_file_error(
+                &self.path,
+                format!(
+                    "Error: Unable to read file \"{}\": Invalid input.\n",
+                    self.path.display()
+                ),
+                quiet,
+            )),
+        }
+    }
+}
+
+/// `head`, then the line mosquitto's clients add after any `-f` failure.
+fn input_file_error(path: &std::path::Path, head: String, quiet: bool) -> Error {
+    quieted(
+        quiet,
+        crate::settings::plain(format!(
+            "{head}Error loading input file \"{}\".\n",
+            path.display()
+        )),
+    )
+}
+
 /// What a source has for the publisher right now.
 enum Next {
     Message(Payload),
@@ -428,48 +495,13 @@ impl Source {
                 fixed(Payload::Bytes(Bytes::from(all)))
             }
             MessageSource::File(path) => {
-                let load_err = |head: String| {
-                    quiet(crate::settings::plain(format!(
-                        "{head}Error loading input file \"{}\".\n",
-                        path.display()
-                    )))
-                };
-                let mut f = match std::fs::File::open(path) {
-                    Ok(f) => f,
-                    Err(_) => {
-                        return Err(load_err(format!(
-                            "Error: Unable to open file \"{}\".\n",
-                            path.display()
-                        )));
-                    }
-                };
-                let len = match f.metadata() {
-                    Ok(m) if m.is_file() => m.len(),
-                    _ => {
-                        return Err(load_err(format!(
-                            "Error: Unable to open file \"{}\".\n",
-                            path.display()
-                        )));
-                    }
-                };
-                if len > MAX_REMAINING as u64 {
-                    return Err(load_err(format!(
-                        "Error: File must be less than {MAX_REMAINING} bytes.\n\n"
-                    )));
-                }
-                if len <= SMALL_FILE {
-                    let mut v = Vec::with_capacity(len as usize);
-                    if f.read_to_end(&mut v).is_err() {
-                        return Err(load_err(format!(
-                            "Error: Unable to read file \"{}\".\n",
-                            path.display()
-                        )));
-                    }
-                    fixed(Payload::Bytes(Bytes::from(v)))
+                let f = InputFile::open(path, p.client.quiet)?;
+                if f.len <= SMALL_FILE {
+                    fixed(Payload::Bytes(f.read_all(p.client.quiet)?))
                 } else {
                     fixed(Payload::File(Arc::new(FileBody {
                         path: path.clone(),
-                        len,
+                        len: f.len,
                     })))
                 }
             }

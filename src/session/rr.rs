@@ -40,16 +40,10 @@ fn load_payload(r: &RrSettings) -> Result<Bytes, Error> {
             }
             Bytes::from(all)
         }
-        MessageSource::File(path) => match std::fs::read(path) {
-            Ok(b) => Bytes::from(b),
-            Err(_) => {
-                return Err(quiet(crate::settings::plain(format!(
-                    "Error: Unable to open file \"{}\".\nError loading input file \"{}\".\n",
-                    path.display(),
-                    path.display()
-                ))));
-            }
-        },
+        MessageSource::File(path) => {
+            let quiet = r.client.quiet;
+            crate::session::engine::InputFile::open(path, quiet)?.read_all(quiet)?
+        }
     })
 }
 

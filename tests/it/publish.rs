@@ -165,6 +165,8 @@ fn usage_errors_match_mosquitto_pub() {
     }
     let sb = Sandbox::new();
     let dead = free_port().to_string();
+    // Where 2.1 words it differently (-f, -D names), tests/it/mosquitto21.rs holds
+    // 2.1's strings.
     for args in [
         &["-z"][..],
         &["foo"],
@@ -178,9 +180,6 @@ fn usage_errors_match_mosquitto_pub() {
         &["-t", "a", "-m", "x", "-k", "3"],
         &["-t", "a", "-m", "x", "-V", "7"],
         &["-t", "a", "-m", "x", "-l"],
-        &["-t", "a", "-f", "/nonexistent/file"],
-        &["-t", "a", "-m", "x", "-D", "publish", "foo", "1"],
-        &["-t", "a", "-m", "x", "-D", "bogus", "content-type", "1"],
         &["-t", "a", "-m", "x", "-D", "connect", "content-type", "1"],
         &["-t", "a", "-m", "x", "-D", "publish", "user-property", "k"],
         &["-t", "a", "-m", "x", "-D", "publish"],
@@ -489,7 +488,7 @@ fn bad_input_gets_clear_errors_and_exit_1() {
     let run = |args: &[&str]| run_with_timeout(sb.mqtk().arg("pub").args(args), T);
     let out = run(&["-p", &port, "-t", "a", "-f", "/nonexistent"]);
     assert_code(&out, 1);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("Unable to open file"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Unable to read file"));
     // Invalid UTF-8 in a topic.
     let bad = {
         use std::os::unix::ffi::OsStrExt;

@@ -216,7 +216,7 @@ fn file_source_and_output_flags() {
     assert_code(&out, 1);
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),
-        "Error: Unable to open file \"/nonexistent/request\".\nError loading input file \"/nonexistent/request\".\n"
+        "Error: Unable to read file \"/nonexistent/request\": No such file or directory.\nError loading input file \"/nonexistent/request\".\n"
     );
 }
 
