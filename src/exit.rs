@@ -9,6 +9,23 @@ pub const OK: u8 = 0;
 pub const FAILURE: u8 = 1;
 /// `-W` timeouts (MOSQ_ERR_TIMEOUT in mosquitto).
 pub const TIMEOUT: u8 = 27;
+/// libmosquitto's error numbers that mosquitto_pub exits with when its `-D publish`
+/// properties cannot be sent (`crate::settings::props::check_all`).
+pub const MOSQ_ERR_PROTOCOL: u8 = 2;
+pub const MOSQ_ERR_CONN_LOST: u8 = 7;
+pub const MOSQ_ERR_NOT_SUPPORTED: u8 = 10;
+pub const MOSQ_ERR_DUPLICATE_PROPERTY: u8 = 22;
+
+/// The status `--help` and `--version` of a client command exit with: 1 when run as
+/// `mosquitto_pub`/`mosquitto_sub`/`mosquitto_rr` (mosquitto's clients print them and
+/// leave through their cleanup path, which returns 1), 0 under mqtk's own names.
+pub fn help_exit_code(tool: &str) -> u8 {
+    if tool.starts_with("mosquitto_") {
+        FAILURE
+    } else {
+        OK
+    }
+}
 
 /// The exit statuses a command can end with, and what each means: the table the man
 /// pages print (`crate::doc`), so they cannot drift from the constants above. A
@@ -19,7 +36,28 @@ pub const TABLE: &[(u8, &str)] = &[
     (
         FAILURE,
         "Usage error, bad input, an unusable file, a failed connection or I/O error, \
-         or any other failure. (Also MQTT 3.1.1's CONNACK code 1, below.)",
+         or any other failure. (Also MQTT 3.1.1's CONNACK code 1, below.) Also --help \
+         and --version when run as mosquitto_pub, mosquitto_sub or mosquitto_rr, as \
+         mosquitto's clients exit.",
+    ),
+    (
+        MOSQ_ERR_PROTOCOL,
+        "pub -l: the -D publish properties hold a value MQTT forbids (MOSQ_ERR_PROTOCOL; \
+         for the other message sources see 7).",
+    ),
+    (
+        MOSQ_ERR_CONN_LOST,
+        "pub: the -D publish properties could not be sent (a forbidden value, a \
+         duplicate, or properties below MQTT v5), so the connection was closed \
+         without publishing, as mosquitto_pub 2.1 does (MOSQ_ERR_CONN_LOST).",
+    ),
+    (
+        MOSQ_ERR_NOT_SUPPORTED,
+        "pub -l: -D publish properties on an MQTT 3.x connection (MOSQ_ERR_NOT_SUPPORTED).",
+    ),
+    (
+        MOSQ_ERR_DUPLICATE_PROPERTY,
+        "pub -l: a property given twice in -D publish (MOSQ_ERR_DUPLICATE_PROPERTY).",
     ),
     (
         TIMEOUT,

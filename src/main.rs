@@ -26,10 +26,10 @@ fn main() -> ExitCode {
                 return ExitCode::from(mqtk::exit::FAILURE);
             }
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() {
-                mqtk::exit::FAILURE
-            } else {
-                0
+            return ExitCode::from(match tool.as_deref() {
+                _ if e.use_stderr() => mqtk::exit::FAILURE,
+                Some(t) => mqtk::exit::help_exit_code(t),
+                None => mqtk::exit::OK,
             });
         }
     };

@@ -6,8 +6,10 @@
 //!
 //! Precedence, where mosquitto goes by argv order: options-file lines come before
 //! argv (so argv wins); an explicit `-h`/`-p`/`-u`/`-P`/`-t` wins over the parts of a
-//! `-L` URL; an explicit `-V` wins over the v5 that `-D` and `-x` imply.
+//! `-L` URL; the last of `-V`, `-D` and `-x` sets the protocol (`crate::cli::words`
+//! drops a `-V` that a later `-D`/`-x` overrides, so a `-V` left here wins).
 
+pub mod props;
 pub mod rr;
 pub mod sub;
 
@@ -17,12 +19,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use crate::cli::connect::{ConnectArgs, parse_c_integer, parse_publish_topic, usage_suffix};
+use crate::cli::connect::{ConnectArgs, parse_publish_topic, usage_suffix};
 use crate::cli::r#pub::PubArgs;
-use crate::codec::{
-    Properties, PropertyContext, PropertyId, PropertyType, PropertyValue, ProtocolVersion, QoS,
-    Will,
-};
+use crate::codec::{Properties, PropertyId, PropertyValue, ProtocolVersion, QoS, Will};
 use crate::connect::{Endpoint, Proxy, ProxyKind, TlsSettings, TlsVersion};
 use crate::exit::Error;
 
@@ -91,7 +90,8 @@ pub fn with_options_file(
         .and_then(|s| s.to_str())
         .and_then(Tool::from_subcommand)
     else {
-        return Ok(args);
+        // bench shares the client flags, -D included.
+        return Ok(mosquitto_words(&args, &[]));
     };
     let tool_name = invoked_as
         .map(str::to_string)
@@ -134,15 +134,37 @@ pub fn with_options_file(
             None => Vec::new(),
         },
     };
-    let extra = options_file_args(&text);
-    if extra.is_empty() {
-        return Ok(args);
+    Ok(mosquitto_words(&args, &options_file_args(&text)))
+}
+
+/// `mqtk SUB… ARGS` with the options file's words (`file`) before ARGS, read as
+/// mosquitto reads them (`crate::cli::words`) by the commands that take the client
+/// flags: `-D` groups kept whole, the protocol by argv order. Other commands' words
+/// pass as they are.
+fn mosquitto_words(args: &[OsString], file: &[OsString]) -> Vec<OsString> {
+    use clap::CommandFactory;
+    let mut root = crate::cli::Cli::command();
+    root.build();
+    // The (sub)command the leading words name: `mqtk pub`, `mqtk bench pub`.
+    let mut cmd = &root;
+    let mut i = 1;
+    while let Some(sub) = args
+        .get(i)
+        .and_then(|w| w.to_str())
+        .and_then(|w| cmd.find_subcommand(w))
+    {
+        cmd = sub;
+        i += 1;
     }
-    let mut out = Vec::with_capacity(args.len() + extra.len());
-    out.extend(args[..2].iter().cloned());
-    out.extend(extra);
-    out.extend(args[2..].iter().cloned());
-    Ok(out)
+    let i = i.min(args.len());
+    let mut out = args[..i].to_vec();
+    if cmd.get_arguments().any(|a| a.get_id() == "property") {
+        out.extend(crate::cli::words::mosquitto_order(cmd, file, &args[i..]));
+    } else {
+        out.extend_from_slice(file);
+        out.extend_from_slice(&args[i..]);
+    }
+    out
 }
 
 /// `$XDG_CONFIG_HOME/mosquitto_pub`, else `$HOME/.config/mosquitto_pub`.
@@ -394,169 +416,6 @@ fn percent_decode(s: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
-/// The -D properties, by command.
-#[derive(Debug, Default)]
-struct PropertySets {
-    connect: Properties,
-    publish: Properties,
-    subscribe: Properties,
-    unsubscribe: Properties,
-    disconnect: Properties,
-    will: Properties,
-}
-
-/// Splits the flat `-D` values into groups: COMMAND NAME VALUE, or COMMAND
-/// user-property KEY VALUE.
-fn property_groups(values: &[String]) -> Vec<Vec<String>> {
-    let mut groups = Vec::new();
-    let mut i = 0;
-    while i < values.len() {
-        let pair = values
-            .get(i + 1)
-            .is_some_and(|n| n.eq_ignore_ascii_case("user-property"));
-        let n = if pair { 4 } else { 3 };
-        let end = (i + n).min(values.len());
-        groups.push(values[i..end].to_vec());
-        i = end;
-    }
-    groups
-}
-
-/// Parses the `-D COMMAND NAME VALUE` groups (mosquitto's client_props.c).
-fn parse_properties(values: &[String], tool: &str) -> Result<PropertySets, Error> {
-    let mut sets = PropertySets::default();
-    for g in &property_groups(values) {
-        if g.len() < 3 {
-            return Err(usage(
-                "Error: --property argument given but not enough arguments specified.\n\n",
-                tool,
-            ));
-        }
-        let (cmd, name) = (g[0].as_str(), g[1].as_str());
-        let ctx = match cmd.to_ascii_lowercase().as_str() {
-            "connect" => PropertyContext::Connect,
-            "publish" => PropertyContext::Publish,
-            "subscribe" => PropertyContext::Subscribe,
-            "unsubscribe" => PropertyContext::Unsubscribe,
-            "disconnect" => PropertyContext::Disconnect,
-            "will" => PropertyContext::Will,
-            "auth" => PropertyContext::Auth,
-            "puback" => PropertyContext::PubAck,
-            "pubrec" => PropertyContext::PubRec,
-            "pubrel" => PropertyContext::PubRel,
-            "pubcomp" => PropertyContext::PubComp,
-            "suback" => PropertyContext::SubAck,
-            "unsuback" => PropertyContext::UnsubAck,
-            _ => {
-                return Err(usage(
-                    "Error: Invalid command given in --property argument.\n\n",
-                    tool,
-                ));
-            }
-        };
-        let Some(id) = PropertyId::from_name(name) else {
-            return Err(usage(
-                "Error: Invalid property name given in --property argument.\n\n",
-                tool,
-            ));
-        };
-        if !id.allowed_in(ctx) {
-            // mosquitto 2.0.11 wording.
-            return Err(usage(
-                format!("Error: {name} property not allowed for {cmd} in --property argument.\n\n"),
-                tool,
-            ));
-        }
-        let is_pair = id == PropertyId::UserProperty;
-        if is_pair && g.len() < 4 {
-            return Err(usage(
-                "Error: --property argument given but not enough arguments specified.\n\n",
-                tool,
-            ));
-        }
-        let not_supported = || {
-            usage(
-                format!(
-                    "Error: {name} property not supported for {cmd} in --property argument.\n\n"
-                ),
-                tool,
-            )
-        };
-        let list = match ctx {
-            PropertyContext::Connect => &mut sets.connect,
-            PropertyContext::Publish if id == PropertyId::SubscriptionIdentifier => {
-                return Err(not_supported());
-            }
-            PropertyContext::Publish => &mut sets.publish,
-            PropertyContext::Subscribe => &mut sets.subscribe,
-            PropertyContext::Unsubscribe => &mut sets.unsubscribe,
-            PropertyContext::Disconnect => &mut sets.disconnect,
-            PropertyContext::Will => &mut sets.will,
-            _ => return Err(not_supported()),
-        };
-        let value = g[2].as_str();
-        let number = |max: i64| -> Result<i64, Error> {
-            let n = parse_c_integer(value).ok_or_else(|| {
-                usage(
-                    format!("Error: Property value '{value}' not a number.\n\n"),
-                    tool,
-                )
-            })?;
-            if n < 0 || n > max {
-                return Err(usage(
-                    format!("Error: Property value ({n}) out of range for property {name}.\n\n"),
-                    tool,
-                ));
-            }
-            Ok(n)
-        };
-        let pv = match id.data_type() {
-            PropertyType::Byte => {
-                // 5.0 §2.2.2.2: the byte properties a client may send are all 0 or 1.
-                PropertyValue::Byte(number(1)? as u8)
-            }
-            PropertyType::TwoByte => {
-                let n = number(65535)?;
-                // 5.0 §3.1.2.11.3: receive maximum 0 is a protocol error.
-                if n == 0 && id == PropertyId::ReceiveMaximum {
-                    return Err(usage(
-                        format!("Error: Property value (0) out of range for property {name}.\n\n"),
-                        tool,
-                    ));
-                }
-                PropertyValue::TwoByte(n as u16)
-            }
-            PropertyType::FourByte => {
-                let n = number(i64::from(u32::MAX))?;
-                // 5.0 §3.1.2.11.4: maximum packet size 0 is a protocol error.
-                if n == 0 && id == PropertyId::MaximumPacketSize {
-                    return Err(usage(
-                        format!("Error: Property value (0) out of range for property {name}.\n\n"),
-                        tool,
-                    ));
-                }
-                PropertyValue::FourByte(n as u32)
-            }
-            PropertyType::VarInt => PropertyValue::VarInt(number(268_435_455)? as u32),
-            PropertyType::Binary | PropertyType::String if value.len() > 65535 => {
-                return Err(usage(
-                    format!("Error: Property value too long for property {name}.\n\n"),
-                    tool,
-                ));
-            }
-            PropertyType::Binary => PropertyValue::Binary(Bytes::copy_from_slice(value.as_bytes())),
-            PropertyType::String => PropertyValue::String(value.to_string()),
-            PropertyType::Pair => PropertyValue::Pair(g[2].clone(), g[3].clone()),
-        };
-        if id.repeatable_in(ctx) {
-            list.push(id, pv);
-        } else {
-            list.set(id, pv);
-        }
-    }
-    Ok(sets)
-}
-
 /// 18 random alphanumerics, as libmosquitto makes for MQTT 3.1 clients without an id
 /// (3.1 requires 1–23 characters: "mosq-" + 18).
 fn random_client_id() -> String {
@@ -592,7 +451,7 @@ pub fn resolve_client(
             t,
         ));
     }
-    let props = parse_properties(&args.property, t)?;
+    let props = props::parse_properties(&args.property, t)?;
     let url = match &args.url {
         Some(u) => Some(parse_url(u, t)?),
         None => None,
@@ -723,7 +582,9 @@ pub fn resolve_client(
                     t,
                 ));
             }
-            connect_properties.set(
+            // Appended after the -D ones, as mosquitto does: a `-D connect
+            // session-expiry-interval` too is a duplicate, refused before connecting.
+            connect_properties.push(
                 PropertyId::SessionExpiryInterval,
                 PropertyValue::FourByte(expiry),
             );
@@ -946,9 +807,9 @@ mod tests {
     use clap::Parser;
 
     fn parse(args: &[&str]) -> PubArgs {
-        let mut argv = vec!["mqtk", "pub"];
-        argv.extend_from_slice(args);
-        match crate::cli::Cli::try_parse_from(argv)
+        let mut argv: Vec<OsString> = vec!["mqtk".into(), "pub".into()];
+        argv.extend(args.iter().map(OsString::from));
+        match crate::cli::Cli::try_parse_from(mosquitto_words(&argv, &[]))
             .expect("parses")
             .command
         {
@@ -1087,84 +948,88 @@ mod tests {
                 .get_int(PropertyId::ReceiveMaximum),
             Some(10)
         );
-        // Explicit -V wins.
+        // The last of -V and -D decides, as mosquitto reads argv in order.
+        let d = ["-D", "publish", "content-type", "t"];
+        let s = resolve(&[&["-t", "a", "-m", "x", "-V", "311"][..], &d].concat()).unwrap();
+        assert_eq!(s.client.version, ProtocolVersion::V5);
+        let s = resolve(&[&["-t", "a", "-m", "x"][..], &d, &["-V", "311"]].concat()).unwrap();
+        assert_eq!(s.client.version, ProtocolVersion::V311);
+    }
+
+    #[test]
+    fn bench_reads_minus_d_as_the_clients_do() {
+        let words = |v: &[&str]| v.iter().map(OsString::from).collect::<Vec<_>>();
+        let end = crate::cli::words::PROPERTY_END;
+        let args = words(&[
+            "mqtk",
+            "bench",
+            "pub",
+            "-D",
+            "publish",
+            "content-type",
+            "x",
+            "-c",
+            "2",
+        ]);
+        assert_eq!(
+            mosquitto_words(&args, &[]),
+            words(&[
+                "mqtk",
+                "bench",
+                "pub",
+                "-D",
+                "publish",
+                "content-type",
+                "x",
+                end,
+                "-c",
+                "2"
+            ])
+        );
+        // Commands without the client flags pass untouched.
+        let args = words(&["mqtk", "passwd", "-D", "f", "u"]);
+        assert_eq!(mosquitto_words(&args, &[]), args);
+    }
+
+    #[test]
+    fn bad_properties() {
+        // Full coverage of the words is in `props`; here, that resolve_pub uses them.
+        let e = err_text(&["-t", "a", "-m", "x", "-D", "publish", "foo", "1"]);
+        assert_eq!(
+            e,
+            "Error: Invalid property name foo given in --property argument.\n\n\nUse 'mqtk pub --help' to see usage.\n"
+        );
+        let e = err_text(&[
+            "-t",
+            "a",
+            "-m",
+            "x",
+            "-D",
+            "publish",
+            "message-expiry-interval",
+            "-1",
+        ]);
+        assert!(
+            e.starts_with(
+                "Error: Property value (-1) out of range for property message-expiry-interval.\n"
+            ),
+            "{e}"
+        );
+        // A duplicate is kept for the check before connecting (libmosquitto's).
         let s = resolve(&[
             "-t",
             "a",
             "-m",
             "x",
-            "-V",
-            "311",
+            "-x",
+            "5",
             "-D",
-            "publish",
-            "content-type",
-            "t",
+            "connect",
+            "session-expiry-interval",
+            "6",
         ])
         .unwrap();
-        assert_eq!(s.client.version, ProtocolVersion::V311);
-    }
-
-    #[test]
-    fn bad_properties() {
-        let e = err_text(&["-t", "a", "-m", "x", "-D", "publish", "foo", "1"]);
-        assert_eq!(
-            e,
-            "Error: Invalid property name given in --property argument.\n\n\nUse 'mqtk pub --help' to see usage.\n"
-        );
-        let e = err_text(&[
-            "-t",
-            "a",
-            "-m",
-            "x",
-            "-D",
-            "connect",
-            "receive-maximum",
-            "x",
-        ]);
-        assert!(
-            e.starts_with("Error: Property value 'x' not a number.\n"),
-            "{e}"
-        );
-        let e = err_text(&[
-            "-t",
-            "a",
-            "-m",
-            "x",
-            "-D",
-            "connect",
-            "receive-maximum",
-            "0",
-        ]);
-        assert!(
-            e.contains("out of range for property receive-maximum"),
-            "{e}"
-        );
-        let e = err_text(&["-t", "a", "-m", "x", "-D", "bogus", "content-type", "x"]);
-        assert!(
-            e.starts_with("Error: Invalid command given in --property argument."),
-            "{e}"
-        );
-        let e = err_text(&["-t", "a", "-m", "x", "-D", "connect", "content-type", "x"]);
-        assert!(
-            e.starts_with("Error: content-type property not allowed for connect"),
-            "{e}"
-        );
-        let e = err_text(&["-t", "a", "-m", "x", "-D", "publish", "user-property", "k"]);
-        assert!(
-            e.starts_with("Error: --property argument given but not enough"),
-            "{e}"
-        );
-        let e = err_text(&[
-            "-t",
-            "a",
-            "-m",
-            "x",
-            "-D",
-            "publish",
-            "subscription-identifier",
-            "1",
-        ]);
-        assert!(e.contains("not supported for publish"), "{e}");
+        assert_eq!(s.client.connect_properties.0.len(), 2);
     }
 
     #[test]

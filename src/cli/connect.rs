@@ -139,9 +139,11 @@ pub struct ConnectArgs {
     /// MQTT v5 property: COMMAND NAME VALUE (or COMMAND user-property KEY VALUE), e.g.
     /// `-D publish message-expiry-interval 30`. Commands: connect, publish, disconnect,
     /// will (and subscribe/unsubscribe for sub). Implies -V 5.
-    // The values of all `-D`s in order; `crate::settings` splits them into groups
-    // (user-property takes 4).
+    // The words of all `-D`s in order; `crate::settings::props` splits them into groups
+    // again (user-property takes 4). The words may start with '-' (mosquitto takes them
+    // as they come); `crate::cli::words` marks where each group of fewer than four ends.
     #[arg(short = 'D', long = "property", num_args = 3..=4, action = clap::ArgAction::Append,
+          allow_hyphen_values = true, value_terminator = crate::cli::words::PROPERTY_END,
           value_names = ["COMMAND", "NAME", "VALUE"], help_heading = "MQTT v5")]
     pub property: Vec<String>,
 

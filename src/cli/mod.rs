@@ -7,6 +7,7 @@ pub mod passwd;
 pub mod r#pub;
 pub mod rr;
 pub mod sub;
+pub mod words;
 
 use std::ffi::{OsStr, OsString};
 use std::path::Path;

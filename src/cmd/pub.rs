@@ -9,7 +9,7 @@ pub fn run(args: PubArgs) -> Result<u8, Error> {
     let tool = super::client_tool("pub");
     if args.conn.version {
         super::print_client_version(&tool, "3.1/3.1.1/5.0");
-        return Ok(crate::exit::OK);
+        return Ok(crate::exit::help_exit_code(&tool));
     }
     let settings = match settings::resolve_pub(&args, &tool) {
         Ok(s) => s,

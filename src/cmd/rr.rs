@@ -9,7 +9,7 @@ pub fn run(args: RrArgs) -> Result<u8, Error> {
     let tool = super::client_tool("rr");
     if args.conn.version {
         super::print_client_version(&tool, "5.0");
-        return Ok(crate::exit::OK);
+        return Ok(crate::exit::help_exit_code(&tool));
     }
     let settings = resolve_rr(&args, &tool)?;
     super::block_on(crate::session::rr::run_rr(&settings))

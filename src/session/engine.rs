@@ -26,6 +26,7 @@ use crate::codec::{
 use crate::connect::{ConnectError, Prepared};
 use crate::exit::{self, Error};
 use crate::session::state::{PubRecOutcome, Resend, State, Tick};
+use crate::settings::props::{PropertyProblem, check_all};
 use crate::settings::{ClientSettings, MessageSource, PubSettings};
 use crate::transport::BoxedStream;
 
@@ -154,9 +155,22 @@ pub fn connect_error(e: &ConnectError, quiet: bool) -> Error {
     )
 }
 
-/// Checks the endpoint and loads what it needs (certificates) once, before connecting.
+/// Checks the endpoint and loads what it needs (certificates) once, before connecting,
+/// and the `-D will`/`-D connect` properties where mosquitto 2.1 checks them: the will
+/// as it is set (before TLS), the CONNECT ones as it starts to connect.
 pub fn prepare(s: &ClientSettings) -> Result<Prepared, Error> {
-    crate::connect::prepare(&s.endpoint).map_err(|e| connect_error(&e, s.quiet))
+    let v5 = s.version == ProtocolVersion::V5;
+    let failed = |text: String| quieted(s.quiet, crate::settings::plain(text));
+    if let Some(w) = &s.will
+        && check_all(PropertyContext::Will, &w.properties, v5).is_err()
+    {
+        return Err(failed("Error: Problem setting will.\n".into()));
+    }
+    let prepared = crate::connect::prepare(&s.endpoint).map_err(|e| connect_error(&e, s.quiet))?;
+    if let Err(p) = check_all(PropertyContext::Connect, &s.connect_properties, v5) {
+        return Err(failed(format!("Unable to connect ({}).\n", p.strerror())));
+    }
+    Ok(prepared)
 }
 
 /// A live MQTT connection: the two halves of the stream and the receive buffer.
@@ -618,6 +632,9 @@ pub async fn run_publisher(p: &PubSettings) -> Result<u8, Error> {
     let mut topic = Vec::with_capacity(p.topic.len() + 2);
     topic.extend_from_slice(&(p.topic.len() as u16).to_be_bytes());
     topic.extend_from_slice(p.topic.as_bytes());
+    if let Err(problem) = check_all(PropertyContext::Publish, &c.publish_properties, v5) {
+        return refuse_publish(p, source, &prepared, problem).await;
+    }
     let mut props = BytesMut::new();
     if v5 {
         codec::properties::encode(&c.publish_properties, PropertyContext::Publish, &mut props)
@@ -646,6 +663,87 @@ pub async fn run_publisher(p: &PubSettings) -> Result<u8, Error> {
     pubr.run().await
 }
 
+/// `-D publish` properties that cannot be sent. mosquitto_pub 2.1 finds out only when
+/// it publishes, after CONNACK, and mqtk does what it then does: with `-l`, the first
+/// line's publish fails and it leaves with that error (libmosquitto's number as the
+/// exit status; input without a line is no error); otherwise it disconnects without
+/// publishing and reports the connection lost (exit status 7).
+async fn refuse_publish(
+    p: &PubSettings,
+    mut source: Source,
+    prepared: &Prepared,
+    problem: PropertyProblem,
+) -> Result<u8, Error> {
+    let c = &p.client;
+    let mut dbg = Debug::new(c.debug, &c.client_id);
+    let (mut session, _) = establish(c, prepared, &mut dbg, c.clean_start).await?;
+    let (text, code) = if matches!(source, Source::Lines { .. }) {
+        match first_line(&mut source).await {
+            None => {
+                send_disconnect(&mut session, c, &dbg).await;
+                return Ok(exit::OK);
+            }
+            Some(terminated) => {
+                // mosquitto_pub ignores a failed QoS 0 publish of a last, unterminated
+                // line and disconnects before it returns the error.
+                if !terminated && p.qos == QoS::AtMostOnce {
+                    send_disconnect(&mut session, c, &dbg).await;
+                }
+                (format!("Error: {}\n", problem.strerror()), problem.code())
+            }
+        }
+    } else {
+        send_disconnect(&mut session, c, &dbg).await;
+        let head = match problem {
+            PropertyProblem::Protocol => "Error: Protocol error when communicating with broker.\n",
+            _ => "",
+        };
+        (
+            format!("{head}Error: The connection was lost\n"),
+            exit::MOSQ_ERR_CONN_LOST,
+        )
+    };
+    session.close().await;
+    Err(quieted(c.quiet, Error::Verbatim { text, code }))
+}
+
+/// `-l`: waits for the first line. `None`: the input ended without one; `Some(true)`:
+/// a line ending in a newline; `Some(false)`: a last line without one. A failed read
+/// ends the input, as it ends mosquitto's `fgets` loop.
+async fn first_line(source: &mut Source) -> Option<bool> {
+    loop {
+        let Source::Lines { buf, eof, .. } = source else {
+            return None;
+        };
+        if buf.contains(&b'\n') {
+            return Some(true);
+        }
+        if *eof {
+            return (!buf.is_empty()).then_some(false);
+        }
+        if read_input_chunk(source).await.is_err()
+            && let Source::Lines { eof, .. } = source
+        {
+            *eof = true;
+        }
+    }
+}
+
+/// DISCONNECT with the `-D disconnect` properties, unless libmosquitto would refuse
+/// them (then nothing is sent, as mosquitto_disconnect_v5 sends nothing).
+async fn send_disconnect(session: &mut Session, c: &ClientSettings, dbg: &Debug) {
+    let v5 = c.version == ProtocolVersion::V5;
+    if check_all(PropertyContext::Disconnect, &c.disconnect_properties, v5).is_err() {
+        return;
+    }
+    let d = Disconnect {
+        reason: ReasonCode::NORMAL_DISCONNECTION,
+        properties: c.disconnect_properties.clone(),
+    };
+    dbg.log(format_args!("sending DISCONNECT"));
+    let _ = session.send(&Packet::Disconnect(d)).await;
+}
+
 impl Publisher<'_> {
     fn quiet(&self) -> bool {
         self.p.client.quiet
@@ -667,12 +765,7 @@ impl Publisher<'_> {
             first = false;
             match self.pump(&mut session, resend).await? {
                 PumpEnd::Done => {
-                    let d = Disconnect {
-                        reason: ReasonCode::NORMAL_DISCONNECTION,
-                        properties: c.disconnect_properties.clone(),
-                    };
-                    self.dbg.log(format_args!("sending DISCONNECT"));
-                    let _ = session.send(&Packet::Disconnect(d)).await;
+                    send_disconnect(&mut session, c, &self.dbg).await;
                     session.close().await;
                     return self.finish();
                 }

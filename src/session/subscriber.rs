@@ -21,9 +21,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::Instant;
 
 use crate::codec::{
-    self, Disconnect, Packet, Properties, PropertyId, ProtocolVersion, PubAck, PubComp, PubRec,
-    PubRel, Publish, QoS, ReasonCode, SubAck, Subscribe, SubscribeFilter, SubscriptionOptions,
-    Unsubscribe,
+    self, Disconnect, Packet, Properties, PropertyContext, PropertyId, ProtocolVersion, PubAck,
+    PubComp, PubRec, PubRel, Publish, QoS, ReasonCode, SubAck, Subscribe, SubscribeFilter,
+    SubscriptionOptions, Unsubscribe,
 };
 use crate::connect::Prepared;
 use crate::exit::{self, Error};
@@ -33,6 +33,7 @@ use crate::session::engine::{
 };
 use crate::session::state::{State, Tick};
 use crate::settings::ClientSettings;
+use crate::settings::props::check_all;
 use crate::settings::sub::SubSettings;
 use crate::transport::BoxedStream;
 
@@ -634,11 +635,17 @@ impl Subscriber<'_> {
     }
 
     /// SUBSCRIBE with every `-t` in one packet, then one UNSUBSCRIBE per `-U`
-    /// (mosquitto_sub's connect callback).
+    /// (mosquitto_sub's connect callback). `-D subscribe`/`-D unsubscribe` properties
+    /// libmosquitto refuses mean that packet is not sent, and, as in mosquitto_sub,
+    /// nothing is said: the client stays connected until -W, -C or a signal.
     fn subscribe(&mut self, link: &mut Link) -> Result<(), Error> {
         let s = self.s;
         let link_err = |e: LinkError| Error::Failed(format!("{e:?}"));
-        if !s.topics.is_empty() {
+        let v5 = link.version == ProtocolVersion::V5;
+        let sendable = |ctx, props| check_all(ctx, props, v5).is_ok();
+        if !s.topics.is_empty()
+            && sendable(PropertyContext::Subscribe, &s.client.subscribe_properties)
+        {
             let options = SubscriptionOptions {
                 qos: s.qos,
                 no_local: false,
@@ -671,7 +678,11 @@ impl Subscriber<'_> {
             };
             link.queue(&Packet::Subscribe(sub)).map_err(link_err)?;
         }
-        for t in &s.unsubscribe {
+        let unsubscribe = sendable(
+            PropertyContext::Unsubscribe,
+            &s.client.unsubscribe_properties,
+        );
+        for t in s.unsubscribe.iter().filter(|_| unsubscribe) {
             let pid = link.next_pid();
             link.dbg
                 .log(format_args!("sending UNSUBSCRIBE (Mid: {pid}, Topic: {t})"));

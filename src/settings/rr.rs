@@ -71,6 +71,11 @@ pub fn resolve_rr(args: &RrArgs, tool_name: &str) -> Result<RrSettings, Error> {
     else {
         return Err(usage(ALL_OF, t));
     };
+    crate::settings::props::check_rr_request(
+        &client.publish_properties,
+        &response_topic,
+        client.quiet,
+    )?;
     if topic.is_empty() {
         return Err(plain(
             "Error: Invalid input. Does your topic contain '+' or '#'?\n",

@@ -9,6 +9,7 @@ mod docs;
 mod install;
 mod interop;
 mod listeners;
+mod mosquitto21;
 mod output;
 mod passwd;
 mod pub_packets;
