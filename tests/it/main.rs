@@ -8,6 +8,7 @@ mod connect;
 mod docs;
 mod install;
 mod interop;
+mod keylog;
 mod listeners;
 mod output;
 mod passwd;
