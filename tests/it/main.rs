@@ -10,6 +10,7 @@ mod install;
 mod interop;
 mod keylog;
 mod listeners;
+mod message_rate;
 mod output;
 mod passwd;
 mod pub_packets;
