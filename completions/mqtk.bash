@@ -1967,7 +1967,7 @@ _mqtk() {
             return 0
             ;;
         mqtk__subcmd__sub)
-            opts="-h -p -u -P -i -I -k -c -x -V -A -L -o -M -D -d -t -T -U -q -C -E -W -R -v -N -F -w --host --port --username --pw --id --id-prefix --keepalive --disable-clean-session --protocol-version --nodelay --mptcp --unix --ws --url --proxy --will-topic --will-payload --will-qos --will-retain --property --cafile --capath --cert --key --keyform --ciphers --tls-version --insecure --tls-alpn --tls-use-os-certs --no-tls --tls-engine --tls-engine-kpass-sha1 --psk --psk-identity --tls-keylog --debug --quiet --help --version --topic --filter-out --unsubscribe --qos --retained-only --remove-retained --retain-as-published --retain-handling --random-filter --verbose --pretty --watch --line-buffered"
+            opts="-h -p -u -P -i -I -k -c -x -V -A -L -o -M -D -d -t -T -U -q -C -E -W -R -v -N -F -w --host --port --username --pw --id --id-prefix --keepalive --disable-clean-session --protocol-version --nodelay --mptcp --unix --ws --url --proxy --will-topic --will-payload --will-qos --will-retain --property --cafile --capath --cert --key --keyform --ciphers --tls-version --insecure --tls-alpn --tls-use-os-certs --no-tls --tls-engine --tls-engine-kpass-sha1 --psk --psk-identity --tls-keylog --debug --quiet --help --version --topic --filter-out --unsubscribe --qos --retained-only --remove-retained --retain-as-published --retain-handling --random-filter --verbose --pretty --watch --line-buffered --message-rate"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

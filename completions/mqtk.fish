@@ -68,7 +68,7 @@ complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -l tls-engine -d 'Not sup
 complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -l tls-engine-kpass-sha1 -d 'Not supported (OpenSSL engines)' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -l psk -d 'Not supported (rustls has no TLS-PSK)' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -l psk-identity -d 'Not supported (rustls has no TLS-PSK)' -r
-complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -l tls-keylog -d 'Not supported yet: write TLS key material to FILE' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -l tls-keylog -d 'Append the TLS session secrets to FILE (NSS key log format, created with mode 0600), so that Wireshark can decrypt the traffic. For debugging only. Without this flag, $SSLKEYLOGFILE names the file' -r -F
 complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -s t -l topic -d 'MQTT topic to publish to' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -s m -l message -d 'Message payload to send' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -s f -l file -d 'Send the contents of a file as the message (streamed from disk)' -r -F
@@ -122,7 +122,7 @@ complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -l tls-engine -d 'Not sup
 complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -l tls-engine-kpass-sha1 -d 'Not supported (OpenSSL engines)' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -l psk -d 'Not supported (rustls has no TLS-PSK)' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -l psk-identity -d 'Not supported (rustls has no TLS-PSK)' -r
-complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -l tls-keylog -d 'Not supported yet: write TLS key material to FILE' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -l tls-keylog -d 'Append the TLS session secrets to FILE (NSS key log format, created with mode 0600), so that Wireshark can decrypt the traffic. For debugging only. Without this flag, $SSLKEYLOGFILE names the file' -r -F
 complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -s t -l topic -d 'MQTT topic to subscribe to. May be repeated' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -s T -l filter-out -d 'Topic filter whose messages are not printed. May be repeated' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -s U -l unsubscribe -d 'Unsubscribe from a topic (after subscribing). May be repeated' -r
@@ -154,6 +154,7 @@ complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -s N -d 'Do not add an en
 complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -l pretty -d 'Print JSON (%j, %J) indented rather than minimised'
 complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -s w -l watch -d 'Redraw one screen line per topic'
 complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -l line-buffered -d 'Flush the output after every message (by default it is flushed when no more messages are waiting, or at once on a terminal)'
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -l message-rate -d 'Instead of the messages, print how many arrived in each second ("N msgs/s"). The options that choose which messages to print and how (-C, -R, -T, -v, -F, …) have no effect then, as in mosquitto 2.1'
 complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s h -l host -d 'MQTT host to connect to. Defaults to localhost' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s p -l port -d 'Network port to connect to. Defaults to 1883 for plain MQTT and 8883 for MQTT over TLS' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s u -l username -d 'Provide a username' -r
@@ -185,7 +186,7 @@ complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -l tls-engine -d 'Not supp
 complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -l tls-engine-kpass-sha1 -d 'Not supported (OpenSSL engines)' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -l psk -d 'Not supported (rustls has no TLS-PSK)' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -l psk-identity -d 'Not supported (rustls has no TLS-PSK)' -r
-complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -l tls-keylog -d 'Not supported yet: write TLS key material to FILE' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -l tls-keylog -d 'Append the TLS session secrets to FILE (NSS key log format, created with mode 0600), so that Wireshark can decrypt the traffic. For debugging only. Without this flag, $SSLKEYLOGFILE names the file' -r -F
 complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s t -l topic -d 'Topic the request is published to' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s e -d 'Response topic: subscribed to, and sent with the request' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s m -l message -d 'Request payload' -r
@@ -240,7 +241,7 @@ complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_sub
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -l tls-engine-kpass-sha1 -d 'Not supported (OpenSSL engines)' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -l psk -d 'Not supported (rustls has no TLS-PSK)' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -l psk-identity -d 'Not supported (rustls has no TLS-PSK)' -r
-complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -l tls-keylog -d 'Not supported yet: write TLS key material to FILE' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -l tls-keylog -d 'Append the TLS session secrets to FILE (NSS key log format, created with mode 0600), so that Wireshark can decrypt the traffic. For debugging only. Without this flag, $SSLKEYLOGFILE names the file' -r -F
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -s c -l clients -d 'Number of clients (publishers, subscribers or connections; in the default mode, this many of each)' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -l subscribers -d 'Default mode: number of subscribers, when it should differ from -c' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -s n -l start-number -d 'Index of the first client (%i); give each process of a multi-process run its own range so that client ids and publisher ids stay unique' -r
@@ -306,7 +307,7 @@ complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcomm
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -l tls-engine-kpass-sha1 -d 'Not supported (OpenSSL engines)' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -l psk -d 'Not supported (rustls has no TLS-PSK)' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -l psk-identity -d 'Not supported (rustls has no TLS-PSK)' -r
-complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -l tls-keylog -d 'Not supported yet: write TLS key material to FILE' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -l tls-keylog -d 'Append the TLS session secrets to FILE (NSS key log format, created with mode 0600), so that Wireshark can decrypt the traffic. For debugging only. Without this flag, $SSLKEYLOGFILE names the file' -r -F
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -s c -l clients -d 'Number of clients (publishers, subscribers or connections; in the default mode, this many of each)' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -l subscribers -d 'Default mode: number of subscribers, when it should differ from -c' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -s n -l start-number -d 'Index of the first client (%i); give each process of a multi-process run its own range so that client ids and publisher ids stay unique' -r
@@ -367,7 +368,7 @@ complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcomm
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -l tls-engine-kpass-sha1 -d 'Not supported (OpenSSL engines)' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -l psk -d 'Not supported (rustls has no TLS-PSK)' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -l psk-identity -d 'Not supported (rustls has no TLS-PSK)' -r
-complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -l tls-keylog -d 'Not supported yet: write TLS key material to FILE' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -l tls-keylog -d 'Append the TLS session secrets to FILE (NSS key log format, created with mode 0600), so that Wireshark can decrypt the traffic. For debugging only. Without this flag, $SSLKEYLOGFILE names the file' -r -F
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -s c -l clients -d 'Number of clients (publishers, subscribers or connections; in the default mode, this many of each)' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -l subscribers -d 'Default mode: number of subscribers, when it should differ from -c' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -s n -l start-number -d 'Index of the first client (%i); give each process of a multi-process run its own range so that client ids and publisher ids stay unique' -r
@@ -428,7 +429,7 @@ complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcomm
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -l tls-engine-kpass-sha1 -d 'Not supported (OpenSSL engines)' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -l psk -d 'Not supported (rustls has no TLS-PSK)' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -l psk-identity -d 'Not supported (rustls has no TLS-PSK)' -r
-complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -l tls-keylog -d 'Not supported yet: write TLS key material to FILE' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -l tls-keylog -d 'Append the TLS session secrets to FILE (NSS key log format, created with mode 0600), so that Wireshark can decrypt the traffic. For debugging only. Without this flag, $SSLKEYLOGFILE names the file' -r -F
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -s c -l clients -d 'Number of clients (publishers, subscribers or connections; in the default mode, this many of each)' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -l subscribers -d 'Default mode: number of subscribers, when it should differ from -c' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -s n -l start-number -d 'Index of the first client (%i); give each process of a multi-process run its own range so that client ids and publisher ids stay unique' -r

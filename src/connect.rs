@@ -52,6 +52,16 @@ pub struct TlsSettings {
     pub version: Option<TlsVersion>,
     /// `--ciphers`: OpenSSL-style cipher list, mapped to rustls suites where possible.
     pub ciphers: Option<String>,
+    /// `--tls-keylog FILE`, or `$SSLKEYLOGFILE`: where to append the session secrets.
+    pub keylog: Option<KeyLogPath>,
+}
+
+/// The key log file and what named it, for error messages.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyLogPath {
+    pub path: PathBuf,
+    /// `--tls-keylog` or `SSLKEYLOGFILE`.
+    pub named_by: &'static str,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -22,7 +22,7 @@ use bytes::Bytes;
 use crate::cli::connect::{ConnectArgs, parse_publish_topic, usage_suffix};
 use crate::cli::r#pub::PubArgs;
 use crate::codec::{Properties, PropertyId, PropertyValue, ProtocolVersion, QoS, Will};
-use crate::connect::{Endpoint, Proxy, ProxyKind, TlsSettings, TlsVersion};
+use crate::connect::{Endpoint, KeyLogPath, Proxy, ProxyKind, TlsSettings, TlsVersion};
 use crate::exit::Error;
 
 /// Which client tool: decides the default options file and which `-D` commands apply.
@@ -436,6 +436,35 @@ fn not_supported(option: &str, why: &str, tool: &str) -> Error {
 
 const RUSTLS: &str = "mqtk's TLS library (rustls) does not implement it";
 
+/// Where the TLS secrets go: `--tls-keylog FILE`, else `$SSLKEYLOGFILE` (as curl
+/// reads it; an empty value is unset). Without TLS there is nothing to log: the
+/// variable is ignored then, but the flag is an error (mosquitto 2.1 fails too, later
+/// and less clearly: its connection fails with "Invalid arguments provided").
+fn keylog_path(
+    flag: Option<&PathBuf>,
+    tls_on: bool,
+    tool: &str,
+) -> Result<Option<KeyLogPath>, Error> {
+    if let Some(path) = flag {
+        if !tls_on {
+            return Err(usage(
+                "Error: --tls-keylog needs a TLS connection (--cafile, --capath, --tls-use-os-certs, port 8883 or an mqtts:// URL).\n",
+                tool,
+            ));
+        }
+        return Ok(Some(KeyLogPath {
+            path: path.clone(),
+            named_by: "--tls-keylog",
+        }));
+    }
+    Ok(std::env::var_os("SSLKEYLOGFILE")
+        .filter(|v| tls_on && !v.is_empty())
+        .map(|v| KeyLogPath {
+            path: PathBuf::from(v),
+            named_by: "SSLKEYLOGFILE",
+        }))
+}
+
 /// Resolves the shared connection flags. `tool_name` is what usage errors call the
 /// program (`mosquitto_pub`, `mqtk pub`).
 pub fn resolve_client(
@@ -553,9 +582,6 @@ pub fn resolve_client(
             t,
         ));
     }
-    if args.tls_keylog.is_some() {
-        return Err(not_supported("--tls-keylog", "not implemented in mqtk", t));
-    }
 
     // Protocol version: explicit -V wins; -D and -x imply v5 (mosquitto 2.1).
     let version = args.protocol_version.unwrap_or(
@@ -641,6 +667,7 @@ pub fn resolve_client(
         || url_tls
         || (port == 8883 && args.cafile.is_none() && args.capath.is_none());
     let tls_on = !args.no_tls && (args.cafile.is_some() || args.capath.is_some() || use_os_certs);
+    let keylog = keylog_path(args.tls_keylog.as_ref(), tls_on, t)?;
     let tls = tls_on.then(|| TlsSettings {
         cafile: args.cafile.clone(),
         capath: args.capath.clone(),
@@ -651,6 +678,7 @@ pub fn resolve_client(
         alpn: args.tls_alpn.clone(),
         version: tls_version,
         ciphers: args.ciphers.clone(),
+        keylog,
     });
     let websocket = args.ws || url.as_ref().is_some_and(|u| u.websocket);
     let host = args

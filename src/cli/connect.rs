@@ -212,13 +212,10 @@ pub struct ConnectArgs {
         hide = true
     )]
     pub psk_identity: Option<String>,
-    /// Not supported yet: write TLS key material to FILE.
-    #[arg(
-        long = "tls-keylog",
-        value_name = "FILE",
-        help_heading = "TLS",
-        hide = true
-    )]
+    /// Append the TLS session secrets to FILE (NSS key log format, created with mode
+    /// 0600), so that Wireshark can decrypt the traffic. For debugging only. Without
+    /// this flag, $SSLKEYLOGFILE names the file.
+    #[arg(long = "tls-keylog", value_name = "FILE", help_heading = "TLS")]
     pub tls_keylog: Option<PathBuf>,
 
     /// Enable debug messages.

@@ -80,6 +80,11 @@ pub struct SubArgs {
     /// messages are waiting, or at once on a terminal).
     #[arg(long = "line-buffered", help_heading = "Output")]
     pub line_buffered: bool,
+    /// Instead of the messages, print how many arrived in each second ("N msgs/s").
+    /// The options that choose which messages to print and how (-C, -R, -T, -v, -F,
+    /// …) have no effect then, as in mosquitto 2.1.
+    #[arg(long = "message-rate", help_heading = "Output")]
+    pub message_rate: bool,
 }
 
 /// C's `atoi`: leading blanks, a sign, digits; anything else stops it (so "x" is 0).

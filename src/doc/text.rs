@@ -268,7 +268,9 @@ the hex group size. For example %-20t pads the topic to 20 columns.
 /// ENVIRONMENT of the client pages.
 pub const ENVIRONMENT: &str = "\
 XDG_CONFIG_HOME :: Where the default options file is looked for (see FILES).
-HOME :: ~/.config is $HOME/.config when XDG_CONFIG_HOME is unset.";
+HOME :: ~/.config is $HOME/.config when XDG_CONFIG_HOME is unset.
+SSLKEYLOGFILE :: Without --tls-keylog, the file to append TLS session secrets to (as \
+curl reads it); ignored when the connection does not use TLS.";
 
 /// The paragraphs before the exit-status list.
 pub const EXIT_STATUS_INTRO: &str = "\

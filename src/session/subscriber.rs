@@ -2,7 +2,7 @@
 //! connection: decode every complete packet in the read buffer, acknowledge QoS 1/2
 //! messages as libmosquitto does, resolve v5 topic aliases, keepalive pings) and the
 //! subscriber loop (mosquitto_sub's message rules, `-C`/`-E`/`-W`, signals,
-//! reconnection, buffered output with its flush rules).
+//! reconnection, buffered output with its flush rules, `--message-rate`'s counting).
 //!
 //! Performance: one current-thread runtime; a 64 KiB read buffer decoded in a loop
 //! (payloads share it, no copy); messages are formatted straight into a 64 KiB
@@ -31,6 +31,7 @@ use crate::output::{Formatter, Message};
 use crate::session::engine::{
     Debug, EstablishError, LinkError, PublishSummary, establish, prepare, sleep_until_opt,
 };
+use crate::session::rate::Rate;
 use crate::session::state::{State, Tick};
 use crate::settings::ClientSettings;
 use crate::settings::props::check_all;
@@ -531,10 +532,34 @@ struct Subscriber<'a> {
     /// disconnecting, as mosquitto_sub does with `last_mid`.
     removals: HashSet<u16>,
     stop: Option<Stop>,
+    /// `--message-rate`: messages are counted here instead of printed.
+    rate: Option<&'a Rate>,
 }
 
 /// Runs `mqtk sub` and returns the exit status.
 pub async fn run_subscriber(s: &SubSettings) -> Result<u8, Error> {
+    let deadline = s.timeout.map(|d| Instant::now() + d);
+    if !s.message_rate {
+        return run_session(s, None, deadline).await;
+    }
+    let rate = Rate::new(deadline);
+    tokio::select! {
+        r = run_session(s, Some(&rate), deadline) => {
+            let last = rate.finish();
+            let code = r?;
+            last.map_err(out_err)?;
+            Ok(code)
+        }
+        e = rate.report() => Err(out_err(e)),
+    }
+}
+
+/// The subscriber's run, from the first connection to the exit status.
+async fn run_session(
+    s: &SubSettings,
+    rate: Option<&Rate>,
+    deadline: Option<Instant>,
+) -> Result<u8, Error> {
     let fmt = Formatter::new(&s.output).map_err(|e| Error::Failed(e.to_string()))?;
     let c = &s.client;
     let mut sub = Subscriber {
@@ -547,9 +572,9 @@ pub async fn run_subscriber(s: &SubSettings) -> Result<u8, Error> {
         processing: true,
         removals: HashSet::new(),
         stop: None,
+        rate,
     };
     let mut signals = Signals::new()?;
-    let deadline = s.timeout.map(|d| Instant::now() + d);
     let host = match &c.endpoint.unix_socket {
         Some(p) => p.display().to_string(),
         None => c.endpoint.host.clone(),
@@ -587,6 +612,9 @@ pub async fn run_subscriber(s: &SubSettings) -> Result<u8, Error> {
             }
         };
         first = false;
+        if let Some(r) = sub.rate {
+            r.start();
+        }
         sub.subscribe(&mut link)?;
         let end = sub.pump(&mut link, &mut signals, deadline).await;
         match end {
@@ -631,6 +659,11 @@ pub async fn run_subscriber(s: &SubSettings) -> Result<u8, Error> {
 
 impl Subscriber<'_> {
     fn timed_out(&mut self) -> Result<u8, Error> {
+        // The last count comes before "Timed out", as in mosquitto; failing to print
+        // it must not hide the time-out.
+        if let Some(r) = self.rate {
+            let _ = r.finish();
+        }
         timed_out(&mut self.out, self.s.client.quiet)
     }
 
@@ -852,6 +885,12 @@ impl Subscriber<'_> {
     /// mosquitto_sub's `my_message_callback`.
     fn on_message(&mut self, link: &mut Link, p: &Publish, now: SystemTime) -> Result<(), Error> {
         let s = self.s;
+        // --message-rate counts every message and handles none (mosquitto counts
+        // before its `process_messages` check, which the option turns off).
+        if let Some(r) = self.rate {
+            r.count();
+            return Ok(());
+        }
         if !self.processing {
             return Ok(());
         }

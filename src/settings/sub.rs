@@ -38,6 +38,8 @@ pub struct SubSettings {
     pub output: OutputOptions,
     /// Flush after every message (`--line-buffered`).
     pub line_buffered: bool,
+    /// `--message-rate`: print a count each second instead of the messages.
+    pub message_rate: bool,
 }
 
 pub fn resolve_sub(args: &SubArgs, tool_name: &str) -> Result<SubSettings, Error> {
@@ -48,7 +50,8 @@ pub fn resolve_sub(args: &SubArgs, tool_name: &str) -> Result<SubSettings, Error
         pretty: args.pretty,
         eol: !args.no_eol,
         format,
-        watch: args.watch,
+        // mosquitto turns --watch off under --message-rate (no screen to redraw).
+        watch: args.watch && !args.message_rate,
     };
     // mosquitto checks -F while reading the arguments.
     if let Err(e) = Formatter::new(&output) {
@@ -109,6 +112,7 @@ pub fn resolve_sub(args: &SubArgs, tool_name: &str) -> Result<SubSettings, Error
         random_filter: args.random_filter.unwrap_or(10000),
         output,
         line_buffered: args.line_buffered,
+        message_rate: args.message_rate,
     })
 }
 

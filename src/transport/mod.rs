@@ -2,6 +2,7 @@
 //! clients and the broker. Every transport ends as a `BoxedStream`.
 
 pub mod http_proxy;
+pub mod keylog;
 pub mod socks5;
 pub mod tcp;
 pub mod tls;

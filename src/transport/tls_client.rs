@@ -1,6 +1,7 @@
 //! The client side of TLS: one rustls `ClientConfig` built from mosquitto's TLS flags
 //! (`--cafile`, `--capath`, `--tls-use-os-certs`, `--cert`/`--key`, `--insecure`,
-//! `--tls-alpn`, `--tls-version`, `--ciphers`), with errors in mosquitto's words.
+//! `--tls-alpn`, `--tls-version`, `--ciphers`, `--tls-keylog`), with errors in
+//! mosquitto's words.
 
 use std::io;
 use std::path::Path;
@@ -17,6 +18,7 @@ use rustls::{
 };
 
 use crate::connect::{ConnectError, TlsSettings, TlsVersion};
+use crate::transport::keylog::KeyLogFile;
 use crate::transport::tls::provider;
 
 /// OpenSSL's names (and the IANA names) of the cipher suites the ring provider has.
@@ -312,6 +314,19 @@ pub fn client_config(s: &TlsSettings) -> Result<Arc<ClientConfig>, ConnectError>
             });
         }
         config.alpn_protocols = vec![alpn.as_bytes().to_vec()];
+    }
+    if let Some(k) = &s.keylog {
+        let file = KeyLogFile::open(&k.path).map_err(|e| ConnectError::TlsFile {
+            what: if k.named_by == "SSLKEYLOGFILE" {
+                "Unable to open TLS key log file (SSLKEYLOGFILE)"
+            } else {
+                "Unable to open TLS key log file"
+            },
+            option: k.named_by,
+            path: k.path.clone(),
+            reason: crate::exit::strerror(&e),
+        })?;
+        config.key_log = Arc::new(file);
     }
     Ok(Arc::new(config))
 }
