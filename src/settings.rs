@@ -198,7 +198,9 @@ fn options_file_args(
                 let o = opt.to_string_lossy();
                 let text = crate::cli::connect::missing_value_text(&o)
                     .map(str::to_string)
-                    .unwrap_or_else(|| format!("Error: {o} argument given but no value specified.\n\n"));
+                    .unwrap_or_else(|| {
+                        format!("Error: {o} argument given but no value specified.\n\n")
+                    });
                 return Err(usage(text, tool_name));
             }
             (Some(1), Some(v)) if v.as_encoded_bytes().starts_with(b"-") => {

@@ -123,7 +123,10 @@ fn publish_request(
             PropertyValue::String(r.response_topic.clone()),
         );
         if let Some(c) = correlation {
-            props.set(PropertyId::CorrelationData, PropertyValue::Binary(c.clone()));
+            props.set(
+                PropertyId::CorrelationData,
+                PropertyValue::Binary(c.clone()),
+            );
         }
     }
     // libmosquitto numbers QoS 0 messages too; only its -d line shows the number.

@@ -196,7 +196,11 @@ mod tests {
             with(&["--retain-handling", "new"]).unwrap().retain_handling,
             RetainHandling::SendIfNewSubscription
         );
-        assert!(with(&["--retain-as-published"]).unwrap().retain_as_published);
+        assert!(
+            with(&["--retain-as-published"])
+                .unwrap()
+                .retain_as_published
+        );
         assert_eq!(
             with(&["-D", "publish", "response-topic", "c"])
                 .unwrap_err()
