@@ -1737,7 +1737,7 @@ _mqtk() {
             return 0
             ;;
         mqtk__subcmd__rr)
-            opts="-h -p -u -P -i -I -k -c -x -V -A -L -o -M -D -d -t -e -m -f -s -n -q -W -R -v -N -F --host --port --username --pw --id --id-prefix --keepalive --disable-clean-session --protocol-version --nodelay --mptcp --unix --ws --url --proxy --will-topic --will-payload --will-qos --will-retain --property --cafile --capath --cert --key --keyform --ciphers --tls-version --insecure --tls-alpn --tls-use-os-certs --no-tls --tls-engine --tls-engine-kpass-sha1 --psk --psk-identity --tls-keylog --debug --quiet --help --version --topic --message --file --stdin-file --null-message --qos --count --latency --verbose --pretty"
+            opts="-h -p -u -P -i -I -k -c -x -A -L -o -M -D -d -t -e -m -f -s -n -q -W -R -v -N -F -V --host --port --username --pw --id --id-prefix --keepalive --disable-clean-session --nodelay --mptcp --unix --ws --url --proxy --will-topic --will-payload --will-qos --will-retain --property --cafile --capath --cert --key --keyform --ciphers --tls-version --insecure --tls-alpn --tls-use-os-certs --no-tls --tls-engine --tls-engine-kpass-sha1 --psk --psk-identity --tls-keylog --debug --quiet --help --version --topic --message --file --stdin-file --null-message --qos --count --latency --correlate --retain-as-published --retain-handling --verbose --pretty --protocol-version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1800,14 +1800,6 @@ _mqtk() {
                     return 0
                     ;;
                 -x)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --protocol-version)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                -V)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1955,7 +1947,19 @@ _mqtk() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --retain-handling)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 -F)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --protocol-version)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -V)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

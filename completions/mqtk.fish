@@ -163,7 +163,6 @@ complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s i -l id -d 'Id to use f
 complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s I -l id-prefix -d 'Define the client id as ID_PREFIX followed by the process id' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s k -l keepalive -d 'Keep alive in seconds for this client. Defaults to 60' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s x -d 'Session expiry interval (MQTT v5): 0-4294967294 seconds, or -1, 4294967295 or ∞ for a session that does not expire. Defaults to -1 with -c, else 0. Implies -V 5' -r
-complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s V -l protocol-version -d 'MQTT protocol version: mqttv5 (5), mqttv311 (311) or mqttv31 (31). Defaults to mqttv311' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s A -d 'Bind the outgoing socket to this host/ip address' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -l unix -d 'Connect through a unix domain socket instead of TCP' -r -F
 complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s L -l url -d 'User, password, host, port and topic as a URL: mqtt(s)://[username[:password]@]host[:port]/topic or ws(s)://…' -r
@@ -194,7 +193,9 @@ complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s f -l file -d 'Send the 
 complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s q -l qos -d 'Quality of service for the request and the response subscription. Defaults to 0' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s W -d 'Give up after SECONDS: print "Timed out" and exit with status 27' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -l count -d 'Wait for N responses instead of one (mqtk)' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -l retain-handling -d 'When the broker sends retained messages on the response topic (MQTT v5): always, new or never' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s F -d 'Output format, as for `mqtk sub -F`' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s V -l protocol-version -d 'MQTT protocol version: mqttv5 (5), mqttv311 (311) or mqttv31 (31). Defaults to mqttv5' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s c -l disable-clean-session -d 'Disable clean session/enable persistent client mode'
 complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -l nodelay -d 'Disable Nagle\'s algorithm (always disabled in mqtk, which batches writes itself)'
 complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -l mptcp -d 'Not supported (Multipath TCP); accepted only to be rejected with a clear error'
@@ -210,7 +211,9 @@ complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -l version -d 'Print the v
 complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s s -l stdin-file -d 'Read the request from stdin (all of it, one message)'
 complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s n -l null-message -d 'Send a null (zero length) request'
 complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -l latency -d 'Print the time from request to (last) response, as mosquitto_rr 2.1 does'
-complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s R -d 'Do not print stale (retained) responses'
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -l correlate -d 'Send random correlation data with the request and print only responses that carry it back (mqtk; MQTT v5). Without it, as mosquitto_rr, any message on the response topic is the response'
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s R -d 'Do not print stale (retained) responses, and in MQTT v5 ask the broker not to send retained messages at all'
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -l retain-as-published -d 'Subscribe to the response topic with "retain as published" (MQTT v5)'
 complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s v -l verbose -d 'Print responses verbosely (topic, then payload)'
 complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s N -d 'Do not add an end of line character when printing the payload'
 complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -l pretty -d 'Print JSON (%j, %J) indented rather than minimised'

@@ -13,8 +13,8 @@ pub mod props;
 pub mod rr;
 pub mod sub;
 
-use std::ffi::OsString;
-use std::path::{Path, PathBuf};
+use std::ffi::{OsStr, OsString};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -134,7 +134,8 @@ pub fn with_options_file(
             None => Vec::new(),
         },
     };
-    Ok(mosquitto_words(&args, &options_file_args(&text)))
+    let file = options_file_args(&text, &args[1], &tool_name)?;
+    Ok(mosquitto_words(&args, &file))
 }
 
 /// `mqtk SUB… ARGS` with the options file's words (`file`) before ARGS, read as
@@ -167,19 +168,84 @@ fn mosquitto_words(args: &[OsString], file: &[OsString]) -> Vec<OsString> {
     out
 }
 
-/// `$XDG_CONFIG_HOME/mosquitto_pub`, else `$HOME/.config/mosquitto_pub`.
+/// `$XDG_CONFIG_HOME/mosquitto_pub`, else `$HOME/.config/mosquitto_pub`, joined as
+/// mosquitto joins them (`"%s/mosquitto_pub"`): a variable that is set but empty means
+/// the root directory, not the current one.
 fn default_options_file(tool: Tool) -> Option<PathBuf> {
-    let base = match std::env::var_os("XDG_CONFIG_HOME") {
-        Some(x) => PathBuf::from(x),
-        None => Path::new(&std::env::var_os("HOME")?).join(".config"),
+    let mut path = match std::env::var_os("XDG_CONFIG_HOME") {
+        Some(x) => x,
+        None => {
+            let mut home = std::env::var_os("HOME")?;
+            home.push("/.config");
+            home
+        }
     };
-    Some(base.join(tool.options_file_name()))
+    path.push("/");
+    path.push(tool.options_file_name());
+    Some(PathBuf::from(path))
+}
+
+/// An options file's arguments. mosquitto reads each line as an argument list of its
+/// own, so a line's option never takes the next line as its value: a lone option that
+/// needs a value (or `-D`, which needs more than one line can hold) is mosquitto's
+/// missing-value error, and a value starting with `-` is attached to its option so the
+/// parser cannot read it as a flag. `-o` lines are skipped, as mosquitto skips them.
+fn options_file_args(
+    text: &[u8],
+    subcommand: &OsStr,
+    tool_name: &str,
+) -> Result<Vec<OsString>, Error> {
+    use clap::CommandFactory;
+    let lines = options_file_lines(text);
+    if lines.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut cli = crate::cli::Cli::command();
+    // Built, so that every argument knows how many values it takes.
+    cli.build();
+    let cmd = subcommand.to_str().and_then(|s| cli.find_subcommand(s));
+    let mut out = Vec::new();
+    for (opt, rest) in lines {
+        if opt == "-o" {
+            continue;
+        }
+        let arg = opt.to_str().and_then(|o| {
+            cmd?.get_arguments().find(|a| {
+                a.get_short().is_some_and(|c| o == format!("-{c}"))
+                    || a.get_long().is_some_and(|l| o == format!("--{l}"))
+            })
+        });
+        let takes = arg.and_then(|a| a.get_num_args()).map(|n| n.min_values());
+        match (takes, rest) {
+            (Some(n), rest) if n > 1 || (n == 1 && rest.is_none()) => {
+                let o = opt.to_string_lossy();
+                let text = crate::cli::connect::missing_value_text(&o)
+                    .map(str::to_string)
+                    .unwrap_or_else(|| {
+                        format!("Error: {o} argument given but no value specified.\n\n")
+                    });
+                return Err(usage(text, tool_name));
+            }
+            (Some(1), Some(v)) if v.as_encoded_bytes().starts_with(b"-") => {
+                // `-e=-x` and `--topic=-x`: clap drops the `=` either way.
+                let mut joined = opt;
+                joined.push("=");
+                joined.push(v);
+                out.push(joined);
+            }
+            (_, rest) => {
+                out.push(opt);
+                out.extend(rest);
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Splits an options file as mosquitto does: a line starting with `#` is a comment;
 /// otherwise its first space-separated word is an option and the rest of the line,
 /// spaces included, its value (`-m hello world`). Blank lines are skipped.
-fn options_file_args(text: &[u8]) -> Vec<OsString> {
+fn options_file_lines(text: &[u8]) -> Vec<(OsString, Option<OsString>)> {
     let mut out = Vec::new();
     for line in text.split(|&b| b == b'\n') {
         if line.first() == Some(&b'#') {
@@ -197,13 +263,10 @@ fn options_file_args(text: &[u8]) -> Vec<OsString> {
         }
         match line.iter().position(|&b| b == b' ') {
             Some(sp) => {
-                out.push(os(&line[..sp]));
                 let rest = &line[sp + 1..];
-                if !rest.is_empty() {
-                    out.push(os(rest));
-                }
+                out.push((os(&line[..sp]), (!rest.is_empty()).then(|| os(rest))));
             }
-            None => out.push(os(line)),
+            None => out.push((os(line), None)),
         }
     }
     out
@@ -874,7 +937,7 @@ mod tests {
         let s = resolve(&["-t", "a", "-n", "--cafile", "ca.pem"]).unwrap();
         assert_eq!(s.client.endpoint.port, 8883);
         let tls = s.client.endpoint.tls.unwrap();
-        assert_eq!(tls.cafile.as_deref(), Some(Path::new("ca.pem")));
+        assert_eq!(tls.cafile.as_deref(), Some(std::path::Path::new("ca.pem")));
         assert!(!tls.use_os_certs);
         let s = resolve(&["-t", "a", "-n", "-p", "8883"]).unwrap();
         assert!(s.client.endpoint.tls.unwrap().use_os_certs);
@@ -1158,17 +1221,43 @@ mod tests {
         assert!(s.client.client_id.starts_with("mosq-") && s.client.client_id.len() == 23);
     }
 
+    fn file_args(text: &[u8], sub: &str) -> Result<Vec<String>, Error> {
+        Ok(options_file_args(text, OsStr::new(sub), "mosquitto_rr")?
+            .into_iter()
+            .map(|o| o.into_string().unwrap())
+            .collect())
+    }
+
     #[test]
     fn options_file_lines() {
         let text = b"# comment\n-h broker.example\n\n-m hello world\r\n-q 1\n  -r\n";
-        let got: Vec<String> = options_file_args(text)
-            .into_iter()
-            .map(|o| o.into_string().unwrap())
-            .collect();
         assert_eq!(
-            got,
+            file_args(text, "pub").unwrap(),
             ["-h", "broker.example", "-m", "hello world", "-q", "1", "-r"]
         );
+    }
+
+    #[test]
+    fn each_options_file_line_stands_alone() {
+        // A value starting with '-' stays with its option; -o lines are skipped.
+        assert_eq!(
+            file_args(b"-e -x\n--topic -t\n-o other\n-v -N\n", "rr").unwrap(),
+            ["-e=-x", "--topic=-t", "-v", "-N"]
+        );
+        // An option never takes the next line as its value.
+        assert_eq!(
+            file_args(b"-e\n-v\n", "rr").unwrap_err().message(),
+            "Error: -e argument given but no response topic specified.\n\n\nUse 'mosquitto_rr --help' to see usage.\n"
+        );
+        // -D needs more words than one line holds (two: the option and the rest).
+        assert!(
+            file_args(b"-D publish user-property a b\n", "rr")
+                .unwrap_err()
+                .message()
+                .starts_with("Error: --property argument given but not enough arguments")
+        );
+        // Options the tool does not know are left for the parser to name.
+        assert_eq!(file_args(b"-C\n", "rr").unwrap(), ["-C"]);
     }
 
     #[test]

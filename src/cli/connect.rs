@@ -364,7 +364,7 @@ pub fn client_tool_name(raw_argv: &[OsString]) -> Option<String> {
 }
 
 /// mosquitto's text when an option is last on the line with its value missing.
-fn missing_value_text(arg: &str) -> Option<&'static str> {
+pub(crate) fn missing_value_text(arg: &str) -> Option<&'static str> {
     Some(match arg {
         "-A" => "Error: -A argument given but no address specified.\n\n",
         "--cafile" => "Error: --cafile argument given but no file specified.\n\n",

@@ -1,14 +1,20 @@
 //! `mqtk rr` arguments (mosquitto_rr 2.1: request topic, response topic, one message
-//! source, output flags) with the shared `ConnectArgs` flattened in, plus our
-//! `--count` and `--latency`. Checks across flags live in `crate::settings::rr`.
+//! source, subscription and output flags) with the shared `ConnectArgs` flattened in,
+//! plus our `--count` and `--correlate`. Checks across flags live in
+//! `crate::settings::rr`.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
 
 use crate::cli::connect::{ConnectArgs, parse_publish_topic, parse_qos, valid_publish_topic};
-use crate::cli::sub::parse_timeout;
+use crate::cli::sub::{parse_retain_handling, parse_timeout};
 
 #[derive(Debug, Clone, Default, clap::Args)]
+// mosquitto_rr speaks MQTT v5 unless told otherwise; the shared -V help names pub's
+// and sub's default.
+#[command(mut_arg("protocol_version", |a| a.help(
+    "MQTT protocol version: mqttv5 (5), mqttv311 (311) or mqttv31 (31). Defaults to mqttv5"
+)))]
 pub struct RrArgs {
     #[command(flatten)]
     pub conn: ConnectArgs,
@@ -59,9 +65,23 @@ pub struct RrArgs {
     /// Print the time from request to (last) response, as mosquitto_rr 2.1 does.
     #[arg(long = "latency", help_heading = "Request")]
     pub latency: bool,
-    /// Do not print stale (retained) responses.
+    /// Send random correlation data with the request and print only responses that
+    /// carry it back (mqtk; MQTT v5). Without it, as mosquitto_rr, any message on the
+    /// response topic is the response.
+    #[arg(long = "correlate", help_heading = "Request")]
+    pub correlate: bool,
+    /// Do not print stale (retained) responses, and in MQTT v5 ask the broker not to
+    /// send retained messages at all.
     #[arg(short = 'R', help_heading = "Output")]
     pub no_retain: bool,
+    /// Subscribe to the response topic with "retain as published" (MQTT v5).
+    #[arg(long = "retain-as-published", help_heading = "Subscription")]
+    pub retain_as_published: bool,
+    /// When the broker sends retained messages on the response topic (MQTT v5):
+    /// always, new or never.
+    #[arg(long = "retain-handling", value_name = "WHEN", value_parser = parse_retain_handling,
+          help_heading = "Subscription")]
+    pub retain_handling: Option<u8>,
 
     /// Print responses verbosely (topic, then payload).
     #[arg(short = 'v', long = "verbose", help_heading = "Output")]

@@ -149,7 +149,7 @@ fn parse_random_filter(s: &str) -> Result<u32, String> {
 }
 
 /// 5.0 §3.8.3.1 Retain Handling: 0 always, 1 only for new subscriptions, 2 never.
-fn parse_retain_handling(s: &str) -> Result<u8, String> {
+pub(crate) fn parse_retain_handling(s: &str) -> Result<u8, String> {
     match s {
         "always" => Ok(0),
         "new" => Ok(1),

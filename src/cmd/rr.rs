@@ -8,7 +8,7 @@ use crate::settings::rr::resolve_rr;
 pub fn run(args: RrArgs) -> Result<u8, Error> {
     let tool = super::client_tool("rr");
     if args.conn.version {
-        super::print_client_version(&tool, "5.0");
+        super::print_client_version(&tool, "3.1/3.1.1/5.0");
         return Ok(crate::exit::help_exit_code(&tool));
     }
     let settings = resolve_rr(&args, &tool)?;

@@ -158,13 +158,22 @@ Delete every retained message under home/:
   mqtk sub -t 'home/#' --remove-retained --retained-only -W 2";
 
 const RR_DESCRIPTION: &str = "\
-Sends a request message with an MQTT v5 response topic, waits for the response, prints \
-it and exits, as mosquitto_rr does.";
+Subscribes to the response topic (-e), sends a request message to the request topic \
+(-t), prints the first message that arrives on the response topic and exits, as \
+mosquitto_rr does. In MQTT v5, the default, the request carries a Response Topic naming \
+the -e topic and no other property of its own; with -V 311 or -V 31 it carries no \
+properties, so the responder must know where to answer. With --correlate (mqtk, MQTT v5 \
+only) the request also carries random Correlation Data, and only a message that echoes \
+it counts as the response; others are ignored.";
 
 const RR_EXAMPLES: &str = "\
 Ask a service for the time and print the answer:
 
-  mqtk rr -t service/time -e service/time/response -m now";
+  mqtk rr -t service/time -e service/time/response -m now
+
+Ask on a topic that several clients answer on, keeping only the answer to this request:
+
+  mqtk rr -t service/time -e service/time/response -m now --correlate";
 
 const PASSWD_DESCRIPTION: &str = "\
 Creates and edits password files in the format mosquitto and mqtk broker read, with \

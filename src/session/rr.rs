@@ -1,7 +1,9 @@
 //! The request/response loop of `mqtk rr` (mosquitto_rr 2.1): subscribe to the
-//! response topic, publish the request with a response topic and random correlation
-//! data (5.0 §4.10), print the responses that carry that correlation data (others are
-//! ignored), and report the round-trip time with `--latency`.
+//! response topic, publish the request (in v5 with a Response Topic, 5.0 §4.10; below
+//! v5 without properties, as mosquitto_rr's `my_publish`), print the first message on
+//! the response topic, and report the round-trip time with `--latency`. With our
+//! `--correlate` the request also carries random Correlation Data and only responses
+//! that echo it count.
 
 use std::io::{Read, Write};
 use std::time::SystemTime;
@@ -10,15 +12,17 @@ use bytes::Bytes;
 use tokio::time::Instant;
 
 use crate::codec::{
-    Packet, Properties, PropertyId, PropertyValue, Publish, QoS, ReasonCode, Subscribe,
-    SubscribeFilter, SubscriptionOptions,
+    Packet, Properties, PropertyId, PropertyValue, ProtocolVersion, Publish, QoS, ReasonCode,
+    Subscribe, SubscribeFilter, SubscriptionOptions,
 };
 use crate::exit::{self, Error};
 use crate::output::{Formatter, Message};
 use crate::session::engine::{
     Debug, EstablishError, LinkError, PublishSummary, prepare, quieted, sleep_until_opt,
 };
-use crate::session::subscriber::{Event, Out, Signals, connect_link, diag, out_err, timed_out};
+use crate::session::subscriber::{
+    Event, Link, Out, Signals, connect_link, diag, out_err, timed_out,
+};
 use crate::settings::MessageSource;
 use crate::settings::rr::RrSettings;
 
@@ -62,6 +66,82 @@ pub fn latency_line(d: std::time::Duration) -> String {
     }
 }
 
+/// Subscribes to the response topic with `-q`, `--retain-as-published` and
+/// `--retain-handling` (the last two v5 only, as libmosquitto drops them below v5);
+/// returns the SUBSCRIBE's packet id.
+fn subscribe(link: &mut Link, r: &RrSettings) -> Result<u16, LinkError> {
+    let options = SubscriptionOptions {
+        qos: r.qos,
+        no_local: false,
+        retain_as_published: r.retain_as_published,
+        retain_handling: r.retain_handling,
+    };
+    let v5 = link.version == ProtocolVersion::V5;
+    let pid = link.next_pid();
+    link.dbg.log(format_args!(
+        "sending SUBSCRIBE (Mid: {pid}, Topic: {}, QoS: {}, Options: 0x{:02x})",
+        r.response_topic,
+        r.qos as u8,
+        options.to_byte(link.version) & 0xFC
+    ));
+    let sub = Subscribe {
+        packet_id: pid,
+        properties: if v5 {
+            r.client.subscribe_properties.clone()
+        } else {
+            Properties::new()
+        },
+        filters: vec![SubscribeFilter {
+            filter: r.response_topic.clone(),
+            options,
+        }],
+    };
+    link.queue(&Packet::Subscribe(sub))?;
+    Ok(pid)
+}
+
+/// Queues the request as mosquitto_rr's `my_publish` sends it: in v5 the `-D publish`
+/// properties plus the Response Topic (and, with `--correlate`, our Correlation Data);
+/// below v5 no properties at all.
+fn publish_request(
+    link: &mut Link,
+    r: &RrSettings,
+    payload: &Bytes,
+    correlation: Option<&Bytes>,
+) -> Result<(), LinkError> {
+    let mut props = Properties::new();
+    if link.version == ProtocolVersion::V5 {
+        props = r.client.publish_properties.clone();
+        props.set(
+            PropertyId::ResponseTopic,
+            PropertyValue::String(r.response_topic.clone()),
+        );
+        if let Some(c) = correlation {
+            props.set(
+                PropertyId::CorrelationData,
+                PropertyValue::Binary(c.clone()),
+            );
+        }
+    }
+    // libmosquitto numbers QoS 0 messages too; only its -d line shows the number.
+    let mid = link.next_pid();
+    let request = Publish {
+        dup: false,
+        qos: r.qos,
+        retain: false,
+        topic: r.topic.clone(),
+        packet_id: if r.qos == QoS::AtMostOnce { 0 } else { mid },
+        properties: props,
+        payload: payload.clone(),
+    };
+    let summary = PublishSummary {
+        mid,
+        ..PublishSummary::of(&request)
+    };
+    link.dbg.log(format_args!("sending {summary}"));
+    link.queue(&Packet::Publish(request))
+}
+
 /// Runs `mqtk rr` and returns the exit status.
 pub async fn run_rr(r: &RrSettings) -> Result<u8, Error> {
     let payload = load_payload(r)?;
@@ -90,29 +170,16 @@ pub async fn run_rr(r: &RrSettings) -> Result<u8, Error> {
         }
         Err((e, _)) => return Err(e.into()),
     };
-    let mut correlation = [0u8; CORRELATION_LEN];
-    getrandom::fill(&mut correlation)
-        .map_err(|e| Error::Failed(format!("no random correlation data: {e}")))?;
-    let correlation = Bytes::copy_from_slice(&correlation);
-
-    let sub_pid = link.next_pid();
-    link.dbg.log(format_args!(
-        "sending SUBSCRIBE (Mid: {sub_pid}, Topic: {}, QoS: {}, Options: 0x00)",
-        r.response_topic, r.qos as u8
-    ));
-    let sub = Subscribe {
-        packet_id: sub_pid,
-        properties: c.subscribe_properties.clone(),
-        filters: vec![SubscribeFilter {
-            filter: r.response_topic.clone(),
-            options: SubscriptionOptions {
-                qos: r.qos,
-                ..SubscriptionOptions::default()
-            },
-        }],
+    let correlation = if r.correlate {
+        let mut bytes = [0u8; CORRELATION_LEN];
+        getrandom::fill(&mut bytes)
+            .map_err(|e| Error::Failed(format!("no random correlation data: {e}")))?;
+        Some(Bytes::copy_from_slice(&bytes))
+    } else {
+        None
     };
     let link_err = |e: LinkError| Error::Failed(format!("{e:?}"));
-    link.queue(&Packet::Subscribe(sub)).map_err(link_err)?;
+    let sub_pid = subscribe(&mut link, r).map_err(link_err)?;
 
     let mut sent_at: Option<Instant> = None;
     let mut replies = 0u32;
@@ -138,40 +205,18 @@ pub async fn run_rr(r: &RrSettings) -> Result<u8, Error> {
                         continue;
                     }
                     // Subscribed: now the request cannot miss its response.
-                    let mut props: Properties = c.publish_properties.clone();
-                    props.set(
-                        PropertyId::ResponseTopic,
-                        PropertyValue::String(r.response_topic.clone()),
-                    );
-                    props.set(
-                        PropertyId::CorrelationData,
-                        PropertyValue::Binary(correlation.clone()),
-                    );
-                    let pid = if r.qos == QoS::AtMostOnce {
-                        0
-                    } else {
-                        link.next_pid()
-                    };
-                    let request = Publish {
-                        dup: false,
-                        qos: r.qos,
-                        retain: false,
-                        topic: r.topic.clone(),
-                        packet_id: pid,
-                        properties: props,
-                        payload: payload.clone(),
-                    };
-                    link.dbg
-                        .log(format_args!("sending {}", PublishSummary::of(&request)));
-                    link.queue(&Packet::Publish(request)).map_err(link_err)?;
+                    publish_request(&mut link, r, &payload, correlation.as_ref())
+                        .map_err(link_err)?;
                     sent_at = Some(Instant::now());
                 }
                 Event::Message(p) => {
                     if done || sent_at.is_none() || (p.retain && r.no_retain) {
                         continue;
                     }
-                    // Only the response to our request (5.0 §4.10.2).
-                    if p.properties.get_binary(PropertyId::CorrelationData) != Some(&correlation) {
+                    // --correlate: only the response to our request (5.0 §4.10.2).
+                    if let Some(ours) = &correlation
+                        && p.properties.get_binary(PropertyId::CorrelationData) != Some(ours)
+                    {
                         link.dbg.log(format_args!(
                             "ignoring a message without our correlation data on '{}'",
                             p.topic
@@ -210,11 +255,19 @@ pub async fn run_rr(r: &RrSettings) -> Result<u8, Error> {
         link.write_pending().await.map_err(lost)?;
         if done {
             out.flush()?;
-            link.disconnect(ReasonCode::NORMAL_DISCONNECTION, &c.disconnect_properties)
-                .await;
             return match failure {
-                Some(e) => Err(e),
-                None => Ok(exit::OK),
+                Some(e) => {
+                    link.disconnect(ReasonCode::NORMAL_DISCONNECTION, &c.disconnect_properties)
+                        .await;
+                    Err(e)
+                }
+                None => {
+                    // mosquitto_rr 2.1 leaves its loop at the response and destroys the
+                    // client: the socket closes with no DISCONNECT (so a will, if set,
+                    // is published). Same packets on the wire, same -d lines.
+                    link.close().await;
+                    Ok(exit::OK)
+                }
             };
         }
         let ka = link.keepalive_deadline();

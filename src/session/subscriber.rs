@@ -338,6 +338,13 @@ impl Link {
         }
         let _ = self.stream.shutdown().await;
     }
+
+    /// Writes what is queued (acks) and closes the connection without a DISCONNECT,
+    /// as mosquitto_rr ends once it has its response.
+    pub async fn close(&mut self) {
+        let _ = self.write_pending().await;
+        let _ = self.stream.shutdown().await;
+    }
 }
 
 /// Connects (CONNECT/CONNACK) and wraps the connection in a `Link`.

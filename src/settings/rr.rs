@@ -1,12 +1,14 @@
 //! `mqtk rr` resolved: mosquitto_rr 2.1's checks (one message source; topic, message
-//! and response topic all given) in its words, MQTT v5 by default.
+//! and response topic all given; no response topic of `-D`'s own) in its words, MQTT
+//! v5 by default, 3.1 and 3.1.1 on request; `--correlate` (ours) needs v5.
 
 use std::time::Duration;
 
 use crate::cli::rr::RrArgs;
-use crate::codec::{ProtocolVersion, QoS};
+use crate::codec::{PropertyId, ProtocolVersion, QoS, RetainHandling};
 use crate::exit::Error;
 use crate::output::{Formatter, OutputOptions};
+use crate::settings::sub::retain_handling;
 use crate::settings::{
     ClientSettings, MessageSource, Tool, os_bytes, plain, resolve_client, usage,
 };
@@ -16,7 +18,7 @@ pub struct RrSettings {
     pub client: ClientSettings,
     /// Where the request goes.
     pub topic: String,
-    /// Subscribed to before the request is sent, and named in it (5.0 §4.10).
+    /// Subscribed to before the request is sent, and named in it in v5 (5.0 §4.10).
     pub response_topic: String,
     pub source: MessageSource,
     pub qos: QoS,
@@ -24,7 +26,12 @@ pub struct RrSettings {
     /// `--count`: responses to wait for (1 as in mosquitto_rr).
     pub count: u32,
     pub latency: bool,
+    /// `--correlate`: send correlation data, print only responses carrying it (v5).
+    pub correlate: bool,
+    /// `-R`: skip retained responses (and, in v5, ask the broker not to send them).
     pub no_retain: bool,
+    pub retain_as_published: bool,
+    pub retain_handling: RetainHandling,
     pub output: OutputOptions,
 }
 
@@ -57,11 +64,11 @@ pub fn resolve_rr(args: &RrArgs, tool_name: &str) -> Result<RrSettings, Error> {
         conn.protocol_version = Some(ProtocolVersion::V5);
     }
     let client = resolve_client(&conn, Tool::Rr, t)?;
-    if client.version != ProtocolVersion::V5 {
-        // The response topic and correlation data are v5 properties; without them a
-        // responder cannot answer, so waiting would only ever time out.
+    if args.correlate && client.version != ProtocolVersion::V5 {
+        // Below v5 a request carries no properties (mosquitto_rr's my_publish), so
+        // there is nothing a responder could echo.
         return Err(usage(
-            "Error: mqtk rr needs MQTT v5 (-V 5): the response topic and correlation data are MQTT v5 properties.\n",
+            "Error: --correlate needs MQTT v5 (-V 5): correlation data is an MQTT v5 property.\n",
             t,
         ));
     }
@@ -81,6 +88,31 @@ pub fn resolve_rr(args: &RrArgs, tool_name: &str) -> Result<RrSettings, Error> {
             "Error: Invalid input. Does your topic contain '+' or '#'?\n",
         ));
     }
+    // mosquitto_rr adds its own Response Topic to the -D publish properties and then
+    // checks them (whatever the protocol version).
+    if client
+        .publish_properties
+        .get(PropertyId::ResponseTopic)
+        .is_some()
+    {
+        // err_printf: --quiet silences it.
+        return Err(if client.quiet {
+            Error::Silent(crate::exit::FAILURE)
+        } else {
+            plain("Error in PUBLISH properties: Duplicate response topic.\n")
+        });
+    }
+    if args.correlate
+        && client
+            .publish_properties
+            .get(PropertyId::CorrelationData)
+            .is_some()
+    {
+        return Err(usage(
+            "Error: --correlate makes its own correlation data; do not give it with -D publish correlation-data.\n",
+            t,
+        ));
+    }
     Ok(RrSettings {
         client,
         topic,
@@ -90,7 +122,10 @@ pub fn resolve_rr(args: &RrArgs, tool_name: &str) -> Result<RrSettings, Error> {
         timeout: args.timeout.map(|s| Duration::from_secs(u64::from(s))),
         count: args.count.unwrap_or(1),
         latency: args.latency,
+        correlate: args.correlate,
         no_retain: args.no_retain,
+        retain_as_published: args.retain_as_published,
+        retain_handling: retain_handling(args.retain_handling, args.no_retain),
         output,
     })
 }
@@ -127,11 +162,61 @@ mod tests {
                 .message()
                 .starts_with("Error: Only one type of message")
         );
+        assert!(!s.correlate);
+        assert_eq!(s.retain_handling, RetainHandling::SendAtSubscribe);
+    }
+
+    #[test]
+    fn v3_works_but_correlate_needs_v5() {
+        for v in ["31", "311"] {
+            let s = resolve(&["-t", "a", "-e", "b", "-m", "x", "-V", v]).unwrap();
+            assert_ne!(s.client.version, ProtocolVersion::V5);
+            assert!(
+                resolve(&["-t", "a", "-e", "b", "-m", "x", "-V", v, "--correlate"])
+                    .unwrap_err()
+                    .message()
+                    .starts_with("Error: --correlate needs MQTT v5")
+            );
+        }
         assert!(
-            resolve(&["-t", "a", "-e", "b", "-m", "x", "-V", "311"])
+            resolve(&["-t", "a", "-e", "b", "-m", "x", "--correlate"])
+                .unwrap()
+                .correlate
+        );
+    }
+
+    #[test]
+    fn retain_handling_and_duplicate_response_topic() {
+        let base = ["-t", "a", "-e", "b", "-m", "x"];
+        let with = |extra: &[&str]| {
+            let mut v = base.to_vec();
+            v.extend_from_slice(extra);
+            resolve(&v)
+        };
+        assert_eq!(
+            with(&["-R"]).unwrap().retain_handling,
+            RetainHandling::DoNotSend
+        );
+        assert_eq!(
+            with(&["--retain-handling", "new"]).unwrap().retain_handling,
+            RetainHandling::SendIfNewSubscription
+        );
+        assert!(
+            with(&["--retain-as-published"])
+                .unwrap()
+                .retain_as_published
+        );
+        assert_eq!(
+            with(&["-D", "publish", "response-topic", "c"])
                 .unwrap_err()
-                .message()
-                .contains("needs MQTT v5")
+                .message(),
+            "Error in PUBLISH properties: Duplicate response topic.\n"
+        );
+        assert_eq!(
+            with(&["-D", "publish", "response-topic", "c", "--quiet"])
+                .unwrap_err()
+                .message(),
+            ""
         );
     }
 }

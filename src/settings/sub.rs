@@ -89,12 +89,7 @@ pub fn resolve_sub(args: &SubArgs, tool_name: &str) -> Result<SubSettings, Error
             .connect_properties
             .set(PropertyId::ReceiveMaximum, PropertyValue::TwoByte(n as u16));
     }
-    // -R also asks a v5 broker not to send retained messages at all (2.1).
-    let retain_handling = match (args.retain_handling, args.no_retain) {
-        (Some(1), _) => RetainHandling::SendIfNewSubscription,
-        (Some(2), _) | (None, true) => RetainHandling::DoNotSend,
-        _ => RetainHandling::SendAtSubscribe,
-    };
+    let retain_handling = retain_handling(args.retain_handling, args.no_retain);
     Ok(SubSettings {
         client,
         topics,
@@ -114,6 +109,17 @@ pub fn resolve_sub(args: &SubArgs, tool_name: &str) -> Result<SubSettings, Error
         line_buffered: args.line_buffered,
         message_rate: args.message_rate,
     })
+}
+
+/// The subscription's Retain Handling (5.0 §3.8.3.1) from `--retain-handling` (0, 1,
+/// 2 as its parser gives them) and `-R`, which in 2.1 also asks a v5 broker not to send
+/// retained messages at all. Shared with rr, which subscribes the same way.
+pub(crate) fn retain_handling(flag: Option<u8>, no_retain: bool) -> RetainHandling {
+    match (flag, no_retain) {
+        (Some(1), _) => RetainHandling::SendIfNewSubscription,
+        (Some(2), _) | (None, true) => RetainHandling::DoNotSend,
+        _ => RetainHandling::SendAtSubscribe,
+    }
 }
 
 #[cfg(test)]
