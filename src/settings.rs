@@ -142,7 +142,7 @@ pub fn with_options_file(
 /// mosquitto reads them (`crate::cli::words`) by the commands that take the client
 /// flags: `-D` groups kept whole, the protocol by argv order. Other commands' words
 /// pass as they are.
-fn mosquitto_words(args: &[OsString], file: &[OsString]) -> Vec<OsString> {
+pub(crate) fn mosquitto_words(args: &[OsString], file: &[OsString]) -> Vec<OsString> {
     use clap::CommandFactory;
     let mut root = crate::cli::Cli::command();
     root.build();

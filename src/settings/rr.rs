@@ -136,9 +136,10 @@ mod tests {
     use clap::Parser;
 
     fn resolve(args: &[&str]) -> Result<RrSettings, Error> {
-        let mut argv = vec!["mqtk", "rr"];
-        argv.extend_from_slice(args);
-        match crate::cli::Cli::try_parse_from(argv)
+        let mut argv: Vec<std::ffi::OsString> = vec!["mqtk".into(), "rr".into()];
+        argv.extend(args.iter().map(Into::into));
+        // Through the same word reading as argv in `main` (`-D` groups kept whole).
+        match crate::cli::Cli::try_parse_from(crate::settings::mosquitto_words(&argv, &[]))
             .expect("parses")
             .command
         {

@@ -86,7 +86,7 @@ fn base_args<'a>(tool: &str, port: &'a str) -> Vec<&'a str> {
 const CLIENTS: [(&str, &str, &str); 3] = [
     ("mosquitto_pub", "pub", "3.1/3.1.1/5.0"),
     ("mosquitto_sub", "sub", "3.1/3.1.1/5.0"),
-    ("mosquitto_rr", "rr", "5.0"),
+    ("mosquitto_rr", "rr", "3.1/3.1.1/5.0"),
 ];
 
 /// 2.1: `--help` prints the usage and `--version` the version line, on stdout, and the
