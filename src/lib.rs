@@ -14,6 +14,7 @@
 pub mod bench;
 pub mod broker;
 pub mod cli;
+pub mod client;
 pub mod cmd;
 pub mod codec;
 pub mod connect;

@@ -32,7 +32,7 @@ pub use packet::connect::{Connect, Will};
 pub use packet::disconnect::Disconnect;
 pub use packet::puback::PubAck;
 pub use packet::pubcomp::PubComp;
-pub use packet::publish::Publish;
+pub use packet::publish::{Publish, PublishTemplate};
 pub use packet::pubrec::PubRec;
 pub use packet::pubrel::PubRel;
 pub use packet::suback::SubAck;

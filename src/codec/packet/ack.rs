@@ -43,6 +43,14 @@ pub(crate) fn encode(
     out: &mut BytesMut,
 ) -> Result<(), Error> {
     let packet = ctx.packet_name();
+    if version != ProtocolVersion::V5 || (reason == ReasonCode::SUCCESS && props.is_empty()) {
+        // The common case, written in place: no allocation per acknowledgement.
+        out.reserve(4);
+        out.put_u8(byte1);
+        out.put_u8(2);
+        out.put_u16(packet_id);
+        return Ok(());
+    }
     let mut body = BytesMut::with_capacity(4);
     body.put_u16(packet_id);
     if version == ProtocolVersion::V5 && (reason != ReasonCode::SUCCESS || !props.is_empty()) {

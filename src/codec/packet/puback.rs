@@ -1,6 +1,6 @@
 //! PUBACK (3.1.1 §3.4, 5.0 §3.4): a step of the QoS 1/2 handshake.
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 
 use crate::codec::packet::ack;
 use crate::codec::properties::PropertyContext;
@@ -35,6 +35,20 @@ impl PubAck {
             PropertyContext::PubAck,
             out,
         )
+    }
+}
+
+/// Takes a PUBACK that carries only a packet id off the front of `buf` and returns
+/// the id, without building a packet: the fast path of a QoS 1 publisher, which reads
+/// one per message. That form (remaining length 2) is every 3.x PUBACK and a v5 one
+/// with reason Success and no properties (5.0 §3.4.2.1). `None` leaves `buf` as it is.
+pub fn take_plain(buf: &mut BytesMut) -> Option<u16> {
+    match buf[..] {
+        [0x40, 0x02, hi, lo, ..] => {
+            buf.advance(4);
+            Some(u16::from_be_bytes([hi, lo]))
+        }
+        _ => None,
     }
 }
 
@@ -166,5 +180,22 @@ mod tests {
         let mut out = bytes::BytesMut::new();
         crate::codec::encode(&ack(1, 0x80), ProtocolVersion::V311, &mut out).unwrap();
         assert_eq!(&out[..], [0x40, 0x02, 0x00, 0x01]);
+    }
+
+    #[test]
+    fn plain_pubacks_are_taken_without_decoding() {
+        let mut buf = BytesMut::from(
+            &[
+                0x40, 0x02, 0x00, 0x0A, // PUBACK 10
+                0x40, 0x03, 0x00, 0x0B, 0x10, // PUBACK 11, reason 0x10: not plain
+            ][..],
+        );
+        assert_eq!(take_plain(&mut buf), Some(10));
+        assert_eq!(take_plain(&mut buf), None);
+        assert_eq!(buf.len(), 5, "a PUBACK with a reason is left for decode");
+        // Incomplete: left alone.
+        let mut buf = BytesMut::from(&[0x40, 0x02, 0x00][..]);
+        assert_eq!(take_plain(&mut buf), None);
+        assert_eq!(buf.len(), 3);
     }
 }

@@ -68,20 +68,145 @@ impl Publish {
     /// The packet id is written only for QoS > 0 (and must then be non-zero);
     /// properties only in v5. DUP is written as given.
     pub(crate) fn encode(&self, version: ProtocolVersion, out: &mut BytesMut) -> Result<(), Error> {
-        let byte1 =
-            0x30 | (u8::from(self.dup) << 3) | ((self.qos as u8) << 1) | u8::from(self.retain);
-        let mut body = BytesMut::with_capacity(self.topic.len() + 8);
-        wire::write_string(&mut body, &self.topic, "PUBLISH")?;
+        self.encode_as(self.dup, self.packet_id, false, version, out)
+    }
+
+    /// Encodes this message with another DUP flag and packet id (a client sending or
+    /// resending it); `omit_topic` sends an empty Topic Name, for a v5 topic alias the
+    /// receiver already knows (5.0 §3.3.2.3.4). On `Err`, `out` is unchanged.
+    pub fn encode_as(
+        &self,
+        dup: bool,
+        packet_id: u16,
+        omit_topic: bool,
+        version: ProtocolVersion,
+        out: &mut BytesMut,
+    ) -> Result<(), Error> {
+        let byte1 = 0x30 | (u8::from(dup) << 3) | ((self.qos as u8) << 1) | u8::from(self.retain);
+        let topic = if omit_topic { "" } else { self.topic.as_str() };
+        let mut body = BytesMut::with_capacity(topic.len() + 8);
+        wire::write_string(&mut body, topic, "PUBLISH")?;
         if self.qos != QoS::AtMostOnce {
-            if self.packet_id == 0 {
+            if packet_id == 0 {
                 return Err(Error::ZeroPacketId { packet: "PUBLISH" });
             }
-            body.put_u16(self.packet_id);
+            body.put_u16(packet_id);
         }
         if version == ProtocolVersion::V5 {
             properties::encode(&self.properties, PropertyContext::Publish, &mut body)?;
         }
         wire::write_packet(out, byte1, &body, &self.payload, "PUBLISH")
+    }
+}
+
+/// A PUBLISH whose topic and properties are encoded once, for senders that write many
+/// packets differing only in DUP, packet identifier and payload (`mqtk pub -l`,
+/// `bench`): each packet then costs a fixed header and two copies, with no
+/// per-message allocation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PublishTemplate {
+    qos: QoS,
+    retain: bool,
+    /// The Topic Name as it goes on the wire: 2-byte length, then UTF-8.
+    topic: Bytes,
+    /// v5: property length and properties; empty below v5 (3.1.1 has none).
+    properties: Bytes,
+}
+
+impl PublishTemplate {
+    /// Encodes `topic` and `properties` for `version`, checking them as `encode` does.
+    pub fn new(
+        topic: &str,
+        qos: QoS,
+        retain: bool,
+        properties: &Properties,
+        version: ProtocolVersion,
+    ) -> Result<PublishTemplate, Error> {
+        let mut t = BytesMut::with_capacity(topic.len() + 2);
+        wire::write_string(&mut t, topic, "PUBLISH")?;
+        let mut p = BytesMut::new();
+        if version == ProtocolVersion::V5 {
+            properties::encode(properties, PropertyContext::Publish, &mut p)?;
+        }
+        Ok(PublishTemplate {
+            qos,
+            retain,
+            topic: t.freeze(),
+            properties: p.freeze(),
+        })
+    }
+
+    pub fn qos(&self) -> QoS {
+        self.qos
+    }
+
+    pub fn retain(&self) -> bool {
+        self.retain
+    }
+
+    /// The topic (checked UTF-8 when the template was made).
+    pub fn topic(&self) -> &str {
+        std::str::from_utf8(&self.topic[2..]).unwrap_or_default()
+    }
+
+    /// The remaining length of a packet with `payload_len` bytes of payload;
+    /// `omit_topic` sends an empty Topic Name (a v5 topic alias stands for it).
+    fn remaining(&self, packet_id: bool, omit_topic: bool, payload_len: usize) -> usize {
+        let topic = if omit_topic { 2 } else { self.topic.len() };
+        let id = if packet_id { 2 } else { 0 };
+        (topic + id + self.properties.len()).saturating_add(payload_len)
+    }
+
+    /// Appends everything but the payload; the caller appends exactly `payload_len`
+    /// bytes next. `packet_id` is written for QoS > 0 only, and must then be non-zero
+    /// (5.0 §2.2.1). On `Err`, `out` is unchanged.
+    pub fn encode_header(
+        &self,
+        dup: bool,
+        packet_id: u16,
+        omit_topic: bool,
+        payload_len: usize,
+        out: &mut BytesMut,
+    ) -> Result<(), Error> {
+        let with_id = self.qos != QoS::AtMostOnce;
+        if with_id && packet_id == 0 {
+            return Err(Error::ZeroPacketId { packet: "PUBLISH" });
+        }
+        let remaining = self.remaining(with_id, omit_topic, payload_len);
+        if remaining > crate::codec::MAX_REMAINING_LENGTH {
+            return Err(Error::PacketTooLarge {
+                size: remaining,
+                max: crate::codec::MAX_REMAINING_LENGTH,
+            });
+        }
+        let byte1 = 0x30 | (u8::from(dup) << 3) | ((self.qos as u8) << 1) | u8::from(self.retain);
+        out.reserve(5 + remaining - payload_len + payload_len.min(64 * 1024));
+        out.put_u8(byte1);
+        wire::write_varint(out, remaining, "PUBLISH")?;
+        if omit_topic {
+            out.put_u16(0);
+        } else {
+            out.put_slice(&self.topic);
+        }
+        if with_id {
+            out.put_u16(packet_id);
+        }
+        out.put_slice(&self.properties);
+        Ok(())
+    }
+
+    /// Appends a whole PUBLISH with `payload`.
+    pub fn encode(
+        &self,
+        dup: bool,
+        packet_id: u16,
+        omit_topic: bool,
+        payload: &[u8],
+        out: &mut BytesMut,
+    ) -> Result<(), Error> {
+        self.encode_header(dup, packet_id, omit_topic, payload.len(), out)?;
+        out.put_slice(payload);
+        Ok(())
     }
 }
 
@@ -357,5 +482,60 @@ mod tests {
         let mut out = BytesMut::new();
         crate::codec::encode(&Packet::Publish(p), ProtocolVersion::V311, &mut out).unwrap();
         assert_eq!(&out[..], [0x30, 0x04, 0x00, 0x01, b't', b'x']);
+    }
+
+    #[test]
+    fn template_writes_the_same_bytes_as_the_packet() {
+        let mut props = Properties::new();
+        props.push(PropertyId::TopicAlias, PropertyValue::TwoByte(3));
+        for version in [
+            ProtocolVersion::V31,
+            ProtocolVersion::V311,
+            ProtocolVersion::V5,
+        ] {
+            for qos in [QoS::AtMostOnce, QoS::AtLeastOnce, QoS::ExactlyOnce] {
+                let t = PublishTemplate::new("a/b", qos, true, &props, version).unwrap();
+                let pid = if qos == QoS::AtMostOnce { 0 } else { 7 };
+                let mut want = BytesMut::new();
+                let mut p = publish(qos, pid, "a/b", b"hello");
+                p.retain = true;
+                p.dup = true;
+                p.properties = props.clone();
+                p.encode(version, &mut want).unwrap();
+                let mut got = BytesMut::new();
+                t.encode(true, pid, false, b"hello", &mut got).unwrap();
+                assert_eq!(got, want, "{version:?} {qos:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn template_bytes_qos1_v5_alias_without_topic() {
+        let mut props = Properties::new();
+        props.push(PropertyId::TopicAlias, PropertyValue::TwoByte(3));
+        let t = PublishTemplate::new("a/b", QoS::AtLeastOnce, false, &props, ProtocolVersion::V5)
+            .unwrap();
+        let mut out = BytesMut::new();
+        t.encode(false, 0x0102, true, b"hi", &mut out).unwrap();
+        assert_eq!(
+            &out[..],
+            &[
+                0x32, // PUBLISH, QoS 1
+                0x0A, // remaining length 10
+                0x00, 0x00, // empty topic: the alias stands for it
+                0x01, 0x02, // packet id 0x0102
+                0x03, // property length 3
+                0x23, 0x00, 0x03, // topic alias 3
+                b'h', b'i', // payload
+            ][..]
+        );
+        assert_eq!(t.topic(), "a/b");
+        // QoS 1 needs a packet id; nothing is written then.
+        let mut out = BytesMut::new();
+        assert_eq!(
+            t.encode(false, 0, false, b"", &mut out),
+            Err(Error::ZeroPacketId { packet: "PUBLISH" })
+        );
+        assert!(out.is_empty());
     }
 }
