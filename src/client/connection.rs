@@ -357,7 +357,14 @@ impl<M: Outgoing> Connection<M> {
         }
         let qos = msg.qos();
         if qos == QoS::AtMostOnce {
-            return match self.encode_new(&msg, 0) {
+            // libmosquitto numbers QoS 0 messages too, from the same counter; only the
+            // packet log shows the number (no id goes on the wire at QoS 0).
+            let mid = if self.trace.is_some() {
+                self.out.next_id()
+            } else {
+                0
+            };
+            return match self.encode_new(&msg, mid) {
                 Ok(()) => Ok(0),
                 Err(e) => Err(PublishError::Encode(e, msg)),
             };

@@ -29,7 +29,7 @@ use crate::transport::BoxedStream;
 #[derive(Debug)]
 pub enum Next<M> {
     Event(Event<M>),
-    /// The write buffer fell below the low-water mark (`set_low_water`): time to
+    /// A write left the buffer below the low-water mark (`set_low_water`): time to
     /// queue more.
     Drained,
 }
@@ -107,7 +107,8 @@ impl<M: Outgoing> Client<M> {
         self.stream.is_some()
     }
 
-    /// `Next::Drained` is reported when a write takes the buffer below `mark` bytes.
+    /// `Next::Drained` is reported after each write that leaves fewer than `mark`
+    /// bytes queued (so a producer refills, and sees when everything is out).
     pub fn set_low_water(&mut self, mark: Option<usize>) {
         self.low_water = mark;
     }
@@ -184,6 +185,19 @@ impl<M: Outgoing> Client<M> {
         self.next().now_or_never()
     }
 
+    /// The next event among the packets already read, without any I/O (a command
+    /// takes every buffered ack before it queues more).
+    pub fn next_buffered(&mut self) -> Option<Result<Next<M>, Lost>> {
+        match self.conn.poll_event(now()) {
+            Ok(Some(ev)) => Some(Ok(Next::Event(ev))),
+            Ok(None) => None,
+            Err(e) => {
+                self.drop_stream();
+                Some(Err(Lost::Connection(e)))
+            }
+        }
+    }
+
     /// Writes what is queued (a DISCONNECT, say), flushes and shuts the stream down;
     /// bounded by `limit`. Errors are of no interest any more.
     pub async fn close(&mut self, limit: Duration) {
@@ -250,7 +264,7 @@ impl<M: Outgoing> Client<M> {
     }
 
     /// Writes some of the queue, or flushes once it is empty. `Ready(Ok(true))`: the
-    /// write crossed the low-water mark.
+    /// write left the queue below the low-water mark.
     fn poll_write(&mut self, cx: &mut Context<'_>) -> Poll<Result<bool, Lost>> {
         let stream = self.stream.as_mut().expect("checked by poll_next");
         let before = self.conn.pending().len();
@@ -272,9 +286,8 @@ impl<M: Outgoing> Client<M> {
             Poll::Ready(Ok(n)) => {
                 self.conn.written(n, now());
                 self.need_flush = true;
-                let after = before - n;
-                let crossed = self.low_water.is_some_and(|m| before >= m && after < m);
-                Poll::Ready(Ok(crossed))
+                let below = self.low_water.is_some_and(|m| before - n < m);
+                Poll::Ready(Ok(below))
             }
             Poll::Ready(Err(e)) => Poll::Ready(Err(Lost::Io(e))),
             Poll::Pending => Poll::Pending,

@@ -19,7 +19,8 @@ pub struct PublishInfo<'a> {
     pub dup: bool,
     pub qos: QoS,
     pub retain: bool,
-    /// 0 for QoS 0.
+    /// For QoS 0 (no id on the wire), libmosquitto's message number, which only the
+    /// log shows.
     pub packet_id: u16,
     /// The topic as sent: empty when a topic alias stands for it.
     pub topic: &'a str,

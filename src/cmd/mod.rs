@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod broker;
+pub mod client;
 pub mod generate;
 pub mod passwd;
 pub mod r#pub;
