@@ -22,8 +22,8 @@ use bytes::Bytes;
 use crate::cli::connect::{ConnectArgs, parse_publish_topic, usage_suffix};
 use crate::cli::r#pub::PubArgs;
 use crate::codec::{Properties, PropertyId, PropertyValue, ProtocolVersion, QoS, Will};
-use crate::connect::{Endpoint, KeyLogPath, Proxy, ProxyKind, TlsSettings, TlsVersion};
 use crate::exit::Error;
+use crate::transport::{Endpoint, KeyLogPath, Proxy, ProxyKind, TlsSettings, TlsVersion};
 
 /// Which client tool: decides the default options file and which `-D` commands apply.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -306,7 +306,7 @@ fn os_bytes(s: &std::ffi::OsStr) -> Vec<u8> {
 pub struct ClientSettings {
     /// `mosquitto_pub` or `mqtk pub`: the name error messages use.
     pub tool: String,
-    /// Where and how to connect; `crate::connect::open` takes it.
+    /// Where and how to connect; `crate::transport::open` takes it.
     pub endpoint: Endpoint,
     pub version: ProtocolVersion,
     /// Empty: the broker assigns one (3.1.1 §3.1.3.1, 5.0 §3.1.3.1).

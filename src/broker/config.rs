@@ -27,15 +27,9 @@ pub enum SocketDomain {
     Ipv6,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TlsConfig {
-    pub certfile: PathBuf,
-    pub keyfile: PathBuf,
-    /// CA used to verify client certificates.
-    pub cafile: Option<PathBuf>,
-    /// Clients must present a certificate signed by `cafile`.
-    pub require_certificate: bool,
-}
+/// A listener's TLS settings: exactly what the transport's server side takes, so the
+/// listener hands them over as they are.
+pub type TlsConfig = crate::transport::tls::ServerTls;
 
 /// Where log lines go (`log_dest`) and which kinds are written (`log_type`).
 #[derive(Clone, Debug, PartialEq, Eq)]

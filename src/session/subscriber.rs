@@ -25,7 +25,6 @@ use crate::codec::{
     PubComp, PubRec, PubRel, Publish, QoS, ReasonCode, SubAck, Subscribe, SubscribeFilter,
     SubscriptionOptions, Unsubscribe,
 };
-use crate::connect::Prepared;
 use crate::exit::{self, Error};
 use crate::output::{Formatter, Message};
 use crate::session::engine::{
@@ -36,7 +35,7 @@ use crate::session::state::{State, Tick};
 use crate::settings::ClientSettings;
 use crate::settings::props::check_all;
 use crate::settings::sub::SubSettings;
-use crate::transport::BoxedStream;
+use crate::transport::{BoxedStream, Prepared};
 
 /// Read this much from the socket at a time (and keep at least this much room).
 const READ_CHUNK: usize = 64 * 1024;
