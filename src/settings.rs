@@ -261,7 +261,7 @@ fn options_file_lines(text: &[u8]) -> Vec<(OsString, Option<OsString>)> {
         if line.is_empty() {
             continue;
         }
-        match line.iter().position(|&b| b == b' ') {
+        match memchr::memchr(b' ', line) {
             Some(sp) => {
                 let rest = &line[sp + 1..];
                 out.push((os(&line[..sp]), (!rest.is_empty()).then(|| os(rest))));

@@ -8,6 +8,10 @@
 //! passes the check means the same thing to both except for `%-0…`, where only the
 //! printer's reading (left-aligned, zero "padding" for blanks) matters, so that is
 //! the one we compile.
+//!
+//! Hand-written rather than a template or printf crate: every flag, width, precision
+//! and refusal must read as mosquitto's C code reads it, and print the same bytes,
+//! which no general formatter promises (the golden tests in `output/tests.rs` hold it).
 
 use super::FormatError;
 

@@ -545,7 +545,7 @@ impl Source {
             Source::Lines {
                 buf, scanned, eof, ..
             } => {
-                if let Some(i) = memchr(b'\n', &buf[*scanned..]) {
+                if let Some(i) = memchr::memchr(b'\n', &buf[*scanned..]) {
                     let i = *scanned + i;
                     *scanned = 0;
                     let line = buf.split_to(i + 1).freeze().slice(..i);
@@ -571,10 +571,6 @@ impl Source {
             Source::Lines { buf, eof, .. } => *eof && buf.is_empty(),
         }
     }
-}
-
-fn memchr(needle: u8, hay: &[u8]) -> Option<usize> {
-    hay.iter().position(|&b| b == needle)
 }
 
 /// Topic and property blocks, encoded once per run.
@@ -715,7 +711,7 @@ async fn first_line(source: &mut Source) -> Option<bool> {
         let Source::Lines { buf, eof, .. } = source else {
             return None;
         };
-        if buf.contains(&b'\n') {
+        if memchr::memchr(b'\n', buf).is_some() {
             return Some(true);
         }
         if *eof {
