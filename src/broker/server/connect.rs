@@ -387,3 +387,232 @@ fn connack_properties<H: Hub>(hub: &H, v: ProtocolVersion, assigned: Option<&str
     }
     props
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::broker::server::End;
+    use crate::broker::server::fake::{
+        FakeHub, connect, filter, open as accept_ok, refused, replies,
+    };
+    use crate::broker::session::EndReason;
+    use crate::codec::{QoS, Subscribe, Will};
+
+    fn hub() -> Arc<FakeHub> {
+        Arc::new(FakeHub::default())
+    }
+
+    #[test]
+    fn a_first_packet_other_than_connect_is_dropped_without_reply() {
+        let h = hub();
+        let o = open(&h, Ok(Packet::PingReq), "1.2.3.4:5");
+        assert_eq!(refused(o), None);
+        assert_eq!(
+            h.lines_of(LogType::Notice),
+            ["Client <unknown> (1.2.3.4:5) sent a packet other than CONNECT first, disconnecting."]
+        );
+    }
+
+    #[test]
+    fn an_unknown_protocol_level_gets_a_3x_connack_1() {
+        let h = hub();
+        let e = codec::Error::UnsupportedProtocol {
+            name: "MQTT".into(),
+            level: 7,
+        };
+        let o = open(&h, Err(e), "p");
+        // CONNACK, remaining length 2, no session present, return code 1.
+        assert_eq!(refused(o), Some(vec![0x20, 0x02, 0x00, 0x01]));
+        assert_eq!(
+            h.lines_of(LogType::Information),
+            ["Client <unknown> using unsupported protocol version 7 (p), disconnecting."]
+        );
+    }
+
+    #[test]
+    fn a_malformed_connect_is_dropped_and_logged() {
+        let h = hub();
+        let o = open(&h, Err(codec::Error::MalformedRemainingLength), "p");
+        assert_eq!(refused(o), None);
+        assert_eq!(
+            h.lines_of(LogType::Notice),
+            [
+                "Client <unknown> (p) disconnected due to malformed packet: malformed remaining length."
+            ]
+        );
+    }
+
+    #[test]
+    fn empty_client_ids_are_refused_where_the_version_requires_one() {
+        let h = hub();
+        let mut c = connect(ProtocolVersion::V311, "");
+        c.clean_start = false;
+        let o = open(&h, Ok(Packet::Connect(c)), "p");
+        // 3.1.1 §3.1.3-8: return code 2, identifier rejected.
+        assert_eq!(refused(o), Some(vec![0x20, 0x02, 0x00, 0x02]));
+        let c = connect(ProtocolVersion::V31, "");
+        assert_eq!(
+            refused(open(&h, Ok(Packet::Connect(c)), "p")),
+            Some(vec![0x20, 0x02, 0x00, 0x02])
+        );
+        assert!(h.sessions.lock().is_empty());
+    }
+
+    #[test]
+    fn v5_gets_an_assigned_client_id_in_connack() {
+        let h = hub();
+        let s = accept_ok(&h, connect(ProtocolVersion::V5, ""));
+        assert!(s.client_id().starts_with("auto-"), "{}", s.client_id());
+        assert_eq!(s.client_id().len(), "auto-".len() + 36);
+        let [Packet::ConnAck(ack)] = &replies(&s)[..] else {
+            panic!("one CONNACK");
+        };
+        assert_eq!(
+            ack.properties.get_str(PropertyId::AssignedClientIdentifier),
+            Some(&**s.client_id())
+        );
+    }
+
+    #[test]
+    fn refused_logins_get_not_authorised_in_each_version() {
+        let h = Arc::new(FakeHub {
+            login: AuthResult::NotAuthorized,
+            ..FakeHub::default()
+        });
+        let c = connect(ProtocolVersion::V311, "c");
+        assert_eq!(
+            refused(open(&h, Ok(Packet::Connect(c)), "p")),
+            Some(vec![0x20, 0x02, 0x00, 0x05])
+        );
+        let c = connect(ProtocolVersion::V5, "c");
+        // v5: flags, reason 0x87, property length 0.
+        assert_eq!(
+            refused(open(&h, Ok(Packet::Connect(c)), "p")),
+            Some(vec![0x20, 0x03, 0x00, 0x87, 0x00])
+        );
+        assert_eq!(
+            h.lines_of(LogType::Notice),
+            [
+                "Client c from p disconnected, not authorised.",
+                "Client c from p disconnected, not authorised."
+            ]
+        );
+        assert_eq!(h.stats.connected.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn v5_refuses_authentication_methods_and_bad_will_topics() {
+        let h = hub();
+        let mut c = connect(ProtocolVersion::V5, "c");
+        c.properties.push(
+            PropertyId::AuthenticationMethod,
+            PropertyValue::String("SCRAM".into()),
+        );
+        let o = open(&h, Ok(Packet::Connect(c)), "p");
+        assert_eq!(refused(o), Some(vec![0x20, 0x03, 0x00, 0x8C, 0x00]));
+        let mut c = connect(ProtocolVersion::V5, "c");
+        c.will = Some(Will {
+            topic: "a/#".into(),
+            payload: Default::default(),
+            qos: QoS::AtMostOnce,
+            retain: false,
+            properties: Properties::new(),
+        });
+        let o = open(&h, Ok(Packet::Connect(c)), "p");
+        assert_eq!(refused(o), Some(vec![0x20, 0x03, 0x00, 0x90, 0x00]));
+    }
+
+    #[test]
+    fn accepted_connect_queues_connack_and_logs_like_mosquitto() {
+        let h = hub();
+        let mut c = connect(ProtocolVersion::V311, "c1");
+        c.username = Some("u".into());
+        let s = accept_ok(&h, c);
+        let ack = ConnAck {
+            session_present: false,
+            code: 0,
+            properties: Properties::new(),
+        };
+        assert_eq!(replies(&s), [Packet::ConnAck(ack)]);
+        assert_eq!(
+            h.lines_of(LogType::Notice),
+            ["New client connected from peer as c1 (p2, c1, k60, u'u')."]
+        );
+        assert_eq!(
+            h.lines_of(LogType::Debug),
+            ["No will message specified.", "Sending CONNACK to c1 (0, 0)"]
+        );
+        assert_eq!(h.stats.connected.load(Ordering::Relaxed), 1);
+        assert_eq!(
+            s.keepalive_timeout(),
+            Some(std::time::Duration::from_secs(90))
+        );
+    }
+
+    #[test]
+    fn v5_connack_advertises_the_broker_limits() {
+        let mut h = FakeHub::default();
+        h.config.max_inflight_messages = 5;
+        h.config.max_packet_size = 1000;
+        let h = Arc::new(h);
+        let s = accept_ok(&h, connect(ProtocolVersion::V5, "c"));
+        let [Packet::ConnAck(ack)] = &replies(&s)[..] else {
+            panic!("one CONNACK");
+        };
+        let props: Vec<_> = ack.properties.0.iter().map(|p| p.id).collect();
+        // mosquitto's order: Topic Alias Maximum, Receive Maximum, Maximum Packet Size.
+        assert_eq!(
+            props,
+            [
+                PropertyId::TopicAliasMaximum,
+                PropertyId::ReceiveMaximum,
+                PropertyId::MaximumPacketSize
+            ]
+        );
+        assert_eq!(
+            ack.properties.get_int(PropertyId::TopicAliasMaximum),
+            Some(10)
+        );
+        assert_eq!(ack.properties.get_int(PropertyId::ReceiveMaximum), Some(5));
+        assert_eq!(
+            ack.properties.get_int(PropertyId::MaximumPacketSize),
+            Some(1000)
+        );
+        assert_eq!(s.max_packet(), 1000);
+    }
+
+    #[test]
+    fn a_second_connection_takes_the_session_over() {
+        let h = hub();
+        let first = accept_ok(&h, connect(ProtocolVersion::V311, "c"));
+        let mut c = connect(ProtocolVersion::V311, "c");
+        c.clean_start = false;
+        let second = accept_ok(&h, c);
+        // 3.1.1 §3.1.4-2: the older connection is told to close.
+        assert_eq!(first.ctl().kicked(), Some(EndReason::TakenOver));
+        assert_eq!(second.ctl().kicked(), None);
+        let [Packet::ConnAck(ack)] = &replies(&second)[..] else {
+            panic!("one CONNACK");
+        };
+        // Clean session 0 resumes the session: Session Present (3.1.1 §3.2.2.2).
+        assert!(ack.session_present);
+        // The older connection may no longer change the session it lost.
+        let mut first = first;
+        let sub = Subscribe {
+            packet_id: 1,
+            properties: Properties::new(),
+            filters: vec![filter("t", QoS::AtMostOnce)],
+        };
+        let end = first.handle(Packet::Subscribe(sub), std::time::Instant::now());
+        assert!(matches!(end, Some(End::Kicked(EndReason::TakenOver))));
+        assert!(h.subscribed.lock().is_empty());
+    }
+
+    #[test]
+    fn no_keep_alive_means_no_deadline() {
+        let h = hub();
+        let mut c = connect(ProtocolVersion::V311, "c");
+        c.keep_alive = 0;
+        assert_eq!(accept_ok(&h, c).keepalive_timeout(), None);
+    }
+}

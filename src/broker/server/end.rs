@@ -221,3 +221,160 @@ impl<H: Hub> ServerSession<H> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::*;
+    use crate::broker::server::fake::{FakeHub, connect, message, open, outgoing, replies};
+    use crate::codec::{Connect, PropertyId, PropertyValue, ProtocolVersion, Will};
+
+    fn with_will(mut c: Connect, delay: u32) -> Connect {
+        let mut properties = Properties::new();
+        if delay > 0 {
+            properties.push(
+                PropertyId::WillDelayInterval,
+                PropertyValue::FourByte(delay),
+            );
+        }
+        c.will = Some(Will {
+            topic: "will".into(),
+            payload: Bytes::from_static(b"gone"),
+            qos: QoS::AtMostOnce,
+            retain: false,
+            properties,
+        });
+        c
+    }
+
+    fn v5_expiring(secs: u32) -> Connect {
+        let mut c = connect(ProtocolVersion::V5, "c");
+        c.properties.push(
+            PropertyId::SessionExpiryInterval,
+            PropertyValue::FourByte(secs),
+        );
+        c
+    }
+
+    #[test]
+    fn close_logs_and_tells_v5_clients_why() {
+        let hub = Arc::new(FakeHub::default());
+        let mut s = open(&hub, connect(ProtocolVersion::V5, "c"));
+        replies(&s);
+        s.close(&End::KeepAlive);
+        let disconnect = Disconnect {
+            reason: ReasonCode::KEEP_ALIVE_TIMEOUT,
+            properties: Properties::new(),
+        };
+        assert_eq!(replies(&s), [Packet::Disconnect(disconnect)]);
+        assert!(s.ctl.closing.load(Ordering::Acquire));
+        assert_eq!(
+            hub.lines_of(LogType::Notice).last().map(String::as_str),
+            Some("Client c has exceeded timeout, disconnecting.")
+        );
+        // 3.x has no DISCONNECT from the server.
+        let mut s = open(&hub, connect(ProtocolVersion::V311, "d"));
+        replies(&s);
+        s.close(&End::Protocol(ReasonCode::PROTOCOL_ERROR));
+        assert!(replies(&s).is_empty());
+    }
+
+    #[test]
+    fn a_lost_connection_publishes_its_will_and_ends_a_clean_session() {
+        let hub = Arc::new(FakeHub::default());
+        let mut s = open(&hub, with_will(connect(ProtocolVersion::V311, "c"), 0));
+        s.close(&End::Closed);
+        assert!(s.detach().is_empty());
+        assert_eq!(*hub.wills.lock(), ["will"]);
+        assert_eq!(hub.ended.lock().len(), 1);
+        assert_eq!(hub.stats.connected.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn no_will_after_a_clean_disconnect_or_a_shutdown() {
+        let hub = Arc::new(FakeHub::default());
+        for end in [
+            End::Disconnect { will: false },
+            End::Kicked(EndReason::Shutdown),
+        ] {
+            let mut s = open(&hub, with_will(connect(ProtocolVersion::V311, "c"), 0));
+            s.close(&end);
+            s.detach();
+        }
+        assert!(hub.wills.lock().is_empty());
+    }
+
+    #[test]
+    fn a_delayed_will_waits_and_is_void_if_the_client_returns() {
+        let hub = Arc::new(FakeHub::default());
+        let mut s = open(&hub, with_will(v5_expiring(100), 30));
+        s.close(&End::Closed);
+        let mut later = s.detach();
+        // 5.0 §3.1.3.2.2: after the delay (or the session's end, if sooner); the
+        // session's own expiry is the second job.
+        assert_eq!(later.len(), 2);
+        assert_eq!(later[0].after, Duration::from_secs(30));
+        assert_eq!(later[1].after, Duration::from_secs(100));
+        assert!(hub.wills.lock().is_empty());
+        let mut c = v5_expiring(100);
+        c.clean_start = false;
+        let _back = open(&hub, c);
+        later.remove(0).fire();
+        later.remove(0).fire();
+        assert!(hub.wills.lock().is_empty());
+        assert!(hub.ended.lock().is_empty());
+    }
+
+    #[test]
+    fn a_delayed_will_fires_when_nobody_came_back() {
+        let hub = Arc::new(FakeHub::default());
+        let mut s = open(&hub, with_will(v5_expiring(10), 30));
+        s.close(&End::Closed);
+        let later = s.detach();
+        assert_eq!(later[0].after, Duration::from_secs(10));
+        for job in later {
+            job.fire();
+        }
+        assert_eq!(*hub.wills.lock(), ["will"]);
+        assert_eq!(hub.ended.lock().len(), 1);
+        assert_eq!(
+            hub.lines_of(LogType::Notice).last().map(String::as_str),
+            Some("Expiring client c.")
+        );
+    }
+
+    #[test]
+    fn a_3x_persistent_session_never_expires_and_keeps_qos1_only() {
+        let hub = Arc::new(FakeHub::default());
+        let mut c = connect(ProtocolVersion::V311, "c");
+        c.clean_start = false;
+        let mut s = open(&hub, c);
+        let session = Arc::clone(&s.session);
+        for qos in [QoS::AtMostOnce, QoS::AtLeastOnce] {
+            let m = message("t", b"", qos);
+            session.state.lock().queue.push_back(outgoing(&m));
+        }
+        s.close(&End::Closed);
+        assert!(s.detach().is_empty());
+        assert!(hub.ended.lock().is_empty());
+        let st = session.state.lock();
+        assert!(st.conn.is_none());
+        assert_eq!(st.queue.len(), 1);
+        assert_eq!(st.queue[0].qos, QoS::AtLeastOnce);
+    }
+
+    #[test]
+    fn a_taken_over_connection_leaves_the_session_to_the_new_one() {
+        let hub = Arc::new(FakeHub::default());
+        let mut c = connect(ProtocolVersion::V311, "c");
+        c.clean_start = false;
+        let mut old = open(&hub, c.clone());
+        let new = open(&hub, c);
+        old.close(&End::Kicked(EndReason::TakenOver));
+        assert!(old.detach().is_empty());
+        let st = new.session.state.lock();
+        assert!(st.conn.is_some(), "still attached to the new connection");
+        assert!(hub.ended.lock().is_empty());
+    }
+}

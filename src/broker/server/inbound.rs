@@ -247,3 +247,220 @@ impl<H: Hub> ServerSession<H> {
         }));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::broker::server::fake::{FakeHub, connect, filter, message, open, replies};
+    use crate::codec::{PropertyValue, QoS, SubscribeFilter};
+
+    fn session(version: ProtocolVersion, hub: FakeHub) -> (Arc<FakeHub>, ServerSession<FakeHub>) {
+        let hub = Arc::new(hub);
+        let s = open(&hub, connect(version, "c"));
+        replies(&s); // CONNACK
+        (hub, s)
+    }
+
+    fn subscribe(filters: Vec<SubscribeFilter>, sub_id: Option<u32>) -> Packet {
+        let mut properties = Properties::new();
+        if let Some(id) = sub_id {
+            properties.push(
+                PropertyId::SubscriptionIdentifier,
+                PropertyValue::VarInt(id),
+            );
+        }
+        Packet::Subscribe(Subscribe {
+            packet_id: 9,
+            properties,
+            filters,
+        })
+    }
+
+    fn suback(reasons: &[u8]) -> Packet {
+        Packet::SubAck(SubAck {
+            packet_id: 9,
+            properties: Properties::new(),
+            reasons: reasons.iter().map(|r| ReasonCode(*r)).collect(),
+        })
+    }
+
+    #[test]
+    fn suback_grants_each_filter_or_says_why_not() {
+        let hub = FakeHub {
+            denied: vec!["private"],
+            ..FakeHub::default()
+        };
+        let (hub, mut s) = session(ProtocolVersion::V5, hub);
+        let filters = vec![
+            filter("a/+", QoS::AtLeastOnce),
+            filter("private", QoS::AtMostOnce),
+            filter("a/#/b", QoS::AtMostOnce),
+        ];
+        assert!(
+            s.handle(subscribe(filters, Some(4)), Instant::now())
+                .is_none()
+        );
+        // 5.0 §3.9.3: granted QoS 1, 0x87 Not authorized, 0x8F Topic Filter invalid.
+        assert_eq!(replies(&s), [suback(&[0x01, 0x87, 0x8F])]);
+        let subscribed = hub.subscribed.lock();
+        assert_eq!(subscribed.len(), 1);
+        assert_eq!(subscribed[0].0, "a/+");
+        assert_eq!(subscribed[0].2, Some(4));
+        assert_eq!(hub.lines_of(LogType::Subscribe), ["c 1 a/+"]);
+    }
+
+    #[test]
+    fn v3_refusals_are_0x80_and_a_bad_filter_ends_the_connection() {
+        let hub = FakeHub {
+            denied: vec!["private"],
+            ..FakeHub::default()
+        };
+        let (_, mut s) = session(ProtocolVersion::V311, hub);
+        let now = Instant::now();
+        s.handle(
+            subscribe(vec![filter("private", QoS::AtLeastOnce)], None),
+            now,
+        );
+        assert_eq!(replies(&s), [suback(&[0x80])]);
+        // 3.x has no failure code for a malformed filter: mosquitto disconnects.
+        let end = s.handle(subscribe(vec![filter("a/#/b", QoS::AtMostOnce)], None), now);
+        assert!(matches!(end, Some(End::Protocol(_))));
+        assert!(replies(&s).is_empty());
+    }
+
+    #[test]
+    fn retained_messages_follow_their_suback() {
+        let hub = FakeHub {
+            retained: vec![message("r", b"kept", QoS::AtLeastOnce)],
+            ..FakeHub::default()
+        };
+        let (_, mut s) = session(ProtocolVersion::V311, hub);
+        s.handle(
+            subscribe(vec![filter("#", QoS::AtMostOnce)], None),
+            Instant::now(),
+        );
+        // SUBACK is on the control queue, which the writer sends before the session's
+        // queue, where the retained message (at the granted QoS, retain set) waits.
+        assert_eq!(replies(&s), [suback(&[0x00])]);
+        let st = s.session.state.lock();
+        assert_eq!(st.queue.len(), 1);
+        assert_eq!(st.queue[0].qos, QoS::AtMostOnce);
+        assert!(st.queue[0].retain);
+    }
+
+    #[test]
+    fn protocol_errors_in_subscribe() {
+        let (hub, mut s) = session(ProtocolVersion::V5, FakeHub::default());
+        let now = Instant::now();
+        // 5.0 §3.8.2.1.2: subscription identifier 0.
+        let end = s.handle(subscribe(vec![filter("a", QoS::AtMostOnce)], Some(0)), now);
+        assert!(matches!(
+            end,
+            Some(End::Protocol(ReasonCode::PROTOCOL_ERROR))
+        ));
+        // 5.0 §3.8.3.1: No Local on a shared subscription.
+        let mut f = filter("$share/g/a", QoS::AtMostOnce);
+        f.options.no_local = true;
+        let end = s.handle(subscribe(vec![f], None), now);
+        assert!(matches!(
+            end,
+            Some(End::Protocol(ReasonCode::PROTOCOL_ERROR))
+        ));
+        assert!(hub.subscribed.lock().is_empty());
+    }
+
+    #[test]
+    fn unsuback_has_reason_codes_in_v5_only() {
+        let unsubscribe = Packet::Unsubscribe(Unsubscribe {
+            packet_id: 5,
+            properties: Properties::new(),
+            filters: vec!["a".into(), "b".into()],
+        });
+        let (hub, mut s) = session(ProtocolVersion::V5, FakeHub::default());
+        s.handle(
+            subscribe(vec![filter("a", QoS::AtMostOnce)], None),
+            Instant::now(),
+        );
+        replies(&s);
+        s.handle(unsubscribe.clone(), Instant::now());
+        let reasons = vec![ReasonCode::SUCCESS, ReasonCode::NO_SUBSCRIPTION_EXISTED];
+        let unsuback = |reasons| {
+            Packet::UnsubAck(UnsubAck {
+                packet_id: 5,
+                properties: Properties::new(),
+                reasons,
+            })
+        };
+        assert_eq!(replies(&s), [unsuback(reasons)]);
+        assert_eq!(*hub.unsubscribed.lock(), ["a", "b"]);
+        let (_, mut s) = session(ProtocolVersion::V311, FakeHub::default());
+        s.handle(unsubscribe, Instant::now());
+        assert_eq!(replies(&s), [unsuback(Vec::new())]);
+    }
+
+    #[test]
+    fn pingreq_gets_pingresp() {
+        let (_, mut s) = session(ProtocolVersion::V311, FakeHub::default());
+        assert!(s.handle(Packet::PingReq, Instant::now()).is_none());
+        assert_eq!(replies(&s), [Packet::PingResp]);
+    }
+
+    #[test]
+    fn packets_a_client_may_not_send_end_the_connection() {
+        let (_, mut s) = session(ProtocolVersion::V5, FakeHub::default());
+        let c = connect(ProtocolVersion::V5, "again");
+        for p in [Packet::Connect(c), Packet::PingResp] {
+            let end = s.handle(p, Instant::now());
+            assert!(matches!(
+                end,
+                Some(End::Protocol(ReasonCode::PROTOCOL_ERROR))
+            ));
+        }
+    }
+
+    fn disconnect(reason: ReasonCode, expiry: Option<u32>) -> Packet {
+        let mut properties = Properties::new();
+        if let Some(e) = expiry {
+            properties.push(
+                PropertyId::SessionExpiryInterval,
+                PropertyValue::FourByte(e),
+            );
+        }
+        Packet::Disconnect(Disconnect { reason, properties })
+    }
+
+    #[test]
+    fn disconnect_decides_about_the_will_and_the_session_lifetime() {
+        let (_, mut s) = session(ProtocolVersion::V311, FakeHub::default());
+        let end = s.handle(disconnect(ReasonCode(0x04), None), Instant::now());
+        assert!(matches!(end, Some(End::Disconnect { will: false })));
+        let (_, mut s) = session(ProtocolVersion::V5, FakeHub::default());
+        // 5.0 §3.14.4: 0x04 Disconnect with Will Message keeps the will.
+        let end = s.handle(disconnect(ReasonCode(0x04), None), Instant::now());
+        assert!(matches!(end, Some(End::Disconnect { will: true })));
+        // 5.0 §3.14.2.2.2: expiry 0 at CONNECT cannot become non-zero.
+        let (_, mut s) = session(ProtocolVersion::V5, FakeHub::default());
+        let end = s.handle(disconnect(ReasonCode::SUCCESS, Some(5)), Instant::now());
+        assert!(matches!(
+            end,
+            Some(End::Protocol(ReasonCode::PROTOCOL_ERROR))
+        ));
+    }
+
+    #[test]
+    fn disconnect_may_shorten_the_session_expiry() {
+        let hub = Arc::new(FakeHub::default());
+        let mut c = connect(ProtocolVersion::V5, "c");
+        c.properties.push(
+            PropertyId::SessionExpiryInterval,
+            PropertyValue::FourByte(100),
+        );
+        let mut s = open(&hub, c);
+        assert_eq!(s.session.state.lock().expiry_interval, 100);
+        let end = s.handle(disconnect(ReasonCode::SUCCESS, Some(7)), Instant::now());
+        assert!(matches!(end, Some(End::Disconnect { will: false })));
+        assert_eq!(s.session.state.lock().expiry_interval, 7);
+    }
+}

@@ -32,6 +32,8 @@ mod inbound;
 pub mod outbound;
 mod publish;
 
+#[cfg(test)]
+mod fake;
 
 use std::collections::HashMap;
 use std::sync::Arc;

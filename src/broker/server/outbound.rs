@@ -300,3 +300,204 @@ fn delivery_properties(out: &Outgoing, now: Instant) -> Properties {
     }
     properties
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::broker::server::fake::{
+        FakeHub, connect, message, open, outgoing, replies, written,
+    };
+    use crate::broker::session::Message;
+    use crate::codec::{Connect, PubAck, PubComp, PubRec};
+
+    fn session(hub: FakeHub, c: Connect) -> (Arc<FakeHub>, ServerSession<FakeHub>) {
+        let hub = Arc::new(hub);
+        let s = open(&hub, c);
+        replies(&s); // CONNACK
+        (hub, s)
+    }
+
+    fn queue(s: &ServerSession<FakeHub>, m: &Arc<Message>) {
+        s.session.state.lock().queue.push_back(outgoing(m));
+    }
+
+    fn puback(id: u16) -> Packet {
+        Packet::PubAck(PubAck {
+            packet_id: id,
+            reason: ReasonCode::SUCCESS,
+            properties: Properties::new(),
+        })
+    }
+
+    #[test]
+    fn queued_messages_are_encoded_with_fresh_packet_ids() {
+        let (hub, s) = session(FakeHub::default(), connect(ProtocolVersion::V311, "c"));
+        let mut out = s.outbound();
+        queue(&s, &message("t", b"x", QoS::AtMostOnce));
+        queue(&s, &message("t", b"y", QoS::AtLeastOnce));
+        let bytes = [
+            0x30, 0x04, 0x00, 0x01, b't', b'x', // PUBLISH QoS 0, topic "t", "x"
+            0x32, 0x06, 0x00, 0x01, b't', 0x00, 0x01, b'y', // QoS 1, packet id 1, "y"
+        ];
+        assert_eq!(written(&mut out, Instant::now()), bytes);
+        assert_eq!(hub.stats.messages_sent.load(Ordering::Relaxed), 2);
+        assert_eq!(s.session.state.lock().inflight.len(), 1);
+        assert!(written(&mut out, Instant::now()).is_empty());
+    }
+
+    #[test]
+    fn the_in_flight_window_holds_messages_until_acked() {
+        let mut hub = FakeHub::default();
+        hub.config.max_inflight_messages = 1;
+        let (_, mut s) = session(hub, connect(ProtocolVersion::V311, "c"));
+        let mut out = s.outbound();
+        let m = message("t", b"", QoS::AtLeastOnce);
+        queue(&s, &m);
+        queue(&s, &m);
+        let now = Instant::now();
+        assert_eq!(
+            written(&mut out, now),
+            [0x32, 0x05, 0x00, 0x01, b't', 0x00, 0x01]
+        );
+        assert!(written(&mut out, now).is_empty(), "window of 1 is full");
+        // An ack for an id not in flight changes nothing.
+        s.handle(puback(9), now);
+        assert!(written(&mut out, now).is_empty());
+        s.handle(puback(1), now);
+        assert_eq!(
+            written(&mut out, now),
+            [0x32, 0x05, 0x00, 0x01, b't', 0x00, 0x02]
+        );
+    }
+
+    #[test]
+    fn qos2_goes_publish_pubrec_pubrel_pubcomp() {
+        let (_, mut s) = session(FakeHub::default(), connect(ProtocolVersion::V5, "c"));
+        let mut out = s.outbound();
+        queue(&s, &message("t", b"", QoS::ExactlyOnce));
+        let now = Instant::now();
+        // PUBLISH QoS 2, packet id 1, property length 0.
+        assert_eq!(
+            written(&mut out, now),
+            [0x34, 0x06, 0x00, 0x01, b't', 0x00, 0x01, 0x00]
+        );
+        let rec = |id| {
+            Packet::PubRec(PubRec {
+                packet_id: id,
+                reason: ReasonCode::SUCCESS,
+                properties: Properties::new(),
+            })
+        };
+        s.handle(rec(1), now);
+        assert_eq!(written(&mut out, now), [0x62, 0x02, 0x00, 0x01]);
+        // A PUBREC for nothing we sent: PUBREL 0x92 (5.0 §3.6.2.1).
+        s.handle(rec(4), now);
+        assert_eq!(written(&mut out, now), [0x62, 0x03, 0x00, 0x04, 0x92]);
+        s.handle(
+            Packet::PubComp(PubComp {
+                packet_id: 1,
+                reason: ReasonCode::SUCCESS,
+                properties: Properties::new(),
+            }),
+            now,
+        );
+        assert!(s.session.state.lock().inflight.is_empty());
+    }
+
+    #[test]
+    fn a_resumed_session_resends_with_dup_in_order() {
+        let (hub, s) = session(FakeHub::default(), connect(ProtocolVersion::V311, "c"));
+        let mut old = s.outbound();
+        queue(&s, &message("t", b"1", QoS::AtLeastOnce));
+        queue(&s, &message("t", b"2", QoS::ExactlyOnce));
+        let now = Instant::now();
+        assert_eq!(written(&mut old, now).len(), 16);
+        let mut c = connect(ProtocolVersion::V311, "c");
+        c.clean_start = false;
+        let resumed = open(&hub, c);
+        replies(&resumed);
+        // 3.1.1 §4.4: unacknowledged PUBLISH packets again, DUP set (0x08), same ids.
+        let bytes = [
+            0x3A, 0x06, 0x00, 0x01, b't', 0x00, 0x01, b'1', // QoS 1, DUP, id 1
+            0x3C, 0x06, 0x00, 0x01, b't', 0x00, 0x02, b'2', // QoS 2, DUP, id 2
+        ];
+        assert_eq!(written(&mut resumed.outbound(), now), bytes);
+        // The old connection's writer sends nothing more from the session.
+        queue(&s, &message("t", b"3", QoS::AtMostOnce));
+        assert!(written(&mut old, now).is_empty());
+    }
+
+    #[test]
+    fn topic_aliases_towards_the_client_up_to_its_maximum() {
+        let mut c = connect(ProtocolVersion::V5, "c");
+        c.properties
+            .push(PropertyId::TopicAliasMaximum, PropertyValue::TwoByte(1));
+        let (_, s) = session(FakeHub::default(), c);
+        let mut out = s.outbound();
+        for topic in ["a", "a", "b"] {
+            queue(&s, &message(topic, b"x", QoS::AtMostOnce));
+        }
+        let bytes = [
+            // topic "a", properties (3): Topic Alias 1, payload "x"
+            0x30, 0x08, 0x00, 0x01, b'a', 0x03, 0x23, 0x00, 0x01, b'x',
+            // empty topic, Topic Alias 1
+            0x30, 0x07, 0x00, 0x00, 0x03, 0x23, 0x00, 0x01, b'x',
+            // no alias left: topic "b" in full, no properties
+            0x30, 0x05, 0x00, 0x01, b'b', 0x00, b'x',
+        ];
+        assert_eq!(written(&mut out, Instant::now()), bytes);
+    }
+
+    #[test]
+    fn messages_too_large_for_the_client_are_dropped_as_if_delivered() {
+        let mut c = connect(ProtocolVersion::V5, "c");
+        c.properties
+            .push(PropertyId::MaximumPacketSize, PropertyValue::FourByte(10));
+        let (hub, s) = session(FakeHub::default(), c);
+        let mut out = s.outbound();
+        queue(&s, &message("t", b"0123456789", QoS::AtLeastOnce));
+        queue(&s, &message("t", b"", QoS::AtMostOnce));
+        assert_eq!(
+            written(&mut out, Instant::now()),
+            [0x30, 0x04, 0x00, 0x01, b't', 0x00]
+        );
+        assert!(s.session.state.lock().inflight.is_empty());
+        assert_eq!(hub.stats.messages_sent.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn expiry_counts_down_and_expired_messages_are_not_sent() {
+        let (_, s) = session(FakeHub::default(), connect(ProtocolVersion::V5, "c"));
+        let mut out = s.outbound();
+        let t0 = Instant::now();
+        let m = Arc::new(Message {
+            expires: Some(t0 + Duration::from_secs(10)),
+            ..Arc::into_inner(message("t", b"", QoS::AtMostOnce)).expect("one owner")
+        });
+        queue(&s, &m);
+        queue(&s, &m);
+        // 7.5 s left: sent as 8 (rounded up), property 0x02 Message Expiry Interval.
+        let bytes = [0x30, 0x09, 0x00, 0x01, b't', 0x05, 0x02, 0, 0, 0, 8];
+        let mut buf = BytesMut::new();
+        out.fill(&mut buf, t0 + Duration::from_millis(2500), false);
+        assert_eq!(buf[..bytes.len()], bytes);
+        assert_eq!(buf.len(), bytes.len() * 2);
+        queue(&s, &m);
+        assert!(written(&mut out, t0 + Duration::from_secs(10)).is_empty());
+        assert!(s.session.state.lock().queue.is_empty());
+    }
+
+    #[test]
+    fn a_closing_writer_sends_only_its_control_queue() {
+        let (_, s) = session(FakeHub::default(), connect(ProtocolVersion::V311, "c"));
+        let mut out = s.outbound();
+        queue(&s, &message("t", b"", QoS::AtLeastOnce));
+        s.ctl.send(Packet::PingResp);
+        let mut buf = BytesMut::new();
+        out.fill(&mut buf, Instant::now(), true);
+        assert_eq!(buf[..], [0xD0, 0x00]);
+        assert_eq!(s.session.state.lock().queue.len(), 1);
+    }
+}

@@ -227,3 +227,249 @@ impl<H: Hub> ServerSession<H> {
         }));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::broker::server::fake::{FakeHub, connect, open, publish, replies};
+    use crate::codec::PropertyValue;
+
+    fn session(version: ProtocolVersion, hub: FakeHub) -> (Arc<FakeHub>, ServerSession<FakeHub>) {
+        let hub = Arc::new(hub);
+        let s = open(&hub, connect(version, "c"));
+        replies(&s); // CONNACK
+        (hub, s)
+    }
+
+    fn puback(packet_id: u16, reason: ReasonCode) -> Packet {
+        Packet::PubAck(PubAck {
+            packet_id,
+            reason,
+            properties: Properties::new(),
+        })
+    }
+
+    fn v5_publish(qos: QoS, packet_id: u16, topic: &str, props: &[(PropertyId, u32)]) -> Packet {
+        let Packet::Publish(mut p) = publish(qos, packet_id, topic, b"x") else {
+            unreachable!()
+        };
+        for (id, v) in props {
+            let value = match id {
+                PropertyId::TopicAlias => PropertyValue::TwoByte(*v as u16),
+                _ => PropertyValue::FourByte(*v),
+            };
+            p.properties.push(*id, value);
+        }
+        Packet::Publish(p)
+    }
+
+    #[test]
+    fn qos1_is_routed_then_acknowledged() {
+        let (hub, mut s) = session(ProtocolVersion::V311, FakeHub::default());
+        let now = Instant::now();
+        assert!(
+            s.handle(publish(QoS::AtLeastOnce, 7, "a/b", b"hi"), now)
+                .is_none()
+        );
+        let routed = hub.routed.lock();
+        assert_eq!(routed.len(), 1);
+        assert_eq!(routed[0].topic, "a/b");
+        assert_eq!(&routed[0].payload[..], b"hi");
+        assert_eq!(routed[0].qos, QoS::AtLeastOnce);
+        assert_eq!(routed[0].origin.as_deref(), Some("c"));
+        assert_eq!(replies(&s), [puback(7, ReasonCode::SUCCESS)]);
+        assert_eq!(hub.stats.messages_received.load(Ordering::Relaxed), 1);
+        assert_eq!(
+            hub.lines_of(LogType::Debug).last().map(String::as_str),
+            Some("Sending PUBACK to c (m7, rc0)")
+        );
+    }
+
+    #[test]
+    fn v5_says_when_nobody_subscribed_and_3x_does_not() {
+        let hub = FakeHub::default();
+        hub.matches.store(0, Ordering::Relaxed);
+        let (_, mut s) = session(ProtocolVersion::V5, hub);
+        s.handle(publish(QoS::AtLeastOnce, 1, "t", b""), Instant::now());
+        // 5.0 §3.4.2.1: 0x10 No matching subscribers.
+        assert_eq!(
+            replies(&s),
+            [puback(1, ReasonCode::NO_MATCHING_SUBSCRIBERS)]
+        );
+        let hub = FakeHub::default();
+        hub.matches.store(0, Ordering::Relaxed);
+        let (_, mut s) = session(ProtocolVersion::V311, hub);
+        s.handle(publish(QoS::AtLeastOnce, 1, "t", b""), Instant::now());
+        assert_eq!(replies(&s), [puback(1, ReasonCode::SUCCESS)]);
+    }
+
+    #[test]
+    fn denied_and_oversized_messages_are_acked_but_not_routed() {
+        let mut hub = FakeHub {
+            denied: vec!["secret"],
+            ..FakeHub::default()
+        };
+        hub.config.message_size_limit = 3;
+        let (hub, mut s) = session(ProtocolVersion::V5, hub);
+        let now = Instant::now();
+        s.handle(publish(QoS::AtLeastOnce, 1, "secret", b"x"), now);
+        s.handle(publish(QoS::AtLeastOnce, 2, "big", b"xxxx"), now);
+        assert!(hub.routed.lock().is_empty());
+        assert_eq!(
+            replies(&s),
+            [
+                puback(1, ReasonCode::NOT_AUTHORIZED),
+                puback(2, ReasonCode::PACKET_TOO_LARGE)
+            ]
+        );
+        assert_eq!(
+            hub.lines_of(LogType::Notice)[1..],
+            [
+                "Denied PUBLISH from c (d0, q1, r0, m1, 'secret', ... (1 bytes))",
+                "Dropped too large PUBLISH from c (d0, q1, r0, m2, 'big', ... (4 bytes))"
+            ]
+        );
+        // 3.x acks carry no reason: refused messages are acked as if delivered.
+        let hub = FakeHub {
+            denied: vec!["secret"],
+            ..FakeHub::default()
+        };
+        let (hub, mut s) = session(ProtocolVersion::V311, hub);
+        s.handle(publish(QoS::AtLeastOnce, 1, "secret", b"x"), now);
+        assert!(hub.routed.lock().is_empty());
+        assert_eq!(replies(&s), [puback(1, ReasonCode::SUCCESS)]);
+    }
+
+    #[test]
+    fn qos2_is_routed_once_however_often_it_is_resent() {
+        let (hub, mut s) = session(ProtocolVersion::V5, FakeHub::default());
+        let now = Instant::now();
+        let pubrec = Packet::PubRec(PubRec {
+            packet_id: 3,
+            reason: ReasonCode::SUCCESS,
+            properties: Properties::new(),
+        });
+        s.handle(publish(QoS::ExactlyOnce, 3, "t", b"x"), now);
+        let Packet::Publish(mut again) = publish(QoS::ExactlyOnce, 3, "t", b"x") else {
+            unreachable!()
+        };
+        again.dup = true;
+        s.handle(Packet::Publish(again), now);
+        assert_eq!(hub.routed.lock().len(), 1);
+        assert_eq!(replies(&s), [pubrec.clone(), pubrec]);
+        let pubrel = |id| {
+            Packet::PubRel(PubRel {
+                packet_id: id,
+                reason: ReasonCode::SUCCESS,
+                properties: Properties::new(),
+            })
+        };
+        let pubcomp = |id, reason| {
+            Packet::PubComp(PubComp {
+                packet_id: id,
+                reason,
+                properties: Properties::new(),
+            })
+        };
+        s.handle(pubrel(3), now);
+        // A PUBREL for an id not held: 0x92 in v5 (5.0 §3.7.2.1).
+        s.handle(pubrel(3), now);
+        assert_eq!(
+            replies(&s),
+            [
+                pubcomp(3, ReasonCode::SUCCESS),
+                pubcomp(3, ReasonCode::PACKET_IDENTIFIER_NOT_FOUND)
+            ]
+        );
+        // After PUBCOMP the id is free: the same id is a new message.
+        s.handle(publish(QoS::ExactlyOnce, 3, "t", b"x"), now);
+        assert_eq!(hub.routed.lock().len(), 2);
+    }
+
+    #[test]
+    fn v5_clients_may_not_exceed_our_receive_maximum_with_qos2() {
+        let mut hub = FakeHub::default();
+        hub.config.max_inflight_messages = 2;
+        let (_, mut s) = session(ProtocolVersion::V5, hub);
+        let now = Instant::now();
+        assert!(
+            s.handle(publish(QoS::ExactlyOnce, 1, "t", b""), now)
+                .is_none()
+        );
+        assert!(
+            s.handle(publish(QoS::ExactlyOnce, 2, "t", b""), now)
+                .is_none()
+        );
+        // QoS 1 is acked at once and never counts.
+        assert!(
+            s.handle(publish(QoS::AtLeastOnce, 3, "t", b""), now)
+                .is_none()
+        );
+        let end = s.handle(publish(QoS::ExactlyOnce, 4, "t", b""), now);
+        assert!(matches!(
+            end,
+            Some(End::Protocol(ReasonCode::RECEIVE_MAXIMUM_EXCEEDED))
+        ));
+    }
+
+    #[test]
+    fn topic_aliases_are_learned_and_used() {
+        let (hub, mut s) = session(ProtocolVersion::V5, FakeHub::default());
+        let now = Instant::now();
+        let alias = |n| [(PropertyId::TopicAlias, n)];
+        assert!(
+            s.handle(v5_publish(QoS::AtMostOnce, 0, "a/b", &alias(1)), now)
+                .is_none()
+        );
+        assert!(
+            s.handle(v5_publish(QoS::AtMostOnce, 0, "", &alias(1)), now)
+                .is_none()
+        );
+        {
+            let routed = hub.routed.lock();
+            assert_eq!(routed[1].topic, "a/b");
+            // The alias belongs to this connection: it is not forwarded.
+            assert!(routed.iter().all(|m| m.properties.is_empty()));
+        }
+        // 5.0 §3.3.2.3.4: an alias never set is a protocol error, one above our
+        // maximum (10) or 0 is "Topic Alias invalid".
+        let end = s.handle(v5_publish(QoS::AtMostOnce, 0, "", &alias(2)), now);
+        assert!(matches!(
+            end,
+            Some(End::Protocol(ReasonCode::PROTOCOL_ERROR))
+        ));
+        let end = s.handle(v5_publish(QoS::AtMostOnce, 0, "x", &alias(11)), now);
+        assert!(matches!(
+            end,
+            Some(End::Protocol(ReasonCode::TOPIC_ALIAS_INVALID))
+        ));
+        let end = s.handle(v5_publish(QoS::AtMostOnce, 0, "x", &alias(0)), now);
+        assert!(matches!(
+            end,
+            Some(End::Protocol(ReasonCode::TOPIC_ALIAS_INVALID))
+        ));
+    }
+
+    #[test]
+    fn message_expiry_counts_from_the_time_the_message_arrived() {
+        let (hub, mut s) = session(ProtocolVersion::V5, FakeHub::default());
+        let arrived = Instant::now();
+        let expiry = [(PropertyId::MessageExpiryInterval, 30)];
+        s.handle(v5_publish(QoS::AtMostOnce, 0, "t", &expiry), arrived);
+        let routed = hub.routed.lock();
+        assert_eq!(routed[0].expires, Some(arrived + Duration::from_secs(30)));
+        // The interval is per delivery (5.0 §3.3.2.3.3): the writer sends what is left.
+        assert!(routed[0].properties.is_empty());
+    }
+
+    #[test]
+    fn wildcards_in_a_topic_name_end_the_connection() {
+        let (hub, mut s) = session(ProtocolVersion::V311, FakeHub::default());
+        let end = s.handle(publish(QoS::AtMostOnce, 0, "a/+", b""), Instant::now());
+        assert!(matches!(
+            end,
+            Some(End::Protocol(ReasonCode::TOPIC_NAME_INVALID))
+        ));
+        assert!(hub.routed.lock().is_empty());
+    }
+}
