@@ -3,6 +3,8 @@
 
 use std::io;
 
+use crate::transport::ConnectError;
+
 /// Success.
 pub const OK: u8 = 0;
 /// Usage errors, bad input, I/O failures: mosquitto's tools exit 1 for these.
@@ -143,12 +145,18 @@ impl Error {
     }
 }
 
-/// The text the OS gives for an I/O error, without Rust's " (os error N)" suffix:
-/// what mosquitto prints with `strerror(errno)`, e.g. `Connection refused`.
-pub fn strerror(e: &io::Error) -> String {
-    let text = e.to_string();
-    match (e.raw_os_error(), text.rfind(" (os error ")) {
-        (Some(_), Some(i)) => text[..i].to_string(),
-        _ => text,
+/// The OS's words for an I/O error (`strerror(errno)` in mosquitto); defined down in
+/// the transport layer, which needs it for its own errors.
+pub use crate::transport::strerror;
+
+/// mosquitto_pub and mosquitto_sub exit 1 for every failure to connect (the TLS option
+/// errors included); only a refused CONNACK has codes of its own, and that comes later.
+/// The text is the whole line as mosquitto prints it (`stderr_line`).
+impl From<ConnectError> for Error {
+    fn from(e: ConnectError) -> Error {
+        Error::Verbatim {
+            text: format!("{}\n", e.stderr_line()),
+            code: FAILURE,
+        }
     }
 }

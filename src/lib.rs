@@ -6,6 +6,8 @@
 //! - `cmd`: the commands; settings in, exit code out.
 //! - `codec`: MQTT 3.1/3.1.1/5.0 packets, encode and decode.
 //! - `topic`: topic name/filter validation and matching.
+//! - `transport`: byte streams (TCP, unix, TLS, WebSocket, proxies); `transport::open`
+//!   connects a client, the broker's listeners use its server side.
 //! - `broker`: the embedded broker (`broker::run`).
 //! - `passwd`: password hashing and password files.
 //! - `exit`: the one exit-code table.
@@ -17,7 +19,6 @@ pub mod cli;
 pub mod client;
 pub mod cmd;
 pub mod codec;
-pub mod connect;
 pub mod doc;
 pub mod exit;
 pub mod output;

@@ -22,8 +22,8 @@ use bytes::Bytes;
 use crate::cli::connect::{ConnectArgs, parse_publish_topic, usage_suffix};
 use crate::cli::r#pub::PubArgs;
 use crate::codec::{Properties, PropertyId, PropertyValue, ProtocolVersion, QoS, Will};
-use crate::connect::{Endpoint, KeyLogPath, Proxy, ProxyKind, TlsSettings, TlsVersion};
 use crate::exit::Error;
+use crate::transport::{Endpoint, KeyLogPath, Proxy, ProxyKind, TlsSettings, TlsVersion};
 
 /// Which client tool: decides the default options file and which `-D` commands apply.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -261,7 +261,7 @@ fn options_file_lines(text: &[u8]) -> Vec<(OsString, Option<OsString>)> {
         if line.is_empty() {
             continue;
         }
-        match line.iter().position(|&b| b == b' ') {
+        match memchr::memchr(b' ', line) {
             Some(sp) => {
                 let rest = &line[sp + 1..];
                 out.push((os(&line[..sp]), (!rest.is_empty()).then(|| os(rest))));
@@ -306,7 +306,7 @@ fn os_bytes(s: &std::ffi::OsStr) -> Vec<u8> {
 pub struct ClientSettings {
     /// `mosquitto_pub` or `mqtk pub`: the name error messages use.
     pub tool: String,
-    /// Where and how to connect; `crate::connect::open` takes it.
+    /// Where and how to connect; `crate::transport::open` takes it.
     pub endpoint: Endpoint,
     pub version: ProtocolVersion,
     /// Empty: the broker assigns one (3.1.1 §3.1.3.1, 5.0 §3.1.3.1).
@@ -529,7 +529,8 @@ fn keylog_path(
 }
 
 /// Resolves the shared connection flags. `tool_name` is what usage errors call the
-/// program (`mosquitto_pub`, `mqtk pub`).
+/// program (`mosquitto_pub`, `mqtk pub`). The checks run in mosquitto's order, so the
+/// first error is the one mosquitto would print.
 pub fn resolve_client(
     args: &ConnectArgs,
     tool: Tool,
@@ -557,6 +558,56 @@ pub fn resolve_client(
     };
 
     // Checks mosquitto makes after reading them all (client_config_load), in its order.
+    check_combinations(args, t)?;
+    refuse_unimplemented(args, t)?;
+    let tls_version = tls_version(args, t)?;
+    if args.mptcp {
+        return Err(not_supported(
+            "--mptcp",
+            "Multipath TCP is not implemented in mqtk",
+            t,
+        ));
+    }
+
+    let version = protocol_version(args);
+    let clean_start = !args.disable_clean_session;
+    let connect_properties = with_session_expiry(args, version, props.connect, t)?;
+    let client_id = client_id(args, version)?;
+    let (username, password) = credentials(args, url.as_ref(), version)?;
+    let will = args.will_topic.as_ref().map(|topic| Will {
+        topic: topic.clone(),
+        payload: Bytes::from(args.will_payload.clone().unwrap_or_default()),
+        qos: QoS::from_u8(args.will_qos.unwrap_or(0)).unwrap_or_default(),
+        retain: args.will_retain,
+        properties: props.will,
+    });
+    let endpoint = endpoint(args, url.as_ref(), proxy, tls_version, t)?;
+
+    Ok(ClientSettings {
+        tool: tool_name.to_string(),
+        endpoint,
+        version,
+        client_id,
+        clean_start,
+        keep_alive: args.keepalive.unwrap_or(60),
+        username,
+        password: password.map(Bytes::from),
+        will,
+        connect_properties,
+        publish_properties: props.publish,
+        subscribe_properties: props.subscribe,
+        unsubscribe_properties: props.unsubscribe,
+        disconnect_properties: props.disconnect,
+        max_inflight: args.max_inflight,
+        debug: args.debug,
+        quiet: args.quiet,
+        url_topic: url.map(|u| u.topic),
+    })
+}
+
+/// The flags that need or exclude one another (will, client certificate, key form,
+/// TLS engine, PSK), in the order mosquitto's `client_config_load` checks them.
+fn check_combinations(args: &ConnectArgs, t: &str) -> Result<(), Error> {
     if args.will_payload.is_some() && args.will_topic.is_none() {
         return Err(usage(
             "Error: Will payload given, but no will topic given.\n",
@@ -597,7 +648,12 @@ pub fn resolve_client(
     if args.psk.is_some() && args.psk_identity.is_none() {
         return Err(usage("Error: --psk-identity required if --psk used.\n", t));
     }
-    // What rustls cannot do is refused by name, never ignored.
+    Ok(())
+}
+
+/// What rustls cannot do is refused by name, never ignored: PSK, OpenSSL engines,
+/// `--keyform engine` (and a key form that is neither `pem` nor `engine`).
+fn refuse_unimplemented(args: &ConnectArgs, t: &str) -> Result<(), Error> {
     if args.psk.is_some() {
         return Err(not_supported("--psk", RUSTLS, t));
     }
@@ -611,51 +667,54 @@ pub fn resolve_client(
         return Err(not_supported("--tls-engine-kpass-sha1", RUSTLS, t));
     }
     match args.keyform.as_deref() {
-        None | Some("pem") => {}
-        Some("engine") => return Err(not_supported("--keyform engine", RUSTLS, t)),
-        Some(_) => {
-            return Err(usage(
-                "Error: Problem setting key form, it must be one of 'pem' or 'engine'.\n",
-                t,
-            ));
-        }
-    }
-    let tls_version = match args.tls_version.as_deref() {
-        None => None,
-        Some("tlsv1.2") => Some(TlsVersion::Tls12),
-        Some("tlsv1.3") => Some(TlsVersion::Tls13),
-        Some(v @ ("tlsv1.1" | "tlsv1" | "tlsv1.0")) => {
-            return Err(not_supported(
-                &format!("--tls-version {v}"),
-                "mqtk's TLS library (rustls) implements TLS 1.2 and 1.3 only",
-                t,
-            ));
-        }
-        Some(_) => {
-            return Err(usage(
-                "Error: Problem setting TLS options, check the options are valid.\n",
-                t,
-            ));
-        }
-    };
-    if args.mptcp {
-        return Err(not_supported(
-            "--mptcp",
-            "Multipath TCP is not implemented in mqtk",
+        None | Some("pem") => Ok(()),
+        Some("engine") => Err(not_supported("--keyform engine", RUSTLS, t)),
+        Some(_) => Err(usage(
+            "Error: Problem setting key form, it must be one of 'pem' or 'engine'.\n",
             t,
-        ));
+        )),
     }
+}
 
-    // Protocol version: explicit -V wins; -D and -x imply v5 (mosquitto 2.1).
-    let version = args.protocol_version.unwrap_or(
+/// `--tls-version`: 1.2 and 1.3 are what rustls speaks; older ones are refused by
+/// name, anything else as mosquitto refuses it.
+fn tls_version(args: &ConnectArgs, t: &str) -> Result<Option<TlsVersion>, Error> {
+    match args.tls_version.as_deref() {
+        None => Ok(None),
+        Some("tlsv1.2") => Ok(Some(TlsVersion::Tls12)),
+        Some("tlsv1.3") => Ok(Some(TlsVersion::Tls13)),
+        Some(v @ ("tlsv1.1" | "tlsv1" | "tlsv1.0")) => Err(not_supported(
+            &format!("--tls-version {v}"),
+            "mqtk's TLS library (rustls) implements TLS 1.2 and 1.3 only",
+            t,
+        )),
+        Some(_) => Err(usage(
+            "Error: Problem setting TLS options, check the options are valid.\n",
+            t,
+        )),
+    }
+}
+
+/// Protocol version: explicit -V wins; -D and -x imply v5 (mosquitto 2.1).
+fn protocol_version(args: &ConnectArgs) -> ProtocolVersion {
+    args.protocol_version.unwrap_or(
         if !args.property.is_empty() || args.session_expiry.is_some() {
             ProtocolVersion::V5
         } else {
             ProtocolVersion::V311
         },
-    );
+    )
+}
+
+/// The CONNECT properties with the session expiry of `-x`/`-c` appended (v5), after
+/// checking that a lasting session has a fixed client id to come back to.
+fn with_session_expiry(
+    args: &ConnectArgs,
+    version: ProtocolVersion,
+    mut connect_properties: Properties,
+    t: &str,
+) -> Result<Properties, Error> {
     let clean_start = !args.disable_clean_session;
-    let mut connect_properties = props.connect;
     let no_fixed_id = args.id_prefix.is_some() || args.id.is_none();
     if version == ProtocolVersion::V5 {
         // -c without -x: a session that never expires (mosquitto's rule).
@@ -684,42 +743,54 @@ pub fn resolve_client(
             t,
         ));
     }
+    Ok(connect_properties)
+}
 
-    let client_id = match (&args.id, &args.id_prefix) {
+/// `-i`, `-I` (prefix and process id), a random id for MQTT 3.1 (which needs one),
+/// else empty: the broker assigns one.
+fn client_id(args: &ConnectArgs, version: ProtocolVersion) -> Result<String, Error> {
+    Ok(match (&args.id, &args.id_prefix) {
         (Some(id), _) if id.is_empty() => return Err(plain("Error: Invalid id.\n")),
         (Some(id), _) => id.clone(),
         (None, Some(prefix)) => format!("{prefix}{}", std::process::id()),
         (None, None) if version == ProtocolVersion::V31 => random_client_id(),
         (None, None) => String::new(),
-    };
+    })
+}
 
+/// User name and password: `-u`/`-P` over the `-L` URL's.
+fn credentials(
+    args: &ConnectArgs,
+    url: Option<&Url>,
+    version: ProtocolVersion,
+) -> Result<(Option<String>, Option<String>), Error> {
     let username = args
         .username
         .clone()
-        .or_else(|| url.as_ref().and_then(|u| u.username.clone()));
+        .or_else(|| url.and_then(|u| u.username.clone()));
     let password = args
         .password
         .clone()
-        .or_else(|| url.as_ref().and_then(|u| u.password.clone()));
+        .or_else(|| url.and_then(|u| u.password.clone()));
     // 3.1.1 §3.1.2.9 [MQTT-3.1.2-22]: no password without a user name before v5.
     if password.is_some() && username.is_none() && version != ProtocolVersion::V5 {
         return Err(plain("Error: Problem setting username and/or password.\n"));
     }
+    Ok((username, password))
+}
 
-    let will = match &args.will_topic {
-        Some(topic) => Some(Will {
-            topic: topic.clone(),
-            payload: Bytes::from(args.will_payload.clone().unwrap_or_default()),
-            qos: QoS::from_u8(args.will_qos.unwrap_or(0)).unwrap_or_default(),
-            retain: args.will_retain,
-            properties: props.will,
-        }),
-        None => None,
-    };
-
-    // Endpoint: explicit flags over URL parts over defaults.
-    let url_tls = url.as_ref().is_some_and(|u| u.tls);
-    let port = args.port.or(url.as_ref().map(|u| u.port)).unwrap_or(
+/// Where and how to connect: explicit flags over URL parts over defaults. TLS is on
+/// with a CA file or directory, `--tls-use-os-certs`, an `mqtts://` URL or port 8883
+/// (then with the system's CAs), unless `--no-tls`.
+fn endpoint(
+    args: &ConnectArgs,
+    url: Option<&Url>,
+    proxy: Option<Proxy>,
+    tls_version: Option<TlsVersion>,
+    t: &str,
+) -> Result<Endpoint, Error> {
+    let url_tls = url.is_some_and(|u| u.tls);
+    let port = args.port.or(url.map(|u| u.port)).unwrap_or(
         if args.cafile.is_some() || args.capath.is_some() {
             8883
         } else {
@@ -743,13 +814,13 @@ pub fn resolve_client(
         ciphers: args.ciphers.clone(),
         keylog,
     });
-    let websocket = args.ws || url.as_ref().is_some_and(|u| u.websocket);
+    let websocket = args.ws || url.is_some_and(|u| u.websocket);
     let host = args
         .host
         .clone()
-        .or(url.as_ref().map(|u| u.host.clone()))
+        .or(url.map(|u| u.host.clone()))
         .unwrap_or_else(|| "localhost".to_string());
-    let endpoint = Endpoint {
+    Ok(Endpoint {
         host,
         port,
         unix_socket: args.unix.clone(),
@@ -761,27 +832,6 @@ pub fn resolve_client(
         websocket_path: websocket.then(|| "/mqtt".to_string()),
         tls,
         proxy,
-    };
-
-    Ok(ClientSettings {
-        tool: tool_name.to_string(),
-        endpoint,
-        version,
-        client_id,
-        clean_start,
-        keep_alive: args.keepalive.unwrap_or(60),
-        username,
-        password: password.map(Bytes::from),
-        will,
-        connect_properties,
-        publish_properties: props.publish,
-        subscribe_properties: props.subscribe,
-        unsubscribe_properties: props.unsubscribe,
-        disconnect_properties: props.disconnect,
-        max_inflight: args.max_inflight,
-        debug: args.debug,
-        quiet: args.quiet,
-        url_topic: url.map(|u| u.topic),
     })
 }
 

@@ -22,8 +22,7 @@ use crate::codec::{
     self, Connect, Disconnect, Packet, PropertyId, ProtocolVersion, PubAck, PubComp, PubRec,
     PubRel, Publish, QoS, ReasonCode, Subscribe, SubscribeFilter, SubscriptionOptions,
 };
-use crate::connect::ConnectError;
-use crate::transport::BoxedStream;
+use crate::transport::{BoxedStream, ConnectError};
 
 /// Connection handshakes in progress at once, so that a ramp without `--connect-rate`
 /// does not overflow the broker's listen backlog (dropped SYNs come back after a
@@ -334,7 +333,7 @@ async fn handshake(sh: &Shared, slot: u32, client_id: String) -> Result<Conn, St
     let prepared = &s.prepared[slot as usize % s.prepared.len()];
     let c = &s.client;
     let work = async {
-        let mut stream = crate::connect::open(prepared)
+        let mut stream = crate::transport::open(prepared)
             .await
             .map_err(|e| error_kind(&e))?;
         let mut buf = BytesMut::with_capacity(64);

@@ -1,5 +1,5 @@
 //! `mqtk bench`: a load generator. `settings` resolves the flags (through the shared
-//! `settings::resolve_client` and `connect::prepare`), `load` runs the clients on one
+//! `settings::resolve_client` and `transport::prepare`), `load` runs the clients on one
 //! thread, `stats` measures, `report` prints the summary, writes and merges JSON.
 
 pub mod load;
@@ -13,9 +13,9 @@ use std::time::Duration;
 
 use crate::cli::bench::LoadArgs;
 use crate::codec::QoS;
-use crate::connect::Prepared;
 use crate::exit::Error;
 use crate::settings::{ClientSettings, Tool, resolve_client};
+use crate::transport::Prepared;
 
 /// Which load to generate.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -122,7 +122,7 @@ pub fn resolve(mode: Mode, args: &LoadArgs) -> Result<BenchSettings, Error> {
     };
     let connect_timeout = Duration::from_secs_f64(args.connect_timeout);
     for ep in &endpoints {
-        let mut p = crate::connect::prepare(ep).map_err(|e| Error::Failed(e.to_string()))?;
+        let mut p = crate::transport::prepare(ep).map_err(|e| Error::Failed(e.to_string()))?;
         p.connect_timeout = connect_timeout;
         prepared.push(p);
     }
@@ -279,7 +279,7 @@ async fn drive(s: BenchSettings, mut notes: Vec<String>) -> Result<Report, Error
     let mode = s.mode;
     let run_settings = RunSettings {
         mode,
-        broker: crate::connect::describe(&s.client.endpoint),
+        broker: crate::transport::describe(&s.client.endpoint),
         protocol: format!(
             "MQTT {}",
             match s.client.version {

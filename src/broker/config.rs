@@ -27,15 +27,9 @@ pub enum SocketDomain {
     Ipv6,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TlsConfig {
-    pub certfile: PathBuf,
-    pub keyfile: PathBuf,
-    /// CA used to verify client certificates.
-    pub cafile: Option<PathBuf>,
-    /// Clients must present a certificate signed by `cafile`.
-    pub require_certificate: bool,
-}
+/// A listener's TLS settings: exactly what the transport's server side takes, so the
+/// listener hands them over as they are.
+pub type TlsConfig = crate::transport::tls::ServerTls;
 
 /// Where log lines go (`log_dest`) and which kinds are written (`log_type`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -352,6 +346,25 @@ struct Parser {
     notes: Vec<String>,
 }
 
+/// The value part of one configuration line.
+struct Value<'a> {
+    keyword: &'a str,
+    /// Everything after the keyword: file names take the whole rest, spaces included.
+    rest: &'a str,
+    /// The words after the keyword, up to a `#`.
+    args: &'a [&'a str],
+}
+
+impl Value<'_> {
+    /// The first word of the value, which most keywords require.
+    fn first(&self) -> Result<&str, String> {
+        self.args
+            .first()
+            .copied()
+            .ok_or_else(|| format!("Empty {} value in configuration.", self.keyword))
+    }
+}
+
 impl Parser {
     /// The listener that listener-scoped options apply to: the latest `listener` block.
     fn current(&mut self, line: usize) -> &mut ListenerDraft {
@@ -369,6 +382,8 @@ impl Parser {
         &mut self.default_listener
     }
 
+    /// One `keyword value…` line. Each group of keywords has its own function; this one
+    /// only dispatches and checks that nothing follows the value.
     fn line(
         &mut self,
         keyword: &str,
@@ -376,20 +391,46 @@ impl Parser {
         args: &[&str],
         line: usize,
     ) -> Result<(), String> {
-        let first = || {
-            args.first()
-                .copied()
-                .ok_or_else(|| format!("Empty {keyword} value in configuration."))
+        let v = Value {
+            keyword,
+            rest,
+            args,
         };
         match keyword {
+            "listener" | "port" | "protocol" | "socket_domain" => self.listener_key(&v, line)?,
+            "cafile" | "certfile" | "keyfile" | "require_certificate" => self.tls_key(&v, line)?,
+            "max_packet_size"
+            | "max_inflight_messages"
+            | "max_queued_messages"
+            | "message_size_limit" => self.limit_key(&v)?,
+            "log_dest" | "log_type" => self.log_key(&v)?,
+            "allow_anonymous" | "password_file" | "acl_file" => self.auth_key(&v)?,
+            _ => return Err(format!("Unknown configuration variable \"{keyword}\".")),
+        }
+        // mosquitto ignores words after the value; a stray one usually means a typo
+        // ("max_inflight_messages 10 20"), so say so. File names take the whole rest.
+        let max_args = match keyword {
+            "listener" => 2,
+            "cafile" | "certfile" | "keyfile" | "password_file" | "acl_file" => usize::MAX,
+            _ => 1,
+        };
+        if let Some(extra) = args.get(max_args) {
+            return Err(format!("Unexpected value \"{extra}\" after {keyword}."));
+        }
+        Ok(())
+    }
+
+    /// `listener`, `port`, `protocol`, `socket_domain`: where and how a listener listens.
+    fn listener_key(&mut self, v: &Value<'_>, line: usize) -> Result<(), String> {
+        match v.keyword {
             "listener" => {
-                let port_text = first()?;
+                let port_text = v.first()?;
                 let port: u16 = port_text
                     .parse()
                     .map_err(|_| format!("Invalid port value ({port_text})."))?;
                 let mut draft = ListenerDraft::new(line);
                 draft.cfg.port = port;
-                match (port, args.get(1)) {
+                match (port, v.args.get(1)) {
                     // mosquitto 2.0: port 0 plus a path is a unix socket listener.
                     (0, Some(path)) => draft.cfg.unix_socket = Some(PathBuf::from(path)),
                     (0, None) => {
@@ -406,7 +447,7 @@ impl Parser {
                     "The 'port' option is now deprecated and will be removed in a future version. Please use 'listener' instead."
                         .into(),
                 );
-                let text = first()?;
+                let text = v.first()?;
                 let port: u16 = match text.parse() {
                     Ok(p) if p > 0 => p,
                     _ => return Err(format!("Invalid port value ({text}).")),
@@ -414,15 +455,15 @@ impl Parser {
                 self.current_default(line).cfg.port = port;
             }
             "protocol" => {
-                let websockets = match first()? {
+                let websockets = match v.first()? {
                     "mqtt" => false,
                     "websockets" => true,
                     other => return Err(format!("Invalid protocol value ({other}).")),
                 };
                 self.current(line).cfg.websockets = websockets;
             }
-            "socket_domain" => {
-                let domain = match first()? {
+            _ => {
+                let domain = match v.first()? {
                     "ipv4" => SocketDomain::Ipv4,
                     "ipv6" => SocketDomain::Ipv6,
                     other => {
@@ -433,105 +474,120 @@ impl Parser {
                 };
                 self.current(line).cfg.socket_domain = Some(domain);
             }
-            "cafile" | "certfile" | "keyfile" => {
-                if rest.is_empty() {
-                    return Err(format!("Empty {keyword} value in configuration."));
-                }
-                let cur = self.current(line);
-                let slot = match keyword {
-                    "cafile" => &mut cur.cafile,
-                    "certfile" => &mut cur.certfile,
-                    _ => &mut cur.keyfile,
-                };
-                if slot.is_some() {
-                    return Err(format!("Duplicate {keyword} value in configuration."));
-                }
-                *slot = Some(PathBuf::from(rest));
-            }
-            "require_certificate" => {
-                let value = parse_bool(keyword, args)?;
-                self.current(line).require_certificate = value;
-            }
-            "allow_anonymous" => self.allow_anonymous = Some(parse_bool(keyword, args)?),
+        }
+        Ok(())
+    }
+
+    /// `cafile`, `certfile`, `keyfile`, `require_certificate`: the current listener's TLS,
+    /// checked as a whole when its block ends (`ListenerDraft::finish`).
+    fn tls_key(&mut self, v: &Value<'_>, line: usize) -> Result<(), String> {
+        let keyword = v.keyword;
+        if keyword == "require_certificate" {
+            let value = parse_bool(keyword, v.args)?;
+            self.current(line).require_certificate = value;
+            return Ok(());
+        }
+        if v.rest.is_empty() {
+            return Err(format!("Empty {keyword} value in configuration."));
+        }
+        let cur = self.current(line);
+        let slot = match keyword {
+            "cafile" => &mut cur.cafile,
+            "certfile" => &mut cur.certfile,
+            _ => &mut cur.keyfile,
+        };
+        if slot.is_some() {
+            return Err(format!("Duplicate {keyword} value in configuration."));
+        }
+        *slot = Some(PathBuf::from(v.rest));
+        Ok(())
+    }
+
+    /// `max_packet_size`, `max_inflight_messages`, `max_queued_messages`,
+    /// `message_size_limit`: the broker-wide limits.
+    fn limit_key(&mut self, v: &Value<'_>) -> Result<(), String> {
+        let (keyword, args) = (v.keyword, v.args);
+        match keyword {
             "max_packet_size" => {
-                let v = parse_number(keyword, args, 20, u64::from(u32::MAX))?;
-                self.config.max_packet_size = v as u32;
+                let n = parse_number(keyword, args, 20, u64::from(u32::MAX))?;
+                self.config.max_packet_size = n as u32;
             }
             "max_inflight_messages" => {
-                let text = first()?;
-                let v: u64 = text
+                let text = v.first()?;
+                let n: u64 = text
                     .parse()
                     .map_err(|_| format!("Invalid {keyword} value ({text})."))?;
-                if v > u64::from(u16::MAX) {
+                if n > u64::from(u16::MAX) {
                     return Err("max_inflight_messages must be <= 65535.".into());
                 }
-                self.config.max_inflight_messages = v as u16;
+                self.config.max_inflight_messages = n as u16;
             }
             "max_queued_messages" => {
-                let v = parse_number(keyword, args, 0, usize::MAX as u64)?;
-                self.config.max_queued_messages = v as usize;
+                let n = parse_number(keyword, args, 0, usize::MAX as u64)?;
+                self.config.max_queued_messages = n as usize;
             }
-            "message_size_limit" => {
+            _ => {
                 self.notes.push(
                     "Note: It is recommended to replace `message_size_limit` with `max_packet_size`."
                         .into(),
                 );
-                let v = parse_number(keyword, args, 0, MQTT_MAX_PAYLOAD)?;
-                self.config.message_size_limit = v as u32;
+                let n = parse_number(keyword, args, 0, MQTT_MAX_PAYLOAD)?;
+                self.config.message_size_limit = n as u32;
             }
-            "log_dest" => {
-                self.config.log.dest = match first()? {
-                    "stdout" => LogDest::Stdout,
-                    "stderr" => LogDest::Stderr,
-                    "none" => LogDest::None,
-                    other @ ("file" | "syslog" | "topic" | "dlt") => {
-                        return Err(format!(
-                            "log_dest {other} is not supported by mqtk; use stdout, stderr or none."
-                        ));
-                    }
-                    other => return Err(format!("Invalid log_dest value ({other}).")),
-                };
-            }
-            "log_type" => {
-                let kind = first()?;
-                let types = self.log_types.get_or_insert_with(Vec::new);
-                match kind {
-                    "none" => types.clear(),
-                    "all" => *types = LOG_TYPES.iter().map(|t| t.to_string()).collect(),
-                    k if LOG_TYPES.contains(&k) => {
-                        if !types.iter().any(|t| t == k) {
-                            types.push(k.to_string());
-                        }
-                    }
-                    other => return Err(format!("Invalid log_type value ({other}).")),
-                }
-            }
-            // Read (and checked) when the broker starts, as mosquitto does.
-            "password_file" | "acl_file" => {
-                if rest.is_empty() {
-                    return Err(format!("Empty {keyword} value in configuration."));
-                }
-                let slot = match keyword {
-                    "password_file" => &mut self.config.password_file,
-                    _ => &mut self.config.acl_file,
-                };
-                if slot.is_some() {
-                    return Err(format!("Duplicate {keyword} value in configuration."));
-                }
-                *slot = Some(PathBuf::from(rest));
-            }
-            _ => return Err(format!("Unknown configuration variable \"{keyword}\".")),
         }
-        // mosquitto ignores words after the value; a stray one usually means a typo
-        // ("max_inflight_messages 10 20"), so say so. File names take the whole rest.
-        let max_args = match keyword {
-            "listener" => 2,
-            "cafile" | "certfile" | "keyfile" | "password_file" | "acl_file" => usize::MAX,
-            _ => 1,
+        Ok(())
+    }
+
+    /// `log_dest`, `log_type`.
+    fn log_key(&mut self, v: &Value<'_>) -> Result<(), String> {
+        if v.keyword == "log_dest" {
+            self.config.log.dest = match v.first()? {
+                "stdout" => LogDest::Stdout,
+                "stderr" => LogDest::Stderr,
+                "none" => LogDest::None,
+                other @ ("file" | "syslog" | "topic" | "dlt") => {
+                    return Err(format!(
+                        "log_dest {other} is not supported by mqtk; use stdout, stderr or none."
+                    ));
+                }
+                other => return Err(format!("Invalid log_dest value ({other}).")),
+            };
+            return Ok(());
+        }
+        let kind = v.first()?;
+        let types = self.log_types.get_or_insert_with(Vec::new);
+        match kind {
+            "none" => types.clear(),
+            "all" => *types = LOG_TYPES.iter().map(|t| t.to_string()).collect(),
+            k if LOG_TYPES.contains(&k) => {
+                if !types.iter().any(|t| t == k) {
+                    types.push(k.to_string());
+                }
+            }
+            other => return Err(format!("Invalid log_type value ({other}).")),
+        }
+        Ok(())
+    }
+
+    /// `allow_anonymous`, `password_file`, `acl_file`. The files are read (and checked)
+    /// when the broker starts, as mosquitto does.
+    fn auth_key(&mut self, v: &Value<'_>) -> Result<(), String> {
+        let keyword = v.keyword;
+        if keyword == "allow_anonymous" {
+            self.allow_anonymous = Some(parse_bool(keyword, v.args)?);
+            return Ok(());
+        }
+        if v.rest.is_empty() {
+            return Err(format!("Empty {keyword} value in configuration."));
+        }
+        let slot = match keyword {
+            "password_file" => &mut self.config.password_file,
+            _ => &mut self.config.acl_file,
         };
-        if let Some(extra) = args.get(max_args) {
-            return Err(format!("Unexpected value \"{extra}\" after {keyword}."));
+        if slot.is_some() {
+            return Err(format!("Duplicate {keyword} value in configuration."));
         }
+        *slot = Some(PathBuf::from(v.rest));
         Ok(())
     }
 

@@ -1,9 +1,12 @@
 //! The embedded MQTT broker: `run(listeners, config, shutdown)`.
 //!
 //! Each listener has an accept task; each connection a reader (in its own task) and a
-//! writer task (`conn`). Connections share `shared::Shared`: sessions, the subscription
-//! trie (`router`), retained messages (`retained`). Routing never waits for a client: it
-//! pushes into each session's bounded queue (`session`) and wakes that writer.
+//! writer task (`conn`). The protocol itself — what to answer, route, refuse, and when
+//! to close — is decided without I/O by the connection's server session (`server`), which
+//! `conn` feeds with decoded packets. Connections share `shared::Shared`: sessions
+//! (`session`: what outlives a connection), the subscription trie (`router`), retained
+//! messages (`retained`). Routing never waits for a client: it pushes into each
+//! session's bounded queue and wakes that writer.
 //!
 //! Flow control: a session's queue holds `max_queued_messages`. Past that, if the
 //! subscriber is reading (its writer is not stuck on a full socket for `STUCK_AFTER`), the
@@ -23,6 +26,7 @@ pub mod conn;
 pub mod log;
 pub mod retained;
 pub mod router;
+pub mod server;
 pub mod session;
 pub mod shared;
 pub mod sys;

@@ -15,7 +15,8 @@ use crate::broker::config::Config;
 use crate::broker::log::{LogType, Logger};
 use crate::broker::retained::Retained;
 use crate::broker::router::{self, SubEntry, SubTree};
-use crate::broker::session::{ConnCtl, Enqueued, Message, Outgoing, Session};
+use crate::broker::server::hub::{Attach, Attached};
+use crate::broker::session::{ConnCtl, EndReason, Enqueued, Message, Outgoing, Session};
 use crate::codec::{RetainHandling, SubscriptionOptions};
 
 /// Counters for $SYS and tests.
@@ -128,6 +129,61 @@ impl Shared {
             AuthResult::Allowed
         } else {
             AuthResult::NotAuthorized
+        }
+    }
+
+    /// Attaches a new connection to the session for its client id. An older connection
+    /// with the same id is told to close (3.1.1 §3.1.4-2, 5.0 §3.1.4-3: the new one takes
+    /// over); its session is resumed, or discarded when the new connection asks for a
+    /// clean start (3.1.1 §3.1.2.4, 5.0 §3.1.2.4). Unacknowledged messages are marked
+    /// for resending on the new connection (5.0 §4.4).
+    pub fn attach(&self, a: Attach<'_>) -> Attached {
+        let mut replaced = None;
+        let (session, present, generation) = {
+            let mut map = self.sessions.lock();
+            let existing = map.get(a.client_id).cloned();
+            if let Some(s) = &existing
+                && let Some(old) = &s.state.lock().conn
+            {
+                self.log(
+                    LogType::Information,
+                    format_args!(
+                        "Client {} already connected, closing old connection.",
+                        a.client_id
+                    ),
+                );
+                old.ctl.kick(EndReason::TakenOver);
+            }
+            let (session, present) = match existing {
+                Some(s) if !a.clean_start => (s, true),
+                other => {
+                    replaced = other;
+                    let s = Arc::new(Session::new(Arc::clone(a.client_id)));
+                    map.insert(Arc::clone(a.client_id), Arc::clone(&s));
+                    (s, false)
+                }
+            };
+            let mut st = session.state.lock();
+            st.generation += 1;
+            st.conn = Some(a.link);
+            st.username = a.username;
+            st.expiry_interval = a.expiry;
+            st.window = a.window;
+            st.dropping = false;
+            for f in st.inflight.iter_mut() {
+                f.needs_send = true;
+            }
+            let g = st.generation;
+            drop(st);
+            (session, present, g)
+        };
+        if let Some(old) = replaced {
+            self.drop_subscriptions(&old);
+        }
+        Attached {
+            session,
+            present,
+            generation,
         }
     }
 

@@ -147,15 +147,51 @@ fn atoi(s: &[u8]) -> i64 {
     if neg { -n } else { n.min(i64::from(i32::MAX)) }
 }
 
+/// The flags before the password file, as mosquitto_passwd's `main` reads them.
+struct Flags {
+    kind: HashKind,
+    /// `-I`, as `atoi` read it (checked > 0).
+    iterations: i64,
+    batch: bool,
+    create: bool,
+    delete: bool,
+    update: bool,
+    verify: bool,
+}
+
+/// Parses mosquitto_passwd's words in its order: flags, their conflicts, the words
+/// the mode needs, then the user name's and password's limits. `help_option`: `--help`
+/// among the flags prints the usage (mqtk's name only).
 pub fn parse(args: &[OsString], help_option: bool) -> Result<Invocation, ParseError> {
     if args.is_empty() {
         return Err(ParseError::Usage);
     }
-    let mut kind = HashKind::Sha512Pbkdf2;
-    let mut iterations = i64::from(PBKDF2_ITERATIONS);
-    let (mut batch, mut create, mut delete, mut update, mut verify) =
-        (false, false, false, false, false);
+    let (flags, idx) = read_flags(args, help_option)?;
+    check_exclusive(&flags)?;
+    let action = action(&flags, &args[idx..])?;
+    check_user_and_password(&action)?;
+    Ok(Invocation {
+        hash: HashParams {
+            kind: flags.kind,
+            iterations: u32::try_from(flags.iterations).unwrap_or(u32::MAX),
+            salt_len: SALT_LEN_V20,
+        },
+        action,
+    })
+}
 
+/// Reads flags up to the first word that is not one; returns them and that word's
+/// index.
+fn read_flags(args: &[OsString], help_option: bool) -> Result<(Flags, usize), ParseError> {
+    let mut f = Flags {
+        kind: HashKind::Sha512Pbkdf2,
+        iterations: i64::from(PBKDF2_ITERATIONS),
+        batch: false,
+        create: false,
+        delete: false,
+        update: false,
+        verify: false,
+    };
     let mut idx = 0;
     while idx < args.len() {
         match bytes(&args[idx]).as_slice() {
@@ -163,7 +199,7 @@ pub fn parse(args: &[OsString], help_option: bool) -> Result<Invocation, ParseEr
                 let Some(name) = args.get(idx + 1) else {
                     return err("-H argument given but not enough other arguments.");
                 };
-                kind = match HashKind::from_name(&bytes(name)) {
+                f.kind = match HashKind::from_name(&bytes(name)) {
                     Some(k) => k,
                     None => {
                         return Err(ParseError::Error(format!(
@@ -174,51 +210,59 @@ pub fn parse(args: &[OsString], help_option: bool) -> Result<Invocation, ParseEr
                 };
                 idx += 1;
             }
-            b"-b" => batch = true,
-            b"-c" => create = true,
-            b"-D" => delete = true,
+            b"-b" => f.batch = true,
+            b"-c" => f.create = true,
+            b"-D" => f.delete = true,
             b"-I" => {
                 let Some(n) = args.get(idx + 1) else {
                     return err("-I argument given but not enough other arguments.");
                 };
-                iterations = atoi(&bytes(n));
+                f.iterations = atoi(&bytes(n));
                 idx += 1;
-                if iterations < 1 {
+                if f.iterations < 1 {
                     return err("Number of iterations must be > 0.");
                 }
             }
-            b"-U" => update = true,
-            b"--verify" => verify = true,
+            b"-U" => f.update = true,
+            b"--verify" => f.verify = true,
             b"--help" if help_option => return Err(ParseError::Usage),
             _ => break,
         }
         idx += 1;
     }
+    Ok((f, idx))
+}
 
-    if create && delete {
+/// The modes that cannot be combined, in mosquitto's order of checking.
+fn check_exclusive(f: &Flags) -> Result<(), ParseError> {
+    if f.create && f.delete {
         return err("-c and -D cannot be used together.");
     }
-    if create && update {
+    if f.create && f.update {
         return err("-c and -U cannot be used together.");
     }
-    if delete && update {
+    if f.delete && f.update {
         return err("-D and -U cannot be used together.");
     }
-    if delete && batch {
+    if f.delete && f.batch {
         return err("-b and -D cannot be used together.");
     }
-    for (set, flag) in [(create, "-c"), (delete, "-D"), (update, "-U")] {
-        if verify && set {
+    for (set, flag) in [(f.create, "-c"), (f.delete, "-D"), (f.update, "-U")] {
+        if f.verify && set {
             return Err(ParseError::Error(format!(
                 "--verify and {flag} cannot be used together."
             )));
         }
     }
+    Ok(())
+}
 
-    let rest = &args[idx..];
+/// What the mode and the words after the flags (`rest`: file, user, password) ask
+/// for; a wrong word count is mosquitto's error for the mode, or the usage.
+fn action(f: &Flags, rest: &[OsString]) -> Result<Action, ParseError> {
     let path = |s: &OsString| PathBuf::from(s);
-    let action = if create {
-        if batch {
+    Ok(if f.create {
+        if f.batch {
             if rest.len() < 3 {
                 return err("-c argument given but password file, username, or password missing.");
             }
@@ -233,9 +277,9 @@ pub fn parse(args: &[OsString], help_option: bool) -> Result<Invocation, ParseEr
         Action::Create {
             target,
             user: bytes(&rest[1]),
-            password: batch.then(|| bytes(&rest[2])),
+            password: f.batch.then(|| bytes(&rest[2])),
         }
-    } else if delete {
+    } else if f.delete {
         if rest.len() < 2 {
             return err("-D argument given but password file or username missing.");
         }
@@ -243,20 +287,20 @@ pub fn parse(args: &[OsString], help_option: bool) -> Result<Invocation, ParseEr
             file: path(&rest[0]),
             user: bytes(&rest[1]),
         }
-    } else if update {
+    } else if f.update {
         if rest.len() != 1 {
             return err("-U argument given but password file missing.");
         }
         Action::Update {
             file: path(&rest[0]),
         }
-    } else if (batch && rest.len() == 3) || (!batch && rest.len() == 2) {
+    } else if (f.batch && rest.len() == 3) || (!f.batch && rest.len() == 2) {
         let (file, user, password) = (
             path(&rest[0]),
             bytes(&rest[1]),
-            batch.then(|| bytes(&rest[2])),
+            f.batch.then(|| bytes(&rest[2])),
         );
-        if verify {
+        if f.verify {
             Action::Verify {
                 file,
                 user,
@@ -271,9 +315,12 @@ pub fn parse(args: &[OsString], help_option: bool) -> Result<Invocation, ParseEr
         }
     } else {
         return Err(ParseError::Usage);
-    };
+    })
+}
 
-    let (user, password) = match &action {
+/// The user name's and the batch password's limits, as mosquitto_passwd checks them.
+fn check_user_and_password(action: &Action) -> Result<(), ParseError> {
+    let (user, password) = match action {
         Action::Create { user, password, .. }
         | Action::Set { user, password, .. }
         | Action::Verify { user, password, .. } => (Some(user), password.as_ref()),
@@ -286,15 +333,7 @@ pub fn parse(args: &[OsString], help_option: bool) -> Result<Invocation, ParseEr
     if password.is_some_and(|p| p.len() > 65535) {
         return err("Password must be less than 65536 characters long.");
     }
-
-    Ok(Invocation {
-        hash: HashParams {
-            kind,
-            iterations: u32::try_from(iterations).unwrap_or(u32::MAX),
-            salt_len: SALT_LEN_V20,
-        },
-        action,
-    })
+    Ok(())
 }
 
 /// mosquitto's `is_username_valid`: at most 65535 bytes, no control characters

@@ -15,6 +15,11 @@
 //! - Left to the broker: topic name/filter syntax and emptiness, client id length,
 //!   payload UTF-8 (payload format indicator, 0x99), topic alias ranges, which reason
 //!   codes a packet may carry, session state (packet ids in flight, etc.).
+//!
+//! Hand-written rather than taken from an MQTT crate on purpose: the line above
+//! between checked and lenient must be mosquitto's, byte for byte and reason code for
+//! reason code (tests compare our packets and refusals with mosquitto's), and MQTT 3.1
+//! (`MQIsdp`) must be spoken; the general-purpose crates make their own choices there.
 
 pub mod packet;
 pub mod properties;

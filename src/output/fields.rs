@@ -1,6 +1,11 @@
 //! The printf-style field writers of mosquitto 2.1's sub_client_output.c
 //! (`formatted_print_int/str/blank/float`, `write_payload`), writing straight into
 //! an `io::Write` without allocating.
+//!
+//! Hand-written rather than `format!` or a printf crate: mosquitto's rules (C printf's
+//! zero padding after the sign, a precision that cuts strings, `width` blanks for an
+//! absent property) differ from Rust's formatting in small ways, and the output must
+//! match mosquitto_sub's byte for byte. Numbers go through `itoa`.
 
 use std::io::{self, Write};
 

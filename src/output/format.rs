@@ -8,6 +8,10 @@
 //! passes the check means the same thing to both except for `%-0…`, where only the
 //! printer's reading (left-aligned, zero "padding" for blanks) matters, so that is
 //! the one we compile.
+//!
+//! Hand-written rather than a template or printf crate: every flag, width, precision
+//! and refusal must read as mosquitto's C code reads it, and print the same bytes,
+//! which no general formatter promises (the golden tests in `output/tests.rs` hold it).
 
 use super::FormatError;
 
@@ -259,112 +263,126 @@ pub(crate) fn compile(fmt: &[u8]) -> Result<Compiled, FormatError> {
     let mut i = 0;
     while i < len {
         match fmt[i] {
-            b'%' => {
-                let mut o = FieldOpts::default();
-                if i < len - 1 {
-                    i += 1;
-                    if fmt[i] == b'-' {
-                        o.left = true;
-                        if i < len - 1 {
-                            i += 1;
-                        }
-                    }
-                    if fmt[i] == b'0' {
-                        o.pad = b'0';
-                        if i < len - 1 {
-                            i += 1;
-                        }
-                    }
-                    while i < len - 1 && fmt[i].is_ascii_digit() {
-                        o.width = push_digit(o.width, fmt[i]);
-                        i += 1;
-                    }
-                    if fmt[i] == b'.' && i < len - 1 {
-                        i += 1;
-                        o.precision = 0;
-                        while i < len - 1 && fmt[i].is_ascii_digit() {
-                            o.precision = push_digit(o.precision, fmt[i]);
-                            i += 1;
-                        }
-                    }
-                    if HEX_SEPARATORS.contains(&fmt[i]) {
-                        o.sep = fmt[i];
-                        i += 1;
-                    }
-                    if i < len {
-                        let field = match fmt[i] {
-                            b'%' => {
-                                c.lit(b"%");
-                                None
-                            }
-                            b'A' => Some(Field::TopicAlias),
-                            b'C' => Some(Field::ContentType),
-                            b'D' => Some(Field::CorrelationData),
-                            b'E' => Some(Field::MessageExpiry),
-                            b'F' => Some(Field::PayloadFormat),
-                            b'I' => Some(Field::Iso8601),
-                            b'j' => Some(Field::Json),
-                            b'J' => Some(Field::JsonRaw),
-                            b'l' => Some(Field::PayloadLen),
-                            b'm' => Some(Field::Mid),
-                            b'P' => Some(Field::UserProperties),
-                            b'p' => Some(Field::Payload),
-                            b'q' => Some(Field::Qos),
-                            b'R' => Some(Field::ResponseTopic),
-                            b'r' => Some(Field::Retain),
-                            b'S' => Some(Field::SubscriptionId),
-                            b't' => Some(Field::Topic),
-                            b'U' => Some(Field::UnixTime),
-                            b'x' => Some(Field::HexLower),
-                            b'X' => Some(Field::HexUpper),
-                            b'f' => Some(Field::Float),
-                            b'd' => Some(Field::Double),
-                            // Unreachable after `check`; mosquitto prints nothing.
-                            _ => None,
-                        };
-                        if let Some(f) = field {
+            b'%' if i < len - 1 => {
+                i += 1;
+                let o = field_opts(fmt, &mut i);
+                match fmt.get(i) {
+                    Some(b'%') => c.lit(b"%"),
+                    // Unknown conversions cannot pass `check`; mosquitto prints nothing.
+                    Some(&ch) => {
+                        if let Some(f) = conversion(ch) {
                             c.ops.push(Op::Field(f, o));
                         }
                     }
+                    None => {}
                 }
             }
-            b'@' => {
-                if i < len - 1 {
-                    i += 1;
-                    match fmt[i] {
-                        b'@' => c.lit(b"@"),
-                        b'N' => c.ops.push(Op::Nanos),
-                        ch => {
-                            c.ops.push(Op::Strftime(c.strftime.len()));
-                            c.strftime.push(ch);
-                        }
+            b'@' if i < len - 1 => {
+                i += 1;
+                match fmt[i] {
+                    b'@' => c.lit(b"@"),
+                    b'N' => c.ops.push(Op::Nanos),
+                    ch => {
+                        c.ops.push(Op::Strftime(c.strftime.len()));
+                        c.strftime.push(ch);
                     }
                 }
             }
-            b'\\' => {
-                if i < len - 1 {
-                    i += 1;
-                    let byte = match fmt[i] {
-                        b'\\' => Some(b'\\'),
-                        b'0' => Some(0),
-                        b'a' => Some(0x07),
-                        b'e' => Some(0x1b),
-                        b'n' => Some(b'\n'),
-                        b'r' => Some(b'\r'),
-                        b't' => Some(b'\t'),
-                        b'v' => Some(0x0b),
-                        _ => None,
-                    };
-                    if let Some(b) = byte {
-                        c.lit(&[b]);
-                    }
+            b'\\' if i < len - 1 => {
+                i += 1;
+                if let Some(b) = escape(fmt[i]) {
+                    c.lit(&[b]);
                 }
             }
+            // A lone `%`, `@` or `\` at the end cannot pass `check`; mosquitto prints
+            // nothing for it.
+            b'%' | b'@' | b'\\' => {}
             b => c.lit(&[b]),
         }
         i += 1;
     }
     Ok(c)
+}
+
+/// Reads a field's flags, width, precision and hex separator as `formatted_print`
+/// does, from `*i` (just after the `%`); leaves `*i` at the conversion character (or
+/// at the end of `fmt`).
+fn field_opts(fmt: &[u8], i: &mut usize) -> FieldOpts {
+    let len = fmt.len();
+    let mut o = FieldOpts::default();
+    if fmt[*i] == b'-' {
+        o.left = true;
+        if *i < len - 1 {
+            *i += 1;
+        }
+    }
+    if fmt[*i] == b'0' {
+        o.pad = b'0';
+        if *i < len - 1 {
+            *i += 1;
+        }
+    }
+    while *i < len - 1 && fmt[*i].is_ascii_digit() {
+        o.width = push_digit(o.width, fmt[*i]);
+        *i += 1;
+    }
+    if fmt[*i] == b'.' && *i < len - 1 {
+        *i += 1;
+        o.precision = 0;
+        while *i < len - 1 && fmt[*i].is_ascii_digit() {
+            o.precision = push_digit(o.precision, fmt[*i]);
+            *i += 1;
+        }
+    }
+    if HEX_SEPARATORS.contains(&fmt[*i]) {
+        o.sep = fmt[*i];
+        *i += 1;
+    }
+    o
+}
+
+/// The field a `%` conversion character prints (`%%` is a literal, handled apart).
+fn conversion(ch: u8) -> Option<Field> {
+    Some(match ch {
+        b'A' => Field::TopicAlias,
+        b'C' => Field::ContentType,
+        b'D' => Field::CorrelationData,
+        b'E' => Field::MessageExpiry,
+        b'F' => Field::PayloadFormat,
+        b'I' => Field::Iso8601,
+        b'j' => Field::Json,
+        b'J' => Field::JsonRaw,
+        b'l' => Field::PayloadLen,
+        b'm' => Field::Mid,
+        b'P' => Field::UserProperties,
+        b'p' => Field::Payload,
+        b'q' => Field::Qos,
+        b'R' => Field::ResponseTopic,
+        b'r' => Field::Retain,
+        b'S' => Field::SubscriptionId,
+        b't' => Field::Topic,
+        b'U' => Field::UnixTime,
+        b'x' => Field::HexLower,
+        b'X' => Field::HexUpper,
+        b'f' => Field::Float,
+        b'd' => Field::Double,
+        _ => return None,
+    })
+}
+
+/// The byte a `\` escape stands for.
+fn escape(ch: u8) -> Option<u8> {
+    Some(match ch {
+        b'\\' => b'\\',
+        b'0' => 0,
+        b'a' => 0x07,
+        b'e' => 0x1b,
+        b'n' => b'\n',
+        b'r' => b'\r',
+        b't' => b'\t',
+        b'v' => 0x0b,
+        _ => return None,
+    })
 }
 
 #[cfg(test)]

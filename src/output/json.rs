@@ -8,6 +8,12 @@
 //!   data likewise as `"correlation-data-base64"`.
 //! - `%J`: a payload that is not strict RFC 8259 JSON falls back to what `%j`
 //!   prints, and the caller is told so (mosquitto prints an error and no JSON).
+//!
+//! Hand-written rather than serde_json, on purpose: the writer must print cJSON's
+//! bytes (its escapes, `%.15g`/`%.17g` numbers, `--pretty`'s tabs), and the `%J`
+//! parser must keep what cJSON keeps: keys in their order, duplicate keys all printed,
+//! nesting to cJSON's depth limit (serde_json keeps the last duplicate and stops at 128
+//! levels). serde_json checks the output's validity in the tests.
 
 use std::io::{self, Write};
 

@@ -312,10 +312,7 @@ fn field(
 ) -> io::Result<()> {
     let props = msg.properties;
     match f {
-        Field::TopicAlias => match props.get_int(PropertyId::TopicAlias) {
-            Some(v) => fields::int(out, v as i32, o),
-            None => fields::blank(out, o),
-        },
+        Field::TopicAlias => int_or_blank(out, props.get_int(PropertyId::TopicAlias), o),
         Field::ContentType => match props.get_str(PropertyId::ContentType) {
             Some(s) => fields::string(out, s.as_bytes(), o),
             None => fields::blank(out, o),
@@ -324,45 +321,31 @@ fn field(
             Some(b) => out.write_all(b),
             None => Ok(()),
         },
-        // mosquitto prints the u32 through an `int`.
-        Field::MessageExpiry => match props.get_int(PropertyId::MessageExpiryInterval) {
-            Some(v) => fields::int(out, v as i32, o),
-            None => fields::blank(out, o),
-        },
-        Field::PayloadFormat => match props.get_int(PropertyId::PayloadFormatIndicator) {
-            Some(v) => fields::int(out, v as i32, o),
-            None => fields::blank(out, o),
-        },
+        Field::MessageExpiry => {
+            int_or_blank(out, props.get_int(PropertyId::MessageExpiryInterval), o)
+        }
+        Field::PayloadFormat => {
+            int_or_blank(out, props.get_int(PropertyId::PayloadFormatIndicator), o)
+        }
         Field::Iso8601 => {
             clock.at(sec);
             fields::string(out, &clock.iso, o)
         }
         Field::Json | Field::JsonRaw => {
             clock.at(sec);
-            let mut tst = [0u8; 128];
-            let n = tst_text(&clock.tst, nanos, &mut tst);
-            let raw = f == Field::JsonRaw;
-            let ok = json::message(out, msg, &tst[..n], pretty, raw)?;
-            if !ok {
-                let _ = diag.write_all(b"Error: Message payload is not valid JSON on topic ");
-                let _ = diag.write_all(msg.topic.as_bytes());
-                let _ = diag.write_all(b".\n");
-            }
-            Ok(())
+            json_field(
+                out,
+                diag,
+                msg,
+                &clock.tst,
+                nanos,
+                pretty,
+                f == Field::JsonRaw,
+            )
         }
         Field::PayloadLen => fields::int(out, msg.payload.len() as i32, o),
         Field::Mid => fields::int(out, i32::from(msg.mid), o),
-        Field::UserProperties => {
-            for (i, (k, v)) in props.user_properties().enumerate() {
-                if i > 0 {
-                    out.write_all(b" ")?;
-                }
-                out.write_all(k.as_bytes())?;
-                out.write_all(b":")?;
-                out.write_all(v.as_bytes())?;
-            }
-            Ok(())
-        }
+        Field::UserProperties => user_properties(out, props),
         Field::Payload => fields::payload(out, msg.payload, PayloadAs::Raw, o),
         Field::Qos => out.write_all(&[b'0'.wrapping_add(msg.qos)]),
         // Unlike %C, a missing response topic prints no blanks.
@@ -371,10 +354,7 @@ fn field(
             None => Ok(()),
         },
         Field::Retain => out.write_all(if msg.retain { b"1" } else { b"0" }),
-        Field::SubscriptionId => match props.subscription_identifiers().next() {
-            Some(v) => fields::int(out, v as i32, o),
-            None => fields::blank(out, o),
-        },
+        Field::SubscriptionId => int_or_blank(out, props.subscription_identifiers().next(), o),
         Field::Topic => fields::string(out, msg.topic.as_bytes(), o),
         Field::UnixTime => {
             let mut b = itoa::Buffer::new();
@@ -400,6 +380,51 @@ fn field(
             }
         }
     }
+}
+
+/// An integer property, or `width` blanks when the message lacks it. mosquitto prints
+/// the u32 through an `int`.
+fn int_or_blank(out: &mut impl Write, v: Option<u32>, o: &FieldOpts) -> io::Result<()> {
+    match v {
+        Some(v) => fields::int(out, v as i32, o),
+        None => fields::blank(out, o),
+    }
+}
+
+/// `%j` / `%J`: the message as JSON, its `tst` from the second's rendered time
+/// (`tst_template`) and `nanos`. A `%J` payload that is not JSON is reported on
+/// `diag` (mosquitto's words) and printed as `%j` would print it.
+fn json_field(
+    out: &mut impl Write,
+    diag: &mut impl Write,
+    msg: &Message<'_>,
+    tst_template: &[u8],
+    nanos: u32,
+    pretty: bool,
+    raw: bool,
+) -> io::Result<()> {
+    let mut tst = [0u8; 128];
+    let n = tst_text(tst_template, nanos, &mut tst);
+    let ok = json::message(out, msg, &tst[..n], pretty, raw)?;
+    if !ok {
+        let _ = diag.write_all(b"Error: Message payload is not valid JSON on topic ");
+        let _ = diag.write_all(msg.topic.as_bytes());
+        let _ = diag.write_all(b".\n");
+    }
+    Ok(())
+}
+
+/// `%P`: the user properties as `key:value`, separated by spaces.
+fn user_properties(out: &mut impl Write, props: &Properties) -> io::Result<()> {
+    for (i, (k, v)) in props.user_properties().enumerate() {
+        if i > 0 {
+            out.write_all(b" ")?;
+        }
+        out.write_all(k.as_bytes())?;
+        out.write_all(b":")?;
+        out.write_all(v.as_bytes())?;
+    }
+    Ok(())
 }
 
 /// mosquitto 2.1 `format_time_8601`: the strftime text with the microseconds

@@ -67,7 +67,7 @@ impl PasswdFile {
         let mut number = 0;
         while !rest.is_empty() {
             number += 1;
-            let (mut content, eol, next) = match rest.iter().position(|&b| b == b'\n') {
+            let (mut content, eol, next) = match memchr::memchr(b'\n', rest) {
                 Some(i) => (&rest[..i], &b"\n"[..], &rest[i + 1..]),
                 None => (rest, &b""[..], &rest[rest.len()..]),
             };
@@ -80,10 +80,7 @@ impl PasswdFile {
             let entry = if content.first() == Some(&b'#') || trim(content).is_empty() {
                 None
             } else {
-                let colon = content
-                    .iter()
-                    .position(|&b| b == b':')
-                    .ok_or(FileError::Corrupt(number))?;
+                let colon = memchr::memchr(b':', content).ok_or(FileError::Corrupt(number))?;
                 let user = trim(&content[..colon]);
                 let password = trim(&content[colon + 1..]);
                 if user.is_empty() || password.is_empty() {

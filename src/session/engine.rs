@@ -23,12 +23,11 @@ use crate::codec::{
     self, ConnAck, Connect, Disconnect, Packet, Properties, PropertyContext, PropertyId,
     ProtocolVersion, PubAck, PubComp, PubRec, PubRel, QoS, ReasonCode,
 };
-use crate::connect::{ConnectError, Prepared};
 use crate::exit::{self, Error};
 use crate::session::state::{PubRecOutcome, Resend, State, Tick};
 use crate::settings::props::{PropertyProblem, check_all};
 use crate::settings::{ClientSettings, MessageSource, PubSettings};
-use crate::transport::BoxedStream;
+use crate::transport::{BoxedStream, ConnectError, Prepared};
 
 /// Largest remaining length (5.0 §1.5.5).
 const MAX_REMAINING: usize = codec::MAX_REMAINING_LENGTH;
@@ -166,7 +165,8 @@ pub fn prepare(s: &ClientSettings) -> Result<Prepared, Error> {
     {
         return Err(failed("Error: Problem setting will.\n".into()));
     }
-    let prepared = crate::connect::prepare(&s.endpoint).map_err(|e| connect_error(&e, s.quiet))?;
+    let prepared =
+        crate::transport::prepare(&s.endpoint).map_err(|e| connect_error(&e, s.quiet))?;
     if let Err(p) = check_all(PropertyContext::Connect, &s.connect_properties, v5) {
         return Err(failed(format!("Unable to connect ({}).\n", p.strerror())));
     }
@@ -273,7 +273,7 @@ pub async fn establish(
     dbg: &mut Debug,
     clean_start: bool,
 ) -> Result<(Session, ConnAck), EstablishError> {
-    let stream = crate::connect::open(prepared)
+    let stream = crate::transport::open(prepared)
         .await
         .map_err(|e| EstablishError::Failed(connect_error(&e, s.quiet)))?;
     let (rd, wr) = tokio::io::split(stream);
@@ -545,7 +545,7 @@ impl Source {
             Source::Lines {
                 buf, scanned, eof, ..
             } => {
-                if let Some(i) = memchr(b'\n', &buf[*scanned..]) {
+                if let Some(i) = memchr::memchr(b'\n', &buf[*scanned..]) {
                     let i = *scanned + i;
                     *scanned = 0;
                     let line = buf.split_to(i + 1).freeze().slice(..i);
@@ -571,10 +571,6 @@ impl Source {
             Source::Lines { buf, eof, .. } => *eof && buf.is_empty(),
         }
     }
-}
-
-fn memchr(needle: u8, hay: &[u8]) -> Option<usize> {
-    hay.iter().position(|&b| b == needle)
 }
 
 /// Topic and property blocks, encoded once per run.
@@ -715,7 +711,7 @@ async fn first_line(source: &mut Source) -> Option<bool> {
         let Source::Lines { buf, eof, .. } = source else {
             return None;
         };
-        if buf.contains(&b'\n') {
+        if memchr::memchr(b'\n', buf).is_some() {
             return Some(true);
         }
         if *eof {

@@ -25,7 +25,6 @@ use crate::codec::{
     PubComp, PubRec, PubRel, Publish, QoS, ReasonCode, SubAck, Subscribe, SubscribeFilter,
     SubscriptionOptions, Unsubscribe,
 };
-use crate::connect::Prepared;
 use crate::exit::{self, Error};
 use crate::output::{Formatter, Message};
 use crate::session::engine::{
@@ -36,7 +35,7 @@ use crate::session::state::{State, Tick};
 use crate::settings::ClientSettings;
 use crate::settings::props::check_all;
 use crate::settings::sub::SubSettings;
-use crate::transport::BoxedStream;
+use crate::transport::{BoxedStream, Prepared};
 
 /// Read this much from the socket at a time (and keep at least this much room).
 const READ_CHUNK: usize = 64 * 1024;
@@ -480,32 +479,6 @@ impl Signals {
     }
 }
 
-/// A small xorshift generator for `--random-filter` (statistics, not secrets).
-pub struct Rng(u64);
-
-impl Default for Rng {
-    fn default() -> Rng {
-        Rng::new()
-    }
-}
-
-impl Rng {
-    pub fn new() -> Rng {
-        let mut seed = [0u8; 8];
-        let _ = getrandom::fill(&mut seed);
-        Rng(u64::from_le_bytes(seed) | 1)
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-}
-
 // ---------------------------------------------------------------------------------
 // The subscriber
 
@@ -530,7 +503,8 @@ struct Subscriber<'a> {
     fmt: Formatter,
     out: Out,
     diag: Box<dyn Write>,
-    rng: Rng,
+    /// `--random-filter`'s dice (statistics, not secrets).
+    rng: fastrand::Rng,
     /// Messages counted towards `-C`.
     received: u32,
     /// False once mosquitto would stop handling messages (`-C` reached, …).
@@ -574,7 +548,7 @@ async fn run_session(
         fmt,
         out: Out::stdout(s.line_buffered, c.debug),
         diag: diag(c.quiet),
-        rng: Rng::new(),
+        rng: fastrand::Rng::new(),
         received: 0,
         processing: true,
         removals: HashSet::new(),
@@ -932,7 +906,7 @@ impl Subscriber<'_> {
             self.removals.insert(pid);
         }
         let msg = Message::from_publish(p, &p.topic, now);
-        if s.random_filter < 10000 && (self.rng.next_u64() % 10000) as u32 >= s.random_filter {
+        if s.random_filter < 10000 && self.rng.u32(..10000) >= s.random_filter {
             self.fmt.skip(&msg, &mut self.out.w).map_err(out_err)?;
         } else {
             self.fmt

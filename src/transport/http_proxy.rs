@@ -5,7 +5,8 @@
 use base64::Engine;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use crate::connect::{ConnectError, host_port};
+use super::ConnectError;
+use super::addr::host_port;
 
 /// The proxy's response header may be no longer than this; a longer one is refused
 /// rather than read without bound.

@@ -13,6 +13,14 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+/// Where the key log goes and what named it, for error messages.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyLogPath {
+    pub path: PathBuf,
+    /// `--tls-keylog` or `SSLKEYLOGFILE`.
+    pub named_by: &'static str,
+}
+
 /// An open key log file, appended to (several connections, or several runs, share
 /// one file, as with OpenSSL's and curl's key logs).
 pub struct KeyLogFile {
@@ -75,7 +83,7 @@ impl rustls::KeyLog for KeyLogFile {
                 io::stderr(),
                 "Warning: Unable to write to TLS key log file \"{}\": {}.",
                 self.path.display(),
-                crate::exit::strerror(&e)
+                super::strerror(&e)
             );
         }
     }

@@ -5,7 +5,7 @@ use std::net::IpAddr;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use crate::connect::ConnectError;
+use super::ConnectError;
 
 const VERSION: u8 = 0x05;
 const AUTH_NONE: u8 = 0x00;
@@ -69,7 +69,7 @@ pub fn check_credentials(username: &str, password: &str) -> Result<(), ConnectEr
 /// a name is sent as a name (ATYP 3) for the proxy to resolve; an address literal is
 /// sent as an address.
 pub fn destination(host: &str) -> Result<Vec<u8>, ConnectError> {
-    let bare = crate::connect::unbracketed(host);
+    let bare = super::addr::unbracketed(host);
     Ok(match bare.parse::<IpAddr>() {
         Ok(IpAddr::V4(ip)) => [&[ATYP_IPV4][..], &ip.octets()].concat(),
         Ok(IpAddr::V6(ip)) => [&[ATYP_IPV6][..], &ip.octets()].concat(),

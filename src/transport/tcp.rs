@@ -6,12 +6,12 @@ use std::net::{IpAddr, SocketAddr};
 
 use tokio::net::{TcpSocket, TcpStream};
 
-use crate::connect::ConnectError;
+use super::ConnectError;
 
 /// Every address of `host`, in the resolver's order (getaddrinfo's, which prefers
 /// what the system can reach). Addresses are used as they are, without a lookup.
 pub async fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, ConnectError> {
-    let name = crate::connect::unbracketed(host);
+    let name = super::addr::unbracketed(host);
     if let Ok(ip) = name.parse::<IpAddr>() {
         return Ok(vec![SocketAddr::new(ip, port)]);
     }

@@ -2,7 +2,7 @@
 //! and the listeners' server configuration. The client side is `tls_client`.
 
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rustls::crypto::CryptoProvider;
@@ -11,9 +11,20 @@ use rustls::{RootCertStore, ServerConfig};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
-use crate::broker::config::TlsConfig;
-
 pub use tokio_rustls::TlsAcceptor;
+
+/// A TLS listener's settings, as mosquitto.conf's `certfile`, `keyfile`, `cafile` and
+/// `require_certificate` give them (the broker's configuration holds one per TLS
+/// listener).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerTls {
+    pub certfile: PathBuf,
+    pub keyfile: PathBuf,
+    /// CA used to verify client certificates.
+    pub cafile: Option<PathBuf>,
+    /// Clients must present a certificate signed by `cafile`.
+    pub require_certificate: bool,
+}
 
 /// The crypto provider, chosen explicitly: the crate is built with ring and without
 /// aws-lc, so rustls cannot pick a process default by itself.
@@ -84,7 +95,7 @@ pub fn load_roots(path: &Path) -> io::Result<RootCertStore> {
 /// The broker side of a TLS listener, as mosquitto reads `certfile`, `keyfile`, `cafile`
 /// and `require_certificate`: with `require_certificate true` a client must present a
 /// certificate signed by `cafile`; with `false` no client certificate is asked for.
-pub fn server_config(cfg: &TlsConfig) -> io::Result<Arc<ServerConfig>> {
+pub fn server_config(cfg: &ServerTls) -> io::Result<Arc<ServerConfig>> {
     let certs = load_certs(&cfg.certfile, "server certificate")?;
     let key = load_private_key(&cfg.keyfile)?;
     let builder = ServerConfig::builder_with_provider(provider())

@@ -17,9 +17,9 @@ use rustls::{
     SupportedCipherSuite, SupportedProtocolVersion,
 };
 
-use crate::connect::{ConnectError, TlsSettings, TlsVersion};
-use crate::transport::keylog::KeyLogFile;
-use crate::transport::tls::provider;
+use super::keylog::KeyLogFile;
+use super::tls::provider;
+use super::{ConnectError, TlsSettings, TlsVersion};
 
 /// OpenSSL's names (and the IANA names) of the cipher suites the ring provider has.
 /// `--ciphers` takes OpenSSL's names, as mosquitto does; both spellings are accepted.
@@ -135,7 +135,7 @@ fn must_exist(option: &'static str, path: &Path) -> Result<(), ConnectError> {
             what: "Unable to load",
             option,
             path: path.to_path_buf(),
-            reason: crate::exit::strerror(&e),
+            reason: super::strerror(&e),
         }),
         Ok(_) => Ok(()),
     }
@@ -143,7 +143,7 @@ fn must_exist(option: &'static str, path: &Path) -> Result<(), ConnectError> {
 
 fn pem_reason(e: rustls::pki_types::pem::Error) -> String {
     match e {
-        rustls::pki_types::pem::Error::Io(e) => crate::exit::strerror(&e),
+        rustls::pki_types::pem::Error::Io(e) => super::strerror(&e),
         rustls::pki_types::pem::Error::NoItemsFound => "no PEM data of the right kind".into(),
         other => format!("malformed PEM ({other})"),
     }
@@ -324,7 +324,7 @@ pub fn client_config(s: &TlsSettings) -> Result<Arc<ClientConfig>, ConnectError>
             },
             option: k.named_by,
             path: k.path.clone(),
-            reason: crate::exit::strerror(&e),
+            reason: super::strerror(&e),
         })?;
         config.key_log = Arc::new(file);
     }
@@ -334,7 +334,7 @@ pub fn client_config(s: &TlsSettings) -> Result<Arc<ClientConfig>, ConnectError>
 /// The TLS server name for `host`: a DNS name, or an IP address (checked against the
 /// certificate's IP address entries).
 pub fn server_name(host: &str) -> Result<ServerName<'static>, ConnectError> {
-    let bare = crate::connect::unbracketed(host);
+    let bare = super::addr::unbracketed(host);
     ServerName::try_from(bare.to_string()).map_err(|e| {
         ConnectError::Invalid(format!(
             "\"{host}\" cannot be used as a TLS server name: {e}."

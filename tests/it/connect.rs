@@ -1,4 +1,4 @@
-//! The client connection layer (`mqtk::connect::{prepare, open}`) against small
+//! The client connection layer (`mqtk::transport::{prepare, open}`) against small
 //! loopback servers made in the test: TCP (with `-A`), IPv6, unix socket, TLS (CA file,
 //! CA directory, `--insecure`, client certificates, versions, ciphers, ALPN),
 //! WebSocket over TCP and TLS, SOCKS5 and HTTP CONNECT proxies, and the errors.
@@ -9,10 +9,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mqtk::broker::config::TlsConfig;
-use mqtk::connect::{
-    self, ConnectError, Endpoint, Prepared, Proxy, ProxyKind, TlsSettings, TlsVersion,
+use mqtk::transport::{
+    self, BoxedStream, ConnectError, Endpoint, Prepared, Proxy, ProxyKind, TlsSettings, TlsVersion,
+    tls, ws,
 };
-use mqtk::transport::{BoxedStream, tls, ws};
 use rustls::ServerConfig;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -233,8 +233,8 @@ impl Server {
 }
 
 async fn open(ep: &Endpoint) -> Result<BoxedStream, ConnectError> {
-    let prepared = connect::prepare(ep)?;
-    timeout(T, connect::open(&prepared))
+    let prepared = transport::prepare(ep)?;
+    timeout(T, transport::open(&prepared))
         .await
         .expect("open hung")
 }
@@ -242,7 +242,7 @@ async fn open(ep: &Endpoint) -> Result<BoxedStream, ConnectError> {
 async fn open_ok(ep: &Endpoint) -> BoxedStream {
     match open(ep).await {
         Ok(s) => s,
-        Err(e) => panic!("{}: {e}", connect::describe(ep)),
+        Err(e) => panic!("{}: {e}", transport::describe(ep)),
     }
 }
 
@@ -254,7 +254,7 @@ async fn open_err(ep: &Endpoint) -> ConnectError {
             let mut b = [0u8; 1];
             match timeout(T, s.read(&mut b)).await.expect("read hung") {
                 Ok(0) => ConnectError::Tls("closed".into()),
-                Ok(_) => panic!("{} connected", connect::describe(ep)),
+                Ok(_) => panic!("{} connected", transport::describe(ep)),
                 Err(e) => ConnectError::Io { source: e },
             }
         }
@@ -380,9 +380,9 @@ async fn open_is_bounded_by_the_connect_timeout() {
     let pki = Pki::new();
     let mut ep = endpoint("localhost", port);
     ep.tls = Some(pki.trusting_ca());
-    let mut prepared: Prepared = connect::prepare(&ep).unwrap();
+    let mut prepared: Prepared = transport::prepare(&ep).unwrap();
     prepared.connect_timeout = Duration::from_millis(200);
-    let e = timeout(T, connect::open(&prepared))
+    let e = timeout(T, transport::open(&prepared))
         .await
         .expect("the timeout did not fire")
         .err()
@@ -427,7 +427,7 @@ async fn tls_verifies_with_a_ca_file_and_a_ca_directory() {
         capath: Some(empty.clone()),
         ..TlsSettings::default()
     });
-    let e = connect::prepare(&ep).unwrap_err().to_string();
+    let e = transport::prepare(&ep).unwrap_err().to_string();
     assert!(
         e.starts_with("Unable to load CA certificates, check capath")
             && e.contains(&empty.display().to_string()),
@@ -507,7 +507,7 @@ async fn client_certificate_is_presented() {
         ..pki.trusting_ca()
     });
     assert_eq!(
-        connect::prepare(&ep).unwrap_err().to_string(),
+        transport::prepare(&ep).unwrap_err().to_string(),
         "Both certfile and keyfile must be provided if one of them is set."
     );
     // A key that does not belong to the certificate.
@@ -516,7 +516,7 @@ async fn client_certificate_is_presented() {
         keyfile: Some(pki.server_key.clone()),
         ..pki.trusting_ca()
     });
-    let e = connect::prepare(&ep).unwrap_err().to_string();
+    let e = transport::prepare(&ep).unwrap_err().to_string();
     assert!(
         e.starts_with("Client certificate/key are inconsistent"),
         "{e}"
@@ -585,7 +585,7 @@ async fn tls_files_that_are_missing_or_wrong_are_named() {
     ];
     for (settings, want) in cases {
         ep.tls = Some(settings);
-        let e = connect::prepare(&ep).unwrap_err();
+        let e = transport::prepare(&ep).unwrap_err();
         assert!(!e.is_transient());
         assert_eq!(e.to_string(), want);
         assert_eq!(mqtk::exit::Error::from(e).exit_code(), 1);
@@ -681,7 +681,7 @@ async fn ciphers_are_mapped_or_refused_by_name() {
             ciphers: Some(ciphers.into()),
             ..pki.trusting_ca()
         });
-        let e = connect::prepare(&ep).unwrap_err().to_string();
+        let e = transport::prepare(&ep).unwrap_err().to_string();
         assert!(
             e.contains("--ciphers") && e.contains(needle),
             "{ciphers}: {e}"
@@ -712,7 +712,7 @@ async fn websocket_over_tcp_and_tls() {
     let mut plain = server("127.0.0.1:0", None, true).await;
     let mut ep = endpoint("127.0.0.1", plain.addr.port());
     ep.websocket_path = Some(String::new());
-    let prepared = connect::prepare(&ep).unwrap();
+    let prepared = transport::prepare(&ep).unwrap();
     assert_eq!(
         prepared.websocket_url(),
         Some(format!("ws://127.0.0.1:{}/mqtt", plain.addr.port()).as_str())
@@ -728,7 +728,7 @@ async fn websocket_over_tcp_and_tls() {
     ep.websocket_path = Some("/custom".into());
     ep.tls = Some(pki.trusting_ca());
     assert_eq!(
-        connect::prepare(&ep).unwrap().websocket_url(),
+        transport::prepare(&ep).unwrap().websocket_url(),
         Some(format!("wss://localhost:{}/custom", secure.addr.port()).as_str())
     );
     let mut s = open_ok(&ep).await;
@@ -928,7 +928,7 @@ async fn socks5_with_username_and_password() {
     // The password never shows in debug output.
     ep.proxy = Some(socks(proxy, Some(("user", "hunter2"))));
     assert!(!format!("{ep:?}").contains("hunter2"));
-    assert!(!connect::describe(&ep).contains("hunter2"));
+    assert!(!transport::describe(&ep).contains("hunter2"));
     task.abort();
 }
 
@@ -1068,16 +1068,16 @@ fn settings_that_cannot_work_together_are_refused_before_connecting() {
     ep.unix_socket = Some("/tmp/x.sock".into());
     ep.proxy = Some(socks("127.0.0.1:1080".parse().unwrap(), None));
     assert_eq!(
-        connect::prepare(&ep).unwrap_err().to_string(),
+        transport::prepare(&ep).unwrap_err().to_string(),
         "--proxy cannot be used with --unix."
     );
     let mut ep = endpoint("localhost", 1883);
     ep.proxy = Some(http("127.0.0.1:3128".parse().unwrap(), Some(("a:b", "c"))));
-    assert!(connect::prepare(&ep).is_err());
+    assert!(transport::prepare(&ep).is_err());
     let mut ep = endpoint(&"h".repeat(300), 1883);
     ep.proxy = Some(socks("127.0.0.1:1080".parse().unwrap(), None));
     assert!(
-        connect::prepare(&ep)
+        transport::prepare(&ep)
             .unwrap_err()
             .to_string()
             .contains("too long")
@@ -1089,7 +1089,7 @@ fn settings_that_cannot_work_together_are_refused_before_connecting() {
         ..pki.trusting_ca()
     });
     assert!(
-        connect::prepare(&ep)
+        transport::prepare(&ep)
             .unwrap_err()
             .to_string()
             .contains("--tls-alpn")
@@ -1101,13 +1101,13 @@ fn settings_that_cannot_work_together_are_refused_before_connecting() {
         Some(("me", "hunter2")),
     ));
     assert_eq!(
-        connect::describe(&ep),
+        transport::describe(&ep),
         "localhost:8883 over TLS over WebSocket (/mqtt) via HTTP proxy 127.0.0.1:3128 as me"
     );
     let mut ep = endpoint("bad host!", 8883);
     ep.tls = Some(pki.trusting_ca());
     assert!(
-        connect::prepare(&ep)
+        transport::prepare(&ep)
             .unwrap_err()
             .to_string()
             .contains("TLS server name")

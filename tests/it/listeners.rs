@@ -9,7 +9,7 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use mqtk::broker::config::{ListenerConfig, SocketDomain, TlsConfig};
 use mqtk::broker::listener::{BoundAddr, Listener};
-use mqtk::connect::TlsSettings;
+use mqtk::transport::TlsSettings;
 use mqtk::transport::tls_client;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;

@@ -9,6 +9,7 @@ mod docs;
 mod install;
 mod interop;
 mod keylog;
+mod layers;
 mod listeners;
 mod message_rate;
 mod mosquitto21;
