@@ -22,8 +22,8 @@ use tokio::time::{Instant, Sleep};
 use crate::client::connection::{self, Connection, Event};
 use crate::client::message::Outgoing;
 use crate::codec::{self, ConnAck, Connect};
-use crate::connect::{ConnectError, Prepared};
 use crate::transport::BoxedStream;
+use crate::transport::{ConnectError, Prepared};
 
 /// What `next` hands out.
 #[derive(Debug)]
@@ -120,7 +120,7 @@ impl<M: Outgoing> Client<M> {
         connect: &Connect,
     ) -> Result<ConnAck, ConnectFailure> {
         self.drop_stream();
-        let stream = crate::connect::open(prepared)
+        let stream = crate::transport::open(prepared)
             .await
             .map_err(ConnectFailure::Transport)?;
         self.handshake(stream, connect).await

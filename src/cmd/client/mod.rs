@@ -9,10 +9,10 @@ pub mod words;
 use crate::client::drive::Client;
 use crate::client::{Connection, Options, Outgoing};
 use crate::codec::{self, ConnAck, Connect, PropertyContext, PropertyId, ProtocolVersion};
-use crate::connect::Prepared;
 use crate::exit::Error;
 use crate::settings::ClientSettings;
 use crate::settings::props::check_all;
+use crate::transport::Prepared;
 
 pub use debug::Debug;
 pub use words::quieted;
@@ -62,7 +62,7 @@ pub fn prepare(s: &ClientSettings) -> Result<Prepared, Error> {
         return Err(failed("Error: Problem setting will.\n".into()));
     }
     let prepared =
-        crate::connect::prepare(&s.endpoint).map_err(|e| words::connect_error(&e, s.quiet))?;
+        crate::transport::prepare(&s.endpoint).map_err(|e| words::connect_error(&e, s.quiet))?;
     if let Err(p) = check_all(PropertyContext::Connect, &s.connect_properties, v5) {
         return Err(failed(format!("Unable to connect ({}).\n", p.strerror())));
     }

@@ -5,8 +5,8 @@ use crate::client::connection;
 use crate::client::drive::{ConnectFailure, Lost};
 use crate::codec::reason::connack_v3_description;
 use crate::codec::{ProtocolVersion, ReasonCode};
-use crate::connect::ConnectError;
 use crate::exit::{self, Error};
+use crate::transport::ConnectError;
 
 /// `-q`: the error keeps its exit status but loses its words.
 pub fn quieted(quiet: bool, e: Error) -> Error {

@@ -24,10 +24,10 @@ use crate::codec::{
     self, ConnAck, Connect, PropertyContext, PropertyId, ProtocolVersion, PublishTemplate, QoS,
     ReasonCode,
 };
-use crate::connect::Prepared;
 use crate::exit::{self, Error};
 use crate::settings::props::{PropertyProblem, check_all};
 use crate::settings::{self, BOTH_TOPIC_AND_MESSAGE, ClientSettings, PubSettings};
+use crate::transport::Prepared;
 use source::{Next as Input, Source};
 
 /// Largest remaining length (5.0 §1.5.5).
