@@ -23,7 +23,6 @@ pub mod doc;
 pub mod exit;
 pub mod output;
 pub mod passwd;
-pub mod session;
 pub mod settings;
 pub mod topic;
 pub mod transport;

@@ -4,6 +4,7 @@
 
 pub mod debug;
 pub mod input;
+pub mod stdout;
 pub mod words;
 
 use crate::client::drive::Client;

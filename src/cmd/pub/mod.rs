@@ -19,6 +19,7 @@ use tokio::time::Instant;
 use crate::cli::r#pub::PubArgs;
 use crate::client::drive::{Backoff, Client, ConnectFailure, Lost, Next};
 use crate::client::{Event, Options, PublishError, Templated};
+use crate::cmd::client::stdout::sleep_until_opt;
 use crate::cmd::client::{self, Debug, quieted, words};
 use crate::codec::{
     self, ConnAck, Connect, PropertyContext, PropertyId, ProtocolVersion, PublishTemplate, QoS,
@@ -424,13 +425,5 @@ fn queue_disconnect(client: &mut Client<Templated>, c: &ClientSettings) {
             ReasonCode::NORMAL_DISCONNECTION,
             c.disconnect_properties.clone(),
         );
-    }
-}
-
-/// Sleeps until `t`, or forever without one (a `select!` arm that may be off).
-pub async fn sleep_until_opt(t: Option<Instant>) {
-    match t {
-        Some(t) => tokio::time::sleep_until(t).await,
-        None => std::future::pending().await,
     }
 }
