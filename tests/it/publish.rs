@@ -618,7 +618,7 @@ fn broker_restart_mid_run_loses_no_qos1_line() {
     let mut stdin = publisher.stdin.take().unwrap();
     const N: usize = 2000;
     // A steady writer (about 2 s for all lines), so messages are in flight when the
-    // broker stops.
+    // broker stops: its pause is the pacing under test, not a wait.
     let writer = std::thread::spawn(move || {
         for i in 0..N {
             writeln!(stdin, "line {i}").unwrap();

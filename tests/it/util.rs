@@ -1,6 +1,11 @@
 //! Test harness: run the real `mqtk` binary (and mosquitto's tools) with a clean
 //! environment in a temp directory, print everything on failure, and decide whether
 //! interop tests against Debian's mosquitto run, skip, or fail.
+//!
+//! Tests wait for readiness, never for a fixed time: a line a child prints
+//! (`Spawned`), a broker's log line (`Mosquitto::wait_subacks`), the in-process
+//! broker's counters (`TestBroker::wait_subscriptions`), a port that accepts. Every
+//! wait has a deadline and then fails naming what did not happen.
 
 use std::ffi::OsStr;
 use std::io::Read;
@@ -261,12 +266,6 @@ impl Spawned {
         self.child.as_ref().unwrap().id()
     }
 
-    /// The child's stdin, when the command was given `Stdio::piped()` for it.
-    pub fn stdin(&mut self) -> std::process::ChildStdin {
-        let child = self.child.as_mut().unwrap();
-        child.stdin.take().expect("stdin piped")
-    }
-
     /// Sends signal `sig` (TERM, INT, KILL…) to the child. It is not reaped before
     /// `finish`, so the pid is still its own.
     pub fn signal(&self, sig: &str) {
@@ -280,10 +279,6 @@ impl Spawned {
 
     pub fn captured(&self) -> Captured {
         self.shared.captured.lock().unwrap().clone()
-    }
-
-    pub fn stdout_text(&self) -> String {
-        self.captured().stdout_text()
     }
 
     /// Waits until `ready` holds for the output so far, woken by every write: `Ok` with
@@ -607,11 +602,6 @@ impl TestBroker {
     #[track_caller]
     pub fn wait_stats(&self, what: &str, ready: impl Fn(&mqtk::broker::Stats) -> bool) {
         poll_until(what, Duration::from_secs(10), || ready(&self.stats));
-    }
-
-    /// Subscriptions the broker holds now.
-    pub fn subscriptions(&self) -> usize {
-        self.stats.subscriptions.load(Ordering::SeqCst)
     }
 
     /// Waits until the broker holds at least `n` subscriptions: a subscriber started
