@@ -364,6 +364,10 @@ fn qos2_is_printed_once_after_its_handshake() {
     b.wait_subscriptions(1);
     for (q, m) in [("2", "a"), ("1", "b"), ("0", "c")] {
         publish(&sb, p, &["-t", "q2", "-m", m, "-q", q]);
+        if q == "2" {
+            // Printed once its PUBREL comes: the next message could overtake it.
+            run.wait_stdout(" a\n", 1);
+        }
     }
     let out = run.finish(T);
     assert_code(&out, 0);
@@ -697,6 +701,10 @@ fn differential_live_messages_qos_and_v5() {
             "r/t",
         ],
     );
+    // A QoS 2 message is printed once its PUBREL comes: let both print it before the
+    // next one, which could otherwise overtake it.
+    theirs.wait_stdout("live/b ", 1);
+    ours.wait_stdout("live/b ", 1);
     publish(
         &sb,
         p,
