@@ -827,26 +827,12 @@ fn reconnects_after_the_broker_restarts() {
     run.wait_stdout("rc/ready 1\n", 1);
     drop(m);
     // The same port again, with the same (empty) state.
-    let conf = sb.file("m2.conf");
-    std::fs::write(
-        &conf,
-        format!("listener {port} 127.0.0.1\nallow_anonymous true\n"),
-    )
-    .unwrap();
-    let mut second = sb
-        .command(crate::util::which("mosquitto").unwrap())
-        .arg("-c")
-        .arg(&conf)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    assert!(crate::util::wait_for_port(port, T));
+    let second = Mosquitto::start_on(port, "")
+        .unwrap_or_else(|out| panic!("mosquitto did not restart\n{}", describe(&out)));
     // Retained, so it arrives whenever the subscriber is back.
     publish(&sb, port, &["-t", "rc/again", "-m", "2", "-r"]);
     let out = run.finish(T);
-    let _ = second.kill();
-    let _ = second.wait();
+    drop(second);
     assert_code(&out, 0);
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
