@@ -305,6 +305,7 @@ fn proxy(upstream: u16, delay: Duration, stall: Option<(Duration, Duration)>) ->
             });
             std::thread::spawn(move || {
                 while let Ok((at, bytes)) = rx.recv() {
+                    // The injected delay (or stall) itself: the behaviour under test.
                     std::thread::sleep(at.saturating_duration_since(Instant::now()));
                     if s_out.write_all(&bytes).is_err() {
                         break;
@@ -527,7 +528,12 @@ fn interrupt_stops_publishing_and_still_reports() {
     .stderr(std::process::Stdio::piped())
     .spawn()
     .unwrap();
-    std::thread::sleep(Duration::from_millis(1500));
+    // Interrupt once it is well under way (the broker has more than 100 of its messages).
+    b.wait_stats("100 messages received", |s| {
+        s.messages_received
+            .load(std::sync::atomic::Ordering::SeqCst)
+            > 100
+    });
     // SAFETY: signalling our own child by its pid.
     unsafe {
         libc::kill(child.id() as libc::pid_t, libc::SIGINT);

@@ -2,21 +2,20 @@
 //! Debian's mosquitto_pub/mosquitto_sub (and raw MQTT over WebSocket), startup errors,
 //! and signals.
 
-use std::fs::File;
 use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
 
 use crate::listeners::Pki;
 use crate::util::{
-    Sandbox, assert_code, describe, free_port, have_mosquitto_tool, run_with_timeout,
-    wait_for_port, wait_with_timeout,
+    SUBACK, Sandbox, Spawned, assert_code, count, describe, free_port, have_mosquitto_tool,
+    run_with_timeout, wait_for_port, wait_with_timeout,
 };
 
-/// `mqtk broker -c FILE` running in a sandbox; killed on drop.
+/// `mqtk broker -c FILE` running in a sandbox, its output collected; killed on drop.
 struct BrokerProcess {
     sandbox: Sandbox,
-    child: Option<Child>,
+    proc: Option<Spawned>,
 }
 
 impl BrokerProcess {
@@ -37,17 +36,10 @@ impl BrokerProcess {
 
     /// `mqtk broker ARGS`, waiting until `port` accepts on 127.0.0.1.
     fn spawn(sandbox: Sandbox, args: &[String], port: u16) -> BrokerProcess {
-        let child = sandbox
-            .mqtk()
-            .arg("broker")
-            .args(args)
-            .stdout(File::create(sandbox.file("stdout")).unwrap())
-            .stderr(File::create(sandbox.file("stderr")).unwrap())
-            .spawn()
-            .expect("spawn mqtk broker");
+        let proc = Spawned::spawn(sandbox.mqtk().arg("broker").args(args));
         let mut b = BrokerProcess {
             sandbox,
-            child: Some(child),
+            proc: Some(proc),
         };
         if !wait_for_port(port, Duration::from_secs(10)) {
             let out = b.stop();
@@ -57,12 +49,7 @@ impl BrokerProcess {
     }
 
     fn signal(&self, name: &str) {
-        let pid = self.child.as_ref().unwrap().id().to_string();
-        let status = Command::new("kill")
-            .args(["-s", name, &pid])
-            .status()
-            .unwrap();
-        assert!(status.success());
+        self.proc.as_ref().unwrap().signal(name);
     }
 
     /// Sends SIGTERM and collects the exit status and output.
@@ -72,20 +59,18 @@ impl BrokerProcess {
     }
 
     fn wait(&mut self) -> Output {
-        let child = self.child.take().unwrap();
-        let mut out = wait_with_timeout(child, Duration::from_secs(10), "mqtk broker");
-        out.stdout = std::fs::read(self.sandbox.file("stdout")).unwrap();
-        out.stderr = std::fs::read(self.sandbox.file("stderr")).unwrap();
-        out
+        self.proc.take().unwrap().finish(Duration::from_secs(10))
     }
-}
 
-impl Drop for BrokerProcess {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
+    /// How many SUBACKs the broker has logged (with `log_type all`).
+    fn subacks(&self) -> usize {
+        count(&self.proc.as_ref().unwrap().captured().stderr, SUBACK)
+    }
+
+    /// Waits until the broker has logged `n` SUBACKs in all: it logs each after adding
+    /// the subscriptions, so the subscriber gets what is published next.
+    fn wait_subacks(&self, n: usize) {
+        self.proc.as_ref().unwrap().wait_stderr(SUBACK, n);
     }
 }
 
@@ -96,32 +81,30 @@ fn tool(name: &str, sandbox: &Sandbox, via: &[String]) -> Command {
     cmd
 }
 
-/// Starts `mosquitto_sub -C 1` on `sub_via`, then publishes with mosquitto_pub on
-/// `pub_via` every 100 ms until the subscriber has its message (the subscription may
-/// not be in place yet for the first ones). Returns what the subscriber printed.
-fn pub_to_sub(sandbox: &Sandbox, pub_via: &[String], sub_via: &[String], topic: &str) -> String {
+/// Starts `mosquitto_sub -C 1` on `sub_via` and, once `broker` has acknowledged its
+/// subscription, publishes one message with mosquitto_pub on `pub_via`. Returns what
+/// the subscriber printed.
+fn pub_to_sub(
+    broker: &BrokerProcess,
+    pub_via: &[String],
+    sub_via: &[String],
+    topic: &str,
+) -> String {
+    let sandbox = &broker.sandbox;
+    let acked = broker.subacks();
     let sub = tool("mosquitto_sub", sandbox, sub_via)
         .args(["-t", topic, "-C", "1", "-W", "10"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(8);
-    let mut sub = Some(sub);
-    let mut published = Vec::new();
-    while Instant::now() < deadline {
-        let out = run_with_timeout(
-            tool("mosquitto_pub", sandbox, pub_via).args(["-t", topic, "-m", "hello"]),
-            Duration::from_secs(5),
-        );
-        published.push(describe(&out));
-        assert_code(&out, 0);
-        std::thread::sleep(Duration::from_millis(100));
-        if sub.as_mut().unwrap().try_wait().unwrap().is_some() {
-            break;
-        }
-    }
-    let out = wait_with_timeout(sub.take().unwrap(), Duration::from_secs(5), "mosquitto_sub");
+    broker.wait_subacks(acked + 1);
+    let out = run_with_timeout(
+        tool("mosquitto_pub", sandbox, pub_via).args(["-t", topic, "-m", "hello"]),
+        Duration::from_secs(5),
+    );
+    assert_code(&out, 0);
+    let out = wait_with_timeout(sub, Duration::from_secs(5), "mosquitto_sub");
     assert_code(&out, 0);
     String::from_utf8(out.stdout).unwrap()
 }
@@ -187,7 +170,8 @@ impl AllKinds {
              keyfile {key}\n\
              listener {ws} 127.0.0.1\n\
              protocol websockets\n\
-             allow_anonymous true\n",
+             allow_anonymous true\n\
+             log_type all\n",
             tcp = self.tcp,
             tls = self.tls,
             ws = self.ws,
@@ -240,7 +224,7 @@ fn every_listener_kind_carries_messages_between_mosquitto_clients() {
         ("tls-to-tcp", kinds.via_tls(), kinds.via_tcp()),
     ];
     for (name, pub_via, sub_via) in &pairs {
-        let got = pub_to_sub(sandbox, pub_via, sub_via, &format!("e2e/{name}"));
+        let got = pub_to_sub(&broker, pub_via, sub_via, &format!("e2e/{name}"));
         assert_eq!(got, "hello\n", "{name}");
     }
 
@@ -299,27 +283,23 @@ fn every_listener_kind_carries_messages_between_mosquitto_clients() {
         assert_code(&out, 0);
         expect(&mut ws, &raw::publish("e2e/ws", b"to ws")).await;
 
-        // WebSocket → unix: the subscriber is up once its first message (from TCP) arrives.
+        // WebSocket → unix, once the broker has acknowledged the subscription.
+        let acked = broker.subacks();
         let sub = tool("mosquitto_sub", sandbox, &kinds.via_unix())
             .args(["-t", "e2e/from-ws", "-C", "2", "-W", "10"])
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(8);
-        let mut sub = Some(sub);
-        while Instant::now() < deadline {
+        broker.wait_subacks(acked + 1);
+        for _ in 0..2 {
             ws.send(Message::Binary(
                 raw::publish("e2e/from-ws", b"from ws").into(),
             ))
             .await
             .unwrap();
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            if sub.as_mut().unwrap().try_wait().unwrap().is_some() {
-                break;
-            }
         }
-        let out = wait_with_timeout(sub.take().unwrap(), Duration::from_secs(5), "mosquitto_sub");
+        let out = wait_with_timeout(sub, Duration::from_secs(5), "mosquitto_sub");
         assert_code(&out, 0);
         assert_eq!(String::from_utf8_lossy(&out.stdout), "from ws\nfrom ws\n");
     });

@@ -174,6 +174,9 @@ async fn v311_persistent_session_gets_offline_messages() {
         // Poll until the event loop has sent DISCONNECT and stops.
         while let Ok(Ok(_)) = timeout(WAIT, sev.poll()).await {}
     }
+    // The broker closes the socket just before it detaches the session: publish only
+    // once it is offline.
+    b.wait_connected_down_to(0);
     let (publ, mut pev) = rumqttc::AsyncClient::new(opts4(&b, "pub"), 10);
     connack4(&mut pev).await;
     publ.publish("off/line", rumqttc::QoS::AtLeastOnce, false, "while away")
@@ -421,6 +424,8 @@ async fn offline_messages_kept(max_queued_messages: usize, published: usize) -> 
         sub.disconnect().await.unwrap();
         while let Ok(Ok(_)) = timeout(WAIT, sev.poll()).await {}
     }
+    // Publish only once the session is offline (see above).
+    b.wait_connected_down_to(0);
     let (publ, mut pev) = rumqttc::AsyncClient::new(opts4(&b, "pub"), published + 10);
     connack4(&mut pev).await;
     for i in 0..published {

@@ -230,7 +230,8 @@ async fn unix_socket_accepts_and_replaces_only_stale_sockets() {
     round_trip(&mut s, b"over a unix socket").await;
     drop(s);
     drop(l);
-    // Dropping the listener removes its socket file once the echo task lets go of it.
+    // Dropping the listener removes its socket file once the echo task lets go of it:
+    // polled (nothing announces it) for up to 2 s, yielding to that task between looks.
     for _ in 0..200 {
         if !path.exists() {
             break;

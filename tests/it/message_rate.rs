@@ -5,13 +5,11 @@
 //! calls them "not valid", its code ignores them): they are accepted and have no
 //! effect, and the checks 2.1 makes while reading the arguments still apply.
 
-use std::io::Read;
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::util::{
-    Sandbox, TestBroker, assert_code, describe, have_mosquitto_tool, run_with_timeout,
+    Sandbox, Spawned, TestBroker, assert_code, describe, have_mosquitto_tool, run_with_timeout,
     wait_with_timeout,
 };
 
@@ -102,44 +100,20 @@ fn a_signal_prints_the_last_partial_second_and_exits_0() {
     let b = TestBroker::start();
     let sb = Sandbox::new();
     let p = b.port();
-    let mut child = rate_cmd(&sb, p)
-        .args(["-t", "sig", "-V", "5"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Collect stdout as it comes, to see the counts before the signal.
-    let mut stdout = child.stdout.take().unwrap();
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let sink = Arc::clone(&seen);
-    let reader = std::thread::spawn(move || {
-        let mut buf = [0u8; 256];
-        while let Ok(n) = stdout.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            sink.lock().unwrap().extend_from_slice(&buf[..n]);
-        }
-    });
+    // stdout is collected as it comes, to see the counts before the signal.
+    let child = Spawned::spawn(rate_cmd(&sb, p).args(["-t", "sig", "-V", "5"]));
     b.wait_subscriptions(1);
     publish_n(&sb, p, "sig", 7);
-    // Wait for the seven to be counted (lines come once a second).
-    let deadline = Instant::now() + T;
-    while counts(&seen.lock().unwrap()).iter().sum::<u64>() < 7 {
-        assert!(Instant::now() < deadline, "7 messages never counted");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let lines_before = counts(&seen.lock().unwrap()).len();
-    let st = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(st.success());
-    let out = wait_with_timeout(child, T, "mosquitto_sub --message-rate");
-    reader.join().unwrap();
+    // The seven counted (lines come once a second).
+    let seen = child.wait_until("counts adding up to 7", T, |c| {
+        counts(&c.stdout).iter().sum::<u64>() >= 7
+    });
+    let lines_before = counts(&seen.stdout).len();
+    child.signal("TERM");
+    let out = child.finish(T);
     assert_code(&out, 0);
     assert!(out.stderr.is_empty(), "{}", describe(&out));
-    let c = counts(&seen.lock().unwrap());
+    let c = counts(&out.stdout);
     // One more line, for the second the signal cut short; the total stays 7.
     assert!(c.len() > lines_before, "{c:?}");
     assert_eq!(c.iter().sum::<u64>(), 7, "{c:?}");

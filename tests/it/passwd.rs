@@ -524,7 +524,8 @@ fn killed_during_update_leaves_old_or_new_file() {
             .spawn()
             .unwrap();
         // Round 0 dies before reading anything; the others are spread over the
-        // last part of the run, where the new file is written and renamed.
+        // last part of the run, where the new file is written and renamed. This sleep
+        // is the test itself (a kill at a chosen moment), not a wait for anything.
         if round > 0 {
             std::thread::sleep(full.mul_f64(0.7 + 0.6 * f64::from(round) / 19.0));
         }
@@ -624,10 +625,36 @@ fn acl_files(files: &Sandbox) -> (PathBuf, PathBuf) {
     (pw, acl)
 }
 
+/// For each reader (CLIENTS, then root, who reads them all): a topic it may read, on
+/// which root's marks tell the test that the reader has subscribed (a retained
+/// "ready", sent the moment it subscribes) and that it has had everything published
+/// before ("done", published last: a subscriber gets messages in the order they came).
+/// bob reads nothing, so has no mark: `subscribed` tells when he is in.
+const MARKS: &[Option<&str>] = &[
+    Some("a/mark"),
+    None,
+    Some("p/carol/mark"),
+    Some("anon/mark"),
+];
+
+/// Waits until every reader has printed `word` on each of its marks.
+fn wait_marks(readers: &[util::Spawned], word: &str) {
+    for (i, reader) in readers.iter().enumerate() {
+        let marks: Vec<&str> = match MARKS.get(i) {
+            Some(mark) => mark.iter().copied().collect(),
+            None => MARKS.iter().flatten().copied().collect(),
+        };
+        for mark in marks {
+            reader.wait_stdout(&format!("{mark} {word}\n"), 1);
+        }
+    }
+}
+
 /// Against the broker on `port`: every client subscribes to `#`, root publishes every
-/// topic, then every client publishes every topic. Returns the `topic payload` lines
-/// each client received, and (last) those root received.
-fn acl_scenario(port: u16) -> Vec<Vec<String>> {
+/// topic, then every client publishes every topic. `subscribed` waits until the broker
+/// has answered every reader's SUBSCRIBE. Returns the `topic payload` lines each client
+/// received, and (last) those root received (without the marks).
+fn acl_scenario(port: u16, subscribed: impl Fn()) -> Vec<Vec<String>> {
     let port = port.to_string();
     let client = |cmd: &mut Command, who: &(Option<(&str, &str)>, &str)| {
         cmd.args(["-h", "127.0.0.1", "-p", &port, "-i", who.1]);
@@ -639,57 +666,74 @@ fn acl_scenario(port: u16) -> Vec<Vec<String>> {
     let pub_bin = util::which("mosquitto_pub").unwrap();
     let sb = Sandbox::new();
     let root = (Some(("root", "pr")), "croot");
+    let publish = |who: &(Option<(&str, &str)>, &str), topic: &str, args: &[&str]| {
+        let mut cmd = sb.command(&pub_bin);
+        client(&mut cmd, who);
+        cmd.args(["-q", "1", "-t", topic]).args(args);
+        assert_code(&run_with_timeout(&mut cmd, T), 0);
+    };
+    let root_w = (Some(("root", "pr")), "croot-w");
+    for mark in MARKS.iter().flatten() {
+        publish(&root_w, mark, &["-m", "ready", "-r"]);
+    }
     let readers: Vec<_> = CLIENTS
         .iter()
         .chain(std::iter::once(&root))
         .map(|who| {
             let mut cmd = sb.command(&sub_bin);
             client(&mut cmd, who);
-            cmd.args(["-q", "1", "-v", "-t", "#", "-W", "20"])
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap()
+            util::Spawned::spawn(cmd.args(["-q", "1", "-v", "-t", "#", "-W", "20"]))
         })
         .collect();
-    std::thread::sleep(Duration::from_millis(1500));
-    let publish = |who: &(Option<(&str, &str)>, &str), topic: &str, payload: &str| {
-        let mut cmd = sb.command(&pub_bin);
-        client(&mut cmd, who);
-        cmd.args(["-q", "1", "-t", topic, "-m", payload]);
-        assert_code(&run_with_timeout(&mut cmd, T), 0);
-    };
+    wait_marks(&readers, "ready");
+    subscribed();
     for topic in TOPICS {
-        publish(&(Some(("root", "pr")), "croot-w"), topic, "root");
+        publish(&root_w, topic, &["-m", "root"]);
     }
     for who in CLIENTS {
         for topic in TOPICS {
-            publish(&(who.0, &format!("{}-w", who.1)), topic, who.1);
+            publish(&(who.0, &format!("{}-w", who.1)), topic, &["-m", who.1]);
         }
     }
-    std::thread::sleep(Duration::from_millis(500));
+    for mark in MARKS.iter().flatten() {
+        publish(&root_w, mark, &["-m", "done"]);
+    }
+    // bob's deliveries, if any were wrongly let through, are routed with everyone's,
+    // so all but the very last would be in by now.
+    wait_marks(&readers, "done");
+    let is_mark = |line: &str| {
+        MARKS
+            .iter()
+            .flatten()
+            .any(|m| line.starts_with(&format!("{m} ")))
+    };
     readers
         .into_iter()
-        .map(|mut r| {
-            let _ = r.kill();
-            let out = r.wait_with_output().unwrap();
+        .map(|r| {
+            let out = r.kill();
             String::from_utf8_lossy(&out.stdout)
                 .lines()
+                .filter(|l| !is_mark(l))
                 .map(str::to_string)
                 .collect()
         })
         .collect()
 }
 
-/// Checks one broker's deliveries in the ACL scenario against `broker::auth`'s
-/// decisions.
-fn check_acl_scenario(got: &[Vec<String>], broker: &str) {
+/// `broker::auth`'s decisions on ACL, which the scenario's deliveries are checked against.
+fn acl_auth() -> mqtk::broker::auth::Auth {
     use mqtk::broker::auth::{Acl, Auth};
-    let auth = Auth {
+    Auth {
         passwords: None,
         acl: Some(Acl::parse(ACL, "acl").unwrap()),
         allow_anonymous: true,
-    };
+    }
+}
+
+/// Checks one broker's deliveries in the ACL scenario against `broker::auth`'s
+/// decisions.
+fn check_acl_scenario(got: &[Vec<String>], broker: &str) {
+    let auth = acl_auth();
     for (i, who) in CLIENTS.iter().enumerate() {
         let user = who.0.map(|(u, _)| u);
         let expected: Vec<String> = TOPICS
@@ -747,7 +791,8 @@ fn acl_deliveries_match_mosquitto() {
     )) else {
         return;
     };
-    let theirs = acl_scenario(m.port);
+    // mosquitto answers every SUBSCRIBE, bob's too (it filters each delivery).
+    let theirs = acl_scenario(m.port, || m.wait_subacks(CLIENTS.len() + 1));
     drop(m);
     check_acl_scenario(&theirs, "mosquitto");
 
@@ -756,7 +801,14 @@ fn acl_deliveries_match_mosquitto() {
     config.acl_file = Some(acl);
     config.allow_anonymous = true;
     let b = util::TestBroker::start_with(config);
-    let ours = acl_scenario(b.port());
+    // Ours refuses a subscription through which nothing could ever be read (bob's), so
+    // holds one for each of the others.
+    let auth = acl_auth();
+    let granted = CLIENTS
+        .iter()
+        .filter(|(user, id)| auth.may_subscribe(id, user.map(|(u, _)| u), "#"))
+        .count();
+    let ours = acl_scenario(b.port(), || b.wait_subscriptions(granted + 1));
     check_acl_scenario(&ours, "mqtk broker");
     assert_eq!(ours, theirs);
 }

@@ -2,72 +2,60 @@
 //! in-process broker), differential error texts against Debian's mosquitto_pub, `-d`
 //! lines, options files, streaming, and the delivery guarantee across a broker restart.
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, Command, Output, Stdio};
+use std::cell::Cell;
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use crate::util::{
-    Mosquitto, Sandbox, TestBroker, assert_code, describe, free_port, have_mosquitto_tool,
-    run_with_timeout, wait_for_port, which,
+    Mosquitto, Sandbox, Spawned, TestBroker, assert_code, count, describe, free_port,
+    have_mosquitto_tool, run_with_timeout, which,
 };
 
 const T: Duration = Duration::from_secs(10);
 
-/// A mosquitto_sub that prints what it receives; lines arrive on the channel.
+/// A mosquitto_sub that prints what it receives, read line by line.
 struct Sub {
-    child: Child,
-    lines: mpsc::Receiver<String>,
+    proc: Spawned,
+    /// Lines handed out so far.
+    taken: Cell<usize>,
 }
 
 impl Sub {
-    fn start(sb: &Sandbox, port: u16, args: &[&str]) -> Sub {
-        let mut child = sb
-            .command("mosquitto_sub")
-            .arg("-p")
-            .arg(port.to_string())
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn mosquitto_sub");
-        let out = child.stdout.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        // mosquitto_sub has no "subscribed" signal: give it a moment to SUBSCRIBE.
-        std::thread::sleep(Duration::from_millis(300));
-        Sub { child, lines }
+    /// Starts mosquitto_sub on `m` and returns once mosquitto has acknowledged its
+    /// subscription.
+    fn start(sb: &Sandbox, m: &Mosquitto, args: &[&str]) -> Sub {
+        let acked = m.subacks();
+        let proc = Spawned::spawn(
+            sb.command("mosquitto_sub")
+                .arg("-p")
+                .arg(m.port.to_string())
+                .args(args),
+        );
+        m.wait_subacks(acked + 1);
+        Sub {
+            proc,
+            taken: Cell::new(0),
+        }
     }
 
     fn next(&self, timeout: Duration) -> Option<String> {
-        self.lines.recv_timeout(timeout).ok()
+        self.take(1, timeout).pop()
     }
 
+    /// The next `n` lines, or as many as came within `timeout`.
     fn take(&self, n: usize, timeout: Duration) -> Vec<String> {
-        let deadline = Instant::now() + timeout;
-        let mut got = Vec::new();
-        while got.len() < n {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(l) => got.push(l),
-                Err(_) => break,
-            }
-        }
+        let from = self.taken.get();
+        let c = self
+            .proc
+            .wait(timeout, |c| count(&c.stdout, "\n") >= from + n)
+            .unwrap_or_else(|c| c);
+        let text = c.stdout_text();
+        let whole = &text[..text.rfind('\n').map_or(0, |i| i + 1)];
+        let got: Vec<String> = whole.lines().skip(from).take(n).map(String::from).collect();
+        self.taken.set(from + got.len());
         got
-    }
-}
-
-impl Drop for Sub {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -83,7 +71,7 @@ fn qos_0_1_2_are_delivered_and_exit_0() {
         return;
     };
     let sb = Sandbox::new();
-    let sub = Sub::start(&sb, m.port, &["-t", "q/#", "-v", "-q", "2"]);
+    let sub = Sub::start(&sb, &m, &["-t", "q/#", "-v", "-q", "2"]);
     for q in ["0", "1", "2"] {
         let out = run_with_timeout(
             pub_cmd(&sb, m.port).args(["-t", &format!("q/{q}"), "-m", &format!("m{q}"), "-q", q]),
@@ -100,7 +88,7 @@ fn v5_qos_and_properties_reach_the_subscriber() {
         return;
     };
     let sb = Sandbox::new();
-    let sub = Sub::start(&sb, m.port, &["-t", "p/#", "-V", "5", "-F", "%t %P %p"]);
+    let sub = Sub::start(&sb, &m, &["-t", "p/#", "-V", "5", "-F", "%t %P %p"]);
     let out = run_with_timeout(
         pub_cmd(&sb, m.port).args([
             "-t",
@@ -333,7 +321,7 @@ fn options_file_and_dash_o() {
         return;
     };
     let sb = Sandbox::new();
-    let sub = Sub::start(&sb, m.port, &["-t", "opt/#", "-v"]);
+    let sub = Sub::start(&sb, &m, &["-t", "opt/#", "-v"]);
     // The default file: $XDG_CONFIG_HOME/mosquitto_pub, one option per line.
     std::fs::write(
         sb.path().join("home/.config/mosquitto_pub"),
@@ -368,7 +356,7 @@ fn url_gives_host_port_and_topic() {
         return;
     };
     let sb = Sandbox::new();
-    let sub = Sub::start(&sb, m.port, &["-t", "url/#", "-v"]);
+    let sub = Sub::start(&sb, &m, &["-t", "url/#", "-v"]);
     let url = format!("mqtt://user:pw@127.0.0.1:{}/url/topic", m.port);
     let out = run_with_timeout(sb.mqtk().args(["pub", "-L", &url, "-m", "via url"]), T);
     assert_code(&out, 0);
@@ -381,7 +369,7 @@ fn repeat_and_null_and_stdin_file() {
         return;
     };
     let sb = Sandbox::new();
-    let sub = Sub::start(&sb, m.port, &["-t", "r/#", "-v"]);
+    let sub = Sub::start(&sb, &m, &["-t", "r/#", "-v"]);
     let out = run_with_timeout(
         pub_cmd(&sb, m.port).args([
             "-t",
@@ -424,6 +412,7 @@ fn large_file_is_streamed_intact() {
     let body: Vec<u8> = (0..3_000_000u32).map(|i| b'a' + (i % 26) as u8).collect();
     let f = sb.file("big");
     std::fs::write(&f, &body).unwrap();
+    let acked = m.subacks();
     let mut sub = sb
         .command("mosquitto_sub")
         .args([
@@ -442,7 +431,7 @@ fn large_file_is_streamed_intact() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(300));
+    m.wait_subacks(acked + 1);
     let out = run_with_timeout(
         pub_cmd(&sb, m.port).args(["-t", "big", "-q", "1", "-f", f.to_str().unwrap()]),
         T,
@@ -461,7 +450,7 @@ fn line_mode_publishes_each_line_as_it_arrives() {
         return;
     };
     let sb = Sandbox::new();
-    let sub = Sub::start(&sb, m.port, &["-t", "l/#", "-v"]);
+    let sub = Sub::start(&sb, &m, &["-t", "l/#", "-v"]);
     let mut child = pub_cmd(&sb, m.port)
         .args(["-t", "l/x", "-l", "-q", "1"])
         .stdin(Stdio::piped())
@@ -565,43 +554,18 @@ fn bad_input_gets_clear_errors_and_exit_1() {
     }
 }
 
-/// Starts Debian's mosquitto on `port` with persistence in `dir` (so queued messages
-/// for a persistent subscriber survive a restart).
-fn start_persistent_mosquitto(sb: &Sandbox, port: u16) -> Child {
-    let conf = sb.file("persist.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "listener {port} 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location {}/\nmax_queued_messages 0\nuser {}\n",
-            sb.path().display(),
-            // Started as root, mosquitto drops to user "mosquitto", which cannot write
-            // the sandbox: stay as whoever runs the test.
-            std::env::var("USER").unwrap_or_else(|_| "root".into())
-        ),
-    )
-    .unwrap();
-    let child = sb
-        .command(which("mosquitto").unwrap())
-        .arg("-c")
-        .arg(&conf)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    assert!(
-        wait_for_port(port, Duration::from_secs(5)),
-        "mosquitto did not start"
+/// Starts Debian's mosquitto on `port` with persistence in `sb` (so queued messages
+/// for a persistent subscriber survive a restart), once its log says it is running.
+fn start_persistent_mosquitto(sb: &Sandbox, port: u16) -> Mosquitto {
+    let extra = format!(
+        "persistence true\npersistence_location {}/\nmax_queued_messages 0\nuser {}\n",
+        sb.path().display(),
+        // Started as root, mosquitto drops to user "mosquitto", which cannot write
+        // the sandbox: stay as whoever runs the test.
+        std::env::var("USER").unwrap_or_else(|_| "root".into())
     );
-    child
-}
-
-fn stop_gracefully(child: &mut Child) {
-    // SIGTERM: mosquitto saves its persistence file on the way out.
-    let _ = Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status();
-    let _ = child.wait();
+    Mosquitto::start_on(port, &extra)
+        .unwrap_or_else(|out| panic!("mosquitto did not start\n{}", describe(&out)))
 }
 
 /// A persistent QoS 1 subscriber on rumqttc (an independent client) that reconnects
@@ -624,7 +588,9 @@ fn persistent_subscriber(port: u16, topic: &str) -> (rumqttc::Client, mpsc::Rece
                 }
                 Ok(Event::Outgoing(rumqttc::Outgoing::Disconnect)) => return,
                 Ok(_) => {}
-                // The broker is down: retry, bounded by the test's own deadline.
+                // The broker is down: rumqttc fails each reconnect at once, so this is
+                // the client's reconnect delay (not a wait for anything); the loop ends
+                // with the test's own deadline.
                 Err(_) => std::thread::sleep(Duration::from_millis(100)),
             }
         }
@@ -639,9 +605,9 @@ fn broker_restart_mid_run_loses_no_qos1_line() {
     }
     let sb = Sandbox::new();
     let port = free_port();
-    let mut broker = start_persistent_mosquitto(&sb, port);
+    let broker = start_persistent_mosquitto(&sb, port);
     let (client, lines) = persistent_subscriber(port, "kr/#");
-    std::thread::sleep(Duration::from_millis(300));
+    broker.wait_subacks(1);
     let mut publisher = pub_cmd(&sb, port)
         .args(["-t", "kr/x", "-l", "-q", "1", "-i", "restart-pub"])
         .stdin(Stdio::piped())
@@ -652,7 +618,7 @@ fn broker_restart_mid_run_loses_no_qos1_line() {
     let mut stdin = publisher.stdin.take().unwrap();
     const N: usize = 2000;
     // A steady writer (about 2 s for all lines), so messages are in flight when the
-    // broker stops.
+    // broker stops: its pause is the pacing under test, not a wait.
     let writer = std::thread::spawn(move || {
         for i in 0..N {
             writeln!(stdin, "line {i}").unwrap();
@@ -662,10 +628,11 @@ fn broker_restart_mid_run_loses_no_qos1_line() {
             }
         }
     });
-    std::thread::sleep(Duration::from_millis(600));
-    stop_gracefully(&mut broker);
-    std::thread::sleep(Duration::from_millis(300));
-    let mut broker = start_persistent_mosquitto(&sb, port);
+    // Stop the broker a quarter of the way in, with lines in flight.
+    broker.wait_log("Received PUBLISH from restart-pub", N / 4);
+    // SIGTERM: mosquitto saves its persistence file on the way out.
+    broker.stop();
+    let broker = start_persistent_mosquitto(&sb, port);
     writer.join().unwrap();
     let out: Output =
         crate::util::wait_with_timeout(publisher, Duration::from_secs(30), "mqtk pub -l");
@@ -685,7 +652,7 @@ fn broker_restart_mid_run_loses_no_qos1_line() {
         }
     }
     let _ = client.disconnect();
-    stop_gracefully(&mut broker);
+    broker.stop();
     let missing: Vec<usize> = (0..N).filter(|&i| !seen[i]).collect();
     assert!(
         missing.is_empty(),
@@ -809,7 +776,7 @@ fn will_is_published_when_the_client_dies() {
         return;
     };
     let sb = Sandbox::new();
-    let sub = Sub::start(&sb, m.port, &["-t", "will/#", "-v"]);
+    let sub = Sub::start(&sb, &m, &["-t", "will/#", "-v"]);
     let mut child = pub_cmd(&sb, m.port)
         .args([
             "-t",
@@ -827,8 +794,9 @@ fn will_is_published_when_the_client_dies() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    // Connected and waiting for lines; dying without DISCONNECT fires the will.
-    std::thread::sleep(Duration::from_millis(500));
+    // Connected (mosquitto has its will) and waiting for lines; dying without
+    // DISCONNECT fires the will.
+    m.wait_log("Will message specified", 1);
     child.kill().unwrap();
     let _ = child.wait();
     assert_eq!(sub.next(T).as_deref(), Some("will/t gone"));

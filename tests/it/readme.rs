@@ -131,6 +131,7 @@ fi
 if [ "$README_RUNS" = 1 ]; then
     bash -euo pipefail ../block.sh &
     pid=$!
+    # What is tested: still running after a second (a server, a watcher), not a wait.
     sleep 1
     if ! kill -0 "$pid" 2>/dev/null; then
         status=0
@@ -332,7 +333,7 @@ fn the_block_runner_catches_failures() {
         false,
         "printf 'listener 1883 127.0.0.1\\nallow_anonymous true\\n' > mqtk.conf\n\
          mqtk broker -c mqtk.conf &\n\
-         sleep 0.5\n\
+         for _ in $(seq 200); do (echo > /dev/tcp/127.0.0.1/1883) 2>/dev/null && break; sleep 0.025; done\n\
          mqtk pub -t a -m b\n",
     ))
     .unwrap();

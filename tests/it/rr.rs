@@ -6,11 +6,9 @@
 //! beside ours where 2.0.11 agrees with 2.1; elsewhere the expected bytes come from
 //! 2.1's source (client/rr_client.c, client/client_shared.c, lib/send_subscribe.c).
 
-use std::io::Read;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use mqtk::codec::{
@@ -21,8 +19,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::util::{
-    Mosquitto, Sandbox, TestBroker, assert_code, describe, have_mosquitto_tool, run_with_timeout,
-    which,
+    Mosquitto, Sandbox, Spawned, TestBroker, assert_code, describe, have_mosquitto_tool,
+    run_with_timeout, which,
 };
 
 const T: Duration = Duration::from_secs(10);
@@ -490,64 +488,6 @@ fn same_bytes_and_same_request_as_debian_mosquitto_rr() {
     }
 }
 
-/// A child whose stdout is collected as it comes.
-struct Spawned {
-    child: Child,
-    stdout: Arc<Mutex<Vec<u8>>>,
-}
-
-impl Spawned {
-    fn start(cmd: &mut Command) -> Spawned {
-        let mut child = cmd
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn");
-        let mut out = child.stdout.take().unwrap();
-        let stdout = Arc::new(Mutex::new(Vec::new()));
-        let sink = Arc::clone(&stdout);
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = out.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                sink.lock().unwrap().extend_from_slice(&buf[..n]);
-            }
-        });
-        Spawned { child, stdout }
-    }
-
-    fn text(&self) -> Vec<u8> {
-        self.stdout.lock().unwrap().clone()
-    }
-
-    /// Waits until stdout holds `needle` `times` times.
-    fn wait_for(&self, needle: &[u8], times: usize) -> Vec<u8> {
-        let deadline = Instant::now() + T;
-        loop {
-            let text = self.text();
-            if text.windows(needle.len()).filter(|w| *w == needle).count() >= times {
-                return text;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "never saw {:?}:\n{}",
-                String::from_utf8_lossy(needle),
-                String::from_utf8_lossy(&text)
-            );
-            std::thread::sleep(Duration::from_millis(5));
-        }
-    }
-}
-
-impl Drop for Spawned {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// The `-F` fields between `req R=[` and `] END` in a mosquitto_sub capture.
 fn captures(text: &[u8]) -> Vec<&[u8]> {
     let mut out = Vec::new();
@@ -581,7 +521,7 @@ fn mosquitto_sub_sees_a_response_topic_and_correlation_data_only_with_correlate(
     // Debian's mosquitto_sub prints the requests' v5 properties (%R, %D); the retained
     // "ready" message, printed the moment it subscribes, says it is listening.
     publish(&["-t", "ready", "-m", "1", "-r"]);
-    let capture = Spawned::start(sb.command(which("mosquitto_sub").unwrap()).args([
+    let capture = Spawned::spawn(sb.command(which("mosquitto_sub").unwrap()).args([
         "-p",
         &port,
         "-V",
@@ -593,13 +533,13 @@ fn mosquitto_sub_sees_a_response_topic_and_correlation_data_only_with_correlate(
         "-F",
         "%t R=[%R] D=[%D] END",
     ]));
-    capture.wait_for(b"ready R=[", 1);
+    capture.wait_stdout("ready R=[", 1);
     let _responder = Responder::start(m.port, Plan::Answer(1));
     assert_code(&rr(&sb, m.port, &["-m", "a"]), 0);
     assert_code(&rr(&sb, m.port, &["-m", "b", "--correlate"]), 0);
     assert_code(&rr(&sb, m.port, &["-m", "c", "-V", "311"]), 0);
     // "ready" and three requests.
-    let text = capture.wait_for(b"] END", 4);
+    let text = capture.wait_stdout("] END", 4).stdout;
     let got = captures(&text);
     assert_eq!(got.len(), 3, "{}", String::from_utf8_lossy(&text));
     assert_eq!(got[0], b"R=[resp] D=[]");

@@ -9,13 +9,12 @@
 //! "ready" message has been printed (or, on our broker, for the subscription count).
 
 use std::io::Read;
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::util::{
-    Mosquitto, Sandbox, TestBroker, assert_code, describe, have_mosquitto_tool, run_with_timeout,
-    wait_with_timeout,
+    Mosquitto, Sandbox, Spawned, TestBroker, assert_code, describe, have_mosquitto_tool,
+    run_with_timeout, wait_with_timeout,
 };
 
 const T: Duration = Duration::from_secs(10);
@@ -37,117 +36,6 @@ fn publish(sb: &Sandbox, port: u16, args: &[&str]) {
         T,
     );
     assert_code(&out, 0);
-}
-
-/// A running subscriber whose stdout is collected as it arrives.
-struct Running {
-    child: Option<Child>,
-    stdout: Arc<Mutex<Vec<u8>>>,
-    what: String,
-}
-
-impl Running {
-    fn spawn(cmd: &mut Command) -> Running {
-        let what = format!("{cmd:?}");
-        let mut child = cmd
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawn {what}: {e}"));
-        let mut out = child.stdout.take().unwrap();
-        let stdout = Arc::new(Mutex::new(Vec::new()));
-        let sink = Arc::clone(&stdout);
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = out.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                sink.lock().unwrap().extend_from_slice(&buf[..n]);
-            }
-        });
-        Running {
-            child: Some(child),
-            stdout,
-            what,
-        }
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.stdout.lock().unwrap()).into_owned()
-    }
-
-    /// Waits until stdout contains `needle`.
-    fn wait_for(&self, needle: &str) {
-        let deadline = Instant::now() + T;
-        while !self.text().contains(needle) {
-            assert!(
-                Instant::now() < deadline,
-                "{} never printed {needle:?}; stdout so far:\n{}",
-                self.what,
-                self.text()
-            );
-            std::thread::sleep(Duration::from_millis(5));
-        }
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.as_ref().unwrap().id()
-    }
-
-    /// Waits for the exit; stdout is everything collected.
-    fn finish(mut self) -> Output {
-        let mut child = self.child.take().unwrap();
-        let deadline = Instant::now() + T;
-        while child.try_wait().expect("try_wait").is_none() {
-            if Instant::now() >= deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("{} timed out; stdout so far:\n{}", self.what, self.text());
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        let mut out = child.wait_with_output().expect("wait");
-        // The reader thread may still be copying the last bytes.
-        let deadline = Instant::now() + Duration::from_secs(2);
-        while Arc::strong_count(&self.stdout) > 1 && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(2));
-        }
-        out.stdout = self.stdout.lock().unwrap().clone();
-        out
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Some(c) = &mut self.child {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-/// Waits until our broker holds no subscription (the last subscriber has gone).
-fn wait_no_subscriptions(b: &TestBroker) {
-    let deadline = Instant::now() + T;
-    while b
-        .stats()
-        .subscriptions
-        .load(std::sync::atomic::Ordering::SeqCst)
-        > 0
-    {
-        assert!(Instant::now() < deadline, "subscriptions left after {T:?}");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
-fn kill(sig: &str, pid: u32) {
-    let st = Command::new("kill")
-        .arg(format!("-{sig}"))
-        .arg(pid.to_string())
-        .status()
-        .expect("kill");
-    assert!(st.success());
 }
 
 // ---------------------------------------------------------------------------------
@@ -259,21 +147,21 @@ fn count_verbose_and_multicall() {
     let b = TestBroker::start();
     let sb = Sandbox::new();
     let p = b.port();
-    let run = Running::spawn(sub_cmd(&sb, p).args(["-t", "c/#", "-v", "-C", "3"]));
+    let run = Spawned::spawn(sub_cmd(&sb, p).args(["-t", "c/#", "-v", "-C", "3"]));
     b.wait_subscriptions(1);
     publish(&sb, p, &["-t", "c/0", "-m", "one"]);
     // An empty payload: "(null)" with -v.
     publish(&sb, p, &["-t", "c/1", "-n"]);
     publish(&sb, p, &["-t", "c/2", "-m", "three"]);
-    let out = run.finish();
+    let out = run.finish(T);
     assert_code(&out, 0);
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
         "c/0 one\nc/1 (null)\nc/2 three\n"
     );
     // Plain payloads through the symlink; an empty payload prints nothing at all.
-    wait_no_subscriptions(&b);
-    let run = Running::spawn(sb.command(sb.multicall("mosquitto_sub")).args([
+    b.wait_subscriptions_down_to(0);
+    let run = Spawned::spawn(sb.command(sb.multicall("mosquitto_sub")).args([
         "-p",
         &p.to_string(),
         "-t",
@@ -284,7 +172,7 @@ fn count_verbose_and_multicall() {
     b.wait_subscriptions(1);
     publish(&sb, p, &["-t", "c/1", "-n"]);
     publish(&sb, p, &["-t", "c/0", "-m", "one"]);
-    let out = run.finish();
+    let out = run.finish(T);
     assert_code(&out, 0);
     assert_eq!(String::from_utf8_lossy(&out.stdout), "one\n");
 }
@@ -337,16 +225,16 @@ fn retained_flags() {
     publish(&sb, p, &["-t", "r/drop", "-m", "d", "-r"]);
 
     // -R: retained messages are not printed; live ones are.
-    let run = Running::spawn(sub_cmd(&sb, p).args(["-t", "r/#", "-R", "-v", "-C", "1"]));
+    let run = Spawned::spawn(sub_cmd(&sb, p).args(["-t", "r/#", "-R", "-v", "-C", "1"]));
     b.wait_subscriptions(1);
     publish(&sb, p, &["-t", "r/live", "-m", "l"]);
-    let out = run.finish();
+    let out = run.finish(T);
     assert_code(&out, 0);
     assert_eq!(String::from_utf8_lossy(&out.stdout), "r/live l\n");
 
     // --retained-only with --remove-retained and -T: prints the retained ones, clears
     // all but the filtered-out one, and exits at the first live message.
-    let run = Running::spawn(sub_cmd(&sb, p).args([
+    let run = Spawned::spawn(sub_cmd(&sb, p).args([
         "-t",
         "r/#",
         "--retained-only",
@@ -355,9 +243,9 @@ fn retained_flags() {
         "r/keep",
         "-v",
     ]));
-    run.wait_for("r/drop d\n");
+    run.wait_stdout("r/drop d\n", 1);
     publish(&sb, p, &["-t", "r/live", "-m", "l2"]);
-    let out = run.finish();
+    let out = run.finish(T);
     assert_code(&out, 0);
     assert_eq!(String::from_utf8_lossy(&out.stdout), "r/drop d\n");
 
@@ -384,8 +272,8 @@ fn retained_flags() {
     assert!(out.stdout.is_empty(), "{}", describe(&out));
 
     // --retain-as-published keeps the publisher's retain flag on a live message.
-    wait_no_subscriptions(&b);
-    let run = Running::spawn(sub_cmd(&sb, p).args([
+    b.wait_subscriptions_down_to(0);
+    let run = Spawned::spawn(sub_cmd(&sb, p).args([
         "-t",
         "rap/#",
         "-V",
@@ -398,7 +286,7 @@ fn retained_flags() {
     ]));
     b.wait_subscriptions(1);
     publish(&sb, p, &["-t", "rap/x", "-m", "v", "-r"]);
-    let out = run.finish();
+    let out = run.finish(T);
     assert_code(&out, 0);
     assert_eq!(String::from_utf8_lossy(&out.stdout), "rap/x 1\n");
 }
@@ -472,12 +360,16 @@ fn qos2_is_printed_once_after_its_handshake() {
     let sb = Sandbox::new();
     let p = b.port();
     let run =
-        Running::spawn(sub_cmd(&sb, p).args(["-t", "q2", "-q", "2", "-C", "3", "-F", "%q %m %p"]));
+        Spawned::spawn(sub_cmd(&sb, p).args(["-t", "q2", "-q", "2", "-C", "3", "-F", "%q %m %p"]));
     b.wait_subscriptions(1);
     for (q, m) in [("2", "a"), ("1", "b"), ("0", "c")] {
         publish(&sb, p, &["-t", "q2", "-m", m, "-q", q]);
+        if q == "2" {
+            // Printed once its PUBREL comes: the next message could overtake it.
+            run.wait_stdout(" a\n", 1);
+        }
     }
-    let out = run.finish();
+    let out = run.finish(T);
     assert_code(&out, 0);
     let text = String::from_utf8_lossy(&out.stdout);
     let lines: Vec<&str> = text.lines().collect();
@@ -499,16 +391,16 @@ fn output_is_flushed_while_running_with_and_without_line_buffered() {
     let sb = Sandbox::new();
     let p = b.port();
     for extra in [&[][..], &["--line-buffered"]] {
-        let run = Running::spawn(sub_cmd(&sb, p).args(["-t", "lb"]).args(extra));
+        let run = Spawned::spawn(sub_cmd(&sb, p).args(["-t", "lb"]).args(extra));
         b.wait_subscriptions(1);
         publish(&sb, p, &["-t", "lb", "-m", "first"]);
         // Printed while the subscriber is still running: nothing else is ready.
-        run.wait_for("first\n");
-        kill("INT", run.pid());
-        let out = run.finish();
+        run.wait_stdout("first\n", 1);
+        run.signal("INT");
+        let out = run.finish(T);
         assert_code(&out, 0);
         // Let the broker drop the subscription before the next round.
-        wait_no_subscriptions(&b);
+        b.wait_subscriptions_down_to(0);
     }
 }
 
@@ -551,9 +443,9 @@ fn sigint_and_sigterm_disconnect_cleanly_and_exit_0() {
     let p = b.port();
     for sig in ["INT", "TERM"] {
         // A v3.1.1 will is published only when the connection ends without DISCONNECT.
-        let watcher = Running::spawn(sub_cmd(&sb, p).args(["-t", "will/#", "-v"]));
+        let watcher = Spawned::spawn(sub_cmd(&sb, p).args(["-t", "will/#", "-v"]));
         b.wait_subscriptions(1);
-        let run = Running::spawn(sub_cmd(&sb, p).args([
+        let run = Spawned::spawn(sub_cmd(&sb, p).args([
             "-t",
             "sig",
             "--will-topic",
@@ -562,14 +454,23 @@ fn sigint_and_sigterm_disconnect_cleanly_and_exit_0() {
             "died",
         ]));
         b.wait_subscriptions(2);
-        kill(sig, run.pid());
-        let out = run.finish();
+        run.signal(sig);
+        let out = run.finish(T);
         assert_code(&out, 0);
         assert!(out.stderr.is_empty(), "{}", describe(&out));
-        std::thread::sleep(Duration::from_millis(200));
-        assert_eq!(watcher.text(), "", "the will was published: no DISCONNECT");
+        // The broker drops a clean session's subscriptions and publishes its will (if
+        // due) in one step: once the subscription is gone, a message published now
+        // reaches the watcher after any will, so everything before it is what came.
+        b.wait_subscriptions_down_to(1);
+        publish(&sb, p, &["-t", "will/end", "-m", "mark"]);
+        let seen = watcher.wait_stdout("will/end mark\n", 1).stdout_text();
+        assert_eq!(
+            seen.strip_suffix("will/end mark\n"),
+            Some(""),
+            "the will was published: no DISCONNECT"
+        );
         drop(watcher);
-        wait_no_subscriptions(&b);
+        b.wait_subscriptions_down_to(0);
     }
 }
 
@@ -760,10 +661,10 @@ fn differential_live_messages_qos_and_v5() {
         "%t %q %p %C %E %R %P",
     ]
     .map(String::from);
-    let theirs = Running::spawn(sb.command("mosquitto_sub").args(&args));
-    let ours = Running::spawn(sb.command(sb.multicall("mosquitto_sub")).args(&args));
-    theirs.wait_for("ready");
-    ours.wait_for("ready");
+    let theirs = Spawned::spawn(sb.command("mosquitto_sub").args(&args));
+    let ours = Spawned::spawn(sb.command(sb.multicall("mosquitto_sub")).args(&args));
+    theirs.wait_stdout("ready", 1);
+    ours.wait_stdout("ready", 1);
     publish(
         &sb,
         p,
@@ -800,6 +701,10 @@ fn differential_live_messages_qos_and_v5() {
             "r/t",
         ],
     );
+    // A QoS 2 message is printed once its PUBREL comes: let both print it before the
+    // next one, which could otherwise overtake it.
+    theirs.wait_stdout("live/b ", 1);
+    ours.wait_stdout("live/b ", 1);
     publish(
         &sb,
         p,
@@ -818,8 +723,8 @@ fn differential_live_messages_qos_and_v5() {
         ],
     );
     publish(&sb, p, &["-t", "live/empty", "-n", "-q", "1"]);
-    let o = ours.finish();
-    let t = theirs.finish();
+    let o = ours.finish(T);
+    let t = theirs.finish(T);
     assert_code(&t, 0);
     assert_code(&o, 0);
     assert_eq!(
@@ -917,31 +822,17 @@ fn reconnects_after_the_broker_restarts() {
     };
     let sb = Sandbox::new();
     let port = m.port;
-    let run = Running::spawn(sub_cmd(&sb, port).args(["-t", "rc/#", "-v", "-C", "2"]));
+    let run = Spawned::spawn(sub_cmd(&sb, port).args(["-t", "rc/#", "-v", "-C", "2"]));
     publish(&sb, port, &["-t", "rc/ready", "-m", "1", "-r"]);
-    run.wait_for("rc/ready 1\n");
+    run.wait_stdout("rc/ready 1\n", 1);
     drop(m);
     // The same port again, with the same (empty) state.
-    let conf = sb.file("m2.conf");
-    std::fs::write(
-        &conf,
-        format!("listener {port} 127.0.0.1\nallow_anonymous true\n"),
-    )
-    .unwrap();
-    let mut second = sb
-        .command(crate::util::which("mosquitto").unwrap())
-        .arg("-c")
-        .arg(&conf)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    assert!(crate::util::wait_for_port(port, T));
+    let second = Mosquitto::start_on(port, "")
+        .unwrap_or_else(|out| panic!("mosquitto did not restart\n{}", describe(&out)));
     // Retained, so it arrives whenever the subscriber is back.
     publish(&sb, port, &["-t", "rc/again", "-m", "2", "-r"]);
-    let out = run.finish();
-    let _ = second.kill();
-    let _ = second.wait();
+    let out = run.finish(T);
+    drop(second);
     assert_code(&out, 0);
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),

@@ -1,12 +1,19 @@
 //! Test harness: run the real `mqtk` binary (and mosquitto's tools) with a clean
 //! environment in a temp directory, print everything on failure, and decide whether
 //! interop tests against Debian's mosquitto run, skip, or fail.
+//!
+//! Tests wait for readiness, never for a fixed time: a line a child prints
+//! (`Spawned`), a broker's log line (`Mosquitto::wait_subacks`), the in-process
+//! broker's counters (`TestBroker::wait_subscriptions`), a port that accepts. Every
+//! wait has a deadline and then fails naming what did not happen.
 
 use std::ffi::OsStr;
+use std::io::Read;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::Mutex;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 /// A temp directory with HOME and XDG_CONFIG_HOME inside it, so no user's
@@ -75,17 +82,12 @@ pub fn run_with_timeout(cmd: &mut Command, timeout: Duration) -> Output {
 
 /// Waits for a spawned child, killing it if it outlives `timeout`.
 pub fn wait_with_timeout(mut child: Child, timeout: Duration, what: &str) -> Output {
-    let deadline = Instant::now() + timeout;
-    loop {
-        match child.try_wait().expect("try_wait") {
-            Some(_) => break,
-            None if Instant::now() >= deadline => {
-                let _ = child.kill();
-                let out = child.wait_with_output().expect("wait");
-                panic!("{what} timed out after {timeout:?}\n{}", describe(&out));
-            }
-            None => std::thread::sleep(Duration::from_millis(10)),
-        }
+    if !poll(timeout, &mut || {
+        child.try_wait().expect("try_wait").is_some()
+    }) {
+        let _ = child.kill();
+        let out = child.wait_with_output().expect("wait");
+        panic!("{what} timed out after {timeout:?}\n{}", describe(&out));
     }
     child.wait_with_output().expect("wait_with_output")
 }
@@ -157,22 +159,268 @@ pub fn free_port() -> u16 {
     panic!("no fresh loopback port after 100 tries");
 }
 
-/// Waits until something accepts TCP connections on 127.0.0.1:port.
-pub fn wait_for_port(port: u16, timeout: Duration) -> bool {
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
+/// Polls `ready` every few milliseconds until it holds; after `timeout` the test fails,
+/// naming what did not happen. For state nothing announces (the in-process broker's
+/// counters, a port); a child's output is waited on with `Spawned::wait_until`, which
+/// each write wakes instead.
+#[track_caller]
+pub fn poll_until(what: &str, timeout: Duration, mut ready: impl FnMut() -> bool) {
+    if !poll(timeout, &mut ready) {
+        panic!("{what}: not within {timeout:?}");
     }
-    false
 }
 
-/// Debian's `mosquitto` broker, on loopback, killed on drop.
+/// `poll_until` that returns whether `ready` held in time.
+fn poll(timeout: Duration, ready: &mut impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if ready() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        // The poll interval, not a guess at how long anything takes.
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Waits until something accepts TCP connections on 127.0.0.1:port.
+pub fn wait_for_port(port: u16, timeout: Duration) -> bool {
+    poll(timeout, &mut || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    })
+}
+
+/// How many times `needle` occurs in `hay` (a child's output, read as text).
+pub fn count(hay: &[u8], needle: &str) -> usize {
+    String::from_utf8_lossy(hay).matches(needle).count()
+}
+
+/// What a `Spawned` child has printed so far.
+#[derive(Clone, Debug, Default)]
+pub struct Captured {
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+    /// Pipes not yet at end of file: 0 once the child has closed both (it exited).
+    open: usize,
+}
+
+impl Captured {
+    pub fn stdout_text(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).into_owned()
+    }
+
+    /// Whether the child has closed both pipes: nothing more will come.
+    pub fn closed(&self) -> bool {
+        self.open == 0
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "--- stdout ---\n{}\n--- stderr ---\n{}",
+            self.stdout_text(),
+            String::from_utf8_lossy(&self.stderr)
+        )
+    }
+}
+
+/// The output a `Spawned` child's reader threads fill, and the signal they give after
+/// every write.
+#[derive(Default)]
+struct Shared {
+    captured: Mutex<Captured>,
+    changed: Condvar,
+}
+
+/// A running child whose stdout and stderr are collected as they arrive, one thread a
+/// pipe, so that a test waits for what the child prints (a line on stdout, a broker's
+/// log line) instead of sleeping, and a failure shows all it printed. Killed on drop.
+pub struct Spawned {
+    child: Option<Child>,
+    shared: Arc<Shared>,
+    what: String,
+}
+
+impl Spawned {
+    /// Spawns `cmd` with stdout and stderr piped to the collector.
+    pub fn spawn(cmd: &mut Command) -> Spawned {
+        let what = format!("{cmd:?}");
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {what}: {e}"));
+        let shared = Arc::new(Shared::default());
+        shared.captured.lock().unwrap().open = 2;
+        collect(child.stdout.take().unwrap(), &shared, |c| &mut c.stdout);
+        collect(child.stderr.take().unwrap(), &shared, |c| &mut c.stderr);
+        Spawned {
+            child: Some(child),
+            shared,
+            what,
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().unwrap().id()
+    }
+
+    /// Sends signal `sig` (TERM, INT, KILL…) to the child. It is not reaped before
+    /// `finish`, so the pid is still its own.
+    pub fn signal(&self, sig: &str) {
+        let st = Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(self.pid().to_string())
+            .status()
+            .expect("kill");
+        assert!(st.success(), "kill -{sig} {}", self.what);
+    }
+
+    pub fn captured(&self) -> Captured {
+        self.shared.captured.lock().unwrap().clone()
+    }
+
+    /// Waits until `ready` holds for the output so far, woken by every write: `Ok` with
+    /// the output then, or `Err` with it once `timeout` has passed, or the child has
+    /// closed its output, without `ready` holding.
+    pub fn wait(
+        &self,
+        timeout: Duration,
+        mut ready: impl FnMut(&Captured) -> bool,
+    ) -> Result<Captured, Captured> {
+        let deadline = Instant::now() + timeout;
+        let mut c = self.shared.captured.lock().unwrap();
+        loop {
+            if ready(&c) {
+                return Ok(c.clone());
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if c.closed() || left.is_zero() {
+                return Err(c.clone());
+            }
+            c = self.shared.changed.wait_timeout(c, left).unwrap().0;
+        }
+    }
+
+    /// `wait`, failing the test with everything the child printed when `what` (what the
+    /// test waits for) does not happen within `timeout`.
+    #[track_caller]
+    pub fn wait_until(
+        &self,
+        what: &str,
+        timeout: Duration,
+        ready: impl FnMut(&Captured) -> bool,
+    ) -> Captured {
+        self.wait(timeout, ready).unwrap_or_else(|c| {
+            let why = if c.closed() {
+                "it closed its output first"
+            } else {
+                "timed out"
+            };
+            panic!(
+                "{} never printed {what} ({why}, {timeout:?})\n{}",
+                self.what,
+                c.describe()
+            )
+        })
+    }
+
+    /// Waits (up to 10 s) until stdout holds `needle` at least `times` times.
+    #[track_caller]
+    pub fn wait_stdout(&self, needle: &str, times: usize) -> Captured {
+        let what = format!("{needle:?} ×{times} on stdout");
+        self.wait_until(&what, Duration::from_secs(10), |c| {
+            count(&c.stdout, needle) >= times
+        })
+    }
+
+    /// Waits (up to 10 s) until stderr holds `needle` at least `times` times.
+    #[track_caller]
+    pub fn wait_stderr(&self, needle: &str, times: usize) -> Captured {
+        let what = format!("{needle:?} ×{times} on stderr");
+        self.wait_until(&what, Duration::from_secs(10), |c| {
+            count(&c.stderr, needle) >= times
+        })
+    }
+
+    /// Waits for the child to exit (killing it and failing the test after `timeout`)
+    /// and returns its status with everything it printed.
+    #[track_caller]
+    pub fn finish(mut self, timeout: Duration) -> Output {
+        let mut child = self.child.take().unwrap();
+        let deadline = Instant::now() + timeout;
+        // Both pipes closed: the child has exited, or is about to; then reap it.
+        let closed = self.wait(timeout, Captured::closed).is_ok();
+        let left = deadline.saturating_duration_since(Instant::now());
+        if !(closed && poll(left, &mut || matches!(child.try_wait(), Ok(Some(_))))) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "{} did not exit within {timeout:?}\n{}",
+                self.what,
+                self.captured().describe()
+            );
+        }
+        let c = self.captured();
+        Output {
+            status: child.wait().expect("wait"),
+            stdout: c.stdout,
+            stderr: c.stderr,
+        }
+    }
+
+    /// Kills the child and returns everything it printed.
+    pub fn kill(mut self) -> Output {
+        if let Some(c) = &mut self.child {
+            let _ = c.kill();
+        }
+        self.finish(Duration::from_secs(10))
+    }
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        if let Some(c) = &mut self.child {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Copies `pipe` into the part of the shared output that `part` picks, waking the
+/// waiters after every read and at end of file.
+fn collect(
+    mut pipe: impl Read + Send + 'static,
+    shared: &Arc<Shared>,
+    part: fn(&mut Captured) -> &mut Vec<u8>,
+) {
+    let shared = Arc::clone(shared);
+    std::thread::spawn(move || {
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = pipe.read(&mut buf).unwrap_or(0);
+            let mut c = shared.captured.lock().unwrap();
+            if n == 0 {
+                c.open -= 1;
+            } else {
+                part(&mut c).extend_from_slice(&buf[..n]);
+            }
+            drop(c);
+            shared.changed.notify_all();
+            if n == 0 {
+                return;
+            }
+        }
+    });
+}
+
+/// Debian's `mosquitto` broker, on loopback, killed on drop. It logs everything
+/// (`log_type all`) to stderr, which is collected: tests wait for its log lines (the
+/// listener is up, a SUBACK went out, a client connected) rather than sleep.
 pub struct Mosquitto {
     pub port: u16,
-    child: Child,
+    proc: Spawned,
     pub sandbox: Sandbox,
 }
 
@@ -183,48 +431,73 @@ impl Mosquitto {
         if !have_mosquitto_tool("mosquitto") {
             return None;
         }
+        let mut failed = Vec::new();
+        // Another process may take the port between free_port and mosquitto's bind.
         for _ in 0..5 {
-            let sandbox = Sandbox::new();
-            let port = free_port();
-            let conf = sandbox.file("mosquitto.conf");
-            std::fs::write(
-                &conf,
-                format!("listener {port} 127.0.0.1\nallow_anonymous true\n{extra}\n"),
-            )
-            .unwrap();
-            let child = sandbox
-                .command(which("mosquitto").unwrap())
-                .arg("-c")
-                .arg(&conf)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("spawn mosquitto");
-            let mut m = Mosquitto {
-                port,
-                child,
-                sandbox,
-            };
-            // Something answering on the port is ours only if our mosquitto is still
-            // running: one that failed to bind exits at once.
-            if wait_for_port(port, Duration::from_secs(5)) {
-                std::thread::sleep(Duration::from_millis(30));
-                if matches!(m.child.try_wait(), Ok(None)) {
-                    return Some(m);
-                }
+            match Mosquitto::start_on(free_port(), extra) {
+                Ok(m) => return Some(m),
+                Err(out) => failed.push(describe(&out)),
             }
-            drop(m);
         }
-        panic!("mosquitto did not start listening");
+        panic!("mosquitto did not start listening:\n{}", failed.join("\n"));
+    }
+
+    /// Starts mosquitto on `port` (in a sandbox of its own) and waits until its log says
+    /// it is running; `Err` with its output if it does not (the port is taken).
+    pub fn start_on(port: u16, extra: &str) -> Result<Mosquitto, Output> {
+        let sandbox = Sandbox::new();
+        let conf = sandbox.file("mosquitto.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "listener {port} 127.0.0.1\nallow_anonymous true\n\
+                 log_dest stderr\nlog_type all\n{extra}\n"
+            ),
+        )
+        .unwrap();
+        let mosquitto = which("mosquitto").expect("mosquitto installed");
+        let proc = Spawned::spawn(sandbox.command(mosquitto).arg("-c").arg(&conf));
+        // "mosquitto version 2.0.11 running", logged once every listener is bound.
+        match proc.wait(Duration::from_secs(10), |c| {
+            count(&c.stderr, " running\n") > 0
+        }) {
+            Ok(_) => Ok(Mosquitto {
+                port,
+                proc,
+                sandbox,
+            }),
+            Err(_) => Err(proc.kill()),
+        }
+    }
+
+    /// Waits (up to 10 s) until mosquitto's log holds `needle` at least `times` times.
+    #[track_caller]
+    pub fn wait_log(&self, needle: &str, times: usize) {
+        self.proc.wait_stderr(needle, times);
+    }
+
+    /// How many SUBACKs mosquitto has sent so far.
+    pub fn subacks(&self) -> usize {
+        count(&self.proc.captured().stderr, SUBACK)
+    }
+
+    /// Waits until mosquitto has sent `n` SUBACKs in all. It logs each after adding the
+    /// subscriptions, so a subscriber counted here gets what is published next.
+    #[track_caller]
+    pub fn wait_subacks(&self, n: usize) {
+        self.wait_log(SUBACK, n);
+    }
+
+    /// Stops mosquitto with SIGTERM (it saves its persistence file on the way out) and
+    /// returns its exit status and log.
+    pub fn stop(self) -> Output {
+        self.proc.signal("TERM");
+        self.proc.finish(Duration::from_secs(10))
     }
 }
 
-impl Drop for Mosquitto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+/// The debug log line mosquitto (and `mqtk broker`) writes for each SUBACK.
+pub const SUBACK: &str = "Sending SUBACK to ";
 
 /// Our broker, in-process on a background tokio runtime, on loopback port 0; shut down
 /// (and its thread joined) on drop. Logging is off unless MQTK_TEST_BROKER_LOG=1.
@@ -324,19 +597,37 @@ impl TestBroker {
         &self.stats
     }
 
-    /// Waits (up to 10 s, then fails the test) until the broker holds at least `n`
-    /// subscriptions: a subscriber started as a process is ready to receive.
+    /// Waits (up to 10 s, then fails the test naming `what`) until `ready` holds for
+    /// the broker's counters.
+    #[track_caller]
+    pub fn wait_stats(&self, what: &str, ready: impl Fn(&mqtk::broker::Stats) -> bool) {
+        poll_until(what, Duration::from_secs(10), || ready(&self.stats));
+    }
+
+    /// Waits until the broker holds at least `n` subscriptions: a subscriber started
+    /// as a process is ready to receive.
+    #[track_caller]
     pub fn wait_subscriptions(&self, n: usize) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while self
-            .stats
-            .subscriptions
-            .load(std::sync::atomic::Ordering::SeqCst)
-            < n
-        {
-            assert!(Instant::now() < deadline, "no subscription after 10 s");
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        self.wait_stats(&format!("{n} subscription(s)"), |s| {
+            s.subscriptions.load(Ordering::SeqCst) >= n
+        });
+    }
+
+    /// Waits until the broker holds at most `n` subscriptions: subscribers that ended
+    /// are gone (their clean sessions ended).
+    #[track_caller]
+    pub fn wait_subscriptions_down_to(&self, n: usize) {
+        self.wait_stats(&format!("at most {n} subscription(s)"), |s| {
+            s.subscriptions.load(Ordering::SeqCst) <= n
+        });
+    }
+
+    /// Waits until at most `n` clients are connected: the broker has seen the others go.
+    #[track_caller]
+    pub fn wait_connected_down_to(&self, n: usize) {
+        self.wait_stats(&format!("at most {n} client(s) connected"), |s| {
+            s.connected.load(Ordering::SeqCst) <= n
+        });
     }
 }
 
