@@ -44,11 +44,15 @@ fn print_client_version(tool: &str, protocols: &str) {
 }
 
 /// Runs a client command's session: one thread is plenty for one connection, and
-/// starts fastest.
+/// starts fastest. The runtime is let go without waiting for its blocking threads: a
+/// read of stdin (`pub -l` fed by `tail -f`) may never return, and must not keep the
+/// process alive once the command is over.
 fn block_on(session: impl std::future::Future<Output = Result<u8, Error>>) -> Result<u8, Error> {
-    tokio::runtime::Builder::new_current_thread()
+    let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| Error::io("starting the runtime", e))?
-        .block_on(session)
+        .map_err(|e| Error::io("starting the runtime", e))?;
+    let result = rt.block_on(session);
+    rt.shutdown_background();
+    result
 }

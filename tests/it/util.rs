@@ -488,6 +488,12 @@ impl Mosquitto {
         self.wait_log(SUBACK, n);
     }
 
+    /// Kills mosquitto with SIGKILL (no persistence file written on the way out) and
+    /// returns its log.
+    pub fn kill(self) -> Output {
+        self.proc.kill()
+    }
+
     /// Stops mosquitto with SIGTERM (it saves its persistence file on the way out) and
     /// returns its exit status and log.
     pub fn stop(self) -> Output {

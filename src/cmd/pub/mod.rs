@@ -17,7 +17,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::cli::r#pub::PubArgs;
-use crate::client::drive::{Backoff, Client, ConnectFailure, Lost, Next};
+use crate::client::drive::{Backoff, Client, ConnectFailure, Next};
 use crate::client::{Event, Options, PublishError, Templated};
 use crate::cmd::client::stdout::sleep_until_opt;
 use crate::cmd::client::{self, Debug, quieted, words};
@@ -137,7 +137,8 @@ struct Publisher<'a> {
 enum PumpEnd {
     /// Everything sent and acknowledged.
     Done,
-    Lost(Lost),
+    /// The connection broke: reconnect (or stop, if nothing is left to confirm).
+    Lost,
 }
 
 /// What `fill` stopped at.
@@ -169,13 +170,13 @@ impl Publisher<'_> {
                     self.disconnect().await;
                     return self.finish();
                 }
-                PumpEnd::Lost(why) => {
+                PumpEnd::Lost => {
                     let conn = self.client.connection();
                     if conn.in_flight() == 0 && self.source.exhausted() {
                         // Everything was handed to the socket; QoS 0 promises no more.
                         return self.finish();
                     }
-                    self.reconnect(why).await?;
+                    self.reconnect().await?;
                 }
             }
         }
@@ -188,7 +189,7 @@ impl Publisher<'_> {
 
     /// Reconnects with backoff after a lost connection; gives up after the attempts,
     /// reporting what was not confirmed.
-    async fn reconnect(&mut self, why: Lost) -> Result<ConnAck, Error> {
+    async fn reconnect(&mut self) -> Result<ConnAck, Error> {
         let c = self.client_settings();
         let version = c.version;
         let quiet = c.quiet;
@@ -206,10 +207,7 @@ impl Publisher<'_> {
         if quiet {
             return Err(Error::Silent(exit::FAILURE));
         }
-        let last = match failure {
-            ConnectFailure::Lost(Lost::Closed) => words::lost_text(&why),
-            f => words::connect_failure(&f, version, false).message(),
-        };
+        let last = words::connect_failure(&failure, version, false).message();
         let mut text = format!(
             "Error: The connection was lost and could not be re-established ({}).\n",
             last.trim_end().trim_start_matches("Error: ")
@@ -255,7 +253,7 @@ impl Publisher<'_> {
                 r = self.client.next() => match r {
                     Ok(Next::Event(ev)) => self.on_event(ev),
                     Ok(Next::Drained) => {}
-                    Err(e) => return Ok(PumpEnd::Lost(e)),
+                    Err(_) => return Ok(PumpEnd::Lost),
                 },
                 r = self.source.read_chunk(), if read_input => {
                     if let Err(e) = r {
@@ -270,7 +268,7 @@ impl Publisher<'_> {
                 match r {
                     Ok(Next::Event(ev)) => self.on_event(ev),
                     Ok(Next::Drained) => {}
-                    Err(e) => return Ok(PumpEnd::Lost(e)),
+                    Err(_) => return Ok(PumpEnd::Lost),
                 }
             }
         }
