@@ -107,12 +107,7 @@ fn black_hole(
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let t = std::thread::spawn(move || {
-        let (mut s, _) = listener.accept().unwrap();
-        // CONNECT: fixed header, then its remaining length (one byte here).
-        let mut head = [0u8; 2];
-        s.read_exact(&mut head).unwrap();
-        let mut connect = vec![0u8; usize::from(head[1])];
-        s.read_exact(&mut connect).unwrap();
+        let mut s = accept_connect(&listener);
         s.write_all(&[0x20, 0x02, 0x00, 0x00]).unwrap(); // CONNACK, accepted
         let mut publish = vec![0u8; publishes * packet_len];
         s.read_exact(&mut publish).unwrap();
@@ -121,11 +116,24 @@ fn black_hole(
             "QoS 1 PUBLISHes"
         );
         drop(s);
+        // Read each CONNECT whole before closing: a clean end of stream (not a reset
+        // from unread bytes) is what the client sees.
         for _ in 0..later {
-            drop(listener.accept().unwrap());
+            drop(accept_connect(&listener));
         }
     });
     (port, t)
+}
+
+/// Accepts a connection and reads its CONNECT (fixed header, a one-byte remaining
+/// length here, and the rest).
+fn accept_connect(listener: &TcpListener) -> std::net::TcpStream {
+    let (mut s, _) = listener.accept().unwrap();
+    let mut head = [0u8; 2];
+    s.read_exact(&mut head).unwrap();
+    let mut connect = vec![0u8; usize::from(head[1])];
+    s.read_exact(&mut connect).unwrap();
+    s
 }
 
 #[test]
