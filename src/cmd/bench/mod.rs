@@ -1,6 +1,10 @@
-//! `mqtk bench`: a load generator. `settings` resolves the flags (through the shared
-//! `settings::resolve_client` and `transport::prepare`), `load` runs the clients on one
-//! thread, `stats` measures, `report` prints the summary, writes and merges JSON.
+//! `mqtk bench`: a load generator. `run` is the command (settings in, load run,
+//! summary on stdout, exit code out: 0 when the run completed, its errors in the
+//! report; 1 for usage errors or when no client could connect at all). `resolve`
+//! turns the flags into `BenchSettings` (through the shared `settings::resolve_client`
+//! and `transport::prepare`), `load` runs the clients on one thread, each a
+//! `client::drive::Client` on the sans-I/O core, `stats` measures, `report` prints the
+//! summary, writes and merges JSON, `template` expands `%i`-style placeholders.
 
 pub mod load;
 pub mod report;
@@ -11,7 +15,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::cli::bench::LoadArgs;
+use crate::cli::bench::{BenchArgs, BenchMode, LoadArgs};
 use crate::codec::QoS;
 use crate::exit::Error;
 use crate::settings::{ClientSettings, Tool, resolve_client};
@@ -65,6 +69,39 @@ pub struct BenchSettings {
 
 /// The name usage errors use.
 pub const TOOL: &str = "mqtk bench";
+
+/// `mqtk bench`: runs the chosen mode (or merges reports) and returns the exit code.
+pub fn run(args: BenchArgs) -> Result<u8, Error> {
+    let (mode, load) = match args.mode {
+        None => (Mode::PubSub, args.load),
+        Some(BenchMode::Pub(a)) => (Mode::Pub, *a),
+        Some(BenchMode::Sub(a)) => (Mode::Sub, *a),
+        Some(BenchMode::Conn(a)) => (Mode::Conn, *a),
+        Some(BenchMode::Merge(m)) => {
+            let mut reports = Vec::new();
+            for path in &m.reports {
+                reports.push(report::read(path).map_err(Error::Failed)?);
+            }
+            let merged = report::merge(&reports).map_err(Error::Failed)?;
+            if let Some(path) = &m.json {
+                report::write(path, &merged).map_err(Error::Failed)?;
+            }
+            print!("{}", report::summary(&merged));
+            return Ok(crate::exit::OK);
+        }
+    };
+    if load.conn.version {
+        println!("mqtk bench version {}", env!("CARGO_PKG_VERSION"));
+        return Ok(crate::exit::OK);
+    }
+    let settings = resolve(mode, &load)?;
+    let r = measure(settings)?;
+    print!("{}", report::summary(&r));
+    if r.totals.connects_ok == 0 {
+        return Err(Error::Failed("no client could connect.".into()));
+    }
+    Ok(crate::exit::OK)
+}
 
 fn usage(text: impl Into<String>) -> Error {
     Error::Usage(text.into())
@@ -178,8 +215,8 @@ use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::bench::load::{Shared, launch};
-use crate::bench::report::{Latency, Rates, Report, RunSettings, Sample, Totals};
+use crate::cmd::bench::load::{Shared, launch};
+use crate::cmd::bench::report::{Latency, Rates, Report, RunSettings, Sample, Totals};
 
 /// Raises the soft RLIMIT_NOFILE to the hard limit (the only raise a process may make
 /// on its own) and says when `needed` descriptors still do not fit.
@@ -233,7 +270,7 @@ fn rss_bytes() -> Option<u64> {
 }
 
 /// Runs the load and returns its report.
-pub fn run(s: BenchSettings) -> Result<Report, Error> {
+pub fn measure(s: BenchSettings) -> Result<Report, Error> {
     let mut notes = Vec::new();
     let conns = match s.mode {
         Mode::PubSub => u64::from(s.clients) + u64::from(s.subscribers),

@@ -12,8 +12,8 @@ use hdrhistogram::Histogram;
 use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer};
 use serde::{Deserialize, Serialize};
 
-use crate::bench::Mode;
-use crate::bench::stats::merge_into;
+use crate::cmd::bench::Mode;
+use crate::cmd::bench::stats::merge_into;
 
 /// One run's (or a merge's) results.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -424,7 +424,7 @@ pub fn summary(r: &Report) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bench::stats::new_histogram;
+    use crate::cmd::bench::stats::new_histogram;
 
     fn report(values: &[u64], sent: u64) -> Report {
         let mut h = new_histogram();

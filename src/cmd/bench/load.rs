@@ -15,9 +15,9 @@ use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::Notify;
 
-use crate::bench::stats::{Clock, HEADER_LEN, Header, Schedule, SeqTracker, new_histogram};
-use crate::bench::template::{self, Vars};
-use crate::bench::{BenchSettings, Mode};
+use crate::cmd::bench::stats::{Clock, HEADER_LEN, Header, Schedule, SeqTracker, new_histogram};
+use crate::cmd::bench::template::{self, Vars};
+use crate::cmd::bench::{BenchSettings, Mode};
 use crate::codec::{
     self, Connect, Disconnect, Packet, PropertyId, ProtocolVersion, PubAck, PubComp, PubRec,
     PubRel, Publish, QoS, ReasonCode, Subscribe, SubscribeFilter, SubscriptionOptions,
