@@ -1,9 +1,17 @@
-//! The load: lean client loops on one thread (a current-thread runtime and a
-//! `LocalSet`), sharing one `Stats` without locks. An idle connection is a small task
-//! (the connect handshake runs boxed, so its state is freed once connected) with a
-//! read buffer that grows only when data comes, so tens of thousands fit in a few
-//! KiB each. Publishers write pre-encoded PUBLISH packets in batches; subscribers
-//! decode with the shared codec and time each read once.
+//! The load: every bench connection is a `client::drive::Client` on the sans-I/O
+//! client core, all of them on one thread (a current-thread runtime and a
+//! `LocalSet`), sharing one `Stats` without locks. The core owns the handshake, packet
+//! ids, the in-flight window (`--inflight`, capped by the broker's Receive Maximum),
+//! acknowledgements both ways and keepalive; this file only decides what to send and
+//! what to count.
+//!
+//! Memory: an idle connection is a small task (the handshake and the goodbye run
+//! boxed, so their state is not kept in the task) whose read buffer starts at 64
+//! bytes and is freed whenever it empties (`Options::shrink_when_idle`), so tens of
+//! thousands fit in a few KiB each. Speed: publishers queue messages written from one
+//! shared `PublishTemplate` until `BATCH_BYTES` wait, and refill when the driver
+//! reports the buffer drained; subscribers take every event already read under one
+//! look at the clock.
 
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap};
@@ -11,27 +19,33 @@ use std::future::Future;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use bytes::BytesMut;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use bytes::{BufMut, BytesMut};
 use tokio::sync::Notify;
 
+use crate::client::connection::{self, Connection, Delivered, Event, Options, PublishError};
+use crate::client::drive::{Client, ConnectFailure, Lost, Next};
+use crate::client::{Outgoing, Qos2Delivery};
 use crate::cmd::bench::stats::{Clock, HEADER_LEN, Header, Schedule, SeqTracker, new_histogram};
 use crate::cmd::bench::template::{self, Vars};
 use crate::cmd::bench::{BenchSettings, Mode};
 use crate::codec::{
-    self, Connect, Disconnect, Packet, PropertyId, ProtocolVersion, PubAck, PubComp, PubRec,
-    PubRel, Publish, QoS, ReasonCode, Subscribe, SubscribeFilter, SubscriptionOptions,
+    self, Connect, Properties, ProtocolVersion, Publish, PublishTemplate, QoS, ReasonCode, SubAck,
+    SubscribeFilter, SubscriptionOptions,
 };
-use crate::transport::{BoxedStream, ConnectError};
+use crate::settings::ClientSettings;
+use crate::transport::ConnectError;
 
 /// Connection handshakes in progress at once, so that a ramp without `--connect-rate`
 /// does not overflow the broker's listen backlog (dropped SYNs come back after a
 /// second and would show up as connect latency that is ours, not the broker's).
 const MAX_CONCURRENT_CONNECTS: usize = 256;
-/// Bytes of PUBLISH packets a publisher writes at once when it is behind or unpaced.
+/// Bytes of PUBLISH packets a publisher queues before it lets the driver write them
+/// (and the low-water mark below which the driver asks for more).
 const BATCH_BYTES: usize = 64 * 1024;
 /// The largest packet we accept (MQTT's own limit).
 const MAX_PACKET: usize = codec::MAX_REMAINING_LENGTH + 5;
+/// How long a client may take to say goodbye (DISCONNECT) at the end of the run.
+const GOODBYE_LIMIT: Duration = Duration::from_millis(500);
 
 /// Counters and histograms, shared by every task on the thread.
 #[derive(Debug)]
@@ -53,8 +67,6 @@ pub struct Stats {
     pub received_measured: u64,
     /// Payloads without our header (another publisher's, or clocks far apart).
     pub unparsed: u64,
-    /// QoS 1/2 messages sent and not yet acknowledged, over all publishers.
-    pub inflight: u64,
     /// Publish errors (a refused QoS 1/2 ack reason code).
     pub publish_errors: u64,
     /// Messages sent by each publisher (index from 0), for the expected deliveries.
@@ -92,7 +104,6 @@ impl Stats {
             acked_measured: 0,
             received_measured: 0,
             unparsed: 0,
-            inflight: 0,
             publish_errors: 0,
             sent_by_pub: vec![0; pubs],
             pubs_done: 0,
@@ -317,73 +328,125 @@ fn io_kind(e: &std::io::Error) -> String {
     }
 }
 
-/// A connected, accepted client.
-struct Conn {
-    stream: BoxedStream,
-    rbuf: BytesMut,
-    version: ProtocolVersion,
-    /// v5 CONNACK's receive maximum (3.3.4 flow control), else 65,535.
-    receive_max: u16,
+// ---------------------------------------------------------------------------------
+// What a publisher sends
+
+/// A bench PUBLISH: topic and properties from the publisher's shared template, then
+/// the payload, which is the bench header (`stats::Header`) and zero padding to
+/// `--size`. Every byte comes from the codec's `PublishTemplate::encode_header` but the
+/// payload's; kept by the core until acknowledged (QoS 1/2), so it must be small.
+#[derive(Clone, Debug)]
+pub struct BenchMessage {
+    pub template: Rc<PublishTemplate>,
+    pub header: Header,
+    /// Payload bytes (at least `HEADER_LEN`; the flags check it).
+    pub size: usize,
+}
+
+impl Outgoing for BenchMessage {
+    fn qos(&self) -> QoS {
+        self.template.qos()
+    }
+
+    fn retain(&self) -> bool {
+        self.template.retain()
+    }
+
+    fn topic(&self) -> &str {
+        self.template.topic()
+    }
+
+    fn payload_len(&self) -> usize {
+        self.size
+    }
+
+    fn encode(
+        &self,
+        dup: bool,
+        packet_id: u16,
+        omit_topic: bool,
+        _version: ProtocolVersion,
+        out: &mut BytesMut,
+    ) -> Result<(), codec::Error> {
+        self.template
+            .encode_header(dup, packet_id, omit_topic, self.size, out)?;
+        let mut header = [0u8; HEADER_LEN];
+        self.header.write(&mut header);
+        let n = self.size.min(HEADER_LEN);
+        out.put_slice(&header[..n]);
+        out.put_bytes(0, self.size - n);
+        Ok(())
+    }
+}
+
+/// A bench connection.
+pub type BenchClient = Client<BenchMessage>;
+
+// ---------------------------------------------------------------------------------
+// Connecting
+
+/// The core's options for a client in `role`: `--inflight` as its window (the core
+/// caps it by the broker's Receive Maximum), QoS 2 delivered on PUBLISH (bench
+/// measures at arrival), and read buffers as small as the role allows.
+fn options(s: &BenchSettings, role: Role) -> Options {
+    let mut o = Options::new(s.client.version);
+    o.max_inflight = s.inflight;
+    o.qos2_delivery = Qos2Delivery::OnPublish;
+    o.max_packet = MAX_PACKET;
+    // Acks and pings are tiny; a subscriber's reads grow to 64 KiB as traffic comes.
+    o.read_min = if role == Role::Sub { 256 } else { 64 };
+    o.read_max = 64 * 1024;
+    // Thousands of idle connections keep no buffer between pings.
+    o.shrink_when_idle = role == Role::Conn;
+    o
+}
+
+/// The CONNECT bench sends: the shared settings with this client's id.
+fn connect_packet(c: &ClientSettings, client_id: String) -> Connect {
+    Connect {
+        version: c.version,
+        clean_start: c.clean_start,
+        keep_alive: c.keep_alive,
+        properties: c.connect_properties.clone(),
+        client_id,
+        will: c.will.clone(),
+        username: c.username.clone(),
+        password: c.password.clone(),
+    }
 }
 
 /// TCP (or TLS, WebSocket, …) connect, CONNECT, CONNACK; bounded by the connect
 /// timeout. Boxed by the caller so its state does not stay in the task.
-async fn handshake(sh: &Shared, slot: u32, client_id: String) -> Result<Conn, String> {
+async fn handshake(
+    sh: &Shared,
+    slot: u32,
+    client_id: String,
+    role: Role,
+) -> Result<BenchClient, String> {
     let s = &sh.s;
     let prepared = &s.prepared[slot as usize % s.prepared.len()];
-    let c = &s.client;
-    let work = async {
-        let mut stream = crate::transport::open(prepared)
-            .await
-            .map_err(|e| error_kind(&e))?;
-        let mut buf = BytesMut::with_capacity(64);
-        let connect = Packet::Connect(Connect {
-            version: c.version,
-            clean_start: c.clean_start,
-            keep_alive: c.keep_alive,
-            properties: c.connect_properties.clone(),
-            client_id,
-            will: c.will.clone(),
-            username: c.username.clone(),
-            password: c.password.clone(),
-        });
-        codec::encode(&connect, c.version, &mut buf).map_err(|e| format!("CONNECT: {e}"))?;
-        stream.write_all(&buf).await.map_err(|e| io_kind(&e))?;
-        buf.clear();
-        loop {
-            match codec::decode(&mut buf, c.version, MAX_PACKET) {
-                Ok(Some(Packet::ConnAck(ack))) => {
-                    if ack.code != 0 {
-                        return Err(refused(c.version, ack.code));
-                    }
-                    let receive_max = ack
-                        .properties
-                        .get_int(PropertyId::ReceiveMaximum)
-                        .map(|v| v.clamp(1, 65535) as u16)
-                        .unwrap_or(65535);
-                    buf.clear();
-                    return Ok(Conn {
-                        stream,
-                        rbuf: BytesMut::new(),
-                        version: c.version,
-                        receive_max,
-                    });
-                }
-                Ok(Some(other)) => return Err(format!("unexpected {other:?} before CONNACK")),
-                Ok(None) => {}
-                Err(e) => return Err(format!("bad CONNACK: {e}")),
-            }
-            buf.reserve(64);
-            match stream.read_buf(&mut buf).await {
-                Ok(0) => return Err("closed before CONNACK".into()),
-                Ok(_) => {}
-                Err(e) => return Err(io_kind(&e)),
-            }
-        }
-    };
-    match tokio::time::timeout(s.connect_timeout, work).await {
-        Ok(r) => r,
+    let now = tokio::time::Instant::now().into_std();
+    let mut client = Client::new(Connection::new(options(s, role), now));
+    let connect = connect_packet(&s.client, client_id);
+    match tokio::time::timeout(s.connect_timeout, client.connect(prepared, &connect)).await {
+        Ok(Ok(_)) => Ok(client),
+        Ok(Err(f)) => Err(connect_failure_kind(s.client.version, f)),
         Err(_) => Err("timeout".into()),
+    }
+}
+
+/// A failed handshake's kind, for the error table.
+fn connect_failure_kind(version: ProtocolVersion, f: ConnectFailure) -> String {
+    match f {
+        ConnectFailure::Transport(e) => error_kind(&e),
+        ConnectFailure::Refused(ack) => refused(version, ack.code),
+        ConnectFailure::Lost(Lost::Io(e)) => io_kind(&e),
+        ConnectFailure::Lost(Lost::Closed) => "closed before CONNACK".into(),
+        ConnectFailure::Lost(Lost::Connection(connection::Error::Malformed(e))) => {
+            format!("bad CONNACK: {e}")
+        }
+        ConnectFailure::Lost(Lost::Connection(e)) => e.to_string(),
+        ConnectFailure::Encode(e) => format!("CONNECT: {e}"),
     }
 }
 
@@ -398,7 +461,12 @@ fn refused(version: ProtocolVersion, code: u8) -> String {
 
 /// Connects client k, counting the outcome; waits its turn under
 /// `MAX_CONCURRENT_CONNECTS`.
-async fn connect_counted(sh: &Shared, slot: u32, client_id: String) -> Option<Conn> {
+async fn connect_counted(
+    sh: &Shared,
+    slot: u32,
+    client_id: String,
+    role: Role,
+) -> Option<BenchClient> {
     // Waiting clients queue here in order, without polling.
     let Ok(_slot) = sh.connect_slots.acquire().await else {
         return None;
@@ -408,7 +476,7 @@ async fn connect_counted(sh: &Shared, slot: u32, client_id: String) -> Option<Co
     }
     sh.stats.borrow_mut().connecting += 1;
     let t0 = Instant::now();
-    let r = Box::pin(handshake(sh, slot, client_id)).await;
+    let r = Box::pin(handshake(sh, slot, client_id, role)).await;
     let mut st = sh.stats.borrow_mut();
     st.connecting -= 1;
     match r {
@@ -427,33 +495,60 @@ async fn connect_counted(sh: &Shared, slot: u32, client_id: String) -> Option<Co
     }
 }
 
+// ---------------------------------------------------------------------------------
+// The end of a connection
+
+/// Why a connection ended before the run did: the error kind to count, if any (a
+/// stream closed or reset is counted as a disconnect only).
+#[derive(Debug)]
+pub struct Gone(Option<String>);
+
+impl From<Lost> for Gone {
+    fn from(l: Lost) -> Gone {
+        Gone(match l {
+            Lost::Io(_) | Lost::Closed => None,
+            Lost::Connection(connection::Error::Disconnected(d)) => {
+                Some(format!("DISCONNECT from broker 0x{:02x}", d.reason.0))
+            }
+            Lost::Connection(connection::Error::Malformed(e)) => {
+                Some(format!("bad packet from broker: {e}"))
+            }
+            Lost::Connection(e) => Some(e.to_string()),
+        })
+    }
+}
+
+/// Ends a client's connection: DISCONNECT after a run that ended normally, or counts
+/// what went wrong.
+async fn finish(sh: &Shared, client: &mut BenchClient, end: Result<(), Gone>) {
+    match end {
+        Ok(()) => {
+            Box::pin(goodbye(client)).await;
+            sh.stats.borrow_mut().connected -= 1;
+        }
+        Err(Gone(kind)) => lost(sh, kind),
+    }
+}
+
 /// A connection that was up went down.
-fn lost(sh: &Shared) {
+fn lost(sh: &Shared, kind: Option<String>) {
     let mut st = sh.stats.borrow_mut();
+    if let Some(k) = kind {
+        st.error(k);
+    }
     st.connected -= 1;
     if !sh.stop_all.get() {
         st.disconnects += 1;
     }
 }
 
-/// Closes cleanly (DISCONNECT) after the run; best effort, bounded.
-async fn goodbye<W: AsyncWrite + Unpin>(w: &mut W, version: ProtocolVersion) {
-    let mut buf = BytesMut::with_capacity(8);
-    let d = Packet::Disconnect(Disconnect {
-        reason: ReasonCode::SUCCESS,
-        properties: Default::default(),
-    });
-    if codec::encode(&d, version, &mut buf).is_ok() {
-        let _ = tokio::time::timeout(Duration::from_millis(500), async {
-            let _ = w.write_all(&buf).await;
-            let _ = w.shutdown().await;
-        })
-        .await;
-    }
-}
-
-fn ping(buf: &mut BytesMut, version: ProtocolVersion) {
-    let _ = codec::encode(&Packet::PingReq, version, buf);
+/// Closes cleanly (what is queued, then DISCONNECT) after the run; best effort,
+/// bounded.
+async fn goodbye(client: &mut BenchClient) {
+    let _ = client
+        .connection()
+        .disconnect(ReasonCode::SUCCESS, Properties::new());
+    client.close(GOODBYE_LIMIT).await;
 }
 
 /// Sleeps until `at`, or forever for `None`.
@@ -464,76 +559,32 @@ async fn sleep_opt(at: Option<Instant>) {
     }
 }
 
-fn keepalive_timer(keep_alive: u16) -> Option<tokio::time::Interval> {
-    (keep_alive > 0).then(|| {
-        let every = Duration::from_secs(u64::from(keep_alive));
-        tokio::time::interval_at(tokio::time::Instant::now() + every, every)
-    })
-}
+// ---------------------------------------------------------------------------------
+// The clients
 
-async fn tick(t: &mut Option<tokio::time::Interval>) {
-    match t {
-        Some(i) => {
-            i.tick().await;
-        }
-        None => std::future::pending().await,
-    }
-}
-
-/// Reads more into `buf`, growing it only as traffic needs: an idle connection keeps
-/// a tiny buffer, a busy one reads up to 64 KiB at a time.
-async fn read_more<R: AsyncRead + Unpin>(r: &mut R, buf: &mut BytesMut, want: &mut usize) -> bool {
-    if buf.capacity() - buf.len() < *want / 2 {
-        buf.reserve(*want);
-    }
-    let room = buf.capacity() - buf.len();
-    match r.read_buf(buf).await {
-        Ok(0) | Err(_) => false,
-        Ok(n) => {
-            if n >= room && *want < 64 * 1024 {
-                *want *= 2;
-            }
-            true
-        }
-    }
-}
-
-/// An idle connection for `bench conn`: pings at the keep-alive interval until the end.
+/// An idle connection for `bench conn`: the core answers pings and keeps it alive
+/// until the end.
 pub async fn idle_conn(sh: Rc<Shared>, k: u32) {
     let Ok(id) = client_id(&sh.s, k, Role::Conn) else {
         return;
     };
-    let Some(mut conn) = connect_counted(&sh, k, id).await else {
+    let Some(mut client) = connect_counted(&sh, k, id, Role::Conn).await else {
         return;
     };
-    let mut ka = keepalive_timer(sh.s.client.keep_alive);
-    let mut want = 64;
+    let end = hold(&sh, &mut client).await;
+    finish(&sh, &mut client, end).await;
+}
+
+/// Keeps a connection until the run stops; whatever the broker sends is dropped.
+async fn hold(sh: &Shared, client: &mut BenchClient) -> Result<(), Gone> {
     loop {
         if sh.stop_all.get() {
-            goodbye(&mut conn.stream, conn.version).await;
-            sh.stats.borrow_mut().connected -= 1;
-            return;
+            return Ok(());
         }
         let wake = sh.wake.notified();
         tokio::select! {
-            ok = read_more(&mut conn.stream, &mut conn.rbuf, &mut want) => {
-                if !ok {
-                    lost(&sh);
-                    return;
-                }
-                // PINGRESP and anything else: consumed and dropped.
-                while let Ok(Some(_)) = codec::decode(&mut conn.rbuf, conn.version, MAX_PACKET) {}
-                if conn.rbuf.is_empty() && conn.rbuf.capacity() > 4096 {
-                    conn.rbuf = BytesMut::new();
-                }
-            }
-            _ = tick(&mut ka) => {
-                let mut b = BytesMut::with_capacity(2);
-                ping(&mut b, conn.version);
-                if conn.stream.write_all(&b).await.is_err() {
-                    lost(&sh);
-                    return;
-                }
+            r = client.next() => {
+                r?;
             }
             _ = wake => {}
         }
@@ -545,436 +596,308 @@ pub async fn subscriber(sh: Rc<Shared>, k: u32) {
     let Ok(id) = client_id(&sh.s, k, Role::Sub) else {
         return;
     };
-    let Some(mut conn) = connect_counted(&sh, k, id).await else {
+    let Some(mut client) = connect_counted(&sh, k, id, Role::Sub).await else {
         return;
     };
-    let version = conn.version;
-    let mut wbuf = BytesMut::new();
-    let sub = Packet::Subscribe(Subscribe {
-        packet_id: 1,
-        properties: sh.s.client.subscribe_properties.clone(),
-        filters: vec![SubscribeFilter {
-            filter: sh.sub_filters[k as usize].clone(),
-            options: SubscriptionOptions {
-                qos: sh.s.qos,
-                ..Default::default()
-            },
-        }],
-    });
-    if let Err(e) = codec::encode(&sub, version, &mut wbuf) {
-        sh.stats.borrow_mut().error(format!("SUBSCRIBE: {e}"));
-        lost(&sh);
-        return;
-    }
-    if conn.stream.write_all(&wbuf).await.is_err() {
-        lost(&sh);
-        return;
-    }
-    wbuf.clear();
-    let mut subscribed = false;
-    let mut ka = keepalive_timer(sh.s.client.keep_alive);
-    let mut want = 256;
-    let key_base = u64::from(k) << 32;
+    let filter = SubscribeFilter {
+        filter: sh.sub_filters[k as usize].clone(),
+        options: SubscriptionOptions {
+            qos: sh.s.qos,
+            ..Default::default()
+        },
+    };
+    let props = sh.s.client.subscribe_properties.clone();
+    let end = match client.connection().subscribe(vec![filter], props) {
+        Ok(_) => listen(&sh, &mut client, u64::from(k) << 32).await,
+        Err(e) => Err(Gone(Some(format!("SUBSCRIBE: {e}")))),
+    };
+    finish(&sh, &mut client, end).await;
+}
+
+/// A subscriber's life after SUBSCRIBE: every event already read is taken under one
+/// look at the clock. `key_base` is this subscriber's part of the tracker keys.
+async fn listen(sh: &Shared, client: &mut BenchClient, key_base: u64) -> Result<(), Gone> {
     loop {
         if sh.stop_all.get() {
-            goodbye(&mut conn.stream, version).await;
-            sh.stats.borrow_mut().connected -= 1;
-            return;
+            return Ok(());
         }
         let wake = sh.wake.notified();
-        tokio::select! {
+        let first = tokio::select! {
             biased;
-            ok = read_more(&mut conn.stream, &mut conn.rbuf, &mut want) => {
-                if !ok {
-                    lost(&sh);
-                    return;
+            r = client.next() => r?,
+            _ = wake => continue,
+        };
+        let now = sh.clock.now_ns();
+        let mut st = sh.stats.borrow_mut();
+        let mut next = Some(Ok(first));
+        while let Some(r) = next {
+            match r? {
+                Next::Event(Event::Message(p)) => received(&mut st, &p, now, key_base),
+                Next::Event(Event::SubAck(a)) => {
+                    suback(&mut st, &a, sh.s.client.version)?;
+                    sh.wake.notify_waiters();
                 }
-                let now = sh.clock.now_ns();
-                let mut st = sh.stats.borrow_mut();
-                loop {
-                    let p = match codec::decode(&mut conn.rbuf, version, MAX_PACKET) {
-                        Ok(Some(p)) => p,
-                        Ok(None) => break,
-                        Err(e) => {
-                            st.error(format!("bad packet from broker: {e}"));
-                            drop(st);
-                            lost(&sh);
-                            return;
-                        }
-                    };
-                    match p {
-                        // A retained message sent because we subscribed (RETAIN set,
-                        // 3.1.1 §3.3.1.3) is an earlier run's: acknowledged, not counted.
-                        Packet::Publish(p) if p.retain => {
-                            if let Some(a) = ack_for(&p) {
-                                let _ = codec::encode(&a, version, &mut wbuf);
-                            }
-                        }
-                        Packet::Publish(p) => {
-                            st.received += 1;
-                            if st.first_recv_ns == 0 {
-                                st.first_recv_ns = now;
-                            }
-                            st.last_recv_ns = now;
-                            match Header::read(&p.payload, now) {
-                                Some(h) => {
-                                    if h.sent_ns >= st.measure_from_ns {
-                                        st.received_measured += 1;
-                                        st.e2e_hist.saturating_record(now.saturating_sub(h.sent_ns));
-                                    }
-                                    st.trackers
-                                        .entry(key_base | u64::from(h.publisher))
-                                        .or_default()
-                                        .observe(h.seq);
-                                }
-                                None => st.unparsed += 1,
-                            }
-                            let ack = ack_for(&p);
-                            if let Some(a) = ack {
-                                let _ = codec::encode(&a, version, &mut wbuf);
-                            }
-                        }
-                        Packet::PubRel(r) => {
-                            let c = Packet::PubComp(PubComp {
-                                packet_id: r.packet_id,
-                                reason: ReasonCode::SUCCESS,
-                                properties: Default::default(),
-                            });
-                            let _ = codec::encode(&c, version, &mut wbuf);
-                        }
-                        Packet::SubAck(a) if !subscribed => {
-                            subscribed = true;
-                            match a.reasons.first() {
-                                Some(r) if r.0 < 0x80 => st.subscribed += 1,
-                                Some(r) => {
-                                    let text = if version == ProtocolVersion::V5 {
-                                        r.description().to_string()
-                                    } else {
-                                        "failure".to_string()
-                                    };
-                                    st.error(format!("SUBACK refused 0x{:02x} ({text})", r.0));
-                                    drop(st);
-                                    lost(&sh);
-                                    sh.wake.notify_waiters();
-                                    return;
-                                }
-                                None => st.subscribed += 1,
-                            }
-                            drop(st);
-                            sh.wake.notify_waiters();
-                            st = sh.stats.borrow_mut();
-                        }
-                        Packet::Disconnect(d) => {
-                            st.error(format!("DISCONNECT from broker 0x{:02x}", d.reason.0));
-                            drop(st);
-                            lost(&sh);
-                            return;
-                        }
-                        _ => {}
-                    }
-                }
+                _ => {}
             }
-            _ = tick(&mut ka) => ping(&mut wbuf, version),
-            _ = wake => {}
-        }
-        if !wbuf.is_empty() {
-            if conn.stream.write_all(&wbuf).await.is_err() {
-                lost(&sh);
-                return;
-            }
-            wbuf.clear();
+            next = client.next_buffered();
         }
     }
 }
 
-/// The subscriber's answer to a QoS 1/2 PUBLISH (3.1.1 §4.3).
-fn ack_for(p: &Publish) -> Option<Packet> {
-    match p.qos {
-        QoS::AtMostOnce => None,
-        QoS::AtLeastOnce => Some(Packet::PubAck(PubAck {
-            packet_id: p.packet_id,
-            reason: ReasonCode::SUCCESS,
-            properties: Default::default(),
-        })),
-        QoS::ExactlyOnce => Some(Packet::PubRec(PubRec {
-            packet_id: p.packet_id,
-            reason: ReasonCode::SUCCESS,
-            properties: Default::default(),
-        })),
+/// A message for a subscriber: counted, timed and sequence-checked. A retained
+/// message sent because we subscribed (RETAIN set, 3.1.1 §3.3.1.3) is an earlier
+/// run's: acknowledged by the core, not counted.
+fn received(st: &mut Stats, p: &Publish, now: u64, key_base: u64) {
+    if p.retain {
+        return;
+    }
+    st.received += 1;
+    if st.first_recv_ns == 0 {
+        st.first_recv_ns = now;
+    }
+    st.last_recv_ns = now;
+    match Header::read(&p.payload, now) {
+        Some(h) => {
+            if h.sent_ns >= st.measure_from_ns {
+                st.received_measured += 1;
+                st.e2e_hist.saturating_record(now.saturating_sub(h.sent_ns));
+            }
+            st.trackers
+                .entry(key_base | u64::from(h.publisher))
+                .or_default()
+                .observe(h.seq);
+        }
+        None => st.unparsed += 1,
     }
 }
 
-/// A PUBLISH packet encoded once, with the offsets to patch per message.
-struct PublishTemplate {
-    bytes: Vec<u8>,
-    /// Where the payload starts.
-    payload_off: usize,
-    /// Where the packet id is (QoS 1/2).
-    pid_off: Option<usize>,
-}
-
-fn publish_template(
-    sh: &Shared,
-    k: u32,
-    version: ProtocolVersion,
-) -> Result<PublishTemplate, String> {
-    let s = &sh.s;
-    let topic = &sh.pub_topics[k as usize];
-    let p = Packet::Publish(Publish {
-        dup: false,
-        qos: s.qos,
-        retain: s.retain,
-        topic: topic.clone(),
-        packet_id: if s.qos == QoS::AtMostOnce { 0 } else { 1 },
-        properties: s.client.publish_properties.clone(),
-        payload: vec![0u8; s.size].into(),
-    });
-    let mut buf = BytesMut::new();
-    codec::encode(&p, version, &mut buf).map_err(|e| format!("PUBLISH: {e}"))?;
-    let bytes = buf.to_vec();
-    // After the fixed header (3.1.1 §2.2), the variable header starts with the topic
-    // (2-byte length + bytes), then the packet id for QoS > 0 (3.1.1 §3.3.2).
-    let Ok(Some((_, _, header_len))) = codec::wire::parse_fixed_header(&bytes) else {
-        return Err("PUBLISH template: bad fixed header".into());
-    };
-    let pid_off = (s.qos != QoS::AtMostOnce).then_some(header_len + 2 + topic.len());
-    if let Some(off) = pid_off
-        && bytes.get(off..off + 2) != Some(&[0, 1][..])
-    {
-        return Err("PUBLISH template: packet id not where expected".into());
+/// SUBACK: subscribed, or refused (reason ≥ 0x80), which ends the subscriber.
+fn suback(st: &mut Stats, a: &SubAck, version: ProtocolVersion) -> Result<(), Gone> {
+    match a.reasons.first() {
+        Some(r) if r.0 >= 0x80 => {
+            let text = if version == ProtocolVersion::V5 {
+                r.description().to_string()
+            } else {
+                "failure".to_string()
+            };
+            Err(Gone(Some(format!("SUBACK refused 0x{:02x} ({text})", r.0))))
+        }
+        _ => {
+            st.subscribed += 1;
+            Ok(())
+        }
     }
-    Ok(PublishTemplate {
-        payload_off: bytes.len() - s.size,
-        bytes,
-        pid_off,
-    })
 }
 
 /// Publisher k: waits for the start, then sends on its schedule (or as fast as the
-/// connection takes), tracking QoS 1/2 acks in a window of `--inflight`.
+/// connection takes), with QoS 1/2 messages in the core's window.
 pub async fn publisher(sh: Rc<Shared>, k: u32, quota: Option<u64>) {
-    let done = |sh: &Shared| {
-        sh.stats.borrow_mut().pubs_done += 1;
-        sh.wake.notify_waiters();
-    };
-    let Ok(id) = client_id(&sh.s, k, Role::Pub) else {
-        done(&sh);
-        return;
-    };
-    let Some(conn) = connect_counted(&sh, k, id).await else {
-        done(&sh);
-        return;
-    };
-    let version = conn.version;
-    let tpl = match publish_template(&sh, k, version) {
-        Ok(t) => t,
-        Err(e) => {
-            sh.stats.borrow_mut().error(e);
-            lost(&sh);
-            done(&sh);
-            return;
-        }
-    };
-    // Wait for the start (every client connected).
-    let go_ns = loop {
-        let wake = sh.wake.notified();
-        if let Some(t) = sh.go_ns.get() {
-            break t;
-        }
-        if sh.stop_all.get() {
-            lost(&sh);
-            done(&sh);
-            return;
-        }
-        wake.await;
-    };
-    let (mut rd, mut wr) = tokio::io::split(conn.stream);
-    let mut rbuf = conn.rbuf;
-    let mut want = 64;
-    let qos = sh.s.qos;
-    let window = if qos == QoS::AtMostOnce {
-        usize::MAX
-    } else {
-        usize::from(sh.s.inflight.min(conn.receive_max).max(1))
-    };
-    let mut inflight: HashMap<u16, u64> = HashMap::new();
-    let mut next_pid: u16 = 0;
-    let pubs = sh.pub_topics.len() as u64;
-    let mut schedule = sh.s.interval_ns.map(|iv| Schedule {
-        // Publishers are spread evenly over one interval.
-        start_ns: go_ns + iv * u64::from(k) / pubs.max(1),
-        interval_ns: iv,
-        next: 0,
-    });
-    let per_batch = (BATCH_BYTES / tpl.bytes.len()).max(1) as u64;
-    let mut sent: u64 = 0;
-    let mut seq: u32 = 0;
-    let mut wbuf = BytesMut::new();
-    let mut ka = keepalive_timer(sh.s.client.keep_alive);
-    let mut failed = false;
-    loop {
-        if sh.stop_all.get() {
-            break;
-        }
-        let publishing = !sh.stop_publishing.get() && quota.is_none_or(|q| sent < q);
-        if !publishing && inflight.is_empty() {
-            break;
-        }
-        let now = sh.clock.now_ns();
-        if publishing {
-            let mut n = per_batch.min(quota.map_or(u64::MAX, |q| q - sent));
-            n = n.min(window.saturating_sub(inflight.len()) as u64);
-            if let Some(s) = &schedule {
-                n = n.min(s.due_count(now));
-            }
-            if n > 0 {
-                let mut st = sh.stats.borrow_mut();
-                let measure_from = st.measure_from_ns;
-                let mut measured = 0;
-                wbuf.reserve(tpl.bytes.len() * n as usize);
-                for _ in 0..n {
-                    let due = match &mut schedule {
-                        Some(s) => Schedule::stamp(s.take(), now),
-                        None => now,
-                    };
-                    let start = wbuf.len();
-                    wbuf.extend_from_slice(&tpl.bytes);
-                    Header {
-                        publisher: sh.s.start_number.wrapping_add(k),
-                        seq,
-                        sent_ns: due,
-                    }
-                    .write(
-                        &mut wbuf[start + tpl.payload_off..start + tpl.payload_off + HEADER_LEN],
-                    );
-                    if let Some(off) = tpl.pid_off {
-                        loop {
-                            next_pid = next_pid.wrapping_add(1).max(1);
-                            if !inflight.contains_key(&next_pid) {
-                                break;
-                            }
-                        }
-                        wbuf[start + off..start + off + 2].copy_from_slice(&next_pid.to_be_bytes());
-                        inflight.insert(next_pid, due);
-                    }
-                    seq = seq.wrapping_add(1);
-                    if due >= measure_from {
-                        measured += 1;
-                    }
-                }
-                sent += n;
-                st.last_sent_ns = now;
-                st.sent += n;
-                st.sent_measured += measured;
-                st.sent_by_pub[k as usize] += n;
-                if qos != QoS::AtMostOnce {
-                    st.inflight += n;
-                }
-            }
-        }
-        if !wbuf.is_empty() {
-            if wr.write_all(&wbuf).await.is_err() {
-                failed = true;
-                break;
-            }
-            wbuf.clear();
-            if wbuf.capacity() > 4 * BATCH_BYTES {
-                wbuf = BytesMut::new();
-            }
-        }
-        // What to wait for: the next due message, or nothing while the window is full
-        // or publishing is over (then only acks, pings and the stop).
-        let more = !sh.stop_publishing.get() && quota.is_none_or(|q| sent < q);
-        if !more && inflight.is_empty() {
-            break;
-        }
-        let can_send = more && inflight.len() < window;
-        let next_at = if !can_send {
-            None
-        } else {
-            match &schedule {
-                Some(s) => Some(sh.clock.instant_at(s.next_due())),
-                None => Some(Instant::now()),
+    if let Some(mut p) = Publisher::connect(sh.clone(), k, quota).await {
+        let end = p.run().await;
+        finish(&sh, &mut p.client, end).await;
+    }
+    sh.stats.borrow_mut().pubs_done += 1;
+    sh.wake.notify_waiters();
+}
+
+/// A connected publisher.
+struct Publisher {
+    sh: Rc<Shared>,
+    k: u32,
+    /// Messages this publisher sends in all (`-L` shared out), if limited.
+    quota: Option<u64>,
+    client: BenchClient,
+    template: Rc<PublishTemplate>,
+    schedule: Option<Schedule>,
+    sent: u64,
+    seq: u32,
+}
+
+impl Publisher {
+    async fn connect(sh: Rc<Shared>, k: u32, quota: Option<u64>) -> Option<Publisher> {
+        let id = client_id(&sh.s, k, Role::Pub).ok()?;
+        let mut client = connect_counted(&sh, k, id, Role::Pub).await?;
+        let s = &sh.s;
+        let topic = &sh.pub_topics[k as usize];
+        let props = &s.client.publish_properties;
+        let template = match PublishTemplate::new(topic, s.qos, s.retain, props, s.client.version) {
+            Ok(t) => t,
+            Err(e) => {
+                finish(&sh, &mut client, Err(Gone(Some(format!("PUBLISH: {e}"))))).await;
+                return None;
             }
         };
-        let wake = sh.wake.notified();
-        tokio::select! {
-            biased;
-            ok = read_more(&mut rd, &mut rbuf, &mut want) => {
-                if !ok {
-                    failed = true;
-                    break;
-                }
-                let now = sh.clock.now_ns();
-                let mut st = sh.stats.borrow_mut();
-                loop {
-                    let p = match codec::decode(&mut rbuf, version, MAX_PACKET) {
-                        Ok(Some(p)) => p,
-                        Ok(None) => break,
-                        Err(e) => {
-                            st.error(format!("bad packet from broker: {e}"));
-                            failed = true;
-                            break;
-                        }
-                    };
-                    let finished = match p {
-                        Packet::PubAck(a) if qos == QoS::AtLeastOnce => Some((a.packet_id, a.reason)),
-                        Packet::PubComp(c) if qos == QoS::ExactlyOnce => Some((c.packet_id, c.reason)),
-                        Packet::PubRec(r) if qos == QoS::ExactlyOnce => {
-                            if r.reason.0 >= 0x80 {
-                                Some((r.packet_id, r.reason))
-                            } else {
-                                let rel = Packet::PubRel(PubRel {
-                                    packet_id: r.packet_id,
-                                    reason: ReasonCode::SUCCESS,
-                                    properties: Default::default(),
-                                });
-                                let _ = codec::encode(&rel, version, &mut wbuf);
-                                None
-                            }
-                        }
-                        Packet::Disconnect(d) => {
-                            st.error(format!("DISCONNECT from broker 0x{:02x}", d.reason.0));
-                            failed = true;
-                            None
-                        }
-                        _ => None,
-                    };
-                    if let Some((pid, reason)) = finished
-                        && let Some(due) = inflight.remove(&pid)
-                    {
-                        st.inflight -= 1;
-                        if reason.0 >= 0x80 {
-                            st.publish_errors += 1;
-                        } else {
-                            st.acked += 1;
-                            if due >= st.measure_from_ns {
-                                st.acked_measured += 1;
-                                st.ack_hist.saturating_record(now.saturating_sub(due));
-                            }
-                        }
-                    }
-                }
-                if failed {
-                    break;
-                }
+        client.set_low_water(Some(BATCH_BYTES));
+        Some(Publisher {
+            sh,
+            k,
+            quota,
+            client,
+            template: Rc::new(template),
+            schedule: None,
+            sent: 0,
+            seq: 0,
+        })
+    }
+
+    /// Waits for the start, then publishes until the quota, the duration or a stop,
+    /// and until every QoS 1/2 message is acknowledged and every byte written.
+    async fn run(&mut self) -> Result<(), Gone> {
+        let Some(go_ns) = self.wait_for_go().await? else {
+            return Ok(());
+        };
+        let pubs = self.sh.pub_topics.len() as u64;
+        self.schedule = self.sh.s.interval_ns.map(|iv| Schedule {
+            // Publishers are spread evenly over one interval.
+            start_ns: go_ns + iv * u64::from(self.k) / pubs.max(1),
+            interval_ns: iv,
+            next: 0,
+        });
+        let sh = self.sh.clone();
+        loop {
+            if sh.stop_all.get() {
+                return Ok(());
             }
-            _ = sleep_opt(next_at) => {}
-            _ = tick(&mut ka) => ping(&mut wbuf, version),
-            _ = wake => {}
+            if self.publishing() {
+                self.fill().map_err(|e| Gone(Some(e)))?;
+            }
+            let publishing = self.publishing();
+            let conn = self.client.connection();
+            if !publishing && conn.in_flight() == 0 && conn.pending().is_empty() {
+                return Ok(());
+            }
+            let next_at = self.next_at();
+            let wake = sh.wake.notified();
+            let first = tokio::select! {
+                biased;
+                r = self.client.next() => r?,
+                _ = sleep_opt(next_at) => continue,
+                _ = wake => continue,
+            };
+            self.take_events(first)?;
         }
     }
-    if !inflight.is_empty() {
-        sh.stats.borrow_mut().inflight -= inflight.len() as u64;
+
+    /// Until `go` (every client connected): the time publishing starts, or `None`
+    /// when the run stopped first. The connection is kept alive meanwhile.
+    async fn wait_for_go(&mut self) -> Result<Option<u64>, Gone> {
+        loop {
+            let wake = self.sh.wake.notified();
+            if let Some(t) = self.sh.go_ns.get() {
+                return Ok(Some(t));
+            }
+            if self.sh.stop_all.get() {
+                return Ok(None);
+            }
+            tokio::select! {
+                r = self.client.next() => {
+                    r?;
+                }
+                _ = wake => {}
+            }
+        }
     }
-    if failed {
-        lost(&sh);
-    } else {
-        let _ = wr.write_all(&wbuf).await;
-        goodbye(&mut wr, version).await;
-        sh.stats.borrow_mut().connected -= 1;
+
+    /// Whether new messages are still to be sent.
+    fn publishing(&self) -> bool {
+        !self.sh.stop_publishing.get() && self.quota.is_none_or(|q| self.sent < q)
     }
-    done(&sh);
+
+    /// When to wake for the next message: the schedule's next due time while one may
+    /// be sent. Unpaced, the driver's `Drained` is the signal.
+    fn next_at(&mut self) -> Option<Instant> {
+        let qos0 = self.sh.s.qos == QoS::AtMostOnce;
+        if !self.publishing() || !(qos0 || self.client.connection().has_room()) {
+            return None;
+        }
+        let s = self.schedule.as_ref()?;
+        Some(self.sh.clock.instant_at(s.next_due()))
+    }
+
+    /// Queues the messages due now, until `BATCH_BYTES` wait to be written or the
+    /// window is full. Counts them as sent.
+    fn fill(&mut self) -> Result<(), String> {
+        let sh = self.sh.clone();
+        let now = sh.clock.now_ns();
+        let mut due = self.quota.map_or(u64::MAX, |q| q - self.sent);
+        if let Some(s) = &self.schedule {
+            due = due.min(s.due_count(now));
+        }
+        let measure_from = sh.stats.borrow().measure_from_ns;
+        let publisher = sh.s.start_number.wrapping_add(self.k);
+        let qos0 = sh.s.qos == QoS::AtMostOnce;
+        let (mut n, mut measured) = (0u64, 0u64);
+        while n < due {
+            let conn = self.client.connection();
+            if conn.pending().len() >= BATCH_BYTES || !(qos0 || conn.has_room()) {
+                break;
+            }
+            let sent_ns = match &self.schedule {
+                Some(s) => Schedule::stamp(s.next_due(), now),
+                None => now,
+            };
+            let msg = BenchMessage {
+                template: self.template.clone(),
+                header: Header {
+                    publisher,
+                    seq: self.seq,
+                    sent_ns,
+                },
+                size: sh.s.size,
+            };
+            match conn.publish(msg) {
+                Ok(_) => {}
+                Err(PublishError::Encode(e, _)) => return Err(format!("PUBLISH: {e}")),
+                // Room was checked and the connection is up while publishing.
+                Err(PublishError::Full(_) | PublishError::NotConnected(_)) => break,
+            }
+            if let Some(s) = &mut self.schedule {
+                s.take();
+            }
+            self.seq = self.seq.wrapping_add(1);
+            n += 1;
+            measured += u64::from(sent_ns >= measure_from);
+        }
+        if n > 0 {
+            self.sent += n;
+            let mut st = sh.stats.borrow_mut();
+            st.last_sent_ns = now;
+            st.sent += n;
+            st.sent_measured += measured;
+            st.sent_by_pub[self.k as usize] += n;
+        }
+        Ok(())
+    }
+
+    /// Takes `first` and every event already read, under one look at the clock.
+    fn take_events(&mut self, first: Next<BenchMessage>) -> Result<(), Lost> {
+        let sh = self.sh.clone();
+        let now = sh.clock.now_ns();
+        let mut st = sh.stats.borrow_mut();
+        let mut next = Some(Ok(first));
+        while let Some(r) = next {
+            if let Next::Event(Event::Delivered(d)) = r? {
+                acked(&mut st, &d, now);
+            }
+            next = self.client.next_buffered();
+        }
+        Ok(())
+    }
+}
+
+/// The end of a QoS 1/2 handshake: acknowledged and timed from the message's due
+/// time, or refused.
+fn acked(st: &mut Stats, d: &Delivered<BenchMessage>, now: u64) {
+    if !d.succeeded() {
+        st.publish_errors += 1;
+        return;
+    }
+    st.acked += 1;
+    let due = d.msg.header.sent_ns;
+    if due >= st.measure_from_ns {
+        st.acked_measured += 1;
+        st.ack_hist.saturating_record(now.saturating_sub(due));
+    }
 }
 
 /// Starts `n` clients with `spawn`, at `--connect-rate` when given. Returns when all
@@ -1029,5 +952,117 @@ mod tests {
             refused(ProtocolVersion::V5, 0x87),
             "CONNACK refused 0x87 (Not authorized)"
         );
+    }
+
+    /// A client core past CONNACK, as bench makes them.
+    fn connected(version: ProtocolVersion) -> Connection<BenchMessage> {
+        let now = Instant::now();
+        let mut o = Options::new(version);
+        o.max_inflight = 1;
+        let mut c = Connection::new(o, now);
+        let connect = Connect {
+            version,
+            clean_start: true,
+            keep_alive: 0,
+            properties: Properties::new(),
+            client_id: "b".into(),
+            will: None,
+            username: None,
+            password: None,
+        };
+        c.connect(&connect, now).unwrap();
+        let n = c.pending().len();
+        c.written(n, now);
+        let connack: &[u8] = if version == ProtocolVersion::V5 {
+            &[0x20, 0x03, 0x00, 0x00, 0x00]
+        } else {
+            &[0x20, 0x02, 0x00, 0x00]
+        };
+        c.read_buf().extend_from_slice(connack);
+        c.on_read(connack.len());
+        assert!(matches!(c.poll_event(now), Ok(Some(Event::Connected(_)))));
+        c
+    }
+
+    #[test]
+    fn a_bench_message_is_the_codec_publish_of_header_and_padding() {
+        let mut props = Properties::new();
+        props.push(
+            codec::PropertyId::MessageExpiryInterval,
+            codec::PropertyValue::FourByte(60),
+        );
+        let header = Header {
+            publisher: 3,
+            seq: 9,
+            sent_ns: 1_700_000_000_000_000_000,
+        };
+        for version in [ProtocolVersion::V311, ProtocolVersion::V5] {
+            for (qos, size) in [(QoS::AtMostOnce, 16), (QoS::AtLeastOnce, 40)] {
+                let mut c = connected(version);
+                let template = PublishTemplate::new("b/7", qos, true, &props, version).unwrap();
+                let msg = BenchMessage {
+                    template: Rc::new(template),
+                    header,
+                    size,
+                };
+                let pid = c.publish(msg).ok().unwrap();
+                let mut payload = vec![0u8; size];
+                header.write(&mut payload);
+                let want = codec::Packet::Publish(Publish {
+                    dup: false,
+                    qos,
+                    retain: true,
+                    topic: "b/7".into(),
+                    packet_id: pid,
+                    properties: props.clone(),
+                    payload: payload.into(),
+                });
+                let mut bytes = BytesMut::new();
+                codec::encode(&want, version, &mut bytes).unwrap();
+                assert_eq!(c.pending(), &bytes[..], "{version:?} {qos:?}");
+                assert_eq!(
+                    Header::read(&bytes[bytes.len() - size..], header.sent_ns),
+                    Some(header)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_window_is_inflight_and_the_ack_gives_back_the_due_time() {
+        let mut c = connected(ProtocolVersion::V311);
+        let template = PublishTemplate::new(
+            "t",
+            QoS::AtLeastOnce,
+            false,
+            &Properties::new(),
+            ProtocolVersion::V311,
+        )
+        .unwrap();
+        let msg = |seq| BenchMessage {
+            template: Rc::new(template.clone()),
+            header: Header {
+                publisher: 0,
+                seq,
+                sent_ns: 1000 + u64::from(seq),
+            },
+            size: 16,
+        };
+        assert_eq!(c.publish(msg(0)).ok(), Some(1));
+        // `--inflight 1`: the second waits for the first's PUBACK.
+        assert!(matches!(c.publish(msg(1)), Err(PublishError::Full(_))));
+        c.read_buf().extend_from_slice(&[0x40, 0x02, 0x00, 0x01]);
+        c.on_read(4);
+        let mut st = Stats::new(1);
+        st.measure_from_ns = 0;
+        match c.poll_event(Instant::now()) {
+            Ok(Some(Event::Delivered(d))) => acked(&mut st, &d, 1500),
+            other => panic!("expected the PUBACK, got {other:?}"),
+        }
+        assert_eq!(
+            (st.acked, st.acked_measured, st.ack_hist.max()),
+            (1, 1, 500)
+        );
+        assert!(c.has_room());
     }
 }
