@@ -166,12 +166,7 @@ pub struct Shared {
 
 impl Shared {
     pub fn new(s: BenchSettings) -> Result<Shared, String> {
-        let (pubs, subs) = match s.mode {
-            Mode::PubSub => (s.clients, s.subscribers),
-            Mode::Pub => (s.clients, 0),
-            Mode::Sub => (0, s.clients),
-            Mode::Conn => (0, 0),
-        };
+        let (pubs, subs) = s.roles();
         let username = s.client.username.clone().unwrap_or_default();
         let mut pub_topics = Vec::with_capacity(pubs as usize);
         for k in 0..pubs {
