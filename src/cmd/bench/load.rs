@@ -7,11 +7,12 @@
 //!
 //! Memory: an idle connection is a small task (the handshake and the goodbye run
 //! boxed, so their state is not kept in the task) whose read buffer starts at 64
-//! bytes and is freed whenever it empties (`Options::shrink_when_idle`), so tens of
-//! thousands fit in a few KiB each. Speed: publishers queue messages written from one
-//! shared `PublishTemplate` until `BATCH_BYTES` wait, and refill when the driver
-//! reports the buffer drained; subscribers take every event already read under one
-//! look at the clock.
+//! bytes and, should a burst grow it, is freed once it empties
+//! (`Options::shrink_when_idle`), so tens of thousands fit in a few KiB each.
+//!
+//! Speed: publishers queue messages written from one shared `PublishTemplate` until
+//! `BATCH_BYTES` wait, and refill when the driver reports the buffer drained;
+//! subscribers take every event already read under one look at the clock.
 
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap};
@@ -391,7 +392,8 @@ fn options(s: &BenchSettings, role: Role) -> Options {
     // Acks and pings are tiny; a subscriber's reads grow to 64 KiB as traffic comes.
     o.read_min = if role == Role::Sub { 256 } else { 64 };
     o.read_max = 64 * 1024;
-    // Thousands of idle connections keep no buffer between pings.
+    // Tens of thousands of idle connections: a read buffer a burst grew is freed as
+    // soon as it empties.
     o.shrink_when_idle = role == Role::Conn;
     o
 }
