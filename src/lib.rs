@@ -13,7 +13,6 @@
 //! - `exit`: the one exit-code table.
 //! - `doc`: man pages and completions rendered from `cli` (`mqtk generate`).
 
-pub mod bench;
 pub mod broker;
 pub mod cli;
 pub mod client;

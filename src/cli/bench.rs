@@ -4,7 +4,7 @@
 //! mosquitto's (`-c` clients, `-I` interval, `-L` limit), bench's win inside
 //! `mqtk bench` and the mosquitto flags keep their long names (`--disable-clean-session`,
 //! `--id-prefix`, `--url`). Values are checked here; checks across flags live in
-//! `crate::bench::settings`.
+//! `crate::cmd::bench::resolve`.
 
 use std::path::PathBuf;
 

@@ -84,6 +84,9 @@ pub struct Client<M> {
     /// Bytes were written since the last flush (TLS and WebSocket layers buffer).
     need_flush: bool,
     low_water: Option<usize>,
+    /// When the stream last gave bytes: the instant the core decodes them at. Taking
+    /// events already read then reads no clock (a subscriber takes millions a second).
+    read_at: std::time::Instant,
 }
 
 impl<M: Outgoing> Client<M> {
@@ -95,6 +98,7 @@ impl<M: Outgoing> Client<M> {
             timer_at: None,
             need_flush: false,
             low_water: None,
+            read_at: now(),
         }
     }
 
@@ -188,7 +192,7 @@ impl<M: Outgoing> Client<M> {
     /// The next event among the packets already read, without any I/O (a command
     /// takes every buffered ack before it queues more).
     pub fn next_buffered(&mut self) -> Option<Result<Next<M>, Lost>> {
-        match self.conn.poll_event(now()) {
+        match self.conn.poll_event(self.read_at) {
             Ok(Some(ev)) => Some(Ok(Next::Event(ev))),
             Ok(None) => None,
             Err(e) => {
@@ -228,7 +232,7 @@ impl<M: Outgoing> Client<M> {
 
     fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Result<Next<M>, Lost>> {
         loop {
-            match self.conn.poll_event(now()) {
+            match self.conn.poll_event(self.read_at) {
                 Ok(Some(ev)) => return Poll::Ready(Ok(Next::Event(ev))),
                 Ok(None) => {}
                 Err(e) => return self.fail(Lost::Connection(e)),
@@ -300,6 +304,7 @@ impl<M: Outgoing> Client<M> {
         match pin!(stream.read_buf(buf)).poll(cx) {
             Poll::Ready(Ok(0)) => Poll::Ready(Err(Lost::Closed)),
             Poll::Ready(Ok(n)) => {
+                self.read_at = now();
                 self.conn.on_read(n);
                 Poll::Ready(Ok(()))
             }
@@ -431,6 +436,42 @@ mod tests {
         ));
         assert_eq!(started.elapsed(), Duration::from_secs(20));
         assert!(!c.is_open());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn server_keep_alive_counts_from_when_the_connack_was_read() {
+        // The core is given the instant the bytes were read (not a clock read per
+        // event): a stale one would make the first PINGREQ due at once here.
+        let (ours, mut broker) = tokio::io::duplex(4096);
+        let mut c: Client<Publish> =
+            Client::new(Connection::new(Options::new(ProtocolVersion::V5), now()));
+        let mut connect = connect_packet(0);
+        connect.version = ProtocolVersion::V5;
+        let mut connect_bytes = bytes::BytesMut::new();
+        codec::encode(
+            &codec::Packet::Connect(connect.clone()),
+            ProtocolVersion::V5,
+            &mut connect_bytes,
+        )
+        .unwrap();
+        let started = Instant::now();
+        let (ack, ()) = tokio::join!(c.handshake(Box::new(ours), &connect), async {
+            read_n(&mut broker, connect_bytes.len()).await;
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            // CONNACK v5 with Server Keep Alive 3 (5.0 §3.2.2.3.14).
+            let connack = [0x20, 0x06, 0x00, 0x00, 0x03, 0x13, 0x00, 0x03];
+            broker.write_all(&connack).await.unwrap();
+        });
+        ack.unwrap();
+        let (ev, ping_at) = tokio::join!(c.next(), async {
+            assert_eq!(read_n(&mut broker, 2).await, [0xC0, 0x00]);
+            started.elapsed()
+        });
+        assert_eq!(ping_at, Duration::from_secs(8));
+        assert!(matches!(
+            ev,
+            Err(Lost::Connection(connection::Error::KeepaliveTimeout))
+        ));
     }
 
     #[tokio::test]

@@ -10,7 +10,7 @@ use std::process::Output;
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
-use mqtk::bench::report::Report;
+use mqtk::cmd::bench::report::Report;
 
 use crate::util::{
     Sandbox, TestBroker, assert_code, describe, run_with_timeout, wait_with_timeout,

@@ -12,8 +12,8 @@ use hdrhistogram::Histogram;
 use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer};
 use serde::{Deserialize, Serialize};
 
-use crate::bench::Mode;
-use crate::bench::stats::merge_into;
+use crate::cmd::bench::Mode;
+use crate::cmd::bench::stats::merge_into;
 
 /// One run's (or a merge's) results.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -300,6 +300,45 @@ fn rate(r: f64) -> String {
 pub fn summary(r: &Report) -> String {
     let mut o = String::new();
     let t = &r.totals;
+    let _ = writeln!(o, "{}", headline(r));
+    let _ = writeln!(
+        o,
+        "  time          {:.2} s elapsed, {:.2} s measured",
+        r.elapsed_s, r.measured_s
+    );
+    let failed: u64 = t.connect_errors.values().sum();
+    let _ = writeln!(
+        o,
+        "  connections   {} ok, {} failed, {} lost, {} max open ({})",
+        thousands(t.connects_ok),
+        thousands(failed),
+        thousands(t.disconnects),
+        thousands(t.connected_max),
+        rate(r.rates.connect_per_s)
+    );
+    if r.mode != Mode::Conn {
+        message_lines(&mut o, r);
+    }
+    latency_lines(&mut o, r);
+    if t.connect_errors.is_empty() {
+        let _ = writeln!(o, "  errors        none");
+    } else {
+        for (i, (k, v)) in t.connect_errors.iter().enumerate() {
+            let label = if i == 0 { "errors" } else { "" };
+            let _ = writeln!(o, "  {label:<12}  {} × {k}", thousands(*v));
+        }
+    }
+    if let Some(b) = r.rss_bytes_per_connection {
+        let _ = writeln!(o, "  memory        {b:.0} B RSS per connection");
+    }
+    for n in &r.notes {
+        let _ = writeln!(o, "  note          {n}");
+    }
+    o
+}
+
+/// "mqtk bench MODE: what ran, against what".
+fn headline(r: &Report) -> String {
     let head = match r.settings.as_slice() {
         [s] => {
             let what = match s.mode {
@@ -321,69 +360,58 @@ pub fn summary(r: &Report) -> String {
         }
         many => format!("{} merged runs", many.len()),
     };
-    let _ = writeln!(
-        o,
-        "mqtk bench {}: {head}",
-        match r.mode {
-            Mode::PubSub => "pub+sub",
-            Mode::Pub => "pub",
-            Mode::Sub => "sub",
-            Mode::Conn => "conn",
-        }
-    );
-    let _ = writeln!(
-        o,
-        "  time          {:.2} s elapsed, {:.2} s measured",
-        r.elapsed_s, r.measured_s
-    );
-    let failed: u64 = t.connect_errors.values().sum();
-    let _ = writeln!(
-        o,
-        "  connections   {} ok, {} failed, {} lost, {} max open ({})",
-        thousands(t.connects_ok),
-        thousands(failed),
-        thousands(t.disconnects),
-        thousands(t.connected_max),
-        rate(r.rates.connect_per_s)
-    );
-    if r.mode != Mode::Conn {
-        if r.mode != Mode::Sub {
+    let mode = match r.mode {
+        Mode::PubSub => "pub+sub",
+        Mode::Pub => "pub",
+        Mode::Sub => "sub",
+        Mode::Conn => "conn",
+    };
+    format!("mqtk bench {mode}: {head}")
+}
+
+/// Sent and acked (publishers), received and loss (subscribers).
+fn message_lines(o: &mut String, r: &Report) {
+    let t = &r.totals;
+    if r.mode != Mode::Sub {
+        let _ = writeln!(
+            o,
+            "  sent          {} ({})",
+            thousands(t.sent),
+            rate(r.rates.sent_per_s)
+        );
+        if r.settings.iter().any(|s| s.qos > 0) {
             let _ = writeln!(
                 o,
-                "  sent          {} ({})",
-                thousands(t.sent),
-                rate(r.rates.sent_per_s)
-            );
-            if r.settings.iter().any(|s| s.qos > 0) {
-                let _ = writeln!(
-                    o,
-                    "  acked         {} ({}), {} refused",
-                    thousands(t.acked),
-                    rate(r.rates.acked_per_s),
-                    thousands(t.publish_errors)
-                );
-            }
-        }
-        if r.mode != Mode::Pub {
-            let _ = writeln!(
-                o,
-                "  received      {} ({})",
-                thousands(t.received),
-                rate(r.rates.received_per_s)
-            );
-            let lost = match (t.lost, t.expected) {
-                (Some(l), Some(e)) => format!("{} lost of {} expected", thousands(l), thousands(e)),
-                _ => format!("{} missing in sequences", thousands(t.gaps)),
-            };
-            let _ = writeln!(
-                o,
-                "  loss          {lost}, {} duplicates, {} out of order, {} unparsed",
-                thousands(t.duplicates),
-                thousands(t.out_of_order),
-                thousands(t.unparsed)
+                "  acked         {} ({}), {} refused",
+                thousands(t.acked),
+                rate(r.rates.acked_per_s),
+                thousands(t.publish_errors)
             );
         }
     }
+    if r.mode != Mode::Pub {
+        let _ = writeln!(
+            o,
+            "  received      {} ({})",
+            thousands(t.received),
+            rate(r.rates.received_per_s)
+        );
+        let lost = match (t.lost, t.expected) {
+            (Some(l), Some(e)) => format!("{} lost of {} expected", thousands(l), thousands(e)),
+            _ => format!("{} missing in sequences", thousands(t.gaps)),
+        };
+        let _ = writeln!(
+            o,
+            "  loss          {lost}, {} duplicates, {} out of order, {} unparsed",
+            thousands(t.duplicates),
+            thousands(t.out_of_order),
+            thousands(t.unparsed)
+        );
+    }
+}
+
+/// The latency table: one row per histogram with values.
+fn latency_lines(o: &mut String, r: &Report) {
     let _ = writeln!(
         o,
         "  latency (ms)  {:>10} {:>9} {:>9} {:>9} {:>9} {:>9}",
@@ -404,27 +432,12 @@ pub fn summary(r: &Report) -> String {
             );
         }
     }
-    if t.connect_errors.is_empty() {
-        let _ = writeln!(o, "  errors        none");
-    } else {
-        for (i, (k, v)) in t.connect_errors.iter().enumerate() {
-            let label = if i == 0 { "errors" } else { "" };
-            let _ = writeln!(o, "  {label:<12}  {} × {k}", thousands(*v));
-        }
-    }
-    if let Some(b) = r.rss_bytes_per_connection {
-        let _ = writeln!(o, "  memory        {b:.0} B RSS per connection");
-    }
-    for n in &r.notes {
-        let _ = writeln!(o, "  note          {n}");
-    }
-    o
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bench::stats::new_histogram;
+    use crate::cmd::bench::stats::new_histogram;
 
     fn report(values: &[u64], sent: u64) -> Report {
         let mut h = new_histogram();
