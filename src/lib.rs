@@ -1,17 +1,16 @@
-//! mqtk: an MQTT toolkit. One codec, one topic module and one connection layer,
-//! shared by the commands (`pub`, `sub`, `rr`, `passwd`, `bench`, `broker`).
-//!
-//! Module map:
-//! - `cli`: clap definitions (validation only, no I/O).
+//! mqtk: an MQTT toolkit. One codec, one topic module, one transport layer and one
+//! client connection core, shared by the commands (`pub`, `sub`, `rr`, `passwd`,
+//! `bench`, `broker`). ARCHITECTURE.md at the repository root has the map; in short:
+//! - `cli`: clap definitions (validation only, no I/O); `settings`: flags resolved
+//!   into plain settings (options files, URLs, `-D`, defaults, cross-flag checks).
 //! - `cmd`: the commands; settings in, exit code out.
-//! - `codec`: MQTT 3.1/3.1.1/5.0 packets, encode and decode.
-//! - `topic`: topic name/filter validation and matching.
-//! - `transport`: byte streams (TCP, unix, TLS, WebSocket, proxies); `transport::open`
-//!   connects a client, the broker's listeners use its server side.
-//! - `broker`: the embedded broker (`broker::run`).
-//! - `passwd`: password hashing and password files.
-//! - `exit`: the one exit-code table.
-//! - `doc`: man pages and completions rendered from `cli` (`mqtk generate`).
+//! - `client`: the sans-I/O client connection core and the one driver around it.
+//! - `codec`: MQTT 3.1/3.1.1/5.0 packets, encode and decode; `topic`: names, filters.
+//! - `transport`: byte streams (TCP, unix, TLS, WebSocket, proxies).
+//! - `output`: what sub and rr print, byte for byte as mosquitto_sub.
+//! - `broker`: the embedded broker (`broker::run`) and its sans-I/O server session.
+//! - `passwd`: password hashing and files; `exit`: the one exit-code table; `doc`: man
+//!   pages and completions rendered from `cli` (`mqtk generate`).
 
 pub mod broker;
 pub mod cli;
