@@ -32,7 +32,8 @@ pub struct Found {
 
 /// The largest `n` in `lo..=hi` for which `ok(n)` holds, trying `hi` first, then `lo`
 /// (`None` when even `lo` fails), then `hint` and `hint + 1` (a limit the broker
-/// announced), then halves. At most `MAX_ATTEMPTS` attempts.
+/// announced) and, if those hold, steps of 1, 2, 4… above, then halves. At most
+/// `MAX_ATTEMPTS` attempts.
 pub async fn bisect(
     lo: u64,
     hi: u64,
@@ -58,6 +59,20 @@ pub async fn bisect(
             } else {
                 bad = h;
             }
+        }
+    }
+    // A hint that held: the limit is likely just above it, so step up from there,
+    // doubling, before halving what is left.
+    if hint.is_some_and(|h| good >= h) {
+        let mut step = 1;
+        while good + step < bad && attempts < MAX_ATTEMPTS {
+            attempts += 1;
+            if !ok(good + step).await? {
+                bad = good + step;
+                break;
+            }
+            good += step;
+            step *= 2;
         }
     }
     while bad - good > 1 && attempts < MAX_ATTEMPTS {
