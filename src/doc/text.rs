@@ -253,7 +253,9 @@ reason code or message that decided, then the MQTT 5 CONNACK properties and a su
 --json FILE writes the report as JSON as well, and --json - prints it instead of the \
 table. The JSON object holds mqtk (the version), broker, protocol (the version of the \
 probes), prefix, client_id_prefix, connack (the CONNACK properties by name), probes, \
-created and left_behind (retained topics and session client ids) and ok. Each probe has \
+created (the retained topics and session client ids the run may have created, noted \
+before the packet that would create them, each checked and removed afterwards), \
+left_behind (those it could not remove) and ok. Each probe has \
 name, status (supported, unsupported, not-applicable, timeout or error), value and \
 announced when there is one, ceiling (true when a search stopped at its upper bound: \
 the limit is at least value), disagreement, packet_size (max-payload), reason, ms, and \

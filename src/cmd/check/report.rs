@@ -78,7 +78,8 @@ pub struct Report {
     /// The v5 CONNACK properties of the first connection (empty below v5).
     pub connack: Value,
     pub probes: Vec<ProbeJson>,
-    /// What the run created (and removed again unless listed in `left_behind`).
+    /// What the run may have created (noted before the packet that would create it),
+    /// all checked and removed again unless listed in `left_behind`.
     pub created: Things,
     pub left_behind: Things,
     /// Every probe could run (no timeout, no error) and nothing was left behind: the
