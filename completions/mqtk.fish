@@ -32,6 +32,7 @@ complete -c mqtk -n "__fish_mqtk_needs_command" -f -a "pub" -d 'Publish messages
 complete -c mqtk -n "__fish_mqtk_needs_command" -f -a "sub" -d 'Subscribe and print messages (mosquitto_sub)'
 complete -c mqtk -n "__fish_mqtk_needs_command" -f -a "rr" -d 'Publish a request and wait for the response (mosquitto_rr)'
 complete -c mqtk -n "__fish_mqtk_needs_command" -f -a "bench" -d 'Load-test a broker: publishers and subscribers (default), or `pub`, `sub`, `conn`; `merge` combines reports'
+complete -c mqtk -n "__fish_mqtk_needs_command" -f -a "check" -d 'Probe a broker: which MQTT versions and features it supports, and where its limits are'
 complete -c mqtk -n "__fish_mqtk_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mqtk -n "__fish_mqtk_using_subcommand broker" -s p -l port -d 'Listen on this port (default 1883), on loopback only, when no config file defines listeners. Ignored when the config file defines listeners, as in mosquitto' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand broker" -s c -l config-file -d 'Read a mosquitto.conf-style configuration file' -r -F
@@ -473,13 +474,64 @@ complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcomm
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from help" -f -a "conn" -d 'Open N connections at a rate and hold them: connect latency, rate, errors'
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from help" -f -a "merge" -d 'Combine JSON reports from several runs (machines, processes) into one, exactly'
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c mqtk -n "__fish_mqtk_using_subcommand help; and not __fish_seen_subcommand_from broker passwd pub sub rr bench help" -f -a "broker" -d 'Run the embedded MQTT broker'
-complete -c mqtk -n "__fish_mqtk_using_subcommand help; and not __fish_seen_subcommand_from broker passwd pub sub rr bench help" -f -a "passwd" -d 'Manage password files (mosquitto_passwd)'
-complete -c mqtk -n "__fish_mqtk_using_subcommand help; and not __fish_seen_subcommand_from broker passwd pub sub rr bench help" -f -a "pub" -d 'Publish messages (mosquitto_pub)'
-complete -c mqtk -n "__fish_mqtk_using_subcommand help; and not __fish_seen_subcommand_from broker passwd pub sub rr bench help" -f -a "sub" -d 'Subscribe and print messages (mosquitto_sub)'
-complete -c mqtk -n "__fish_mqtk_using_subcommand help; and not __fish_seen_subcommand_from broker passwd pub sub rr bench help" -f -a "rr" -d 'Publish a request and wait for the response (mosquitto_rr)'
-complete -c mqtk -n "__fish_mqtk_using_subcommand help; and not __fish_seen_subcommand_from broker passwd pub sub rr bench help" -f -a "bench" -d 'Load-test a broker: publishers and subscribers (default), or `pub`, `sub`, `conn`; `merge` combines reports'
-complete -c mqtk -n "__fish_mqtk_using_subcommand help; and not __fish_seen_subcommand_from broker passwd pub sub rr bench help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mqtk -n "__fish_mqtk_using_subcommand check" -s h -l host -d 'MQTT host to connect to. Defaults to localhost' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand check" -s p -l port -d 'Network port to connect to. Defaults to 1883 for plain MQTT and 8883 for MQTT over TLS' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand check" -s u -l username -d 'Provide a username' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand check" -s P -l pw -d 'Provide a password' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand check" -s A -d 'Bind the outgoing socket to this host/ip address' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand check" -l unix -d 'Connect through a unix domain socket instead of TCP' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand check" -l proxy -d 'SOCKS5 (socks5h://[user[:pass]@]host[:port]) or HTTP CONNECT (http://…) proxy' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand check" -l cafile -d 'Path to a file of trusted CA certificates (enables TLS)' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand check" -l capath -d 'Path to a directory of trusted CA certificates (enables TLS)' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand check" -l cert -d 'Client certificate for authentication' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand check" -l key -d 'Client private key for authentication' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand check" -l keyform -d 'Key file type: only "pem" is supported ("engine" needs OpenSSL)' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand check" -l ciphers -d 'OpenSSL-style list of TLS ciphers, mapped to the suites rustls offers' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand check" -l tls-version -d 'TLS protocol version: tlsv1.3 or tlsv1.2' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand check" -l tls-alpn -d 'TLS ALPN protocol' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand check" -l tls-engine -d 'Not supported (OpenSSL engines); accepted only to be rejected with a clear error' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand check" -l tls-engine-kpass-sha1 -d 'Not supported (OpenSSL engines)' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand check" -l psk -d 'Not supported (rustls has no TLS-PSK)' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand check" -l psk-identity -d 'Not supported (rustls has no TLS-PSK)' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand check" -l tls-keylog -d 'Append the TLS session secrets to FILE (NSS key log format, created with mode 0600), so that Wireshark can decrypt the traffic. For debugging only. Without this flag, $SSLKEYLOGFILE names the file' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand check" -l json -d 'Write the report as JSON to FILE, or to standard output with `-` (then no table is printed)' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand check" -l only -d 'Run only these probes (see --list)' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand check" -l skip -d 'Run every probe but these' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand check" -l timeout -d 'How long to wait for each answer of the broker (CONNACK, SUBACK, an ack, a message), in seconds; a probe kept waiting longer is reported as timed out' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand check" -l max-payload -d 'The largest payload max-payload tries, in bytes (a polite ceiling)' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand check" -s i -l id -d 'Id to use for this client. Defaults to an empty id (the broker assigns one); MQTT 3.1 gets a random `mosq-…` id' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand check" -s x -d 'Session expiry interval (MQTT v5): 0-4294967294 seconds, or -1, 4294967295 or ∞ for a session that does not expire. Defaults to -1 with -c, else 0. Implies -V 5' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand check" -s M -d 'The maximum number of QoS 1/2 messages in flight. Defaults to the broker\'s receive maximum (MQTT v5), else 65535; at most 1 MiB of payload is ever unacknowledged' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand check" -l will-topic -d 'Topic of the client\'s will, sent by the broker on unexpected disconnection' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand check" -l will-payload -d 'Payload of the will (empty if not given)' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand check" -l will-qos -d 'QoS of the will' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand check" -s o -d 'Read options from FILE instead of the default options file' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand check" -s I -l id-prefix -d 'Client ids start with ID_PREFIX (default mqtk-check-), followed by a random tag and a number per connection' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand check" -s k -l keepalive -d 'Keep alive in seconds of the probes\' connections. Defaults to 60' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand check" -s V -l protocol-version -d 'Run the behaviour and limit probes with this MQTT version: mqttv5 (5), mqttv311 (311) or mqttv31 (31). Defaults to the newest the broker accepts' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand check" -s D -l property -d 'MQTT v5 CONNECT property for every connection: connect NAME VALUE (or connect user-property KEY VALUE). Implies -V 5' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand check" -s L -l url -d 'Host, port, user and password as a URL: mqtt(s)://[username[:password]@]host[:port] or ws(s)://… (without a topic: check publishes under its own prefix)' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand check" -l nodelay -d 'Disable Nagle\'s algorithm (always disabled in mqtk, which batches writes itself)'
+complete -c mqtk -n "__fish_mqtk_using_subcommand check" -l mptcp -d 'Not supported (Multipath TCP); accepted only to be rejected with a clear error'
+complete -c mqtk -n "__fish_mqtk_using_subcommand check" -l ws -d 'Connect using WebSockets'
+complete -c mqtk -n "__fish_mqtk_using_subcommand check" -l insecure -d 'Do not check the server\'s host name against its certificate'
+complete -c mqtk -n "__fish_mqtk_using_subcommand check" -l tls-use-os-certs -d 'Load and trust the operating system\'s CA certificates'
+complete -c mqtk -n "__fish_mqtk_using_subcommand check" -l no-tls -d 'Never use TLS, even on port 8883'
+complete -c mqtk -n "__fish_mqtk_using_subcommand check" -l help -d 'Print help'
+complete -c mqtk -n "__fish_mqtk_using_subcommand check" -l version -d 'Print the version'
+complete -c mqtk -n "__fish_mqtk_using_subcommand check" -l list -d 'List the probes and what each does, then exit'
+complete -c mqtk -n "__fish_mqtk_using_subcommand check" -s c -l disable-clean-session -d 'Disable clean session/enable persistent client mode'
+complete -c mqtk -n "__fish_mqtk_using_subcommand check" -l will-retain -d 'Make the will retained'
+complete -c mqtk -n "__fish_mqtk_using_subcommand check" -s d -l debug -d 'Log every packet of every probe on stderr'
+complete -c mqtk -n "__fish_mqtk_using_subcommand check" -l quiet -d 'Don\'t print error messages (the report is still printed)'
+complete -c mqtk -n "__fish_mqtk_using_subcommand help; and not __fish_seen_subcommand_from broker passwd pub sub rr bench check help" -f -a "broker" -d 'Run the embedded MQTT broker'
+complete -c mqtk -n "__fish_mqtk_using_subcommand help; and not __fish_seen_subcommand_from broker passwd pub sub rr bench check help" -f -a "passwd" -d 'Manage password files (mosquitto_passwd)'
+complete -c mqtk -n "__fish_mqtk_using_subcommand help; and not __fish_seen_subcommand_from broker passwd pub sub rr bench check help" -f -a "pub" -d 'Publish messages (mosquitto_pub)'
+complete -c mqtk -n "__fish_mqtk_using_subcommand help; and not __fish_seen_subcommand_from broker passwd pub sub rr bench check help" -f -a "sub" -d 'Subscribe and print messages (mosquitto_sub)'
+complete -c mqtk -n "__fish_mqtk_using_subcommand help; and not __fish_seen_subcommand_from broker passwd pub sub rr bench check help" -f -a "rr" -d 'Publish a request and wait for the response (mosquitto_rr)'
+complete -c mqtk -n "__fish_mqtk_using_subcommand help; and not __fish_seen_subcommand_from broker passwd pub sub rr bench check help" -f -a "bench" -d 'Load-test a broker: publishers and subscribers (default), or `pub`, `sub`, `conn`; `merge` combines reports'
+complete -c mqtk -n "__fish_mqtk_using_subcommand help; and not __fish_seen_subcommand_from broker passwd pub sub rr bench check help" -f -a "check" -d 'Probe a broker: which MQTT versions and features it supports, and where its limits are'
+complete -c mqtk -n "__fish_mqtk_using_subcommand help; and not __fish_seen_subcommand_from broker passwd pub sub rr bench check help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mqtk -n "__fish_mqtk_using_subcommand help; and __fish_seen_subcommand_from bench" -f -a "pub" -d 'Publishers only: sent/s, and for QoS 1/2 acked/s with publish-to-ack latency'
 complete -c mqtk -n "__fish_mqtk_using_subcommand help; and __fish_seen_subcommand_from bench" -f -a "sub" -d 'Subscribers only: received/s and end-to-end latency from the payload\'s timestamp'
 complete -c mqtk -n "__fish_mqtk_using_subcommand help; and __fish_seen_subcommand_from bench" -f -a "conn" -d 'Open N connections at a rate and hold them: connect latency, rate, errors'

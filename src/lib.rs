@@ -1,6 +1,6 @@
 //! mqtk: an MQTT toolkit. One codec, one topic module, one transport layer and one
 //! client connection core, shared by the commands (`pub`, `sub`, `rr`, `passwd`,
-//! `bench`, `broker`). ARCHITECTURE.md at the repository root has the map; in short:
+//! `bench`, `check`, `broker`). ARCHITECTURE.md at the repository root has the map; in short:
 //! - `cli`: clap definitions (validation only, no I/O); `settings`: flags resolved
 //!   into plain settings (options files, URLs, `-D`, defaults, cross-flag checks).
 //! - `cmd`: the commands; settings in, exit code out.

@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod broker;
+pub mod check;
 pub mod connect;
 pub mod passwd;
 pub mod r#pub;
@@ -60,6 +61,14 @@ pub enum Command {
         args_override_self = true
     )]
     Bench(Box<bench::BenchArgs>),
+    /// Probe a broker: which MQTT versions and features it supports, and where its
+    /// limits are.
+    #[command(
+        disable_help_flag = true,
+        disable_version_flag = true,
+        args_override_self = true
+    )]
+    Check(Box<check::CheckArgs>),
     /// Write man pages (DIR/man) and shell completions (DIR/completions) generated
     /// from these definitions; `cargo run -q -- generate .` refreshes the committed ones.
     #[command(hide = true)]

@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod broker;
+pub mod check;
 pub mod client;
 pub mod generate;
 pub mod passwd;
@@ -21,6 +22,7 @@ pub fn run(cli: Cli) -> Result<u8, Error> {
         Command::Sub(args) => sub::run(*args),
         Command::Rr(args) => rr::run(*args),
         Command::Bench(args) => bench::run(*args),
+        Command::Check(args) => check::run(*args),
         Command::Generate { dir } => generate::run(&dir),
     }
 }

@@ -122,6 +122,9 @@ fn man_page(cmd: &Command, key: &str, version: &str) -> Vec<u8> {
     if cmd.has_subcommands() {
         out.push(|w| man.render_subcommands_section(w));
     }
+    if key == "check" {
+        out.roff(&probes());
+    }
     if let Some(after) = cmd.get_after_long_help().or(cmd.get_after_help()) {
         let mut r = Roff::new();
         r.control("SH", ["NOTES"]);
@@ -200,6 +203,18 @@ fn exit_status() -> Roff {
         r.control("TP", []);
         r.text([bold(code.to_string())]);
         r.text([roman(ReasonCode(code).description())]);
+    }
+    r
+}
+
+/// PROBES of `mqtk check`, from the catalogue `--list` prints too.
+fn probes() -> Roff {
+    let mut r = Roff::new();
+    r.control("SH", ["PROBES"]);
+    for p in crate::cli::check::PROBES {
+        r.control("TP", []);
+        r.text([bold(p.name), roman(format!(" ({})", p.group))]);
+        r.text([roman(p.about)]);
     }
     r
 }
@@ -356,6 +371,21 @@ mod tests {
         assert!(p.contains("\\fBmqtk bench merge\\fR"), "{p}");
         let bench = page(&files, "man/mqtk-bench.1");
         assert!(bench.contains("mqtk\\-bench\\-merge(1)"), "{bench}");
+    }
+
+    #[test]
+    fn the_check_page_documents_every_probe() {
+        let files = man_pages(crate::cli::Cli::command());
+        let p = page(&files, "man/mqtk-check.1");
+        assert!(p.contains(".SH PROBES"), "{p}");
+        for probe in crate::cli::check::PROBES {
+            let name = probe.name.replace('-', "\\-");
+            assert!(
+                p.contains(&format!(".TP\n\\fB{name}\\fR")),
+                "{name} missing:\n{p}"
+            );
+        }
+        assert!(!page(&files, "man/mqtk-bench.1").contains("PROBES"));
     }
 
     #[test]

@@ -63,6 +63,13 @@ pub fn extra(name: &str) -> Extra {
             options_file: None,
             examples: BROKER_EXAMPLES,
         },
+        "check" => Extra {
+            description: CHECK_DESCRIPTION,
+            usage: None,
+            format: false,
+            options_file: None,
+            examples: CHECK_EXAMPLES,
+        },
         "bench" => Extra {
             description: BENCH_DESCRIPTION,
             usage: None,
@@ -83,7 +90,7 @@ pub fn extra(name: &str) -> Extra {
 const ROOT_DESCRIPTION: &str = "\
 mqtk is an MQTT toolkit in one binary: drop-in replacements for Eclipse Mosquitto's \
 command-line clients (the same flags, output bytes and exit codes), a load generator, \
-and a small embedded MQTT 3.1/3.1.1/5.0 broker.
+a broker checker, and a small embedded MQTT 3.1/3.1.1/5.0 broker.
 
 Invoked through a symlink named after one of mosquitto's tools, mqtk behaves as that \
 tool; install.sh --mosquitto-names creates these symlinks:";
@@ -211,6 +218,72 @@ A broker that requires a password and applies an ACL:
   printf 'user alice\\ntopic readwrite home/#\\n' > acl
   printf 'listener 1883\\nallow_anonymous false\\npassword_file passwd\\nacl_file acl\\n' > mqtk.conf
   mqtk broker -c mqtk.conf";
+
+const CHECK_DESCRIPTION: &str = "\
+Runs a series of probes against a broker and reports what it supports and where its \
+limits are: which MQTT versions connect and what the MQTT 5 CONNACK announces; whether \
+QoS 0, 1 and 2, retained messages, + and # wildcards, shared subscriptions, No Local, \
+Retain As Published, topic aliases, subscription identifiers, wills, persistent \
+sessions, $SYS and message expiry work, measured by publishing and receiving; and the \
+longest topic, the most topic levels, the longest client id, the largest payload and the \
+keepalive the broker grants, found by bisection with a bounded number of attempts. Where \
+an MQTT 5 broker announces a feature or a limit, the report shows the announced value \
+beside the measured one and flags a disagreement. PROBES below lists them all; --only \
+and --skip choose, --list prints the list.
+
+The behaviour and limit probes speak the newest MQTT version the broker accepts, or the \
+one -V gives. Every wait for the broker is bounded by --timeout, and every probe by a \
+budget of such waits: a probe that runs out is reported as timed out and the others go \
+on. Where the answer is that nothing arrives (no $SYS, no will), the probe waits out \
+--timeout once; elsewhere it publishes a marker after the messages under test and \
+decides when the marker arrives.
+
+The probes are polite. Every topic they publish to is under mqtk-check/TAG/, with TAG \
+random for each run, and client ids start with mqtk-check-TAG- (or with -I's prefix). \
+The retained messages and the sessions a probe creates are removed after it, also when \
+it timed out or the run was interrupted (MQTT 5 sessions are created with a 60-second \
+expiry, so they end by themselves should that fail). New connections are at least 20 ms \
+apart, messages go one at a time, payloads stay within --max-payload and topics within \
+1,024 levels.
+
+On standard output comes a table: a mark (✓ supported, ✗ unsupported, – not \
+applicable, ? timed out, ! could not run), the probe, the value measured (≥ when a \
+search reached its ceiling), the value announced, the time in milliseconds and the \
+reason code or message that decided, then the MQTT 5 CONNACK properties and a summary. \
+--json FILE writes the report as JSON as well, and --json - prints it instead of the \
+table. The JSON object holds mqtk (the version), broker, protocol (the version of the \
+probes), prefix, client_id_prefix, connack (the CONNACK properties by name), probes, \
+created (the retained topics and session client ids the run may have created, noted \
+before the packet that would create them, each checked and removed afterwards), \
+left_behind (those it could not remove) and ok. Each probe has \
+name, status (supported, unsupported, not-applicable, timeout or error), value and \
+announced when there is one, ceiling (true when a search stopped at its upper bound: \
+the limit is at least value), disagreement, packet_size (max-payload), reason, ms, and \
+codes (the reason codes of the broker's packets, in order, ×N for repeats).
+
+check exits with 0 when every probe that ran reached its verdict (a feature the broker \
+lacks is a result, not a failure) and nothing was left behind, and with 1 when the \
+broker could not be reached or refused the connection, a probe timed out or could not \
+run, something could not be removed, or the flags are wrong. It uses no other status \
+of the table below.";
+
+const CHECK_EXAMPLES: &str = "\
+Check the broker on localhost:
+
+  mqtk check
+
+Check a TLS broker with a password, and list what it lacks with jq:
+
+  mqtk check -h broker.example -p 8883 --cafile ca.crt -u alice -P s3cret --json - |
+      jq -r '.probes[] | select(.status != \"supported\") | \"\\(.name): \\(.reason)\"'
+
+Only the limits, with a payload ceiling of 16 MiB:
+
+  mqtk check --only max-topic-length,max-client-id-length,max-payload --max-payload 16777216
+
+Everything on MQTT 3.1.1, without waiting for $SYS topics:
+
+  mqtk check -V 311 --skip sys-topics";
 
 const BENCH_DESCRIPTION: &str = "\
 Generates MQTT load against any broker and reports throughput and latency.";

@@ -4,6 +4,7 @@ mod bench;
 mod broker;
 mod broker_edges;
 mod broker_rumqttc;
+mod check;
 mod connect;
 mod docs;
 mod install;
