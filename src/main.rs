@@ -22,7 +22,7 @@ fn main() -> ExitCode {
                 .as_deref()
                 .and_then(|t| mqtk::cli::connect::mosquitto_parse_error(&e, t, &args))
             {
-                eprint!("{text}");
+                mqtk::cmd::print_err(&text);
                 return ExitCode::from(mqtk::exit::FAILURE);
             }
             let _ = e.print();
@@ -43,6 +43,6 @@ fn fail(e: mqtk::exit::Error) -> ExitCode {
     if e.is_broken_pipe() {
         return ExitCode::from(mqtk::exit::OK);
     }
-    eprint!("{}", e.message());
+    mqtk::cmd::print_err(&e.message());
     ExitCode::from(e.exit_code())
 }

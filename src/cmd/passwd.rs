@@ -19,8 +19,7 @@ pub fn run(args: PasswdArgs) -> Result<u8, Error> {
     let inv = match args.parse(as_mosquitto) {
         Ok(inv) => inv,
         Err(ParseError::Usage) => {
-            print!("{USAGE}");
-            let _ = io::stdout().flush();
+            super::print_out(USAGE);
             return Ok(exit::FAILURE);
         }
         Err(ParseError::Error(msg)) => return Err(Error::Usage(msg)),
@@ -45,7 +44,7 @@ pub fn run(args: PasswdArgs) -> Result<u8, Error> {
     if let Some(Err(e)) = file.map(fs::canonicalize)
         && e.kind() != io::ErrorKind::NotFound
     {
-        eprintln!("Error reading password file: {}", strerror(&e));
+        super::print_err(&format!("Error reading password file: {}\n", strerror(&e)));
         return Ok(exit::FAILURE);
     }
     match inv.action {
@@ -126,7 +125,7 @@ fn ask(reenter: bool) -> Result<Vec<u8>, u8> {
     if reenter {
         let second = read_one("Reenter password: ").ok_or_else(empty)?;
         if first != second {
-            eprintln!("Error: Passwords do not match.");
+            super::print_err("Error: Passwords do not match.\n");
             return Err(MISMATCH);
         }
     }
@@ -134,7 +133,7 @@ fn ask(reenter: bool) -> Result<Vec<u8>, u8> {
 }
 
 fn empty() -> u8 {
-    eprintln!("Error: Empty password.");
+    super::print_err("Error: Empty password.\n");
     exit::FAILURE
 }
 
@@ -162,15 +161,14 @@ fn read_one(prompt: &str) -> Option<Vec<u8>> {
             .ok()?
             .into_bytes()
     } else {
-        print!("{prompt}");
-        let _ = io::stdout().flush();
+        super::print_out(prompt);
         let mut line = Vec::new();
         io::stdin().lock().read_until(b'\n', &mut line).ok()?;
         while matches!(line.last(), Some(b'\n' | b'\r')) {
             line.pop();
         }
         if !line.is_empty() {
-            println!();
+            super::print_out("\n");
         }
         line
     };
@@ -240,7 +238,10 @@ fn set(
 fn delete(file: &Path, user: &[u8]) -> Result<u8, Error> {
     let mut f = load(file, true)?;
     if !f.delete(user) {
-        eprintln!("Warning: User {} not found in password file.", lossy(user));
+        super::print_err(&format!(
+            "Warning: User {} not found in password file.\n",
+            lossy(user)
+        ));
         return Ok(exit::FAILURE);
     }
     replace(file, &f.to_bytes()).map_err(write_error)?;
@@ -255,9 +256,9 @@ fn update(params: &HashParams, file: &Path) -> Result<u8, Error> {
         replace(file, &f.to_bytes()).map_err(write_error)?;
     }
     if already > 0 {
-        eprintln!(
-            "Warning: {already} line(s) already hashed, left unchanged (mosquitto_passwd would hash them again)."
-        );
+        super::print_err(&format!(
+            "Warning: {already} line(s) already hashed, left unchanged (mosquitto_passwd would hash them again).\n"
+        ));
     }
     Ok(exit::OK)
 }

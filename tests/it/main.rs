@@ -20,5 +20,6 @@ mod publish;
 mod readme;
 mod reliability;
 mod rr;
+mod stdio;
 mod subscribe;
 mod util;

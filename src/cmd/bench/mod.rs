@@ -101,17 +101,20 @@ pub fn run(args: BenchArgs) -> Result<u8, Error> {
             if let Some(path) = &m.json {
                 report::write(path, &merged).map_err(Error::Failed)?;
             }
-            print!("{}", report::summary(&merged));
+            crate::cmd::print_out(&report::summary(&merged));
             return Ok(crate::exit::OK);
         }
     };
     if load.conn.version {
-        println!("mqtk bench version {}", env!("CARGO_PKG_VERSION"));
+        crate::cmd::print_out(&format!(
+            "mqtk bench version {}\n",
+            env!("CARGO_PKG_VERSION")
+        ));
         return Ok(crate::exit::OK);
     }
     let settings = resolve(mode, &load)?;
     let r = run::measure(settings)?;
-    print!("{}", report::summary(&r));
+    crate::cmd::print_out(&report::summary(&r));
     if r.totals.connects_ok == 0 {
         return Err(Error::Failed("no client could connect.".into()));
     }
