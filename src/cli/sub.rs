@@ -179,7 +179,8 @@ pub fn parse_sub_topic(s: &str) -> Result<String, String> {
 fn parse_filter_out(s: &str) -> Result<String, String> {
     if !valid_filter(s) {
         return Err(format!(
-            "Error: Invalid filter topic '{s}', are all '+' and '#' wildcards correct?\n"
+            "{}\n",
+            crate::topic::invalid_topic_message("filter topic", s, crate::topic::FILTER_HINT)
         ));
     }
     Ok(s.to_string())
@@ -188,7 +189,8 @@ fn parse_filter_out(s: &str) -> Result<String, String> {
 fn parse_unsub_topic(s: &str) -> Result<String, String> {
     if !valid_filter(s) {
         return Err(format!(
-            "Error: Invalid unsubscribe topic '{s}', are all '+' and '#' wildcards correct?\n"
+            "{}\n",
+            crate::topic::invalid_topic_message("unsubscribe topic", s, crate::topic::FILTER_HINT)
         ));
     }
     Ok(s.to_string())

@@ -190,6 +190,42 @@ fn usage_errors_match_mosquitto_pub() {
     }
 }
 
+/// A topic longer than MQTT's 65,535 bytes is called too long, and only its start is
+/// shown (mosquitto echoes all of it and speaks of wildcards or of malformed UTF-8),
+/// wherever a topic is given.
+#[test]
+fn an_overlong_topic_is_called_too_long() {
+    let sb = Sandbox::new();
+    let long = "t".repeat(70_000);
+    let start = "t".repeat(40);
+    for (args, what, tool) in [
+        (vec!["pub", "-t", &long, "-m", "x"], "publish topic", "pub"),
+        (
+            vec!["pub", "-t", "a", "-m", "x", "--will-topic", &long],
+            "will topic",
+            "pub",
+        ),
+        (vec!["sub", "-t", &long], "subscription topic", "sub"),
+        (vec!["sub", "-t", "a", "-T", &long], "filter topic", "sub"),
+        (vec!["sub", "-U", &long], "unsubscribe topic", "sub"),
+        (
+            vec!["rr", "-t", "a", "-m", "x", "-e", &long],
+            "response topic",
+            "rr",
+        ),
+    ] {
+        let out = run_with_timeout(sb.mqtk().args(&args), T);
+        assert_code(&out, 1);
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr),
+            format!(
+                "Error: Invalid {what} '{start}…': too long (70000 bytes, at most 65535).\n\n\
+                 Use 'mqtk {tool} --help' to see usage.\n"
+            ),
+        );
+    }
+}
+
 /// A failed name lookup, run in a network namespace of its own (`unshare -rn`, only a
 /// down loopback inside): the lookup fails on this machine, so no DNS query leaves it.
 #[test]
