@@ -10,9 +10,6 @@ use crate::exit::{self, Error, strerror};
 use crate::passwd::file::{FileError, PasswdFile, WriteError, replace};
 use crate::passwd::hash::{Hash, HashParams};
 
-/// mosquitto_passwd's exit status when the two passwords typed differ.
-const MISMATCH: u8 = 2;
-
 pub fn run(args: PasswdArgs) -> Result<u8, Error> {
     let argv0 = std::env::args_os().next().unwrap_or_default();
     let as_mosquitto = crate::cli::invoked_as(&argv0) == Some("mosquitto_passwd");
@@ -126,7 +123,7 @@ fn ask(reenter: bool) -> Result<Vec<u8>, u8> {
         let second = read_one("Reenter password: ").ok_or_else(empty)?;
         if first != second {
             super::print_err("Error: Passwords do not match.\n");
-            return Err(MISMATCH);
+            return Err(exit::PASSWD_MISMATCH);
         }
     }
     Ok(first)

@@ -281,7 +281,17 @@ HOME :: ~/.config is $HOME/.config when XDG_CONFIG_HOME is unset.
 SSLKEYLOGFILE :: Without --tls-keylog, the file to append TLS session secrets to (as \
 curl reads it); ignored when the connection does not use TLS.";
 
-/// The paragraphs before the exit-status list.
-pub const EXIT_STATUS_INTRO: &str = "\
-Zero on success, non-zero on error. When the broker refuses the connection at the MQTT \
-level, the exit status is the CONNACK code, as with mosquitto's clients.";
+/// The paragraph before a client's exit-status list.
+pub const EXIT_STATUS_CLIENTS: &str = "\
+Zero on success, non-zero on error, as with mosquitto's clients (2.1): a failure before \
+the connection is made exits 1; after it, libmosquitto's error number (MOSQ_ERR_*), with \
+mosquitto's words on the first line of standard error and mqtk's reason, when it has a \
+more specific one, on the second. When the broker refuses the connection at the MQTT \
+level, the exit status is the CONNACK code.";
+
+/// The paragraph before the exit-status list of mqtk itself.
+pub const EXIT_STATUS_ROOT: &str = "\
+Each command's page lists the statuses it exits with; mqtk itself:";
+
+/// The paragraph before the other commands' exit-status lists.
+pub const EXIT_STATUS_INTRO: &str = "Zero on success, non-zero on error:";

@@ -6,6 +6,7 @@ mod broker_edges;
 mod broker_rumqttc;
 mod connect;
 mod docs;
+mod exit_status;
 mod install;
 mod interop;
 mod keylog;

@@ -798,9 +798,9 @@ fn every_transport_reaches_the_in_process_broker() {
         ]),
         T,
     );
-    assert_code(&out, 1);
+    assert_code(&out, 8);
     assert!(
-        String::from_utf8_lossy(&out.stderr).starts_with("Unable to connect (A TLS error occurred"),
+        String::from_utf8_lossy(&out.stderr).starts_with("Error: A TLS error occurred\n"),
         "{}",
         describe(&out)
     );

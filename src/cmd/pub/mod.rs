@@ -208,13 +208,19 @@ impl Publisher<'_> {
             }
             Err(e) => e,
         };
+        // mosquitto_pub 2.1 ends on the loss itself (exit 7, its words first); mqtk
+        // tried again, and says how that went.
         if quiet {
-            return Err(Error::Silent(exit::FAILURE));
+            return Err(Error::Silent(exit::MOSQ_ERR_CONN_LOST));
         }
         let last = words::connect_failure(&failure, version, false).message();
+        let last: Vec<&str> = last
+            .lines()
+            .map(|l| l.trim_start_matches("Error: ").trim_end_matches('.'))
+            .collect();
         let mut text = format!(
-            "Error: The connection was lost and could not be re-established ({}).\n",
-            last.trim_end().trim_start_matches("Error: ")
+            "Error: The connection was lost\nError: It could not be re-established ({}).\n",
+            last.join(": ")
         );
         let unconfirmed = self.client.connection().in_flight();
         if unconfirmed > 0 {
@@ -224,7 +230,7 @@ impl Publisher<'_> {
         }
         Err(Error::Verbatim {
             text,
-            code: exit::FAILURE,
+            code: exit::MOSQ_ERR_CONN_LOST,
         })
     }
 
