@@ -25,6 +25,13 @@ fn main() -> ExitCode {
                 mqtk::cmd::print_err(&text);
                 return ExitCode::from(mqtk::exit::FAILURE);
             }
+            // bench's errors are one line, as its other errors are.
+            if args.get(1).is_some_and(|a| a == "bench")
+                && let Some(line) = mqtk::cli::bench::parse_error_line(&e)
+            {
+                mqtk::cmd::print_err(&line);
+                return ExitCode::from(mqtk::exit::FAILURE);
+            }
             let _ = e.print();
             return ExitCode::from(match tool.as_deref() {
                 _ if e.use_stderr() => mqtk::exit::FAILURE,

@@ -419,6 +419,15 @@ fn invalid_flags_exit_1_with_a_clear_error() {
         (&["conn", "--rate", "5"][..], "--connect-rate"),
         (&["--ifaddr", "nonsense"][..], "--ifaddr"),
         (&["--warmup", "-1"][..], "--warmup"),
+        (
+            &["--warmup", "5", "--duration", "1"][..],
+            "shorter than --duration",
+        ),
+        (&["-k", "2"][..], "keepalive"),
+        (&["--bogus"][..], "'--bogus'"),
+        (&["-V", "5", "-D", "foo", "a", "b"][..], "foo"),
+        (&["sub", "-s", "64"][..], "bench sub does not take -s"),
+        (&["pub", "-o", "opts"][..], "options file"),
     ] {
         let out = run_with_timeout(&mut bench(&sb, 1, args), T);
         assert_code(&out, 1);
@@ -428,6 +437,13 @@ fn invalid_flags_exit_1_with_a_clear_error() {
             "{args:?}: want {text:?} in {}",
             describe(&out)
         );
+        // One line, one prefix (no "Error: Error:", no clap blank lines).
+        assert!(
+            err.starts_with("Error: ") && err.matches("Error:").count() == 1,
+            "{args:?}: {}",
+            describe(&out)
+        );
+        assert_eq!(err.lines().count(), 1, "{args:?}: {}", describe(&out));
         assert!(out.stdout.is_empty(), "{args:?}: {}", describe(&out));
     }
 }
@@ -757,4 +773,117 @@ fn a_stalled_broker_shows_in_latency_coordinated_omission_corrected() {
         "max {} ms",
         ack.max_ms
     );
+}
+
+/// The load flags a mode does not take, each with a value, by clap id.
+const MODE_FLAGS: &[(&str, &[&str])] = &[
+    ("subscribers", &["--subscribers", "2"]),
+    ("topic", &["-t", "x/%i"]),
+    ("qos", &["-q", "1"]),
+    ("size", &["-s", "64"]),
+    ("retain", &["-r"]),
+    ("rate", &["--rate", "10"]),
+    ("interval", &["-I", "5"]),
+    ("limit", &["-L", "5"]),
+    ("warmup", &["--warmup", "1"]),
+    ("drain", &["--drain", "1"]),
+    ("max_inflight", &["-M", "5"]),
+];
+
+/// `mqtk bench [MODE] ARGS`, parsed and resolved (nothing connects).
+fn resolve(
+    mode: Option<&str>,
+    args: &[&str],
+) -> Result<mqtk::cmd::bench::BenchSettings, mqtk::exit::Error> {
+    use clap::Parser;
+    use mqtk::cli::bench::BenchMode;
+    use mqtk::cmd::bench::Mode;
+    let argv: Vec<&str> = ["mqtk", "bench"]
+        .into_iter()
+        .chain(mode)
+        .chain(args.iter().copied())
+        .collect();
+    let cli = mqtk::cli::Cli::try_parse_from(&argv).unwrap_or_else(|e| panic!("{argv:?}: {e}"));
+    let mqtk::cli::Command::Bench(b) = cli.command else {
+        panic!("not bench")
+    };
+    let (mode, load) = match b.mode {
+        None => (Mode::PubSub, b.load),
+        Some(BenchMode::Pub(a)) => (Mode::Pub, *a),
+        Some(BenchMode::Sub(a)) => (Mode::Sub, *a),
+        Some(BenchMode::Conn(a)) => (Mode::Conn, *a),
+        Some(BenchMode::Merge(_)) => panic!("merge"),
+    };
+    mqtk::cmd::bench::resolve(mode, &load)
+}
+
+/// Each mode's help lists exactly the flags the mode takes: the others are hidden
+/// there and refused when given (bench's -o and -d everywhere), and the defaults the
+/// help names are the ones the settings get.
+#[test]
+fn each_modes_help_lists_what_it_takes_with_the_defaults_it_uses() {
+    use clap::CommandFactory;
+    use mqtk::cli::bench::{NOT_IN_CONN, NOT_IN_PUB, NOT_IN_SUB};
+    let mut root = mqtk::cli::Cli::command();
+    root.build();
+    let bench = root.find_subcommand("bench").unwrap();
+    for (mode, not_in) in [
+        (None, &[][..]),
+        (Some("pub"), NOT_IN_PUB),
+        (Some("sub"), NOT_IN_SUB),
+        (Some("conn"), NOT_IN_CONN),
+    ] {
+        let cmd = mode.map_or(bench, |m| bench.find_subcommand(m).unwrap());
+        let visible: Vec<&str> = cmd
+            .get_arguments()
+            .filter(|a| !a.is_hide_set())
+            .map(|a| a.get_id().as_str())
+            .collect();
+        for (id, args) in MODE_FLAGS {
+            let hidden = not_in.contains(id);
+            assert_eq!(!visible.contains(id), hidden, "{mode:?}: {id}");
+            let r = resolve(mode, args);
+            if hidden {
+                let e = r.err().unwrap_or_else(|| panic!("{mode:?} took {args:?}"));
+                assert!(e.message().contains("does not take"), "{}", e.message());
+            } else {
+                assert!(
+                    r.is_ok(),
+                    "{mode:?} {args:?}: {:?}",
+                    r.err().map(|e| e.message())
+                );
+            }
+        }
+        for (id, flag) in [("options_file", ["-o", "f"]), ("debug", ["-d", "-d"])] {
+            assert!(!visible.contains(&id), "{mode:?}: {id}");
+            assert!(resolve(mode, &flag[..1 + usize::from(id == "options_file")]).is_err());
+        }
+        let help = cmd.clone().render_help().to_string();
+        let s = resolve(mode, &[]).unwrap();
+        let mut defaults = vec![];
+        if !not_in.contains(&"topic") {
+            defaults.push(format!("else {}", s.topic));
+        }
+        if !not_in.contains(&"qos") {
+            defaults.push(format!("[default: {}]", s.qos as u8));
+        }
+        if !not_in.contains(&"size") {
+            defaults.push(format!("[default: {}]", s.size));
+        }
+        if !not_in.contains(&"max_inflight") {
+            defaults.push(format!("[default: {}]", s.inflight));
+        }
+        if !not_in.contains(&"drain") {
+            defaults.push(format!("[default: {}]", s.drain.as_secs_f64()));
+        }
+        if !not_in.contains(&"warmup") {
+            defaults.push(format!("[default: {}]", s.warmup.as_secs_f64()));
+        }
+        let flat = help.split_whitespace().collect::<Vec<_>>().join(" ");
+        for d in defaults {
+            assert!(flat.contains(&d), "{mode:?}: {d:?} not in\n{help}");
+        }
+        // `-c` is bench's clients, not the mosquitto flag the -x help used to name.
+        assert!(flat.contains("-1 with --disable-clean-session"), "{help}");
+    }
 }
