@@ -397,6 +397,77 @@ fn merge_adds_reports_exactly() {
     );
 }
 
+/// One run merged twice would count twice: refused, naming the files. Runs with
+/// different settings merge with a warning naming the fields that differ.
+#[test]
+fn merge_refuses_a_run_twice_and_warns_when_runs_differ() {
+    let b = TestBroker::start();
+    let sb = Sandbox::new();
+    let (a, c) = (sb.file("a.json"), sb.file("c.json"));
+    for (path, qos) in [(&a, "0"), (&c, "1")] {
+        let out = run_with_timeout(
+            bench(&sb, b.port(), &["pub", "-L", "20", "-q", qos, "--json"]).arg(path),
+            T,
+        );
+        assert_code(&out, 0);
+    }
+    let merge =
+        |files: &[&Path]| run_with_timeout(sb.mqtk().args(["bench", "merge"]).args(files), T);
+    let out = merge(&[&a, &a]);
+    assert_code(&out, 1);
+    let id = &report(&a).run_ids[0];
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!(
+            "Error: {0} and {0} hold the same run (run id {id}); merged twice, it would be counted twice.\n",
+            a.display()
+        )
+    );
+    assert!(out.stdout.is_empty());
+    let out = merge(&[&a, &c]);
+    assert_code(&out, 0);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with("Warning: the merged runs differ in qos (0, 1): ")
+            && err.lines().count() == 1,
+        "{}",
+        describe(&out)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .contains("note          the merged runs differ in qos")
+    );
+}
+
+/// The summary counts in words ("1 publisher"), gives no rate for a window under
+/// 0.1 s, and describes a subscriber run by what subscribers choose.
+#[test]
+fn summary_words_and_rates() {
+    let b = TestBroker::start();
+    let sb = Sandbox::new();
+    let (out, r) = run_bench(&sb, b.port(), &["pub", "-L", "1"], 0);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.starts_with("mqtk bench pub: 1 publisher, QoS 0, 256 B, unpaced, "),
+        "{text}"
+    );
+    // One message: its window is the time from the start signal to its write.
+    let sent = if r.measured_s < 0.1 { "1 (–)" } else { "1 (" };
+    assert!(
+        text.contains(&format!("  sent          {sent}")),
+        "{r:?}\n{text}"
+    );
+    let (out, _) = run_bench(&sb, b.port(), &["sub", "-t", "x/+", "--duration", "0.2"], 0);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.starts_with(&format!(
+            "mqtk bench sub: 1 subscriber to x/+, QoS 0, 127.0.0.1:{} (MQTT 3.1.1)\n",
+            b.port()
+        )),
+        "{text}"
+    );
+}
+
 #[test]
 fn merge_of_a_bad_file_fails_clearly() {
     let sb = Sandbox::new();

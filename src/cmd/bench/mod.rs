@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use crate::cli::bench::{
     BenchArgs, BenchMode, DEFAULT_DRAIN_S, DEFAULT_INFLIGHT, DEFAULT_QOS, DEFAULT_SIZE,
-    DEFAULT_TOPIC, DEFAULT_WARMUP_S, LoadArgs, NOT_IN_CONN, NOT_IN_PUB, NOT_IN_SUB,
+    DEFAULT_TOPIC, DEFAULT_WARMUP_S, LoadArgs, MergeArgs, NOT_IN_CONN, NOT_IN_PUB, NOT_IN_SUB,
 };
 use crate::cli::connect::ConnectArgs;
 use crate::codec::QoS;
@@ -95,18 +95,7 @@ pub fn run(args: BenchArgs) -> Result<u8, Error> {
         Some(BenchMode::Pub(a)) => (Mode::Pub, *a),
         Some(BenchMode::Sub(a)) => (Mode::Sub, *a),
         Some(BenchMode::Conn(a)) => (Mode::Conn, *a),
-        Some(BenchMode::Merge(m)) => {
-            let mut reports = Vec::new();
-            for path in &m.reports {
-                reports.push(report::read(path).map_err(Error::Failed)?);
-            }
-            let merged = report::merge(&reports).map_err(Error::Failed)?;
-            if let Some(path) = &m.json {
-                report::write(path, &merged).map_err(Error::Failed)?;
-            }
-            crate::cmd::print_out(&report::summary(&merged));
-            return Ok(crate::exit::OK);
-        }
+        Some(BenchMode::Merge(m)) => return merge(&m),
     };
     if load.conn.version {
         crate::cmd::print_out(&format!(
@@ -121,6 +110,24 @@ pub fn run(args: BenchArgs) -> Result<u8, Error> {
     if r.totals.connects_ok == 0 {
         return Err(Error::Failed("no client could connect.".into()));
     }
+    Ok(crate::exit::OK)
+}
+
+/// `mqtk bench merge`: the merged summary on stdout, warnings on stderr.
+fn merge(m: &MergeArgs) -> Result<u8, Error> {
+    let mut inputs = Vec::new();
+    for path in &m.reports {
+        let r = report::read(path).map_err(Error::Failed)?;
+        inputs.push((path.display().to_string(), r));
+    }
+    let merged = report::merge(&inputs).map_err(Error::Failed)?;
+    for w in &merged.warnings {
+        crate::cmd::print_err(&format!("Warning: {w}.\n"));
+    }
+    if let Some(path) = &m.json {
+        report::write(path, &merged.report).map_err(Error::Failed)?;
+    }
+    crate::cmd::print_out(&report::summary(&merged.report));
     Ok(crate::exit::OK)
 }
 

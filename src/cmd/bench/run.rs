@@ -465,11 +465,13 @@ fn build_report(
     limit_notes(&st, &mut notes);
     Report {
         mqtk_version: env!("CARGO_PKG_VERSION").to_string(),
+        run_ids: vec![report::new_run_id()],
         mode,
         settings: vec![run_settings],
         start_unix_ms: start_ns / 1_000_000,
         elapsed_s: start.elapsed().as_secs_f64(),
         measured_s: secs(m.ns),
+        ramp_s: m.ramp_s,
         totals: totals(sh, &st),
         rates: rates(&st, m),
         latency: latencies(&sh.s, &st),
