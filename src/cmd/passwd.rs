@@ -5,7 +5,7 @@ use std::fs::{self, OpenOptions};
 use std::io::{self, BufRead, IsTerminal, Read, Write};
 use std::path::Path;
 
-use crate::cli::passwd::{Action, ParseError, PasswdArgs, Target, USAGE};
+use crate::cli::passwd::{Action, ParseError, PasswdArgs, Target, usage};
 use crate::exit::{self, Error, strerror};
 use crate::passwd::file::{FileError, PasswdFile, WriteError, replace};
 use crate::passwd::hash::{Hash, HashParams};
@@ -16,7 +16,12 @@ pub fn run(args: PasswdArgs) -> Result<u8, Error> {
     let inv = match args.parse(as_mosquitto) {
         Ok(inv) => inv,
         Err(ParseError::Usage) => {
-            super::print_out(USAGE);
+            let tool = if as_mosquitto {
+                "mosquitto_passwd"
+            } else {
+                "mqtk passwd"
+            };
+            super::print_out(&usage(tool));
             return Ok(exit::FAILURE);
         }
         Err(ParseError::Error(msg)) => return Err(Error::Usage(msg)),

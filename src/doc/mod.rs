@@ -109,7 +109,7 @@ fn man_page(cmd: &Command, key: &str, version: &str) -> Vec<u8> {
         multicall_list(&mut r);
     }
     out.roff(&r);
-    if let Some(usage) = extra.usage {
+    if let Some(usage) = &extra.usage {
         let mut r = Roff::new();
         r.control("SH", ["USAGE"]);
         verbatim(&mut r, usage.trim_end().lines());

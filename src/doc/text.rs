@@ -10,7 +10,7 @@ pub struct Extra {
     /// Paragraphs appended to DESCRIPTION.
     pub description: &'static str,
     /// A USAGE section shown verbatim (for commands with their own grammar).
-    pub usage: Option<&'static str>,
+    pub usage: Option<String>,
     /// Whether the page gets the OUTPUT FORMAT section (the `-F` language).
     pub format: bool,
     /// Whether the page gets the options-file FILES section (pub, sub, rr).
@@ -51,7 +51,7 @@ pub fn extra(name: &str) -> Extra {
         },
         "passwd" => Extra {
             description: PASSWD_DESCRIPTION,
-            usage: Some(crate::cli::passwd::USAGE),
+            usage: Some(crate::cli::passwd::usage("mqtk passwd")),
             format: false,
             options_file: None,
             examples: PASSWD_EXAMPLES,
