@@ -147,7 +147,7 @@ complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -l version -d 'Print the 
 complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -s E -d 'Exit once all subscriptions have been acknowledged by the broker'
 complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -s R -d 'Do not print stale messages (those with retain set)'
 complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -l retained-only -d 'Only handle retained messages; exit at the first message that is not retained'
-complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -l remove-retained -d 'Clear every retained message received (except those -T filters out)'
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -l remove-retained -d 'Clear every retained message received (except those -T filters out). With -C or --retained-only, exit 0 once the deletions are acknowledged (mosquitto_sub runs on until -W or a signal)'
 complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -l retain-as-published -d 'Subscribe with "retain as published" (MQTT v5)'
 complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -s v -l verbose -d 'Print published messages verbosely (topic, then payload)'
 complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -s N -d 'Do not add an end of line character when printing the payload'

@@ -45,7 +45,9 @@ pub struct SubArgs {
     /// Only handle retained messages; exit at the first message that is not retained.
     #[arg(long = "retained-only", help_heading = "Subscription")]
     pub retained_only: bool,
-    /// Clear every retained message received (except those -T filters out).
+    /// Clear every retained message received (except those -T filters out). With -C or
+    /// --retained-only, exit 0 once the deletions are acknowledged (mosquitto_sub runs on
+    /// until -W or a signal).
     #[arg(long = "remove-retained", help_heading = "Subscription")]
     pub remove_retained: bool,
     /// Subscribe with "retain as published" (MQTT v5).

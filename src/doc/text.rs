@@ -138,7 +138,13 @@ Publish with MQTT v5 properties:
 const SUB_DESCRIPTION: &str = "\
 Subscribes to one or more topic filters and prints each message received, until \
 interrupted, -C messages have arrived, or -W seconds have passed. Flags, output bytes \
-and exit statuses are mosquitto_sub's.";
+and exit statuses are mosquitto_sub's (2.1).
+
+One difference on purpose: with --remove-retained, when -C or --retained-only says to \
+stop (--retained-only at the first message that is not retained, such as the broker \
+echoing one of the deletions), mqtk sub waits until its deletions are acknowledged, \
+disconnects and exits 0. mosquitto_sub stops handling messages then, but does not \
+disconnect: it runs on until -W (exit status 27) or a signal.";
 
 const SUB_EXAMPLES: &str = "\
 Print every message under home/, with its topic:
@@ -153,7 +159,8 @@ Wait at most 10 seconds for one message (exit status 27 on timeout):
 
   mqtk sub -t jobs/done -C 1 -W 10
 
-Delete every retained message under home/:
+Delete every retained message under home/ (exit status 0 once they are deleted, or 27 \
+after 2 seconds when there were none):
 
   mqtk sub -t 'home/#' --remove-retained --retained-only -W 2";
 
