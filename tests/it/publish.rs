@@ -871,3 +871,70 @@ fn options_file_error_names_the_invoked_tool() {
         describe(&out)
     );
 }
+
+/// Where mqtk pub chooses differently from mosquitto_pub (README, "Differences from
+/// mosquitto"): QoS 1 messages in flight are not capped at 20 (a 3.x broker gets up
+/// to 65,535, within 1 MiB of payload), numbers are read whole (`-p 12abc` is not
+/// port 12), and an empty topic is refused before connecting.
+#[test]
+fn pub_window_and_strict_arguments() {
+    use std::io::Write as _;
+    use std::net::TcpListener;
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        crate::pub_packets::read_packet(&mut s).unwrap(); // CONNECT
+        s.write_all(&[0x20, 0x02, 0x00, 0x00]).unwrap();
+        // Count QoS 1 PUBLISHes, acknowledging none.
+        let mut n = 0;
+        while let Some(p) = crate::pub_packets::read_packet(&mut s) {
+            if p[0] == 0x32 {
+                n += 1;
+                if n == 100 {
+                    let _ = tx.send(());
+                }
+            }
+        }
+    });
+    let sb = Sandbox::new();
+    let mut child = pub_cmd(&sb, port)
+        .args(["-t", "w", "-q", "1", "-l"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let lines: String = (0..100).map(|i| format!("{i}\n")).collect();
+    child
+        .stdin
+        .as_mut()
+        .unwrap()
+        .write_all(lines.as_bytes())
+        .unwrap();
+    let all_sent = rx.recv_timeout(T);
+    let _ = child.kill();
+    let _ = child.wait();
+    all_sent.expect("100 unacknowledged QoS 1 messages in flight (mosquitto_pub stops at 20)");
+
+    let closed = free_port().to_string();
+    for (args, want) in [
+        (
+            &["-p", "12abc", "-t", "a", "-m", "x"][..],
+            "Error: Invalid port given: 12abc\n",
+        ),
+        (
+            &["-p", &closed, "-t", "", "-m", "x"],
+            "Error: Invalid input. Does your topic contain '+' or '#'?\n",
+        ),
+    ] {
+        let out = run_with_timeout(sb.mqtk().arg("pub").args(args), T);
+        assert_code(&out, 1);
+        assert!(
+            String::from_utf8_lossy(&out.stderr).starts_with(want),
+            "{args:?}: {}",
+            describe(&out)
+        );
+    }
+}
