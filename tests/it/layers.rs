@@ -217,7 +217,11 @@ fn no_panicking_print_macros() {
             }
         }
     }
-    assert!(found.is_empty(), "print macros that can panic:\n{}", found.join("\n"));
+    assert!(
+        found.is_empty(),
+        "print macros that can panic:\n{}",
+        found.join("\n")
+    );
     assert!(prints_with_a_panicking_macro("    eprintln!(\"x\");"));
     assert!(!prints_with_a_panicking_macro("    // eprintln!(\"x\");"));
 }
