@@ -127,7 +127,7 @@ _mqtk() {
             return 0
             ;;
         mqtk__subcmd__bench)
-            opts="-h -p -u -P -k -x -V -A -o -D -d -c -n -t -q -s -r -I -L -M -i --host --port --username --pw --keepalive --protocol-version --nodelay --mptcp --unix --ws --proxy --will-topic --will-payload --will-qos --will-retain --property --cafile --capath --cert --key --keyform --ciphers --tls-version --insecure --tls-alpn --tls-use-os-certs --no-tls --tls-engine --tls-engine-kpass-sha1 --psk --psk-identity --tls-keylog --debug --help --version --clients --subscribers --start-number --connect-rate --connect-timeout --ifaddr --topic --qos --size --retain --rate --interval --limit --duration --warmup --drain --json --disable-clean-session --url --inflight --id --id-prefix --quiet pub sub conn merge help"
+            opts="-h -p -u -P -k -V -A -c -n -t -q -s -r -I -L -M -x -D -i -o -d --host --port --username --pw --keepalive --protocol-version --nodelay --mptcp --unix --ws --proxy --will-topic --will-payload --will-qos --will-retain --cafile --capath --cert --key --keyform --ciphers --tls-version --insecure --tls-alpn --tls-use-os-certs --no-tls --tls-engine --tls-engine-kpass-sha1 --psk --psk-identity --tls-keylog --help --version --clients --subscribers --start-number --connect-rate --connect-timeout --ifaddr --topic --qos --size --retain --rate --interval --limit --duration --warmup --drain --json --disable-clean-session --url --inflight --property --id --id-prefix --quiet --debug pub sub conn merge help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -173,10 +173,6 @@ _mqtk() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                -x)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --protocol-version)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -193,10 +189,6 @@ _mqtk() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                -o)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --proxy)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -210,14 +202,6 @@ _mqtk() {
                     return 0
                     ;;
                 --will-qos)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --property)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                -D)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -377,6 +361,18 @@ _mqtk() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                -x)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --property)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -D)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --id)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -389,6 +385,10 @@ _mqtk() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                -o)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -397,7 +397,7 @@ _mqtk() {
             return 0
             ;;
         mqtk__subcmd__bench__subcmd__conn)
-            opts="-h -p -u -P -k -x -V -A -o -D -d -c -n -t -q -s -r -I -L -M -i --host --port --username --pw --keepalive --protocol-version --nodelay --mptcp --unix --ws --proxy --will-topic --will-payload --will-qos --will-retain --property --cafile --capath --cert --key --keyform --ciphers --tls-version --insecure --tls-alpn --tls-use-os-certs --no-tls --tls-engine --tls-engine-kpass-sha1 --psk --psk-identity --tls-keylog --debug --help --version --clients --subscribers --start-number --connect-rate --connect-timeout --ifaddr --topic --qos --size --retain --rate --interval --limit --duration --warmup --drain --json --disable-clean-session --url --inflight --id --id-prefix --quiet"
+            opts="-h -p -u -P -k -V -A -n -t -q -s -r -I -L -M -x -i -o -d -D -c --host --port --username --pw --keepalive --protocol-version --nodelay --mptcp --unix --ws --proxy --will-topic --will-payload --will-qos --will-retain --cafile --capath --cert --key --keyform --ciphers --tls-version --insecure --tls-alpn --tls-use-os-certs --no-tls --tls-engine --tls-engine-kpass-sha1 --psk --psk-identity --tls-keylog --help --version --subscribers --start-number --connect-rate --connect-timeout --ifaddr --topic --qos --size --retain --rate --interval --limit --warmup --drain --json --disable-clean-session --inflight --id --id-prefix --quiet --debug --property --url --clients --duration"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -443,10 +443,6 @@ _mqtk() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                -x)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --protocol-version)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -463,10 +459,6 @@ _mqtk() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                -o)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --proxy)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -480,14 +472,6 @@ _mqtk() {
                     return 0
                     ;;
                 --will-qos)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --property)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                -D)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -540,14 +524,6 @@ _mqtk() {
                     return 0
                     ;;
                 --tls-keylog)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --clients)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                -c)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -619,10 +595,6 @@ _mqtk() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --duration)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --warmup)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -635,15 +607,15 @@ _mqtk() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --url)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --inflight)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 -M)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -x)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -656,6 +628,34 @@ _mqtk() {
                     return 0
                     ;;
                 --id-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --property)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -D)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --clients)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -c)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --duration)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -769,7 +769,7 @@ _mqtk() {
             return 0
             ;;
         mqtk__subcmd__bench__subcmd__pub)
-            opts="-h -p -u -P -k -x -V -A -o -D -d -c -n -t -q -s -r -I -L -M -i --host --port --username --pw --keepalive --protocol-version --nodelay --mptcp --unix --ws --proxy --will-topic --will-payload --will-qos --will-retain --property --cafile --capath --cert --key --keyform --ciphers --tls-version --insecure --tls-alpn --tls-use-os-certs --no-tls --tls-engine --tls-engine-kpass-sha1 --psk --psk-identity --tls-keylog --debug --help --version --clients --subscribers --start-number --connect-rate --connect-timeout --ifaddr --topic --qos --size --retain --rate --interval --limit --duration --warmup --drain --json --disable-clean-session --url --inflight --id --id-prefix --quiet"
+            opts="-h -p -u -P -k -V -A -c -n -q -s -r -I -L -M -x -i -o -d -D -t --host --port --username --pw --keepalive --protocol-version --nodelay --mptcp --unix --ws --proxy --will-topic --will-payload --will-qos --will-retain --cafile --capath --cert --key --keyform --ciphers --tls-version --insecure --tls-alpn --tls-use-os-certs --no-tls --tls-engine --tls-engine-kpass-sha1 --psk --psk-identity --tls-keylog --help --version --clients --subscribers --start-number --connect-rate --connect-timeout --ifaddr --qos --size --retain --rate --interval --limit --duration --warmup --drain --json --disable-clean-session --url --inflight --id --id-prefix --quiet --debug --property --topic"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -815,10 +815,6 @@ _mqtk() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                -x)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --protocol-version)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -835,10 +831,6 @@ _mqtk() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                -o)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --proxy)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -852,14 +844,6 @@ _mqtk() {
                     return 0
                     ;;
                 --will-qos)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --property)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                -D)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -947,14 +931,6 @@ _mqtk() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --topic)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                -t)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --qos)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1019,6 +995,10 @@ _mqtk() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                -x)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --id)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1028,6 +1008,26 @@ _mqtk() {
                     return 0
                     ;;
                 --id-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --property)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -D)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --topic)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -t)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1039,7 +1039,7 @@ _mqtk() {
             return 0
             ;;
         mqtk__subcmd__bench__subcmd__sub)
-            opts="-h -p -u -P -k -x -V -A -o -D -d -c -n -t -q -s -r -I -L -M -i --host --port --username --pw --keepalive --protocol-version --nodelay --mptcp --unix --ws --proxy --will-topic --will-payload --will-qos --will-retain --property --cafile --capath --cert --key --keyform --ciphers --tls-version --insecure --tls-alpn --tls-use-os-certs --no-tls --tls-engine --tls-engine-kpass-sha1 --psk --psk-identity --tls-keylog --debug --help --version --clients --subscribers --start-number --connect-rate --connect-timeout --ifaddr --topic --qos --size --retain --rate --interval --limit --duration --warmup --drain --json --disable-clean-session --url --inflight --id --id-prefix --quiet"
+            opts="-h -p -u -P -k -V -A -n -s -r -I -M -x -i -o -d -D -c -t -q -L --host --port --username --pw --keepalive --protocol-version --nodelay --mptcp --unix --ws --proxy --will-topic --will-payload --will-qos --will-retain --cafile --capath --cert --key --keyform --ciphers --tls-version --insecure --tls-alpn --tls-use-os-certs --no-tls --tls-engine --tls-engine-kpass-sha1 --psk --psk-identity --tls-keylog --help --version --subscribers --start-number --connect-rate --connect-timeout --ifaddr --size --retain --rate --interval --drain --json --disable-clean-session --url --inflight --id --id-prefix --quiet --debug --property --clients --topic --qos --limit --duration --warmup"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1085,10 +1085,6 @@ _mqtk() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                -x)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --protocol-version)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1105,10 +1101,6 @@ _mqtk() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                -o)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --proxy)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1122,14 +1114,6 @@ _mqtk() {
                     return 0
                     ;;
                 --will-qos)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --property)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                -D)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1185,14 +1169,6 @@ _mqtk() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --clients)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                -c)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --subscribers)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1217,22 +1193,6 @@ _mqtk() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --topic)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                -t)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --qos)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                -q)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --size)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1250,22 +1210,6 @@ _mqtk() {
                     return 0
                     ;;
                 -I)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --limit)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                -L)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --duration)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --warmup)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1289,6 +1233,10 @@ _mqtk() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                -x)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --id)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1298,6 +1246,58 @@ _mqtk() {
                     return 0
                     ;;
                 --id-prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --property)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -D)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --clients)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -c)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --topic)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -t)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --qos)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -q)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -L)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --duration)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --warmup)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -148,7 +148,7 @@ complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -l version -d 'Print the 
 complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -s E -d 'Exit once all subscriptions have been acknowledged by the broker'
 complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -s R -d 'Do not print stale messages (those with retain set)'
 complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -l retained-only -d 'Only handle retained messages; exit at the first message that is not retained'
-complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -l remove-retained -d 'Clear every retained message received (except those -T filters out)'
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -l remove-retained -d 'Clear every retained message received (except those -T filters out). With -C or --retained-only, exit 0 once the deletions are acknowledged (mosquitto_sub runs on until -W or a signal)'
 complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -l retain-as-published -d 'Subscribe with "retain as published" (MQTT v5)'
 complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -s v -l verbose -d 'Print published messages verbosely (topic, then payload)'
 complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -s N -d 'Do not add an end of line character when printing the payload'
@@ -223,16 +223,13 @@ complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_sub
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -s u -l username -d 'Provide a username' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -s P -l pw -d 'Provide a password' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -s k -l keepalive -d 'Keep alive in seconds for this client. Defaults to 60' -r
-complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -s x -d 'Session expiry interval (MQTT v5): 0-4294967294 seconds, or -1, 4294967295 or ∞ for a session that does not expire. Defaults to -1 with -c, else 0. Implies -V 5' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -s V -l protocol-version -d 'MQTT protocol version: mqttv5 (5), mqttv311 (311) or mqttv31 (31). Defaults to mqttv311' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -s A -d 'Bind the outgoing socket to this host/ip address' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -l unix -d 'Connect through a unix domain socket instead of TCP' -r -F
-complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -s o -d 'Read options from FILE instead of the default options file' -r -F
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -l proxy -d 'SOCKS5 (socks5h://[user[:pass]@]host[:port]) or HTTP CONNECT (http://…) proxy' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -l will-topic -d 'Topic of the client\'s will, sent by the broker on unexpected disconnection' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -l will-payload -d 'Payload of the will (empty if not given)' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -l will-qos -d 'QoS of the will' -r
-complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -s D -l property -d 'MQTT v5 property: COMMAND NAME VALUE (or COMMAND user-property KEY VALUE), e.g. `-D publish message-expiry-interval 30`. Commands: connect, publish, disconnect, will (and subscribe/unsubscribe for sub). Implies -V 5' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -l cafile -d 'Path to a file of trusted CA certificates (enables TLS)' -r -F
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -l capath -d 'Path to a directory of trusted CA certificates (enables TLS)' -r -F
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -l cert -d 'Client certificate for authentication' -r -F
@@ -252,20 +249,23 @@ complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_sub
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -l connect-rate -d 'New connections per second while ramping up (0: as fast as possible)' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -l connect-timeout -d 'Give up on a connection (TCP, TLS, CONNACK) after this many seconds' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -l ifaddr -d 'Spread connections over these local source addresses, round-robin (bind before connect): each address has its own ephemeral port range' -r
-complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -s t -l topic -d 'Topic to publish to / subscribe to. Placeholders: %i client index, %c client id, %u username, %rand_N a random number in 0..N (chosen once per client)' -r
-complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -s q -l qos -d 'Quality of service of publishes and subscriptions' -r
-complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -s s -l size -d 'Payload size in bytes, at least 16 (publisher id, sequence and send timestamp), padded with zeros' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -s t -l topic -d 'Topic to publish to; subscriber k subscribes to publisher k\'s topic (k modulo the publishers). Placeholders: %i client index, %c client id, %u username, %rand_N a random number in 0..N (chosen once per client). Without -t, the --url topic, else mqtk/bench/%i' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -s q -l qos -d 'Quality of service of publishes and subscriptions [default: 0]' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -s s -l size -d 'Payload size in bytes, at least 16 (publisher id, sequence and send timestamp), padded with zeros [default: 256]' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -l rate -d 'Total publish rate over all publishers, in messages per second (a fixed schedule: latency counts from when each message should have been sent)' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -s I -l interval -d 'Interval between one publisher\'s messages, in milliseconds (fractions allowed). Without --rate or -I, publishers send as fast as the connection takes them' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -s L -l limit -d 'Total number of messages over all publishers' -r
-complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -l duration -d 'Stop publishing (or holding connections) after this many seconds. Without -L or --duration, runs until interrupted (Ctrl-C), then reports' -r
-complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -l warmup -d 'Leave the first SECONDS out of latency histograms and rates' -r
-complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -l drain -d 'After publishing stops, wait up to SECONDS for acknowledgements and deliveries' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -l duration -d 'Stop publishing after this many seconds. Without -L or --duration, runs until interrupted (Ctrl-C or SIGTERM), then reports' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -l warmup -d 'Leave the first SECONDS out of latency histograms and rates; must be shorter than --duration [default: 0]' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -l drain -d 'After publishing stops, wait up to SECONDS for acknowledgements and deliveries [default: 5]' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -l json -d 'Write the full report (settings, totals, per-second series, HDR histograms) as JSON' -r -F
-complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -l url -d 'User, password, host, port and topic as a URL: mqtt(s)://[username[:password]@]host[:port]/topic or ws(s)://…' -r
-complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -s M -l inflight -d 'The maximum number of QoS 1/2 messages in flight. Defaults to the broker\'s receive maximum (MQTT v5), else 65535; at most 1 MiB of payload is ever unacknowledged' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -l url -d 'User, password, host, port and topic as a URL: mqtt(s)://[username[:password]@]host[:port]/topic or ws(s)://…; its topic is used when -t is not given' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -s M -l inflight -d 'QoS 1/2 messages in flight per publisher, capped by the broker\'s Receive Maximum in MQTT v5 [default: 20]' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -s x -d 'Session expiry interval (MQTT v5): 0-4294967294 seconds, or -1, 4294967295 or ∞ for a session that does not expire. Defaults to -1 with --disable-clean-session, else 0. Implies -V 5' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -s D -l property -d 'MQTT v5 property: COMMAND NAME VALUE (or COMMAND user-property KEY VALUE), e.g. `-D connect session-expiry-interval 60`. Commands: connect, publish (publishers), subscribe (subscribers), disconnect, will. Implies -V 5' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -s i -l id -d 'Client id template (placeholders as in -t); without %i the client index is appended. Defaults to mqtk-bench-PID-%i.' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -l id-prefix -d 'Client ids are ID_PREFIX followed by the client index.' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -s o -d 'Read options from FILE instead of the default options file' -r -F
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -l nodelay -d 'Disable Nagle\'s algorithm (always disabled in mqtk, which batches writes itself)'
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -l mptcp -d 'Not supported (Multipath TCP); accepted only to be rejected with a clear error'
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -l ws -d 'Connect using WebSockets'
@@ -273,12 +273,12 @@ complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_sub
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -l insecure -d 'Do not check the server\'s host name against its certificate'
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -l tls-use-os-certs -d 'Load and trust the operating system\'s CA certificates'
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -l no-tls -d 'Never use TLS, even on port 8883'
-complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -s d -l debug -d 'Enable debug messages'
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -l help -d 'Print help'
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -l version -d 'Print the version'
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -s r -l retain -d 'Publish retained messages'
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -l disable-clean-session -d 'Disable clean session/enable persistent client mode'
-complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -l quiet -d 'Hide the progress display (it is also hidden when stderr is not a terminal).'
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -l quiet -d 'Hide the progress display (it is also hidden when stderr is not a terminal) and the line a first Ctrl-C or SIGTERM prints'
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -s d -l debug -d 'Enable debug messages'
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -f -a "pub" -d 'Publishers only: sent/s, and for QoS 1/2 acked/s with publish-to-ack latency'
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -f -a "sub" -d 'Subscribers only: received/s and end-to-end latency from the payload\'s timestamp'
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -f -a "conn" -d 'Open N connections at a rate and hold them: connect latency, rate, errors'
@@ -289,16 +289,13 @@ complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcomm
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -s u -l username -d 'Provide a username' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -s P -l pw -d 'Provide a password' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -s k -l keepalive -d 'Keep alive in seconds for this client. Defaults to 60' -r
-complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -s x -d 'Session expiry interval (MQTT v5): 0-4294967294 seconds, or -1, 4294967295 or ∞ for a session that does not expire. Defaults to -1 with -c, else 0. Implies -V 5' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -s V -l protocol-version -d 'MQTT protocol version: mqttv5 (5), mqttv311 (311) or mqttv31 (31). Defaults to mqttv311' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -s A -d 'Bind the outgoing socket to this host/ip address' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -l unix -d 'Connect through a unix domain socket instead of TCP' -r -F
-complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -s o -d 'Read options from FILE instead of the default options file' -r -F
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -l proxy -d 'SOCKS5 (socks5h://[user[:pass]@]host[:port]) or HTTP CONNECT (http://…) proxy' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -l will-topic -d 'Topic of the client\'s will, sent by the broker on unexpected disconnection' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -l will-payload -d 'Payload of the will (empty if not given)' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -l will-qos -d 'QoS of the will' -r
-complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -s D -l property -d 'MQTT v5 property: COMMAND NAME VALUE (or COMMAND user-property KEY VALUE), e.g. `-D publish message-expiry-interval 30`. Commands: connect, publish, disconnect, will (and subscribe/unsubscribe for sub). Implies -V 5' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -l cafile -d 'Path to a file of trusted CA certificates (enables TLS)' -r -F
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -l capath -d 'Path to a directory of trusted CA certificates (enables TLS)' -r -F
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -l cert -d 'Client certificate for authentication' -r -F
@@ -318,20 +315,23 @@ complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcomm
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -l connect-rate -d 'New connections per second while ramping up (0: as fast as possible)' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -l connect-timeout -d 'Give up on a connection (TCP, TLS, CONNACK) after this many seconds' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -l ifaddr -d 'Spread connections over these local source addresses, round-robin (bind before connect): each address has its own ephemeral port range' -r
-complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -s t -l topic -d 'Topic to publish to / subscribe to. Placeholders: %i client index, %c client id, %u username, %rand_N a random number in 0..N (chosen once per client)' -r
-complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -s q -l qos -d 'Quality of service of publishes and subscriptions' -r
-complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -s s -l size -d 'Payload size in bytes, at least 16 (publisher id, sequence and send timestamp), padded with zeros' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -s q -l qos -d 'Quality of service of publishes and subscriptions [default: 0]' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -s s -l size -d 'Payload size in bytes, at least 16 (publisher id, sequence and send timestamp), padded with zeros [default: 256]' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -l rate -d 'Total publish rate over all publishers, in messages per second (a fixed schedule: latency counts from when each message should have been sent)' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -s I -l interval -d 'Interval between one publisher\'s messages, in milliseconds (fractions allowed). Without --rate or -I, publishers send as fast as the connection takes them' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -s L -l limit -d 'Total number of messages over all publishers' -r
-complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -l duration -d 'Stop publishing (or holding connections) after this many seconds. Without -L or --duration, runs until interrupted (Ctrl-C), then reports' -r
-complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -l warmup -d 'Leave the first SECONDS out of latency histograms and rates' -r
-complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -l drain -d 'After publishing stops, wait up to SECONDS for acknowledgements and deliveries' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -l duration -d 'Stop publishing after this many seconds. Without -L or --duration, runs until interrupted (Ctrl-C or SIGTERM), then reports' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -l warmup -d 'Leave the first SECONDS out of latency histograms and rates; must be shorter than --duration [default: 0]' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -l drain -d 'After publishing stops, wait up to SECONDS for acknowledgements and deliveries [default: 5]' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -l json -d 'Write the full report (settings, totals, per-second series, HDR histograms) as JSON' -r -F
-complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -l url -d 'User, password, host, port and topic as a URL: mqtt(s)://[username[:password]@]host[:port]/topic or ws(s)://…' -r
-complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -s M -l inflight -d 'The maximum number of QoS 1/2 messages in flight. Defaults to the broker\'s receive maximum (MQTT v5), else 65535; at most 1 MiB of payload is ever unacknowledged' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -l url -d 'User, password, host, port and topic as a URL: mqtt(s)://[username[:password]@]host[:port]/topic or ws(s)://…; its topic is used when -t is not given' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -s M -l inflight -d 'QoS 1/2 messages in flight per publisher, capped by the broker\'s Receive Maximum in MQTT v5 [default: 20]' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -s x -d 'Session expiry interval (MQTT v5): 0-4294967294 seconds, or -1, 4294967295 or ∞ for a session that does not expire. Defaults to -1 with --disable-clean-session, else 0. Implies -V 5' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -s i -l id -d 'Client id template (placeholders as in -t); without %i the client index is appended. Defaults to mqtk-bench-PID-%i.' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -l id-prefix -d 'Client ids are ID_PREFIX followed by the client index.' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -s o -d 'Read options from FILE instead of the default options file' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -s D -l property -d 'MQTT v5 property: COMMAND NAME VALUE (or COMMAND user-property KEY VALUE), e.g. `-D connect session-expiry-interval 60`. Commands: connect, publish, disconnect, will. Implies -V 5' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -s t -l topic -d 'Topic to publish to. Placeholders: %i client index, %c client id, %u username, %rand_N a random number in 0..N (chosen once per client). Without -t, the --url topic, else mqtk/bench/%i' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -l nodelay -d 'Disable Nagle\'s algorithm (always disabled in mqtk, which batches writes itself)'
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -l mptcp -d 'Not supported (Multipath TCP); accepted only to be rejected with a clear error'
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -l ws -d 'Connect using WebSockets'
@@ -339,27 +339,24 @@ complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcomm
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -l insecure -d 'Do not check the server\'s host name against its certificate'
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -l tls-use-os-certs -d 'Load and trust the operating system\'s CA certificates'
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -l no-tls -d 'Never use TLS, even on port 8883'
-complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -s d -l debug -d 'Enable debug messages'
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -l help -d 'Print help'
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -l version -d 'Print the version'
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -s r -l retain -d 'Publish retained messages'
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -l disable-clean-session -d 'Disable clean session/enable persistent client mode'
-complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -l quiet -d 'Hide the progress display (it is also hidden when stderr is not a terminal).'
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -l quiet -d 'Hide the progress display (it is also hidden when stderr is not a terminal) and the line a first Ctrl-C or SIGTERM prints'
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from pub" -s d -l debug -d 'Enable debug messages'
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -s h -l host -d 'MQTT host to connect to. Defaults to localhost' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -s p -l port -d 'Network port to connect to. Defaults to 1883 for plain MQTT and 8883 for MQTT over TLS' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -s u -l username -d 'Provide a username' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -s P -l pw -d 'Provide a password' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -s k -l keepalive -d 'Keep alive in seconds for this client. Defaults to 60' -r
-complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -s x -d 'Session expiry interval (MQTT v5): 0-4294967294 seconds, or -1, 4294967295 or ∞ for a session that does not expire. Defaults to -1 with -c, else 0. Implies -V 5' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -s V -l protocol-version -d 'MQTT protocol version: mqttv5 (5), mqttv311 (311) or mqttv31 (31). Defaults to mqttv311' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -s A -d 'Bind the outgoing socket to this host/ip address' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -l unix -d 'Connect through a unix domain socket instead of TCP' -r -F
-complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -s o -d 'Read options from FILE instead of the default options file' -r -F
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -l proxy -d 'SOCKS5 (socks5h://[user[:pass]@]host[:port]) or HTTP CONNECT (http://…) proxy' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -l will-topic -d 'Topic of the client\'s will, sent by the broker on unexpected disconnection' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -l will-payload -d 'Payload of the will (empty if not given)' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -l will-qos -d 'QoS of the will' -r
-complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -s D -l property -d 'MQTT v5 property: COMMAND NAME VALUE (or COMMAND user-property KEY VALUE), e.g. `-D publish message-expiry-interval 30`. Commands: connect, publish, disconnect, will (and subscribe/unsubscribe for sub). Implies -V 5' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -l cafile -d 'Path to a file of trusted CA certificates (enables TLS)' -r -F
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -l capath -d 'Path to a directory of trusted CA certificates (enables TLS)' -r -F
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -l cert -d 'Client certificate for authentication' -r -F
@@ -373,26 +370,29 @@ complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcomm
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -l psk -d 'Not supported (rustls has no TLS-PSK)' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -l psk-identity -d 'Not supported (rustls has no TLS-PSK)' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -l tls-keylog -d 'Append the TLS session secrets to FILE (NSS key log format, created with mode 0600), so that Wireshark can decrypt the traffic. For debugging only. Without this flag, $SSLKEYLOGFILE names the file' -r -F
-complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -s c -l clients -d 'Number of clients (publishers, subscribers or connections; in the default mode, this many of each)' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -l subscribers -d 'Default mode: number of subscribers, when it should differ from -c' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -s n -l start-number -d 'Index of the first client (%i); give each process of a multi-process run its own range so that client ids and publisher ids stay unique' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -l connect-rate -d 'New connections per second while ramping up (0: as fast as possible)' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -l connect-timeout -d 'Give up on a connection (TCP, TLS, CONNACK) after this many seconds' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -l ifaddr -d 'Spread connections over these local source addresses, round-robin (bind before connect): each address has its own ephemeral port range' -r
-complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -s t -l topic -d 'Topic to publish to / subscribe to. Placeholders: %i client index, %c client id, %u username, %rand_N a random number in 0..N (chosen once per client)' -r
-complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -s q -l qos -d 'Quality of service of publishes and subscriptions' -r
-complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -s s -l size -d 'Payload size in bytes, at least 16 (publisher id, sequence and send timestamp), padded with zeros' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -s s -l size -d 'Payload size in bytes, at least 16 (publisher id, sequence and send timestamp), padded with zeros [default: 256]' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -l rate -d 'Total publish rate over all publishers, in messages per second (a fixed schedule: latency counts from when each message should have been sent)' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -s I -l interval -d 'Interval between one publisher\'s messages, in milliseconds (fractions allowed). Without --rate or -I, publishers send as fast as the connection takes them' -r
-complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -s L -l limit -d 'Total number of messages over all publishers' -r
-complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -l duration -d 'Stop publishing (or holding connections) after this many seconds. Without -L or --duration, runs until interrupted (Ctrl-C), then reports' -r
-complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -l warmup -d 'Leave the first SECONDS out of latency histograms and rates' -r
-complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -l drain -d 'After publishing stops, wait up to SECONDS for acknowledgements and deliveries' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -l drain -d 'After publishing stops, wait up to SECONDS for acknowledgements and deliveries [default: 5]' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -l json -d 'Write the full report (settings, totals, per-second series, HDR histograms) as JSON' -r -F
-complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -l url -d 'User, password, host, port and topic as a URL: mqtt(s)://[username[:password]@]host[:port]/topic or ws(s)://…' -r
-complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -s M -l inflight -d 'The maximum number of QoS 1/2 messages in flight. Defaults to the broker\'s receive maximum (MQTT v5), else 65535; at most 1 MiB of payload is ever unacknowledged' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -l url -d 'User, password, host, port and topic as a URL: mqtt(s)://[username[:password]@]host[:port]/topic or ws(s)://…; its topic is used when -t is not given' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -s M -l inflight -d 'QoS 1/2 messages in flight per publisher, capped by the broker\'s Receive Maximum in MQTT v5 [default: 20]' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -s x -d 'Session expiry interval (MQTT v5): 0-4294967294 seconds, or -1, 4294967295 or ∞ for a session that does not expire. Defaults to -1 with --disable-clean-session, else 0. Implies -V 5' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -s i -l id -d 'Client id template (placeholders as in -t); without %i the client index is appended. Defaults to mqtk-bench-PID-%i.' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -l id-prefix -d 'Client ids are ID_PREFIX followed by the client index.' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -s o -d 'Read options from FILE instead of the default options file' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -s D -l property -d 'MQTT v5 property: COMMAND NAME VALUE (or COMMAND user-property KEY VALUE), e.g. `-D connect session-expiry-interval 60`. Commands: connect, subscribe, disconnect, will. Implies -V 5' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -s c -l clients -d 'Number of subscribers' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -s t -l topic -d 'Topic filter to subscribe to. Placeholders: %i client index, %c client id, %u username, %rand_N a random number in 0..N (chosen once per client). Without -t, the --url topic, else mqtk/bench/%i' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -s q -l qos -d 'Quality of service of the subscriptions [default: 0]' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -s L -l limit -d 'Stop once the subscribers have received N messages in all' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -l duration -d 'Stop after this many seconds. Without -L or --duration, runs until interrupted (Ctrl-C or SIGTERM), then reports' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -l warmup -d 'Leave the first SECONDS out of latency histograms and rates; must be shorter than --duration [default: 0]' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -l nodelay -d 'Disable Nagle\'s algorithm (always disabled in mqtk, which batches writes itself)'
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -l mptcp -d 'Not supported (Multipath TCP); accepted only to be rejected with a clear error'
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -l ws -d 'Connect using WebSockets'
@@ -400,27 +400,24 @@ complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcomm
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -l insecure -d 'Do not check the server\'s host name against its certificate'
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -l tls-use-os-certs -d 'Load and trust the operating system\'s CA certificates'
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -l no-tls -d 'Never use TLS, even on port 8883'
-complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -s d -l debug -d 'Enable debug messages'
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -l help -d 'Print help'
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -l version -d 'Print the version'
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -s r -l retain -d 'Publish retained messages'
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -l disable-clean-session -d 'Disable clean session/enable persistent client mode'
-complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -l quiet -d 'Hide the progress display (it is also hidden when stderr is not a terminal).'
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -l quiet -d 'Hide the progress display (it is also hidden when stderr is not a terminal) and the line a first Ctrl-C or SIGTERM prints'
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from sub" -s d -l debug -d 'Enable debug messages'
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -s h -l host -d 'MQTT host to connect to. Defaults to localhost' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -s p -l port -d 'Network port to connect to. Defaults to 1883 for plain MQTT and 8883 for MQTT over TLS' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -s u -l username -d 'Provide a username' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -s P -l pw -d 'Provide a password' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -s k -l keepalive -d 'Keep alive in seconds for this client. Defaults to 60' -r
-complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -s x -d 'Session expiry interval (MQTT v5): 0-4294967294 seconds, or -1, 4294967295 or ∞ for a session that does not expire. Defaults to -1 with -c, else 0. Implies -V 5' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -s V -l protocol-version -d 'MQTT protocol version: mqttv5 (5), mqttv311 (311) or mqttv31 (31). Defaults to mqttv311' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -s A -d 'Bind the outgoing socket to this host/ip address' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -l unix -d 'Connect through a unix domain socket instead of TCP' -r -F
-complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -s o -d 'Read options from FILE instead of the default options file' -r -F
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -l proxy -d 'SOCKS5 (socks5h://[user[:pass]@]host[:port]) or HTTP CONNECT (http://…) proxy' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -l will-topic -d 'Topic of the client\'s will, sent by the broker on unexpected disconnection' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -l will-payload -d 'Payload of the will (empty if not given)' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -l will-qos -d 'QoS of the will' -r
-complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -s D -l property -d 'MQTT v5 property: COMMAND NAME VALUE (or COMMAND user-property KEY VALUE), e.g. `-D publish message-expiry-interval 30`. Commands: connect, publish, disconnect, will (and subscribe/unsubscribe for sub). Implies -V 5' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -l cafile -d 'Path to a file of trusted CA certificates (enables TLS)' -r -F
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -l capath -d 'Path to a directory of trusted CA certificates (enables TLS)' -r -F
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -l cert -d 'Client certificate for authentication' -r -F
@@ -434,26 +431,29 @@ complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcomm
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -l psk -d 'Not supported (rustls has no TLS-PSK)' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -l psk-identity -d 'Not supported (rustls has no TLS-PSK)' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -l tls-keylog -d 'Append the TLS session secrets to FILE (NSS key log format, created with mode 0600), so that Wireshark can decrypt the traffic. For debugging only. Without this flag, $SSLKEYLOGFILE names the file' -r -F
-complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -s c -l clients -d 'Number of clients (publishers, subscribers or connections; in the default mode, this many of each)' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -l subscribers -d 'Default mode: number of subscribers, when it should differ from -c' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -s n -l start-number -d 'Index of the first client (%i); give each process of a multi-process run its own range so that client ids and publisher ids stay unique' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -l connect-rate -d 'New connections per second while ramping up (0: as fast as possible)' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -l connect-timeout -d 'Give up on a connection (TCP, TLS, CONNACK) after this many seconds' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -l ifaddr -d 'Spread connections over these local source addresses, round-robin (bind before connect): each address has its own ephemeral port range' -r
-complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -s t -l topic -d 'Topic to publish to / subscribe to. Placeholders: %i client index, %c client id, %u username, %rand_N a random number in 0..N (chosen once per client)' -r
-complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -s q -l qos -d 'Quality of service of publishes and subscriptions' -r
-complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -s s -l size -d 'Payload size in bytes, at least 16 (publisher id, sequence and send timestamp), padded with zeros' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -s t -l topic -d 'Topic to publish to; subscriber k subscribes to publisher k\'s topic (k modulo the publishers). Placeholders: %i client index, %c client id, %u username, %rand_N a random number in 0..N (chosen once per client). Without -t, the --url topic, else mqtk/bench/%i' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -s q -l qos -d 'Quality of service of publishes and subscriptions [default: 0]' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -s s -l size -d 'Payload size in bytes, at least 16 (publisher id, sequence and send timestamp), padded with zeros [default: 256]' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -l rate -d 'Total publish rate over all publishers, in messages per second (a fixed schedule: latency counts from when each message should have been sent)' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -s I -l interval -d 'Interval between one publisher\'s messages, in milliseconds (fractions allowed). Without --rate or -I, publishers send as fast as the connection takes them' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -s L -l limit -d 'Total number of messages over all publishers' -r
-complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -l duration -d 'Stop publishing (or holding connections) after this many seconds. Without -L or --duration, runs until interrupted (Ctrl-C), then reports' -r
-complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -l warmup -d 'Leave the first SECONDS out of latency histograms and rates' -r
-complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -l drain -d 'After publishing stops, wait up to SECONDS for acknowledgements and deliveries' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -l warmup -d 'Leave the first SECONDS out of latency histograms and rates; must be shorter than --duration [default: 0]' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -l drain -d 'After publishing stops, wait up to SECONDS for acknowledgements and deliveries [default: 5]' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -l json -d 'Write the full report (settings, totals, per-second series, HDR histograms) as JSON' -r -F
-complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -l url -d 'User, password, host, port and topic as a URL: mqtt(s)://[username[:password]@]host[:port]/topic or ws(s)://…' -r
-complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -s M -l inflight -d 'The maximum number of QoS 1/2 messages in flight. Defaults to the broker\'s receive maximum (MQTT v5), else 65535; at most 1 MiB of payload is ever unacknowledged' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -s M -l inflight -d 'QoS 1/2 messages in flight per publisher, capped by the broker\'s Receive Maximum in MQTT v5 [default: 20]' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -s x -d 'Session expiry interval (MQTT v5): 0-4294967294 seconds, or -1, 4294967295 or ∞ for a session that does not expire. Defaults to -1 with --disable-clean-session, else 0. Implies -V 5' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -s i -l id -d 'Client id template (placeholders as in -t); without %i the client index is appended. Defaults to mqtk-bench-PID-%i.' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -l id-prefix -d 'Client ids are ID_PREFIX followed by the client index.' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -s o -d 'Read options from FILE instead of the default options file' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -s D -l property -d 'MQTT v5 property: COMMAND NAME VALUE (or COMMAND user-property KEY VALUE), e.g. `-D connect session-expiry-interval 60`. Commands: connect, disconnect, will. Implies -V 5' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -l url -d 'User, password, host and port as a URL: mqtt(s)://[username[:password]@]host[:port]/topic or ws(s)://… (the topic is not used)' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -s c -l clients -d 'Number of connections' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -l duration -d 'Hold the connections for this many seconds once they are made. Without --duration, holds them until interrupted (Ctrl-C or SIGTERM), then reports' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -l nodelay -d 'Disable Nagle\'s algorithm (always disabled in mqtk, which batches writes itself)'
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -l mptcp -d 'Not supported (Multipath TCP); accepted only to be rejected with a clear error'
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -l ws -d 'Connect using WebSockets'
@@ -461,12 +461,12 @@ complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcomm
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -l insecure -d 'Do not check the server\'s host name against its certificate'
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -l tls-use-os-certs -d 'Load and trust the operating system\'s CA certificates'
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -l no-tls -d 'Never use TLS, even on port 8883'
-complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -s d -l debug -d 'Enable debug messages'
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -l help -d 'Print help'
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -l version -d 'Print the version'
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -s r -l retain -d 'Publish retained messages'
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -l disable-clean-session -d 'Disable clean session/enable persistent client mode'
-complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -l quiet -d 'Hide the progress display (it is also hidden when stderr is not a terminal).'
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -l quiet -d 'Hide the progress display (it is also hidden when stderr is not a terminal) and the line a first Ctrl-C or SIGTERM prints'
+complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from conn" -s d -l debug -d 'Enable debug messages'
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from merge" -l json -d 'Write the merged report as JSON too' -r -F
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from merge" -s h -l help -d 'Print help (`bench` turns clap\'s own help flag off, since `-h` is the host)'
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and __fish_seen_subcommand_from help" -f -a "pub" -d 'Publishers only: sent/s, and for QoS 1/2 acked/s with publish-to-ack latency'

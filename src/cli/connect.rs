@@ -314,7 +314,8 @@ fn parse_will_qos(s: &str) -> Result<u8, String> {
 fn parse_will_topic(s: &str) -> Result<String, String> {
     if !valid_publish_topic(s) {
         return Err(format!(
-            "Error: Invalid will topic '{s}', does it contain '+' or '#'?\n"
+            "{}\n",
+            crate::topic::invalid_topic_message("will topic", s, crate::topic::NAME_HINT)
         ));
     }
     Ok(s.to_string())

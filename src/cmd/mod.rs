@@ -39,10 +39,28 @@ fn client_tool(subcommand: &str) -> String {
 
 /// `--version` of a client command, on stdout.
 fn print_client_version(tool: &str, protocols: &str) {
-    println!(
-        "{tool} version {} (mqtk, MQTT {protocols}).",
+    print_out(&format!(
+        "{tool} version {} (mqtk, MQTT {protocols}).\n",
         env!("CARGO_PKG_VERSION")
-    );
+    ));
+}
+
+// ---------------------------------------------------------------------------------
+// Text for the user: `print!`/`eprint!` panic when the stream is closed or full
+// (`2>/dev/full`, `| true`), so every user-facing line goes through these.
+
+/// Writes `text` to stdout and flushes it. A failed write is ignored: the command's
+/// exit status stays what it would have been, and there is no one left to tell.
+pub fn print_out(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+}
+
+/// Writes `text` to stderr; a failed write is ignored, as for [`print_out`].
+pub fn print_err(text: &str) {
+    use std::io::Write;
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
 }
 
 /// Runs a client command's session: one thread is plenty for one connection, and

@@ -10,7 +10,7 @@ pub struct Extra {
     /// Paragraphs appended to DESCRIPTION.
     pub description: &'static str,
     /// A USAGE section shown verbatim (for commands with their own grammar).
-    pub usage: Option<&'static str>,
+    pub usage: Option<String>,
     /// Whether the page gets the OUTPUT FORMAT section (the `-F` language).
     pub format: bool,
     /// Whether the page gets the options-file FILES section (pub, sub, rr).
@@ -51,7 +51,7 @@ pub fn extra(name: &str) -> Extra {
         },
         "passwd" => Extra {
             description: PASSWD_DESCRIPTION,
-            usage: Some(crate::cli::passwd::USAGE),
+            usage: Some(crate::cli::passwd::usage("mqtk passwd")),
             format: false,
             options_file: None,
             examples: PASSWD_EXAMPLES,
@@ -145,7 +145,13 @@ Publish with MQTT v5 properties:
 const SUB_DESCRIPTION: &str = "\
 Subscribes to one or more topic filters and prints each message received, until \
 interrupted, -C messages have arrived, or -W seconds have passed. Flags, output bytes \
-and exit statuses are mosquitto_sub's.";
+and exit statuses are mosquitto_sub's (2.1).
+
+One difference on purpose: with --remove-retained, when -C or --retained-only says to \
+stop (--retained-only at the first message that is not retained, such as the broker \
+echoing one of the deletions), mqtk sub waits until its deletions are acknowledged, \
+disconnects and exits 0. mosquitto_sub stops handling messages then, but does not \
+disconnect: it runs on until -W (exit status 27) or a signal.";
 
 const SUB_EXAMPLES: &str = "\
 Print every message under home/, with its topic:
@@ -160,7 +166,8 @@ Wait at most 10 seconds for one message (exit status 27 on timeout):
 
   mqtk sub -t jobs/done -C 1 -W 10
 
-Delete every retained message under home/:
+Delete every retained message under home/ (exit status 0 once they are deleted, or 27 \
+after 2 seconds when there were none):
 
   mqtk sub -t 'home/#' --remove-retained --retained-only -W 2";
 
@@ -354,7 +361,17 @@ HOME :: ~/.config is $HOME/.config when XDG_CONFIG_HOME is unset.
 SSLKEYLOGFILE :: Without --tls-keylog, the file to append TLS session secrets to (as \
 curl reads it); ignored when the connection does not use TLS.";
 
-/// The paragraphs before the exit-status list.
-pub const EXIT_STATUS_INTRO: &str = "\
-Zero on success, non-zero on error. When the broker refuses the connection at the MQTT \
-level, the exit status is the CONNACK code, as with mosquitto's clients.";
+/// The paragraph before a client's exit-status list.
+pub const EXIT_STATUS_CLIENTS: &str = "\
+Zero on success, non-zero on error, as with mosquitto's clients (2.1): a failure before \
+the connection is made exits 1; after it, libmosquitto's error number (MOSQ_ERR_*), with \
+mosquitto's words on the first line of standard error and mqtk's reason, when it has a \
+more specific one, on the second. When the broker refuses the connection at the MQTT \
+level, the exit status is the CONNACK code.";
+
+/// The paragraph before the exit-status list of mqtk itself.
+pub const EXIT_STATUS_ROOT: &str = "\
+Each command's page lists the statuses it exits with; mqtk itself:";
+
+/// The paragraph before the other commands' exit-status lists.
+pub const EXIT_STATUS_INTRO: &str = "Zero on success, non-zero on error:";

@@ -408,7 +408,7 @@ struct Recorder {
 impl Recorder {
     fn log(&self, line: fmt::Arguments<'_>) {
         if let Some(p) = &self.probe {
-            eprintln!("{} {}: {line}", p.get(), self.id);
+            crate::cmd::print_err(&format!("{} {}: {line}\n", p.get(), self.id));
         }
     }
 }

@@ -63,11 +63,14 @@ pub struct CheckSettings {
 /// `mqtk check`: lists the probes, or runs them and reports.
 pub fn run(args: CheckArgs) -> Result<u8, Error> {
     if args.conn.version {
-        println!("mqtk check version {}", env!("CARGO_PKG_VERSION"));
+        crate::cmd::print_out(&format!(
+            "mqtk check version {}\n",
+            env!("CARGO_PKG_VERSION")
+        ));
         return Ok(exit::OK);
     }
     if args.list {
-        print!("{}", list());
+        crate::cmd::print_out(&list());
         return Ok(exit::OK);
     }
     let settings = resolve(&args)?;
