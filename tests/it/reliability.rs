@@ -10,7 +10,7 @@ use std::net::TcpListener;
 use std::time::Duration;
 
 use crate::util::{
-    Mosquitto, Sandbox, Spawned, assert_code, describe, free_port, have_mosquitto_tool,
+    Mosquitto, Sandbox, Spawned, assert_code, describe, free_port, have_mosquitto_tool, poll_until,
     run_with_timeout,
 };
 
@@ -77,7 +77,14 @@ fn sub_keeps_every_qos1_message_across_a_kill_9_and_counts_across_it() {
         publish(&sb, port, &format!("k9/{i}"), &i.to_string());
     }
     sub.wait_stdout("k9/3 3\n", 1);
-    // SIGKILL: only what mosquitto saved (after every change) survives.
+    // SIGKILL: only what mosquitto saved survives. It saves after every change, so
+    // once it has saved after the third PUBACK nothing is left to deliver again.
+    poll_until("mosquitto saved after the third PUBACK", T, || {
+        m.log()
+            .split("Received PUBACK from kill9-sub (Mid: 3,")
+            .nth(1)
+            .is_some_and(|after| after.contains("Saving in-memory database"))
+    });
     m.kill();
     let _m = Mosquitto::start_on(port, &conf)
         .unwrap_or_else(|out| panic!("mosquitto did not restart\n{}", describe(&out)));
