@@ -6,6 +6,8 @@ pub mod client;
 pub mod generate;
 pub mod passwd;
 pub mod r#pub;
+pub mod record;
+pub mod replay;
 pub mod rr;
 pub mod sub;
 
@@ -20,6 +22,8 @@ pub fn run(cli: Cli) -> Result<u8, Error> {
         Command::Pub(args) => r#pub::run(*args),
         Command::Sub(args) => sub::run(*args),
         Command::Rr(args) => rr::run(*args),
+        Command::Record(args) => record::run(*args),
+        Command::Replay(args) => replay::run(*args),
         Command::Bench(args) => bench::run(*args),
         Command::Generate { dir } => generate::run(&dir),
     }

@@ -1,0 +1,107 @@
+//! Replay's first pass: every line of every file is read and checked before anything
+//! is sent, and the plan for the second pass comes out of it: how many messages the
+//! window holds, how many need an acknowledgement, where the timeline starts and ends,
+//! and every bad line (the first `SHOWN` of them kept for the report).
+
+use std::io::Write;
+
+use super::input::{Fatal, Item, Problem, Reader};
+use crate::codec::QoS;
+use crate::exit::Error;
+use crate::settings::replay::ReplaySettings;
+
+/// Bad lines listed one by one; more are counted.
+pub const SHOWN: usize = 20;
+
+/// What the validation pass found.
+#[derive(Debug, Default)]
+pub struct Plan {
+    /// Messages in the window, per loop.
+    pub messages: u64,
+    /// Of those, QoS 1 or 2 as they will be sent (after `--qos`).
+    pub acknowledged: u64,
+    /// Of those, messages with MQTT v5 properties.
+    pub with_properties: u64,
+    /// Timeline positions (µs) of the first and last message in the window.
+    pub first: u64,
+    pub last: u64,
+    pub bad: Vec<Problem>,
+    pub bad_count: u64,
+}
+
+impl Plan {
+    /// How long one loop lasts on the recording's clock (µs).
+    pub fn span(&self) -> u64 {
+        self.last - self.first
+    }
+}
+
+/// Reads every file through once.
+pub fn scan(s: &ReplaySettings) -> Result<Plan, Fatal> {
+    let mut plan = Plan::default();
+    let mut reader = Reader::new(s);
+    while let Some(item) = reader.next()? {
+        match item {
+            Item::Message { position, msg } => {
+                if plan.messages == 0 {
+                    plan.first = position;
+                }
+                plan.last = position;
+                plan.messages += 1;
+                if s.qos.unwrap_or(msg.qos) != QoS::AtMostOnce {
+                    plan.acknowledged += 1;
+                }
+                if !msg.properties.is_empty() {
+                    plan.with_properties += 1;
+                }
+            }
+            Item::Bad(p) => {
+                plan.bad_count += 1;
+                if plan.bad.len() < SHOWN {
+                    plan.bad.push(p);
+                }
+            }
+        }
+    }
+    Ok(plan)
+}
+
+/// Tells what the plan means before anything is sent: bad lines refuse the replay
+/// (or, with `--skip-bad`, are listed as skipped); properties MQTT 3 cannot carry are
+/// warned about.
+pub fn report(plan: &Plan, s: &ReplaySettings) -> Result<(), Error> {
+    let quiet = s.client.quiet;
+    let mut err = std::io::stderr().lock();
+    if plan.bad_count > 0 && !quiet {
+        let tag = if s.skip_bad { "Skipped" } else { "Error" };
+        for p in &plan.bad {
+            let _ = writeln!(err, "{tag}: {p}");
+        }
+        let more = plan.bad_count - plan.bad.len() as u64;
+        if more > 0 {
+            let _ = writeln!(err, "{tag}: … and {more} more bad line(s)");
+        }
+    }
+    if plan.bad_count > 0 && !s.skip_bad {
+        let text = format!(
+            "Error: {} bad line(s): nothing was sent (--skip-bad replays the good ones).\n",
+            plan.bad_count
+        );
+        return Err(crate::cmd::client::quieted(
+            quiet,
+            Error::Verbatim {
+                text,
+                code: crate::exit::FAILURE,
+            },
+        ));
+    }
+    let v5 = s.client.version == crate::codec::ProtocolVersion::V5;
+    if plan.with_properties > 0 && !v5 && !quiet {
+        let _ = writeln!(
+            err,
+            "Warning: {} message(s) carry MQTT v5 properties, which are not sent over MQTT 3 (-V).",
+            plan.with_properties
+        );
+    }
+    Ok(())
+}
