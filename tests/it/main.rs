@@ -18,6 +18,7 @@ mod passwd;
 mod pub_packets;
 mod publish;
 mod readme;
+mod record;
 mod reliability;
 mod rr;
 mod subscribe;

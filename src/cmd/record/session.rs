@@ -10,7 +10,7 @@ use tokio::time::Instant;
 use super::Progress;
 use super::sink::Sink;
 use crate::client::drive::{Backoff, Client, ConnectFailure, Lost, Next};
-use crate::client::{Event, Options};
+use crate::client::{Event, Options, Qos2Delivery};
 use crate::cmd::client::stdout::{Signals, sleep_until_opt};
 use crate::cmd::client::{self, Debug, words};
 use crate::cmd::sub::send_subscriptions;
@@ -112,6 +112,9 @@ impl<'a> Recorder<'a> {
         let prepared = client::prepare(c)?;
         let dbg = Debug::new(c.debug, &c.client_id);
         let mut opts = Options::new(c.version);
+        // A QoS 2 message is recorded when it arrives, not at its PUBREL: the record
+        // keeps the order the broker sent the messages in (each still once).
+        opts.qos2_delivery = Qos2Delivery::OnPublish;
         opts.read_min = READ_CHUNK;
         opts.read_max = READ_CHUNK;
         let mut cl: Client<Publish> = client::new_client(opts, &dbg);

@@ -2,7 +2,8 @@
 //! in `.zst`) or standard output, through a 64 KiB buffer. Plain output is flushed
 //! whenever the socket has nothing more ready (so `tail -f` and a crash see what was
 //! received); zstd output at most once a second, since each flush ends a compressed
-//! block. `finish` writes what is buffered, ends the zstd frame and fsyncs the file.
+//! block. A zstd frame carries a content checksum. `finish` writes what is buffered,
+//! ends the zstd frame and fsyncs the file.
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -60,7 +61,11 @@ impl Sink {
             }
         };
         let inner = if zstd {
-            let enc = zstd::stream::write::Encoder::new(counted, ZSTD_LEVEL)
+            let mut enc = zstd::stream::write::Encoder::new(counted, ZSTD_LEVEL)
+                .map_err(|e| Error::io("starting zstd", e))?;
+            // A content checksum, so that replay's validation pass finds damage that
+            // still decompresses (zstd's own default has none).
+            enc.include_checksum(true)
                 .map_err(|e| Error::io("starting zstd", e))?;
             Inner::Zstd(enc)
         } else {

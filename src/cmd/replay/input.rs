@@ -32,6 +32,8 @@ pub struct Problem {
     pub file: String,
     pub line: u64,
     pub why: String,
+    /// The file could not be read on from here (damaged or cut compressed data).
+    pub broken: bool,
 }
 
 impl std::fmt::Display for Problem {
@@ -103,6 +105,7 @@ impl Lines {
                     file: self.name.clone(),
                     line: self.number,
                     why: read_error(&e),
+                    broken: true,
                 })
             }
         }
@@ -180,6 +183,7 @@ impl<'a> Reader<'a> {
                 file: lines.name.clone(),
                 line: 1,
                 why,
+                broken: false,
             })
         };
         match lines.next(&mut self.buf) {
@@ -203,7 +207,15 @@ impl<'a> Reader<'a> {
         if self.buf.iter().all(u8::is_ascii_whitespace) {
             return Ok(None);
         }
-        let bad = |file, why: String| Ok(Some(Item::Bad(Problem { file, line, why })));
+        let bad = |file, why: String| {
+            let broken = false;
+            Ok(Some(Item::Bad(Problem {
+                file,
+                line,
+                why,
+                broken,
+            })))
+        };
         let mut msg = match read_message(&self.buf) {
             Ok(m) => m,
             Err(_) if Header::is_header(&self.buf) => {
@@ -214,7 +226,13 @@ impl<'a> Reader<'a> {
                     }
                     Err(HeaderError::Future(v)) => {
                         let why = HeaderError::Future(v).to_string();
-                        Err(Fatal::Header(Problem { file, line, why }))
+                        let broken = false;
+                        Err(Fatal::Header(Problem {
+                            file,
+                            line,
+                            why,
+                            broken,
+                        }))
                     }
                     Err(h) => bad(file, h.to_string()),
                 };

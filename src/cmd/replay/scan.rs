@@ -1,7 +1,8 @@
 //! Replay's first pass: every line of every file is read and checked before anything
 //! is sent, and the plan for the second pass comes out of it: how many messages the
 //! window holds, how many need an acknowledgement, where the timeline starts and ends,
-//! and every bad line (the first `SHOWN` of them kept for the report).
+//! and every bad line (the first `SHOWN` of them kept for the report, and any
+//! damaged compressed data).
 
 use std::io::Write;
 
@@ -57,7 +58,8 @@ pub fn scan(s: &ReplaySettings) -> Result<Plan, Fatal> {
             }
             Item::Bad(p) => {
                 plan.bad_count += 1;
-                if plan.bad.len() < SHOWN {
+                // A damaged file is always named: it explains the lines before it.
+                if plan.bad.len() < SHOWN || p.broken {
                     plan.bad.push(p);
                 }
             }
@@ -74,12 +76,15 @@ pub fn report(plan: &Plan, s: &ReplaySettings) -> Result<(), Error> {
     let mut err = std::io::stderr().lock();
     if plan.bad_count > 0 && !quiet {
         let tag = if s.skip_bad { "Skipped" } else { "Error" };
-        for p in &plan.bad {
+        for p in plan.bad.iter().filter(|p| !p.broken) {
             let _ = writeln!(err, "{tag}: {p}");
         }
         let more = plan.bad_count - plan.bad.len() as u64;
         if more > 0 {
             let _ = writeln!(err, "{tag}: … and {more} more bad line(s)");
+        }
+        for p in plan.bad.iter().filter(|p| p.broken) {
+            let _ = writeln!(err, "{tag}: {p}");
         }
     }
     if plan.bad_count > 0 && !s.skip_bad {
