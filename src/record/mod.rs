@@ -19,7 +19,7 @@ pub mod timeline;
 pub mod write;
 
 pub use header::{Header, HeaderError};
-pub use read::{LineError, Message, read_message};
+pub use read::{LineError, Message, read_message, read_message_shared};
 pub use timeline::{Backwards, Timeline};
 pub use write::{MessageLine, write_message};
 

@@ -57,9 +57,9 @@ struct Line<'a> {
     qos: u8,
     retain: bool,
     #[serde(borrow, default)]
-    payload: Option<Cow<'a, str>>,
+    payload: Option<Text<'a>>,
     #[serde(borrow, default)]
-    payload_base64: Option<Cow<'a, str>>,
+    payload_base64: Option<Text<'a>>,
     #[serde(borrow, default)]
     properties: Option<PropertiesIn<'a>>,
     #[serde(default)]
@@ -75,17 +75,43 @@ struct PropertiesIn<'a> {
     #[serde(default)]
     message_expiry_interval: Option<u32>,
     #[serde(borrow, default)]
-    content_type: Option<Cow<'a, str>>,
+    content_type: Option<Text<'a>>,
     #[serde(borrow, default)]
-    response_topic: Option<Cow<'a, str>>,
+    response_topic: Option<Text<'a>>,
     #[serde(borrow, default)]
-    correlation_data: Option<Cow<'a, str>>,
+    correlation_data: Option<Text<'a>>,
     #[serde(borrow, default)]
-    correlation_data_base64: Option<Cow<'a, str>>,
+    correlation_data_base64: Option<Text<'a>>,
     #[serde(borrow, default)]
-    user_properties: Vec<(Cow<'a, str>, Cow<'a, str>)>,
+    user_properties: Vec<(Text<'a>, Text<'a>)>,
     #[serde(default)]
     subscription_identifiers: Vec<u32>,
+}
+
+/// A string that borrows from the line when it has no escapes. (serde borrows a bare
+/// `Cow<str>` field, but not one inside an `Option` or a tuple.)
+struct Text<'a>(Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Cow<'de, str>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Cow::Borrowed(v))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Cow::Owned(v.to_string()))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+                Ok(Cow::Owned(v))
+            }
+        }
+        d.deserialize_str(V).map(Text)
+    }
 }
 
 /// serde_json's words without its position inside our one-line document ("at line 1
@@ -100,12 +126,26 @@ pub(crate) fn json_error(e: &serde_json::Error) -> String {
     }
 }
 
+fn cow(t: Option<Text<'_>>) -> Option<Cow<'_, str>> {
+    t.map(|t| t.0)
+}
+
 fn value(text: impl Into<String>) -> LineError {
     LineError::Value(text.into())
 }
 
 /// Reads and checks one message line (without its newline).
 pub fn read_message(line: &[u8]) -> Result<Message, LineError> {
+    parse(line, None)
+}
+
+/// `read_message` for a line held in shared bytes: a payload without escapes is a
+/// slice of `line` (no copy), which keeps `line`'s buffer alive as long as it lives.
+pub fn read_message_shared(line: &Bytes) -> Result<Message, LineError> {
+    parse(line, Some(line))
+}
+
+fn parse(line: &[u8], owner: Option<&Bytes>) -> Result<Message, LineError> {
     let l: Line = serde_json::from_slice(line).map_err(|e| {
         use serde_json::error::Category;
         match e.classify() {
@@ -120,7 +160,7 @@ pub fn read_message(line: &[u8]) -> Result<Message, LineError> {
         .map_err(|e| value(format!("topic \"{}\": {e}", l.topic)))?;
     let qos =
         QoS::from_u8(l.qos).ok_or_else(|| value(format!("qos {} is not 0, 1 or 2", l.qos)))?;
-    let payload = text_or_base64(l.payload, l.payload_base64, "payload")?
+    let payload = text_or_base64(cow(l.payload), cow(l.payload_base64), "payload", owner)?
         .ok_or_else(|| value("neither payload nor payload_base64 is given"))?;
     let properties = match l.properties {
         Some(p) => properties(p)?,
@@ -137,14 +177,19 @@ pub fn read_message(line: &[u8]) -> Result<Message, LineError> {
     })
 }
 
-/// `NAME` (text) or `NAME_base64`: at most one of the two.
+/// `NAME` (text) or `NAME_base64`: at most one of the two. Text borrowed from the
+/// line is sliced out of `owner` when there is one.
 fn text_or_base64(
     text: Option<Cow<'_, str>>,
     b64: Option<Cow<'_, str>>,
     name: &str,
+    owner: Option<&Bytes>,
 ) -> Result<Option<Bytes>, LineError> {
     match (text, b64) {
         (Some(_), Some(_)) => Err(value(format!("both {name} and {name}_base64 are given"))),
+        (Some(Cow::Borrowed(t)), None) if owner.is_some() => {
+            Ok(owner.map(|o| o.slice_ref(t.as_bytes())))
+        }
         (Some(t), None) => Ok(Some(Bytes::from(t.into_owned().into_bytes()))),
         (None, Some(b)) => STANDARD
             .decode(b.as_bytes())
@@ -176,11 +221,11 @@ fn properties(p: PropertiesIn<'_>) -> Result<Properties, LineError> {
             PropertyValue::FourByte(v),
         );
     }
-    if let Some(s) = p.content_type {
+    if let Some(Text(s)) = p.content_type {
         let s = mqtt_string("content_type", s)?;
         out.push(PropertyId::ContentType, PropertyValue::String(s));
     }
-    if let Some(s) = p.response_topic {
+    if let Some(Text(s)) = p.response_topic {
         crate::topic::validate_name(&s)
             .map_err(|e| value(format!("response_topic \"{s}\": {e}")))?;
         out.push(
@@ -189,14 +234,15 @@ fn properties(p: PropertiesIn<'_>) -> Result<Properties, LineError> {
         );
     }
     let data = text_or_base64(
-        p.correlation_data,
-        p.correlation_data_base64,
+        cow(p.correlation_data),
+        cow(p.correlation_data_base64),
         "correlation_data",
+        None,
     )?;
     if let Some(b) = data {
         out.push(PropertyId::CorrelationData, PropertyValue::Binary(b));
     }
-    for (k, v) in p.user_properties {
+    for (Text(k), Text(v)) in p.user_properties {
         let pair = (
             mqtt_string("a user property", k)?,
             mqtt_string("a user property", v)?,
@@ -294,6 +340,21 @@ mod tests {
                 }
             );
         }
+    }
+
+    #[test]
+    fn shared_lines_lend_their_payloads() {
+        let line = Bytes::from(format!(r#"{{{OK},"payload":"abc"}}"#));
+        let m = read_message_shared(&line).unwrap();
+        assert_eq!(m.payload, Bytes::from_static(b"abc"));
+        let at = line.as_ptr() as usize;
+        let p = m.payload.as_ptr() as usize;
+        assert!((at..at + line.len()).contains(&p), "a slice of the line");
+        let escaped = Bytes::from(format!(r#"{{{OK},"payload":"a\nb"}}"#));
+        assert_eq!(
+            read_message_shared(&escaped).unwrap().payload,
+            Bytes::from_static(b"a\nb")
+        );
     }
 
     #[test]

@@ -1,21 +1,16 @@
-//! Reading record files, the same way in both of replay's passes: each file is opened
-//! (zstd recognised by its magic number, whatever its name), its lines numbered, the
-//! header checked (a future version is refused outright), and every message line
-//! read, checked, placed on the timeline (`crate::record::Timeline`), matched
-//! against `--from`/`--to` and given its replay topic. What is wrong with a line comes
-//! back as `Item::Bad` with its line number, so that the validation pass can report
-//! every one and the sending pass can skip them.
+//! The record files' items in order, the same way in both of replay's passes: lines
+//! come parsed from `lines` (threads that read and parse ahead); here each file's
+//! first line is checked to be a header (a future version is refused outright), and
+//! every message is placed on the timeline (`crate::record::Timeline`), matched
+//! against `--from`/`--to` and given its replay topic. What is wrong with a line
+//! comes back as `Item::Bad` with its line number, so that the validation pass can
+//! report every one and the sending pass can skip them.
 
-use std::fs::File;
-use std::io::{self, BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use crate::record::{Header, HeaderError, Message, Timeline, read_message};
+use super::lines::{Batch, End, Lines, Parsed};
+use crate::record::{HeaderError, Message, Timeline};
 use crate::settings::replay::{ReplaySettings, TopicRewrite, Window};
-
-/// The first four bytes of a zstd frame (RFC 8878 §3.1.1).
-const ZSTD_MAGIC: [u8; 4] = [0x28, 0xB5, 0x2F, 0xFD];
-const BUF: usize = 64 * 1024;
 
 /// What the files hold, line by line.
 #[derive(Debug)]
@@ -52,204 +47,118 @@ pub enum Fatal {
     Header(Problem),
 }
 
-/// One file's lines, numbered from 1.
-struct Lines {
-    name: String,
-    reader: Box<dyn BufRead>,
-    number: u64,
-    /// A read failed: the rest of the file cannot be trusted.
-    broken: bool,
-}
-
-impl Lines {
-    fn open(path: &Path) -> Result<Lines, Fatal> {
-        let name = path.display().to_string();
-        let open_err = |e: io::Error| Fatal::Open {
-            file: name.clone(),
-            why: crate::exit::strerror(&e),
-        };
-        let mut file = BufReader::with_capacity(BUF, File::open(path).map_err(open_err)?);
-        let zstd = file.fill_buf().map_err(open_err)?.starts_with(&ZSTD_MAGIC);
-        let reader: Box<dyn BufRead> = if zstd {
-            let dec = zstd::stream::read::Decoder::with_buffer(file).map_err(open_err)?;
-            Box::new(BufReader::with_capacity(BUF, dec))
-        } else {
-            Box::new(file)
-        };
-        Ok(Lines {
-            name,
-            reader,
-            number: 0,
-            broken: false,
-        })
-    }
-
-    /// The next line without its end-of-line into `buf`; `Ok(false)` at the end.
-    fn next(&mut self, buf: &mut Vec<u8>) -> Result<bool, Problem> {
-        buf.clear();
-        if self.broken {
-            return Ok(false);
-        }
-        self.number += 1;
-        match self.reader.read_until(b'\n', buf) {
-            Ok(0) => Ok(false),
-            Ok(_) => {
-                while let Some(b'\n' | b'\r') = buf.last() {
-                    buf.pop();
-                }
-                Ok(true)
-            }
-            Err(e) => {
-                self.broken = true;
-                Err(Problem {
-                    file: self.name.clone(),
-                    line: self.number,
-                    why: read_error(&e),
-                    broken: true,
-                })
-            }
-        }
-    }
-}
-
-/// A failed read: of a compressed file, the data is cut or damaged.
-fn read_error(e: &io::Error) -> String {
-    match e.kind() {
-        io::ErrorKind::UnexpectedEof => {
-            format!("the zstd data is truncated ({e}); the rest of the file is lost")
-        }
-        io::ErrorKind::Other | io::ErrorKind::InvalidData => {
-            format!("the zstd data is corrupt ({e}); the rest of the file is lost")
-        }
-        _ => format!("read failed: {}", crate::exit::strerror(e)),
-    }
-}
-
 /// The files' items in order, as both passes see them.
 pub struct Reader<'a> {
-    files: &'a [PathBuf],
-    next_file: usize,
-    current: Option<Lines>,
+    lines: Lines,
+    /// The batch being taken apart, its next line's number, and how it ends.
+    file: Arc<str>,
+    parsed: std::vec::IntoIter<Parsed>,
+    line: u64,
+    end: Option<End>,
     timeline: Timeline,
     window: Window,
     rewrite: &'a TopicRewrite,
-    buf: Vec<u8>,
 }
 
 impl<'a> Reader<'a> {
     pub fn new(s: &'a ReplaySettings) -> Reader<'a> {
         Reader {
-            files: &s.files,
-            next_file: 0,
-            current: None,
+            lines: Lines::spawn(s.files.clone()),
+            file: Arc::from(""),
+            parsed: Vec::new().into_iter(),
+            line: 0,
+            end: None,
             timeline: Timeline::new(),
             window: s.window,
             rewrite: &s.rewrite,
-            buf: Vec::with_capacity(4096),
         }
     }
 
     /// The next message in the window or bad line; `None` after the last file.
     pub fn next(&mut self) -> Result<Option<Item>, Fatal> {
         loop {
-            let Some(lines) = self.current.as_mut() else {
-                let Some(path) = self.files.get(self.next_file) else {
-                    return Ok(None);
-                };
-                self.next_file += 1;
-                self.current = Some(self.open(path)?);
-                continue;
-            };
-            match lines.next(&mut self.buf) {
-                Ok(true) => {}
-                Ok(false) => {
-                    self.current = None;
-                    continue;
+            if let Some(parsed) = self.parsed.next() {
+                let line = self.line;
+                self.line += 1;
+                if let Some(item) = self.item(parsed, line)? {
+                    return Ok(Some(item));
                 }
-                Err(p) => return Ok(Some(Item::Bad(p))),
+                continue;
             }
-            let (file, line) = (lines.name.clone(), lines.number);
-            if let Some(item) = self.line(file, line)? {
-                return Ok(Some(item));
+            if let Some(End::Broken(why)) = self.end.take() {
+                return Ok(Some(Item::Bad(self.problem(self.line, why, true))));
             }
+            let Some(batch) = self.lines.next() else {
+                return Ok(None);
+            };
+            self.start(batch)?;
         }
     }
 
-    /// Opens a file and checks its header line: a new section of the timeline.
-    fn open(&mut self, path: &Path) -> Result<Lines, Fatal> {
-        let mut lines = Lines::open(path)?;
-        let header_problem = |lines: &Lines, why: String| {
-            Fatal::Header(Problem {
-                file: lines.name.clone(),
-                line: 1,
-                why,
-                broken: false,
-            })
-        };
-        match lines.next(&mut self.buf) {
-            Ok(true) => {}
-            Ok(false) => {
-                return Err(header_problem(
-                    &lines,
-                    "the file is empty, not an mqtk record".into(),
-                ));
+    /// Takes up a batch; a file that cannot be opened, or is empty, stops here.
+    fn start(&mut self, batch: Batch) -> Result<(), Fatal> {
+        let Batch {
+            file,
+            first_line,
+            lines,
+            end,
+        } = batch;
+        self.file = file;
+        self.line = first_line;
+        if first_line == 1 {
+            if let End::Open(why) = end {
+                let file = self.file.to_string();
+                return Err(Fatal::Open { file, why });
             }
-            Err(p) => return Err(Fatal::Header(p)),
-        }
-        Header::parse(&self.buf).map_err(|e| header_problem(&lines, e.to_string()))?;
-        self.timeline.section();
-        Ok(lines)
-    }
-
-    /// What the line in `buf` is: `None` for a blank line, a header (a new section of
-    /// a concatenated record) or a message outside the window.
-    fn line(&mut self, file: String, line: u64) -> Result<Option<Item>, Fatal> {
-        if self.buf.iter().all(u8::is_ascii_whitespace) {
-            return Ok(None);
-        }
-        let bad = |file, why: String| {
-            let broken = false;
-            Ok(Some(Item::Bad(Problem {
-                file,
-                line,
-                why,
-                broken,
-            })))
-        };
-        let mut msg = match read_message(&self.buf) {
-            Ok(m) => m,
-            Err(_) if Header::is_header(&self.buf) => {
-                return match Header::parse(&self.buf) {
-                    Ok(_) => {
-                        self.timeline.section();
-                        Ok(None)
-                    }
-                    Err(HeaderError::Future(v)) => {
-                        let why = HeaderError::Future(v).to_string();
-                        let broken = false;
-                        Err(Fatal::Header(Problem {
-                            file,
-                            line,
-                            why,
-                            broken,
-                        }))
-                    }
-                    Err(h) => bad(file, h.to_string()),
+            if lines.is_empty() {
+                let why = match end {
+                    End::Broken(why) => why,
+                    _ => "the file is empty, not an mqtk record".to_string(),
                 };
+                return Err(Fatal::Header(self.problem(1, why, false)));
             }
-            Err(e) => return bad(file, e.to_string()),
+        }
+        self.parsed = lines.into_iter();
+        self.end = Some(end);
+        Ok(())
+    }
+
+    fn problem(&self, line: u64, why: String, broken: bool) -> Problem {
+        Problem {
+            file: self.file.to_string(),
+            line,
+            why,
+            broken,
+        }
+    }
+
+    /// What a parsed line means: `None` for a blank line, a header (a new section) or
+    /// a message outside the window.
+    fn item(&mut self, parsed: Parsed, line: u64) -> Result<Option<Item>, Fatal> {
+        let bad = |r: &Self, why: String| Ok(Some(Item::Bad(r.problem(line, why, false))));
+        let mut msg = match parsed {
+            Parsed::Blank => return Ok(None),
+            Parsed::Bad(why) => return bad(self, why),
+            Parsed::Header(Ok(())) => {
+                self.timeline.section();
+                return Ok(None);
+            }
+            // The first line must be a header; a newer version stops everything.
+            Parsed::Header(Err(e)) if line == 1 || matches!(e, HeaderError::Future(_)) => {
+                return Err(Fatal::Header(self.problem(line, e.to_string(), false)));
+            }
+            Parsed::Header(Err(e)) => return bad(self, e.to_string()),
+            Parsed::Message(m) => m,
         };
         let position = match self.timeline.position(msg.offset_us) {
             Ok(p) => p,
-            Err(e) => return bad(file, e.to_string()),
+            Err(e) => return bad(self, e.to_string()),
         };
         if !self.rewrite.is_identity() {
             let topic = self.rewrite.apply(&msg.topic);
             if let Err(e) = crate::topic::validate_name(&topic) {
-                return bad(
-                    file,
-                    format!("topic \"{}\" becomes \"{topic}\": {e}", msg.topic),
-                );
+                let why = format!("topic \"{}\" becomes \"{topic}\": {e}", msg.topic);
+                return bad(self, why);
             }
             msg.topic = topic;
         }
@@ -274,6 +183,7 @@ fn drain(mut r: Reader<'_>) -> Result<Vec<Item>, Fatal> {
 mod tests {
     use super::*;
     use crate::cli::replay::{Bound, Speed};
+    use std::path::Path;
     use std::time::Duration;
 
     const HEADER: &str = r##"{"format":"mqtk-record","version":1,"started":"2024-01-01T00:00:00Z","broker":"b","protocol":"mqttv5","filters":["#"],"qos":0,"mqtk":"0"}"##;

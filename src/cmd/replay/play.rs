@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::input::{Item, Reader};
-use super::scan::Plan;
+use super::scan::{Cache, Plan};
 use super::schedule::Schedule;
 use crate::client::drive::{Backoff, Client, ConnectFailure, Next};
 use crate::client::{Event, PublishError};
@@ -58,6 +58,38 @@ pub struct Outcome {
     pub lost: Option<String>,
 }
 
+/// Where the second pass takes the messages from.
+enum Feed<'a> {
+    /// What the first pass kept; `next` is the place in the current loop.
+    Memory { cache: Cache, next: usize },
+    /// The files, read again.
+    Files(Reader<'a>),
+}
+
+impl<'a> Feed<'a> {
+    /// The next item of the current loop; in the `last` loop kept messages are
+    /// handed over rather than copied.
+    fn next(&mut self, last: bool) -> Result<Option<Item>, Error> {
+        let entry = match self {
+            Feed::Files(r) => return r.next().map_err(|f| Error::Failed(f.to_string())),
+            Feed::Memory { cache, .. } if last => cache.pop_front(),
+            Feed::Memory { cache, next } => {
+                *next += 1;
+                cache.get(*next - 1).cloned()
+            }
+        };
+        Ok(entry.map(|(position, msg)| Item::Message { position, msg }))
+    }
+
+    /// Back to the start, for the next loop.
+    fn rewind(&mut self, s: &'a ReplaySettings) {
+        match self {
+            Feed::Memory { next, .. } => *next = 0,
+            Feed::Files(r) => *r = Reader::new(s),
+        }
+    }
+}
+
 /// A message read and ready to queue.
 struct Pending {
     /// Its place on the schedule (µs since the first message of the first loop).
@@ -81,7 +113,7 @@ pub struct Player<'a> {
     client: Client<Publish>,
     prepared: Prepared,
     connect: Connect,
-    reader: Reader<'a>,
+    feed: Feed<'a>,
     round: u64,
     /// The next message, read but not yet queued.
     next: Option<Pending>,
@@ -99,7 +131,12 @@ pub struct Player<'a> {
 }
 
 impl<'a> Player<'a> {
-    pub fn new(s: &'a ReplaySettings, plan: &'a Plan, prepared: Prepared) -> Result<Self, Error> {
+    pub fn new(
+        s: &'a ReplaySettings,
+        plan: &'a Plan,
+        cache: Option<Cache>,
+        prepared: Prepared,
+    ) -> Result<Self, Error> {
         let c = &s.client;
         let dbg = client::Debug::new(c.debug, &c.client_id);
         let mut opts = crate::client::Options::new(c.version);
@@ -119,7 +156,10 @@ impl<'a> Player<'a> {
             client: cl,
             prepared,
             connect: client::connect_packet(c, c.clean_start),
-            reader: Reader::new(s),
+            feed: match cache {
+                Some(cache) => Feed::Memory { cache, next: 0 },
+                None => Feed::Files(Reader::new(s)),
+            },
             round: 0,
             next: None,
             exhausted: plan.messages == 0,
@@ -286,9 +326,12 @@ impl<'a> Player<'a> {
             let Some(next) = &self.next else {
                 return Ok(None);
             };
-            let now = Instant::now();
-            let due = self.schedule.due(next.at, now);
-            if let Some(due) = due.filter(|d| *d > now) {
+            // At --speed max no clock is read per message.
+            let now = self.schedule.is_timed().then(Instant::now);
+            let due = now.and_then(|now| self.schedule.due(next.at, now));
+            if let (Some(due), Some(now)) = (due, now)
+                && due > now
+            {
                 return Ok(Some(due));
             }
             let Some(Pending { at, into, msg }) = self.next.take() else {
@@ -305,6 +348,7 @@ impl<'a> Player<'a> {
                 }
                 Err(PublishError::Encode(e, m)) => return Err(too_large(e, &m)),
             }
+            let now = now.unwrap_or_else(|| *self.first_sent.get_or_insert_with(Instant::now));
             self.first_sent.get_or_insert(now);
             self.schedule.sent(due, now);
             self.sent += 1;
@@ -319,11 +363,8 @@ impl<'a> Player<'a> {
     /// next loop.
     fn load_next(&mut self) -> Result<(), Error> {
         while self.next.is_none() && !self.exhausted {
-            let item = self
-                .reader
-                .next()
-                .map_err(|f| Error::Failed(f.to_string()))?;
-            match item {
+            let last = self.s.loops.is_some_and(|n| self.round + 1 >= u64::from(n));
+            match self.feed.next(last)? {
                 Some(Item::Message { position, msg }) => {
                     self.next = Some(Pending {
                         at: self.schedule.at(self.round, position),
@@ -343,7 +384,7 @@ impl<'a> Player<'a> {
                     if self.s.loops.is_some_and(|n| self.round >= u64::from(n)) {
                         self.exhausted = true;
                     } else {
-                        self.reader = Reader::new(self.s);
+                        self.feed.rewind(self.s);
                     }
                 }
             }
@@ -461,6 +502,62 @@ fn clock(us: u64) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    fn entry(i: Option<Item>) -> Option<(u64, Message)> {
+        match i? {
+            Item::Message { position, msg } => Some((position, msg)),
+            Item::Bad(p) => panic!("{p}"),
+        }
+    }
+
+    /// The sending pass plays the same messages whether the first pass kept them or
+    /// the files are read again, loop after loop.
+    #[test]
+    fn kept_and_reread_messages_are_the_same() {
+        use clap::Parser;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.ndjson");
+        let mut text = String::from(
+            r##"{"format":"mqtk-record","version":1,"started":"2024-01-01T00:00:00Z","broker":"b","protocol":"mqttv5","filters":["#"],"qos":0,"mqtk":"0"}"##,
+        );
+        for i in 0..5000 {
+            text.push_str(&format!(
+                "\n{{\"time\":\"2024-01-01T00:00:00Z\",\"offset_us\":{i},\"topic\":\"t/{i}\",\"qos\":1,\"retain\":false,\"payload\":\"p\\n{i}\"}}"
+            ));
+        }
+        std::fs::write(&path, text).unwrap();
+        let argv = ["mqtk", "replay", path.to_str().unwrap(), "--loop", "2"];
+        let crate::cli::Command::Replay(args) =
+            crate::cli::Cli::try_parse_from(argv).unwrap().command
+        else {
+            unreachable!("replay parses as replay")
+        };
+        let s = crate::settings::replay::resolve_replay(&args, "t").unwrap();
+        let (plan, cache) = super::super::scan::scan(&s).unwrap();
+        assert_eq!(plan.messages, 5000);
+        let mut kept = Feed::Memory {
+            cache: cache.unwrap(),
+            next: 0,
+        };
+        let mut files = Feed::Files(Reader::new(&s));
+        for last in [false, true] {
+            let mut n = 0;
+            loop {
+                let a = entry(kept.next(last).unwrap());
+                let b = entry(files.next(last).unwrap());
+                assert_eq!(a, b);
+                if a.is_none() {
+                    break;
+                }
+                n += 1;
+            }
+            assert_eq!(n, 5000);
+            kept.rewind(&s);
+            files.rewind(&s);
+        }
+    }
+
     #[test]
     fn clock() {
         assert_eq!(super::clock(0), "0:00.0");

@@ -1,14 +1,17 @@
 //! Replay's first pass: every line of every file is read and checked before anything
-//! is sent, and the plan for the second pass comes out of it: how many messages the
+//! is sent, and the plan for the second pass comes out of it, with the messages
+//! themselves when they fit in memory (`Cache`): how many messages the
 //! window holds, how many need an acknowledgement, where the timeline starts and ends,
 //! and every bad line (the first `SHOWN` of them kept for the report, and any
 //! damaged compressed data).
 
+use std::collections::VecDeque;
 use std::io::Write;
 
 use super::input::{Fatal, Item, Problem, Reader};
 use crate::codec::QoS;
 use crate::exit::Error;
+use crate::record::Message;
 use crate::settings::replay::ReplaySettings;
 
 /// Bad lines listed one by one; more are counted.
@@ -37,9 +40,27 @@ impl Plan {
     }
 }
 
-/// Reads every file through once.
-pub fn scan(s: &ReplaySettings) -> Result<Plan, Fatal> {
+/// The messages the validation pass keeps for the sending pass (their timeline
+/// positions, and the messages with their replay topics), so that they are not read
+/// and parsed twice.
+pub type Cache = VecDeque<(u64, Message)>;
+
+/// How much memory the kept messages may take; beyond it the sending pass reads the
+/// files again. (Payloads share the buffers they were read into, so about the size
+/// of the decompressed files.)
+const CACHE_BUDGET: usize = 256 * 1024 * 1024;
+
+/// A kept message's share of memory: its topic and payload, its share of the JSON
+/// around them, and the entry.
+fn footprint(m: &Message) -> usize {
+    std::mem::size_of::<(u64, Message)>() + m.topic.len() + m.payload.len() + 128
+}
+
+/// Reads every file through once; the messages come back too when they fit.
+pub fn scan(s: &ReplaySettings) -> Result<(Plan, Option<Cache>), Fatal> {
     let mut plan = Plan::default();
+    let mut cache = Some(Cache::new());
+    let mut kept = 0usize;
     let mut reader = Reader::new(s);
     while let Some(item) = reader.next()? {
         match item {
@@ -55,6 +76,13 @@ pub fn scan(s: &ReplaySettings) -> Result<Plan, Fatal> {
                 if !msg.properties.is_empty() {
                     plan.with_properties += 1;
                 }
+                kept += footprint(&msg);
+                if kept > CACHE_BUDGET {
+                    cache = None;
+                }
+                if let Some(c) = &mut cache {
+                    c.push_back((position, msg));
+                }
             }
             Item::Bad(p) => {
                 plan.bad_count += 1;
@@ -65,7 +93,7 @@ pub fn scan(s: &ReplaySettings) -> Result<Plan, Fatal> {
             }
         }
     }
-    Ok(plan)
+    Ok((plan, cache))
 }
 
 /// Tells what the plan means before anything is sent: bad lines refuse the replay

@@ -29,6 +29,11 @@ impl Schedule {
         }
     }
 
+    /// Whether messages have due times (not `--speed max`).
+    pub fn is_timed(&self) -> bool {
+        self.speed.is_some()
+    }
+
     /// Where a message at `position` of loop `round` sits on the schedule (µs of
     /// recording time since the first message of the first loop).
     pub fn at(&self, round: u64, position: u64) -> u64 {
