@@ -9,10 +9,11 @@
 //! - `write`: a received `Publish` as a message line, never lossy (a payload that is
 //!   not text is base64; every v5 property is kept).
 //! - `read`: a message line back into a checked [`Message`], with a reason when the
-//!   line is not one.
+//!   line is not one; `fast` reads the common shape of line without serde.
 //! - `timeline`: where each message sits on the replay timeline, across the sections
 //!   of a file (`cat a.ndjson b.ndjson` is a valid record) and across files.
 
+mod fast;
 pub mod header;
 pub mod read;
 pub mod timeline;

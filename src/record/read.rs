@@ -139,21 +139,44 @@ pub fn read_message(line: &[u8]) -> Result<Message, LineError> {
     parse(line, None)
 }
 
-/// `read_message` for a line held in shared bytes: a payload without escapes is a
-/// slice of `line` (no copy), which keeps `line`'s buffer alive as long as it lives.
-pub fn read_message_shared(line: &Bytes) -> Result<Message, LineError> {
-    parse(line, Some(line))
+/// `read_message` for a line that lies in shared bytes (`line` is a part of
+/// `owner`): a payload without escapes is a slice of `owner` (no copy), which keeps
+/// `owner` alive as long as the payload lives.
+pub fn read_message_shared(line: &[u8], owner: &Bytes) -> Result<Message, LineError> {
+    parse(line, Some(owner))
 }
 
 fn parse(line: &[u8], owner: Option<&Bytes>) -> Result<Message, LineError> {
-    let l: Line = serde_json::from_slice(line).map_err(|e| {
+    let l = match super::fast::canonical(line) {
+        Some(c) => Line {
+            time: Cow::Borrowed(c.time),
+            offset_us: c.offset_us,
+            topic: Cow::Borrowed(c.topic),
+            qos: c.qos,
+            retain: c.retain,
+            payload: Some(Text(Cow::Borrowed(c.payload))),
+            payload_base64: None,
+            properties: None,
+            decoded: None,
+        },
+        None => serde_line(line)?,
+    };
+    checked(l, owner)
+}
+
+fn serde_line(line: &[u8]) -> Result<Line<'_>, LineError> {
+    serde_json::from_slice(line).map_err(|e| {
         use serde_json::error::Category;
         match e.classify() {
             Category::Eof => LineError::Truncated,
             Category::Data => LineError::Shape(json_error(&e)),
             Category::Syntax | Category::Io => LineError::Json(json_error(&e)),
         }
-    })?;
+    })
+}
+
+/// The checks beyond JSON's, and the message.
+fn checked(l: Line<'_>, owner: Option<&Bytes>) -> Result<Message, LineError> {
     let time = humantime::parse_rfc3339(&l.time)
         .map_err(|_| value(format!("time \"{}\" is not an RFC 3339 UTC time", l.time)))?;
     crate::topic::validate_name(&l.topic)
@@ -187,7 +210,7 @@ fn text_or_base64(
 ) -> Result<Option<Bytes>, LineError> {
     match (text, b64) {
         (Some(_), Some(_)) => Err(value(format!("both {name} and {name}_base64 are given"))),
-        (Some(Cow::Borrowed(t)), None) if owner.is_some() => {
+        (Some(Cow::Borrowed(t)), None) if owner.is_some_and(|o| holds(o, t.as_bytes())) => {
             Ok(owner.map(|o| o.slice_ref(t.as_bytes())))
         }
         (Some(t), None) => Ok(Some(Bytes::from(t.into_owned().into_bytes()))),
@@ -197,6 +220,12 @@ fn text_or_base64(
             .map_err(|e| value(format!("{name}_base64 is not base64: {e}"))),
         (None, None) => Ok(None),
     }
+}
+
+/// Whether `part` lies inside `whole` (so that `Bytes::slice_ref` may take it).
+fn holds(whole: &Bytes, part: &[u8]) -> bool {
+    let (w, p) = (whole.as_ptr() as usize, part.as_ptr() as usize);
+    p >= w && p + part.len() <= w + whole.len()
 }
 
 /// An MQTT UTF-8 string property: no U+0000 (5.0 §1.5.4).
@@ -345,16 +374,80 @@ mod tests {
     #[test]
     fn shared_lines_lend_their_payloads() {
         let line = Bytes::from(format!(r#"{{{OK},"payload":"abc"}}"#));
-        let m = read_message_shared(&line).unwrap();
+        let m = read_message_shared(&line, &line).unwrap();
         assert_eq!(m.payload, Bytes::from_static(b"abc"));
         let at = line.as_ptr() as usize;
         let p = m.payload.as_ptr() as usize;
         assert!((at..at + line.len()).contains(&p), "a slice of the line");
         let escaped = Bytes::from(format!(r#"{{{OK},"payload":"a\nb"}}"#));
         assert_eq!(
-            read_message_shared(&escaped).unwrap().payload,
+            read_message_shared(&escaped, &escaped).unwrap().payload,
             Bytes::from_static(b"a\nb")
         );
+        // A line that is not part of the owner is copied, not sliced.
+        let other = Bytes::from_static(b"elsewhere");
+        assert_eq!(
+            read_message_shared(&line, &other).unwrap().payload,
+            Bytes::from_static(b"abc")
+        );
+    }
+
+    /// Lines the fast path reads are read the same by serde; lines it leaves are
+    /// serde's alone. Written lines of every kind, and those lines damaged byte by byte.
+    #[test]
+    fn the_fast_path_agrees_with_serde() {
+        use proptest::prelude::*;
+        let topic = "[a-zé/ +#\"\\\\\u{1}]{0,12}";
+        let payload = proptest::collection::vec(any::<u8>(), 0..24);
+        let mut runner = proptest::test_runner::TestRunner::default();
+        runner
+            .run(
+                &(
+                    topic,
+                    payload,
+                    0u8..3,
+                    any::<bool>(),
+                    0u64..u64::MAX,
+                    any::<usize>(),
+                    any::<u8>(),
+                ),
+                |(t, p, q, r, o, at, flip)| {
+                    let publish = crate::codec::Publish {
+                        dup: false,
+                        qos: QoS::from_u8(q).unwrap(),
+                        retain: r,
+                        topic: t,
+                        packet_id: 0,
+                        properties: Properties::new(),
+                        payload: Bytes::from(p),
+                    };
+                    let mut line = Vec::new();
+                    crate::record::write_message(
+                        &mut line,
+                        &crate::record::MessageLine {
+                            time: std::time::UNIX_EPOCH
+                                + std::time::Duration::from_micros(o % (1 << 50)),
+                            offset_us: o,
+                            publish: &publish,
+                            decoded: None,
+                        },
+                    );
+                    line.pop();
+                    let mut damaged = line.clone();
+                    let i = at % damaged.len();
+                    damaged[i] ^= flip;
+                    for l in [&line, &damaged] {
+                        if super::super::fast::canonical(l).is_some() {
+                            let serde = serde_line(l).map_err(|e| e.to_string());
+                            prop_assert!(serde.is_ok(), "{}", String::from_utf8_lossy(l));
+                            let serde = checked(serde.unwrap(), None);
+                            prop_assert_eq!(read_message(l), serde);
+                        }
+                    }
+                    Ok(())
+                },
+            )
+            .unwrap();
     }
 
     #[test]

@@ -118,7 +118,7 @@ fn parse(chunk: Chunk) -> Batch {
             stop -= 1;
         }
         let first = chunk.first_line == 1 && lines.is_empty();
-        lines.push(parse_line(&data.slice(start..stop), first));
+        lines.push(parse_line(&data[start..stop], data, first));
         start = end + 1;
     }
     Batch {
@@ -129,15 +129,15 @@ fn parse(chunk: Chunk) -> Batch {
     }
 }
 
-/// The first line of a file is read as a header, whatever it holds.
-fn parse_line(line: &Bytes, first: bool) -> Parsed {
+/// A line of `chunk`; the first line of a file is read as a header, whatever it holds.
+fn parse_line(line: &[u8], chunk: &Bytes, first: bool) -> Parsed {
     if first {
         return Parsed::Header(Header::parse(line).map(|_| ()));
     }
     if line.iter().all(u8::is_ascii_whitespace) {
         return Parsed::Blank;
     }
-    match read_message_shared(line) {
+    match read_message_shared(line, chunk) {
         Ok(m) => Parsed::Message(m),
         Err(_) if Header::is_header(line) => Parsed::Header(Header::parse(line).map(|_| ())),
         Err(e) => Parsed::Bad(e.to_string()),
@@ -188,6 +188,8 @@ fn read_file(
     let mut carry: Vec<u8> = Vec::new();
     loop {
         let mut data = std::mem::take(&mut carry);
+        // Room for the whole chunk at once: growing by doubling would copy it.
+        data.reserve(CHUNK);
         let read = (&mut reader).take(CHUNK as u64).read_to_end(&mut data);
         let end = match read {
             Ok(0) => End::File,
