@@ -273,7 +273,9 @@ Nothing is sent before every line of every file has been read and checked: a lin
 that is not a record line is reported with its file and line number, and the replay \
 stops with exit status 1 (with --skip-bad, such lines are listed as skipped and the \
 others are played). A file that is not a record, or whose format version is newer \
-than this mqtk reads, is refused even with --skip-bad.
+than this mqtk reads, is refused even with --skip-bad. The messages read in that \
+pass are kept for sending when they fit in 256 MiB; larger records are read again, \
+so memory stays bounded however long the recording.
 
 The messages follow a fixed schedule: each is due at the start plus its offset in the \
 recording divided by --speed, and a message sent late does not delay the ones after \
