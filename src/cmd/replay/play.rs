@@ -473,18 +473,19 @@ impl Progress {
             return;
         }
         self.last = Instant::now();
-        bar.set_position(sent);
         let round = sent.saturating_sub(1) / self.per_loop.max(1) + 1;
         let round = match self.loops {
             Some(1) => String::new(),
             Some(n) => format!(", loop {round}/{n}"),
             None => format!(", loop {round}"),
         };
+        // The words first: setting the position draws the bar.
         bar.set_message(format!(
             "at {} of {}{round}",
             clock(self.into),
             clock(self.span)
         ));
+        bar.set_position(sent);
     }
 
     fn finish(&mut self) {
