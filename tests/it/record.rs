@@ -565,9 +565,9 @@ fn a_zst_record_replays_into_the_same_messages() {
 // ---------------------------------------------------------------------------------
 // Timing
 
-/// "Replayed N messages in D s (speed X, schedule S s); largest lag behind schedule
-/// L ms." → (D, S, L) in seconds.
-fn timing(summary: &str) -> (f64, f64, f64) {
+/// "Replayed N messages in D s (speed X: schedule S s, sent over P s, largest lag
+/// behind schedule L ms)." → (D, S, P, L) in seconds.
+fn timing(summary: &str) -> (f64, f64, f64, f64) {
     let num = |after: &str, until: char| -> f64 {
         let i = summary
             .find(after)
@@ -584,20 +584,22 @@ fn timing(summary: &str) -> (f64, f64, f64) {
     (
         num(" in ", 's'),
         num("schedule ", 's'),
+        num("sent over ", 's'),
         num("largest lag behind schedule ", 'm') / 1e3,
     )
 }
 
 /// A span of 1.5 s in 16 messages replays in 1.5 s at speed 1 and in 0.15 s at speed 10.
 ///
-/// On a loaded CI machine a wakeup can come late; what must hold whatever the load:
-/// the replay is never early (its duration is at least the schedule), and lateness
-/// does not accumulate (the duration exceeds the schedule by no more than the largest
-/// lag of any one message, which a replay that slept gap after gap would exceed by the
-/// sum of its lags). Both come from the replay's own report, measured on its
-/// monotonic clock. The ±50 ms of the issue is checked on top: it needs one late
-/// wakeup of over 50 ms at the very end to fail, which the load of this suite does not
-/// cause. A listener on the broker sees the same spacing.
+/// On a loaded CI machine a wakeup can come late; what must hold whatever the load
+/// comes from the replay's own report, measured on its monotonic clock between the
+/// first and the last message sent: the replay is never early (that spread is at least
+/// the schedule), and lateness does not accumulate (the spread exceeds the schedule by
+/// the last message's lag, so by no more than the largest lag of any one message; a
+/// replay that slept gap after gap would exceed it by the sum of its lags). The ±50 ms
+/// of the issue is checked on top: only one wakeup late by over 50 ms, the very last,
+/// can fail it. A listener on the broker sees the same spacing, within looser bounds
+/// (both ends see the load).
 #[test]
 fn replay_keeps_the_recorded_timing() {
     let broker = TestBroker::start();
@@ -623,19 +625,23 @@ fn replay_keeps_the_recorded_timing() {
             &["--speed", speed, file.to_str().unwrap()],
         );
         assert_code(&out, 0);
-        let (took, planned, lag) = timing(&stderr(&out));
+        let (took, planned, spread, lag) = timing(&stderr(&out));
         assert!((planned - schedule).abs() < 1e-9, "{}", stderr(&out));
-        assert!(took >= schedule - 0.001, "early: {}", stderr(&out));
+        // The first message is sent at the schedule's start, so the spread is the
+        // schedule plus the last message's lag (rounding: the figures are printed to
+        // 1 ms and 0.1 ms).
+        assert!(spread >= schedule - 0.0015, "early: {}", stderr(&out));
         assert!(
-            took <= schedule + lag + 0.002,
+            spread <= schedule + lag + 0.0015,
             "lateness accumulated: {}",
             stderr(&out)
         );
         assert!(
-            took <= schedule + 0.050,
+            spread <= schedule + 0.050,
             "not within 50 ms: {}",
             stderr(&out)
         );
+        assert!(took >= spread, "{}", stderr(&out));
     }
     poll_until("32 messages listened to", T, || {
         lines_so_far(&listened) >= 32

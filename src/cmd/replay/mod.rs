@@ -114,12 +114,13 @@ fn summary(s: &ReplaySettings, plan: &Plan, o: &Outcome) -> String {
             let schedule = match total {
                 Some(_) if !o.interrupted => {
                     let loops = f64::from(s.loops.unwrap_or(1));
-                    format!(", schedule {:.3} s", plan.span() as f64 / 1e6 * loops / x)
+                    format!(" schedule {:.3} s,", plan.span() as f64 / 1e6 * loops / x)
                 }
                 _ => String::new(),
             };
             format!(
-                " (speed {x}{schedule}); largest lag behind schedule {:.1} ms",
+                " (speed {x}:{schedule} sent over {:.3} s, largest lag behind schedule {:.1} ms)",
+                o.spread.as_secs_f64(),
                 o.max_lag.as_secs_f64() * 1e3
             )
         }
@@ -164,16 +165,17 @@ mod tests {
         let o = Outcome {
             sent: 10,
             duration: Duration::from_millis(1502),
+            spread: Duration::from_micros(1_501_250),
             max_lag: Duration::from_micros(1250),
             ..Outcome::default()
         };
         assert_eq!(
             summary(&settings(&[]), &plan, &o),
-            "Replayed 10 messages in 1.502 s (speed 1, schedule 1.500 s); largest lag behind schedule 1.2 ms."
+            "Replayed 10 messages in 1.502 s (speed 1: schedule 1.500 s, sent over 1.501 s, largest lag behind schedule 1.2 ms)."
         );
         assert_eq!(
             summary(&settings(&["--speed", "10", "--loop", "2"]), &plan, &o),
-            "Replayed 10 messages (2 loops) in 1.502 s (speed 10, schedule 0.300 s); largest lag behind schedule 1.2 ms."
+            "Replayed 10 messages (2 loops) in 1.502 s (speed 10: schedule 0.300 s, sent over 1.501 s, largest lag behind schedule 1.2 ms)."
         );
         let o = Outcome {
             interrupted: true,

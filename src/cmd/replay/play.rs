@@ -44,6 +44,9 @@ pub struct Outcome {
     pub sent: u64,
     /// From the first message sent to the end (everything written and acknowledged).
     pub duration: Duration,
+    /// From the first message sent to the last (timed replays: the schedule as kept;
+    /// it exceeds the schedule by the last message's lag, never by the sum of lags).
+    pub spread: Duration,
     pub max_lag: Duration,
     /// QoS 1/2 messages the broker refused (reason code ≥ 0x80).
     pub refused: u64,
@@ -121,6 +124,8 @@ pub struct Player<'a> {
     exhausted: bool,
     schedule: Schedule,
     first_sent: Option<Instant>,
+    /// When the latest message was queued (timed replays only).
+    last_sent: Option<Instant>,
     sent: u64,
     sent_acknowledged: u64,
     refused: u64,
@@ -165,6 +170,7 @@ impl<'a> Player<'a> {
             exhausted: plan.messages == 0,
             schedule: Schedule::new(speed, plan.first, plan.span()),
             first_sent: None,
+            last_sent: None,
             sent: 0,
             sent_acknowledged: 0,
             refused: 0,
@@ -256,6 +262,10 @@ impl<'a> Player<'a> {
         Outcome {
             sent: self.sent,
             duration: self.first_sent.map_or(Duration::ZERO, |t| t.elapsed()),
+            spread: match (self.first_sent, self.last_sent) {
+                (Some(a), Some(b)) => b - a,
+                _ => Duration::ZERO,
+            },
             max_lag: self.schedule.max_lag(),
             refused: self.refused,
             unconfirmed,
@@ -350,6 +360,9 @@ impl<'a> Player<'a> {
             }
             let now = now.unwrap_or_else(|| *self.first_sent.get_or_insert_with(Instant::now));
             self.first_sent.get_or_insert(now);
+            if self.schedule.is_timed() {
+                self.last_sent = Some(now);
+            }
             self.schedule.sent(due, now);
             self.sent += 1;
             self.progress.into = into;
