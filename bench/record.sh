@@ -8,8 +8,9 @@
 #   2. that recording is replayed with --speed max (to another topic, --topic-map)
 #      while a second mqtk record listens: replay's rate (wall time of the replay
 #      process, its validation pass included), and how many the recorder got.
-# Prints medians of ROUNDS rounds and replay/pub. A round fails loudly if a recorder
-# misses a message.
+# Prints medians of ROUNDS rounds and replay/pub, and the CPU time (user+sys) of each
+# process, which depends less on what else the machine runs. A round fails loudly if a
+# recorder misses a message.
 # Usage: bench/record.sh [ROUNDS] [MESSAGES]
 set -euo pipefail
 
@@ -18,12 +19,14 @@ MESSAGES=${2:-200000}
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 . "$HERE/bench/lib.sh"
 
-for tool in mosquitto; do
-    if ! command -v "$tool" >/dev/null && [ ! -x "/usr/sbin/$tool" ]; then
-        echo "bench/record.sh: $tool is missing (apt-get install mosquitto)" >&2
-        exit 1
-    fi
-done
+if ! command -v mosquitto >/dev/null && [ ! -x /usr/sbin/mosquitto ]; then
+    echo "bench/record.sh: mosquitto is missing (apt-get install mosquitto)" >&2
+    exit 1
+fi
+if [ ! -x /usr/bin/time ]; then
+    echo "bench/record.sh: installing GNU time for CPU times" >&2
+    apt-get install -y time >/dev/null
+fi
 
 (cd "$HERE" && cargo build --release --quiet)
 MQTK="$HERE/target/release/mqtk"
@@ -56,24 +59,28 @@ heard() {
 
 # rate T0 T1 → messages per second over that wall time.
 rate() { echo "scale=0; $MESSAGES * 1000000000 / ($2 - $1)" | bc; }
+# cpu → the CPU milliseconds /usr/bin/time wrote to $WORK/time.
+cpu() { read -r user sys <"$WORK/time"; echo "scale=0; ($user + $sys) * 1000 / 1" | bc; }
 
-declare -a PUB REPLAY PUB_HEARD REPLAY_HEARD REPLAY_OWN
+declare -a PUB REPLAY PUB_HEARD REPLAY_HEARD REPLAY_OWN PUB_CPU REPLAY_CPU
 for round in $(seq "$ROUNDS"); do
     echo "round $round/$ROUNDS" >&2
     topic="bench/rec/$round"
     listen "$topic" "$WORK/pub.ndjson"
     t0=$(now_ns)
-    "$MQTK" pub -p "$PORT" -t "$topic" -l <"$WORK/lines"
+    /usr/bin/time -f '%U %S' -o "$WORK/time" "$MQTK" pub -p "$PORT" -t "$topic" -l <"$WORK/lines"
     t1=$(now_ns)
     PUB+=("$(rate "$t0" "$t1")")
+    PUB_CPU+=("$(cpu)")
     PUB_HEARD+=("$(heard "$WORK/pub.ndjson")")
 
     listen "bench/again/$round" "$WORK/replay.ndjson"
     t0=$(now_ns)
-    "$MQTK" replay -p "$PORT" --speed max --topic-map "$topic=bench/again/$round" \
-        "$WORK/pub.ndjson" 2>"$WORK/replay.err"
+    /usr/bin/time -f '%U %S' -o "$WORK/time" "$MQTK" replay -p "$PORT" --speed max \
+        --topic-map "$topic=bench/again/$round" "$WORK/pub.ndjson" 2>"$WORK/replay.err"
     t1=$(now_ns)
     REPLAY+=("$(rate "$t0" "$t1")")
+    REPLAY_CPU+=("$(cpu)")
     REPLAY_HEARD+=("$(heard "$WORK/replay.ndjson")")
     # replay's own figure: first message sent to everything written.
     REPLAY_OWN+=("$(sed -n 's/.*speed max, \([0-9]*\) messages\/s.*/\1/p' "$WORK/replay.err")")
@@ -94,5 +101,7 @@ printf '%-58s %12s\n' "mqtk pub -l (wall time of the process)" "$pub"
 printf '%-58s %12s\n' "mqtk replay --speed max (wall time, validation included)" "$replay"
 printf '%-58s %12s\n' "mqtk replay --speed max (its own summary, sending only)" "$(med "${REPLAY_OWN[@]}")"
 printf '%-58s %12s\n' "replay / pub" "$(echo "scale=3; $replay / $pub" | bc)"
+printf '%-58s %12s\n' "mqtk pub -l: CPU ms (user+sys)" "$(med "${PUB_CPU[@]}")"
+printf '%-58s %12s\n' "mqtk replay --speed max: CPU ms (user+sys, all threads)" "$(med "${REPLAY_CPU[@]}")"
 printf '%-58s %12s\n' "recorded while pub -l ran (min over rounds)" "$(printf '%s\n' "${PUB_HEARD[@]}" | sort -n | head -1)"
 printf '%-58s %12s\n' "recorded while replay ran (min over rounds)" "$(printf '%s\n' "${REPLAY_HEARD[@]}" | sort -n | head -1)"
