@@ -8,6 +8,8 @@
 //! - `codec`: MQTT 3.1/3.1.1/5.0 packets, encode and decode; `topic`: names, filters.
 //! - `transport`: byte streams (TCP, unix, TLS, WebSocket, proxies).
 //! - `output`: what sub and rr print, byte for byte as mosquitto_sub.
+//! - `payload`: device payload codecs (Sparkplug B, protobuf, CBOR, MessagePack,
+//!   JSON) for `--decode` and `--encode`; bytes in, JSON out, no I/O.
 //! - `broker`: the embedded broker (`broker::run`) and its sans-I/O server session.
 //! - `passwd`: password hashing and files; `exit`: the one exit-code table; `doc`: man
 //!   pages and completions rendered from `cli` (`mqtk generate`).
@@ -21,6 +23,7 @@ pub mod doc;
 pub mod exit;
 pub mod output;
 pub mod passwd;
+pub mod payload;
 pub mod settings;
 pub mod topic;
 pub mod transport;
