@@ -4,6 +4,7 @@ pub mod bench;
 pub mod broker;
 pub mod connect;
 pub mod passwd;
+pub mod payload;
 pub mod r#pub;
 pub mod rr;
 pub mod sub;

@@ -77,8 +77,10 @@ struct Requester<'a> {
 /// Runs `mqtk rr` and returns the exit status.
 pub async fn request(r: &RrSettings) -> Result<u8, Error> {
     let c = &r.client;
-    let payload = input::load(&r.source, c.quiet)?.unwrap_or_default();
-    let fmt = Formatter::new(&r.output).map_err(|e| Error::Failed(e.to_string()))?;
+    let payload = encode(r, input::load(&r.source, c.quiet)?.unwrap_or_default())?;
+    let fmt = Formatter::new(&r.output)
+        .map_err(|e| Error::Failed(e.to_string()))?
+        .with_decoder(r.decode.clone());
     let mut out = Out::stdout(false, c.debug);
     let mut signals = Signals::new()?;
     let deadline = r.timeout.map(|d| Instant::now() + d);
@@ -121,6 +123,24 @@ pub async fn request(r: &RrSettings) -> Result<u8, Error> {
     };
     q.subscribe();
     q.run(&mut signals, deadline).await
+}
+
+/// `--encode` (mqtk): the request is JSON, encoded before connecting.
+fn encode(r: &RrSettings, json: Bytes) -> Result<Bytes, Error> {
+    let Some(codec) = &r.encode else {
+        return Ok(json);
+    };
+    let mut enc = crate::payload::Encoder::new(codec.clone()).map_err(Error::Failed)?;
+    let now_ms = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    match enc.encode(&json, now_ms) {
+        Ok(b) => Ok(Bytes::from(b)),
+        Err(why) => Err(quieted(
+            r.client.quiet,
+            Error::Failed(format!("cannot encode the request as {}: {why}", enc.name())),
+        )),
+    }
 }
 
 /// `--correlate`: random bytes the response must echo.

@@ -237,7 +237,7 @@ impl Decoded<'_> {
 }
 
 /// Turns JSON messages into payloads (`--encode`); keeps Sparkplug's sequence number.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Encoder {
     codec: Codec,
     /// The next Sparkplug `seq` for a message without one (0…255, then 0 again).
