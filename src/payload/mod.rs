@@ -137,7 +137,7 @@ impl Codec {
     ) -> Result<Option<Decoded<'a>>, DecodeError> {
         let err = |format: &'static str| move |why: String| DecodeError { format, why };
         Ok(Some(match self {
-            Codec::Sparkplug if !sparkplug::is_protobuf_topic(topic) => {
+            Codec::Sparkplug if sparkplug::is_state_topic(topic) => {
                 Decoded::Json(json::validate(payload).map_err(err("json"))?)
             }
             Codec::Sparkplug => Decoded::Sparkplug(Box::new(

@@ -5,6 +5,7 @@ mod broker;
 mod broker_edges;
 mod broker_rumqttc;
 mod connect;
+mod decode;
 mod docs;
 mod install;
 mod interop;

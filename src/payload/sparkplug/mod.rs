@@ -112,11 +112,14 @@ pub fn decode(payload: &[u8]) -> Result<Payload, String> {
 }
 
 /// Whether `topic` is a Sparkplug B topic whose payload is protobuf: everything under
-/// `spBv1.0/` except the host applications' `STATE` messages, which are JSON (3.0).
+/// `spBv1.0/` except the host applications' `STATE` messages (`is_state_topic`).
 pub fn is_protobuf_topic(topic: &str) -> bool {
-    topic
-        .strip_prefix("spBv1.0/")
-        .is_some_and(|rest| !rest.starts_with("STATE/"))
+    topic.starts_with("spBv1.0/") && !is_state_topic(topic)
+}
+
+/// A host application's `spBv1.0/STATE/…` message, whose payload is JSON (3.0).
+pub fn is_state_topic(topic: &str) -> bool {
+    topic.starts_with("spBv1.0/STATE/")
 }
 
 #[cfg(test)]

@@ -153,6 +153,9 @@ fn state_messages_are_json() {
         .unwrap();
     assert_eq!(d.format(), "json");
     assert!(Codec::Sparkplug.decode("spBv1.0/STATE/host", BIRTH).is_err());
+    // Any other topic is Sparkplug B (the user said so).
+    let d = Codec::Sparkplug.decode("plain/topic", BIRTH).unwrap().unwrap();
+    assert_eq!(d.format(), "sparkplug");
 }
 
 /// The encoder, given the JSON the decoder prints, produces the same fields.
