@@ -28,8 +28,16 @@ mod tests {
     #[test]
     fn formats_in_mosquitto_style_errors() {
         assert_eq!(parse_decode("auto"), Ok(Format::Auto));
-        assert!(parse_decode("xml").unwrap_err().starts_with("Error: --decode: unknown payload format 'xml'"));
-        assert!(parse_encode("auto").unwrap_err().starts_with("Error: --encode: auto picks"));
+        assert!(
+            parse_decode("xml")
+                .unwrap_err()
+                .starts_with("Error: --decode: unknown payload format 'xml'")
+        );
+        assert!(
+            parse_encode("auto")
+                .unwrap_err()
+                .starts_with("Error: --encode: auto picks")
+        );
         assert_eq!(parse_encode("cbor"), Ok(Format::Cbor));
     }
 }

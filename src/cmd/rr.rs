@@ -122,7 +122,9 @@ pub async fn request(r: &RrSettings) -> Result<u8, Error> {
         done: None,
     };
     q.subscribe();
-    q.run(&mut signals, deadline).await
+    let code = q.run(&mut signals, deadline).await;
+    q.report_undecoded();
+    code
 }
 
 /// `--encode` (mqtk): the request is JSON, encoded before connecting.
@@ -138,7 +140,10 @@ fn encode(r: &RrSettings, json: Bytes) -> Result<Bytes, Error> {
         Ok(b) => Ok(Bytes::from(b)),
         Err(why) => Err(quieted(
             r.client.quiet,
-            Error::Failed(format!("cannot encode the request as {}: {why}", enc.name())),
+            Error::Failed(format!(
+                "cannot encode the request as {}: {why}",
+                enc.name()
+            )),
         )),
     }
 }
@@ -157,6 +162,19 @@ fn correlation(r: &RrSettings) -> Result<Option<Bytes>, Error> {
 impl Requester<'_> {
     fn quiet(&self) -> bool {
         self.r.client.quiet
+    }
+
+    /// `--decode`: how many responses were shown as received because they did not
+    /// decode (each was reported as it came; the exit status does not change).
+    fn report_undecoded(&mut self) {
+        let n = self.fmt.undecoded();
+        if let (true, Some(codec)) = (n > 0, &self.r.decode) {
+            let _ = writeln!(
+                self.diag,
+                "Warning: {n} payload(s) did not decode (--decode {}) and were shown as received.",
+                codec.name()
+            );
+        }
     }
 
     async fn run(&mut self, signals: &mut Signals, deadline: Option<Instant>) -> Result<u8, Error> {

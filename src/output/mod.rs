@@ -209,7 +209,11 @@ impl Formatter {
         }
         self.json.clear();
         self.json_nested.clear();
-        let top = if self.pretty { Style::Pretty { depth: 0 } } else { Style::Compact };
+        let top = if self.pretty {
+            Style::Pretty { depth: 0 }
+        } else {
+            Style::Compact
+        };
         let result = codec.decode(msg.topic, msg.payload).and_then(|d| match d {
             None => Ok(false),
             Some(d) => {
@@ -348,7 +352,11 @@ impl Formatter {
         };
         let json = decoded.then(|| Json {
             top: &self.json,
-            nested: if self.pretty { &self.json_nested } else { &self.json },
+            nested: if self.pretty {
+                &self.json_nested
+            } else {
+                &self.json
+            },
         });
         let (sec, nanos) = time::split(msg.received);
         for op in &c.ops {

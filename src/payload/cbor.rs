@@ -18,10 +18,7 @@ pub fn decode(bytes: &[u8]) -> Result<ciborium::Value, String> {
         ciborium::de::Error::RecursionLimitExceeded => "CBOR nested too deeply".to_string(),
     })?;
     if !rest.is_empty() {
-        return Err(format!(
-            "{} bytes follow the CBOR value",
-            rest.len()
-        ));
+        return Err(format!("{} bytes follow the CBOR value", rest.len()));
     }
     Ok(value)
 }

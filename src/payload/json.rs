@@ -136,7 +136,16 @@ mod tests {
 
     #[test]
     fn refuses_what_is_not_one_json_value() {
-        for bad in [&b""[..], b"{", b"[1,]", b"01", b"1 2", b"\xff", b"{\"a\":1}x", b"nul"] {
+        for bad in [
+            &b""[..],
+            b"{",
+            b"[1,]",
+            b"01",
+            b"1 2",
+            b"\xff",
+            b"{\"a\":1}x",
+            b"nul",
+        ] {
             assert!(validate(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
         }
     }

@@ -50,7 +50,8 @@ pub enum Format {
 }
 
 /// What `--decode`/`--encode` accept, for error messages.
-pub const FORMATS: &str = "sparkplug, proto:FILE.proto:package.Message, cbor, msgpack, json or auto";
+pub const FORMATS: &str =
+    "sparkplug, proto:FILE.proto:package.Message, cbor, msgpack, json or auto";
 
 impl Format {
     /// Reads a FORMAT argument.

@@ -16,17 +16,13 @@ const MAX_DEPTH: usize = 256;
 /// The one MessagePack value `bytes` holds.
 pub fn decode(bytes: &[u8]) -> Result<ValueRef<'_>, String> {
     let mut rest = bytes;
-    let value = rmpv::decode::read_value_ref_with_max_depth(&mut rest, MAX_DEPTH).map_err(|e| {
-        match e {
+    let value =
+        rmpv::decode::read_value_ref_with_max_depth(&mut rest, MAX_DEPTH).map_err(|e| match e {
             rmpv::decode::Error::DepthLimitExceeded => "MessagePack nested too deeply".to_string(),
             _ => "truncated MessagePack (the value ends early)".to_string(),
-        }
-    })?;
+        })?;
     if !rest.is_empty() {
-        return Err(format!(
-            "{} bytes follow the MessagePack value",
-            rest.len()
-        ));
+        return Err(format!("{} bytes follow the MessagePack value", rest.len()));
     }
     Ok(value)
 }

@@ -197,7 +197,10 @@ mod tests {
             text(&serde_json::json!({"x": 1}), Style::Pretty { depth: 1 }),
             "{\n\t\t\"x\":\t1\n\t}"
         );
-        assert_eq!(text(&v, Style::Compact), r#"{"a":[],"e":{},"h":[1,2,{"x":"y"}],"t":27}"#);
+        assert_eq!(
+            text(&v, Style::Compact),
+            r#"{"a":[],"e":{},"h":[1,2,{"x":"y"}],"t":27}"#
+        );
     }
 
     struct N(u64, i64, f64, f32);
@@ -226,7 +229,10 @@ mod tests {
     #[test]
     fn numbers_stay_exact() {
         let t = |n: N| text(&n, Style::Compact);
-        assert_eq!(t(N(1 << 53, -(1 << 53), 0.5, 12.1)), "[9007199254740992,-9007199254740992,0.5,12.1]");
+        assert_eq!(
+            t(N(1 << 53, -(1 << 53), 0.5, 12.1)),
+            "[9007199254740992,-9007199254740992,0.5,12.1]"
+        );
         // 2^53 + 1 is the first integer a double cannot hold.
         assert_eq!(
             t(N((1 << 53) + 1, -(1 << 53) - 1, f64::NAN, f32::INFINITY)),
@@ -236,7 +242,10 @@ mod tests {
             t(N(u64::MAX, i64::MIN, f64::NEG_INFINITY, -0.25)),
             r#"["18446744073709551615",-9223372036854775808,"-Infinity",-0.25]"#
         );
-        assert_eq!(t(N(1 << 60, i64::MAX, 1e300, 0.0)), r#"[1152921504606846976,"9223372036854775807",1e+300,0.0]"#);
+        assert_eq!(
+            t(N(1 << 60, i64::MAX, 1e300, 0.0)),
+            r#"[1152921504606846976,"9223372036854775807",1e+300,0.0]"#
+        );
     }
 
     #[test]

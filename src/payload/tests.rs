@@ -8,14 +8,22 @@ use serde_json::json;
 use super::*;
 
 mod fixtures {
-    include!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/payloads.rs"));
+    include!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/payloads.rs"
+    ));
 }
 use fixtures::binary::{CBOR, MSGPACK};
 use fixtures::proto::READING;
 use fixtures::sparkplug::NDATA;
 
 fn value(codec: &Codec, topic: &str, bytes: &[u8]) -> serde_json::Value {
-    codec.decode(topic, bytes).unwrap().unwrap().to_value().unwrap()
+    codec
+        .decode(topic, bytes)
+        .unwrap()
+        .unwrap()
+        .to_value()
+        .unwrap()
 }
 
 fn text(codec: &Codec, bytes: &[u8], style: Style) -> String {
@@ -50,7 +58,11 @@ fn formats_parse() {
         Format::parse("yaml").unwrap_err(),
         format!("unknown payload format 'yaml': use {FORMATS}")
     );
-    assert!(Format::parse("proto:x.proto").unwrap_err().contains("names no message"));
+    assert!(
+        Format::parse("proto:x.proto")
+            .unwrap_err()
+            .contains("names no message")
+    );
     assert!(Format::parse("proto::M").is_err());
 }
 
@@ -95,8 +107,13 @@ fn binary_oddities() {
 
 #[test]
 fn binary_errors_say_why() {
-    let e = Codec::Cbor.decode("t", &CBOR[..CBOR.len() - 1]).unwrap_err();
-    assert_eq!(e.to_string(), "not cbor: truncated CBOR (the value ends early)");
+    let e = Codec::Cbor
+        .decode("t", &CBOR[..CBOR.len() - 1])
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "not cbor: truncated CBOR (the value ends early)"
+    );
     let mut extra = CBOR.to_vec();
     extra.push(0);
     assert_eq!(
@@ -109,12 +126,32 @@ fn binary_errors_say_why() {
     );
     // An array claiming 2^32 - 1 items in 5 bytes: an error, not a 4-billion-item
     // allocation.
-    assert!(Codec::Msgpack.decode("t", &[0xdd, 0xff, 0xff, 0xff, 0xff]).is_err());
-    assert!(Codec::Cbor.decode("t", &[0x9b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]).is_err());
+    assert!(
+        Codec::Msgpack
+            .decode("t", &[0xdd, 0xff, 0xff, 0xff, 0xff])
+            .is_err()
+    );
+    assert!(
+        Codec::Cbor
+            .decode("t", &[0x9b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff])
+            .is_err()
+    );
     let deep = vec![0x91u8; 10_000];
-    assert!(Codec::Msgpack.decode("t", &deep).unwrap_err().why.contains("deep"));
+    assert!(
+        Codec::Msgpack
+            .decode("t", &deep)
+            .unwrap_err()
+            .why
+            .contains("deep")
+    );
     let deep = vec![0x81u8; 10_000];
-    assert!(Codec::Cbor.decode("t", &deep).unwrap_err().why.contains("deep"));
+    assert!(
+        Codec::Cbor
+            .decode("t", &deep)
+            .unwrap_err()
+            .why
+            .contains("deep")
+    );
 }
 
 #[test]
@@ -127,7 +164,9 @@ fn proto_canonical_json() {
                "at": "2023-11-14T22:13:20Z"})
     );
     // Field 2 (sint32) sent as a 64-bit value.
-    let e = codec.decode("t", &[0x11, 0, 0, 0, 0, 0, 0, 0, 0]).unwrap_err();
+    let e = codec
+        .decode("t", &[0x11, 0, 0, 0, 0, 0, 0, 0, 0])
+        .unwrap_err();
     assert_eq!(e.format, "proto");
     assert!(e.why.contains("invalid wire type"), "{e}");
 }
@@ -136,17 +175,37 @@ fn proto_canonical_json() {
 fn every_format_encodes_what_it_decodes() {
     let json = br#"{"t":21.5,"ok":true,"ids":[1,-2],"raw":"AQI="}"#;
     for codec in [Codec::Cbor, Codec::Msgpack, Codec::Json] {
-        let bytes = Encoder::new(codec.clone()).unwrap().encode(json, 0).unwrap();
-        assert_eq!(text(&codec, &bytes, Style::Compact), std::str::from_utf8(json).unwrap());
+        let bytes = Encoder::new(codec.clone())
+            .unwrap()
+            .encode(json, 0)
+            .unwrap();
+        assert_eq!(
+            text(&codec, &bytes, Style::Compact),
+            std::str::from_utf8(json).unwrap()
+        );
     }
     let codec = Codec::Proto(reading());
     let json = br#"{"sensor":"t1","delta":-3,"samples":[1.5,-2.0],"unit":"KELVIN","where":{"lat":1.0},"count":"7","tags":{"a":1},"raw":"AP8=","at":"2023-11-14T22:13:20Z"}"#;
-    let bytes = Encoder::new(codec.clone()).unwrap().encode(json, 0).unwrap();
-    assert_eq!(text(&codec, &bytes, Style::Compact), std::str::from_utf8(json).unwrap());
-    let e = Encoder::new(codec).unwrap().encode(br#"{"sensr":"x"}"#, 0).unwrap_err();
+    let bytes = Encoder::new(codec.clone())
+        .unwrap()
+        .encode(json, 0)
+        .unwrap();
+    assert_eq!(
+        text(&codec, &bytes, Style::Compact),
+        std::str::from_utf8(json).unwrap()
+    );
+    let e = Encoder::new(codec)
+        .unwrap()
+        .encode(br#"{"sensr":"x"}"#, 0)
+        .unwrap_err();
     assert_eq!(e, "unrecognized field name 'sensr' at line 1 column 8");
     assert!(Encoder::new(Codec::Auto).is_err());
-    assert!(Encoder::new(Codec::Cbor).unwrap().encode(b"{} x", 0).is_err());
+    assert!(
+        Encoder::new(Codec::Cbor)
+            .unwrap()
+            .encode(b"{} x", 0)
+            .is_err()
+    );
 }
 
 #[test]
@@ -154,7 +213,10 @@ fn auto_picks_by_topic_then_content() {
     let a = Codec::Auto;
     let format = |topic: &str, bytes: &[u8]| a.decode(topic, bytes).unwrap().map(|d| d.format());
     assert_eq!(format("spBv1.0/g/NDATA/n", NDATA), Some("sparkplug"));
-    assert_eq!(format("spBv1.0/STATE/h", b"{\"online\":true}"), Some("json"));
+    assert_eq!(
+        format("spBv1.0/STATE/h", b"{\"online\":true}"),
+        Some("json")
+    );
     assert_eq!(format("x", b" [1, 2] "), Some("json"));
     assert_eq!(format("x", CBOR), Some("cbor"));
     assert_eq!(format("x", MSGPACK), Some("msgpack"));
@@ -162,5 +224,8 @@ fn auto_picks_by_topic_then_content() {
     assert_eq!(format("x", &[0x00, 0xff]), None);
     assert_eq!(format("x", NDATA), None);
     // A Sparkplug topic whose payload is not Sparkplug is an error, not raw.
-    assert_eq!(a.decode("spBv1.0/g/NDATA/n", b"{").unwrap_err().format, "sparkplug");
+    assert_eq!(
+        a.decode("spBv1.0/g/NDATA/n", b"{").unwrap_err().format,
+        "sparkplug"
+    );
 }

@@ -20,7 +20,9 @@ pub fn codec(format: &Format, proto_paths: &[PathBuf]) -> Result<Codec, Error> {
         Format::Msgpack => Codec::Msgpack,
         Format::Json => Codec::Json,
         Format::Auto => Codec::Auto,
-        Format::Proto { file, message } => Codec::Proto(message_descriptor(file, message, proto_paths)?),
+        Format::Proto { file, message } => {
+            Codec::Proto(message_descriptor(file, message, proto_paths)?)
+        }
     })
 }
 
@@ -96,14 +98,21 @@ mod tests {
         let m = message_descriptor(&file, "demo.Reading", &[fixtures().join("include")]).unwrap();
         assert_eq!(m.fields().count(), 10);
         // Without --proto-path, units.proto is not found: where it was imported.
-        let e = message_descriptor(&file, "demo.Reading", &[]).unwrap_err().message();
-        assert!(e.contains("sensor.proto:10:1: import 'units.proto' not found"), "{e}");
+        let e = message_descriptor(&file, "demo.Reading", &[])
+            .unwrap_err()
+            .message();
+        assert!(
+            e.contains("sensor.proto:10:1: import 'units.proto' not found"),
+            "{e}"
+        );
     }
 
     #[test]
     fn errors_name_file_line_and_column() {
         let file = fixtures().join("broken.proto");
-        let e = message_descriptor(&file, "Broken", &[]).unwrap_err().message();
+        let e = message_descriptor(&file, "Broken", &[])
+            .unwrap_err()
+            .message();
         assert_eq!(
             e,
             format!(
@@ -125,6 +134,9 @@ mod tests {
         let e = message_descriptor(Path::new("/nonexistent/x.proto"), "X", &[])
             .unwrap_err()
             .message();
-        assert!(e.starts_with("Error: cannot use /nonexistent/x.proto: "), "{e}");
+        assert!(
+            e.starts_with("Error: cannot use /nonexistent/x.proto: "),
+            "{e}"
+        );
     }
 }

@@ -10,10 +10,15 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::util::{Sandbox, Spawned, TestBroker, assert_code, have_mosquitto_tool, run_with_timeout};
+use crate::util::{
+    Sandbox, Spawned, TestBroker, assert_code, have_mosquitto_tool, run_with_timeout,
+};
 
 mod fixtures {
-    include!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/payloads.rs"));
+    include!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/payloads.rs"
+    ));
 }
 use fixtures::binary::{CBOR, MSGPACK};
 use fixtures::proto::READING;
@@ -100,7 +105,11 @@ fn sparkplug_births_and_data_with_every_datatype() {
     let b = TestBroker::start();
     let sb = Sandbox::new();
     let p = b.port();
-    let run = Spawned::spawn(&mut sub(&sb, p, &["-t", "spBv1.0/#", "-v", "--decode", "sparkplug", "-C", "4"]));
+    let run = Spawned::spawn(&mut sub(
+        &sb,
+        p,
+        &["-t", "spBv1.0/#", "-v", "--decode", "sparkplug", "-C", "4"],
+    ));
     b.wait_subscriptions(1);
     mosquitto_pub_file(&sb, p, "spBv1.0/plant/NBIRTH/edge", BIRTH);
     mosquitto_pub_file(&sb, p, "spBv1.0/plant/NDATA/edge", NDATA);
@@ -108,12 +117,21 @@ fn sparkplug_births_and_data_with_every_datatype() {
     mosquitto_pub_file(&sb, p, "spBv1.0/plant/DBIRTH/edge/dev", COMPLEX);
     let out = run.finish(T);
     assert_code(&out, 0);
-    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let lines = verbose_json(&out.stdout);
     let topics: Vec<&str> = lines.iter().map(|(t, _)| t.as_str()).collect();
     assert_eq!(
         topics,
-        ["spBv1.0/plant/NBIRTH/edge", "spBv1.0/plant/NDATA/edge", "spBv1.0/plant/DDATA/edge/dev", "spBv1.0/plant/DBIRTH/edge/dev"]
+        [
+            "spBv1.0/plant/NBIRTH/edge",
+            "spBv1.0/plant/NDATA/edge",
+            "spBv1.0/plant/DDATA/edge/dev",
+            "spBv1.0/plant/DBIRTH/edge/dev"
+        ]
     );
     assert_eq!(lines[0].1, birth_json());
     assert_eq!(
@@ -123,13 +141,22 @@ fn sparkplug_births_and_data_with_every_datatype() {
             {"alias": 8, "value": 4294967291u64}], "seq": 1})
     );
     let arrays = &lines[2].1["metrics"];
-    assert_eq!(arrays[0], json!({"name": "a1", "dataType": "Int8Array", "value": [-1, 2]}));
+    assert_eq!(
+        arrays[0],
+        json!({"name": "a1", "dataType": "Int8Array", "value": [-1, 2]})
+    );
     assert_eq!(arrays[7]["value"], json!(["18446744073709551615"]));
     assert_eq!(arrays[10]["value"], json!([true, false, true]));
     assert_eq!(arrays[11]["value"], json!(["ab", "c"]));
     let complex = &lines[3].1;
-    assert_eq!(complex["metrics"][0]["value"]["rows"], json!([[-1, "x"], [5, null]]));
-    assert_eq!(complex["metrics"][1]["value"]["parameters"][0]["value"], json!(-1));
+    assert_eq!(
+        complex["metrics"][0]["value"]["rows"],
+        json!([[-1, "x"], [5, null]])
+    );
+    assert_eq!(
+        complex["metrics"][1]["value"]["parameters"][0]["value"],
+        json!(-1)
+    );
     assert_eq!(
         complex["metrics"][2]["properties"]["list"]["value"],
         json!([{"q": {"type": "Boolean", "value": true}}])
@@ -163,12 +190,20 @@ fn protobuf_from_a_proto_file_and_the_binary_formats() {
     let want = json!({"t": 21.5, "ok": true, "ids": [1, -2], "raw": "AQI="});
     for (format, bytes) in [("cbor", CBOR), ("msgpack", MSGPACK)] {
         b.wait_subscriptions_down_to(0);
-        let run = Spawned::spawn(&mut sub(&sb, p, &["-t", "b", "-C", "1", "--decode", format]));
+        let run = Spawned::spawn(&mut sub(
+            &sb,
+            p,
+            &["-t", "b", "-C", "1", "--decode", format],
+        ));
         b.wait_subscriptions(1);
         mosquitto_pub_file(&sb, p, "b", bytes);
         let out = run.finish(T);
         assert_code(&out, 0);
-        assert_eq!(serde_json::from_slice::<Value>(&out.stdout).unwrap(), want, "{format}");
+        assert_eq!(
+            serde_json::from_slice::<Value>(&out.stdout).unwrap(),
+            want,
+            "{format}"
+        );
     }
 }
 
@@ -182,7 +217,11 @@ fn auto_with_json_formats_and_pretty() {
     let b = TestBroker::start();
     let sb = Sandbox::new();
     let p = b.port();
-    let run = Spawned::spawn(&mut sub(&sb, p, &["-t", "#", "-F", "%j", "--decode", "auto", "-C", "4"]));
+    let run = Spawned::spawn(&mut sub(
+        &sb,
+        p,
+        &["-t", "#", "-F", "%j", "--decode", "auto", "-C", "4"],
+    ));
     b.wait_subscriptions(1);
     mosquitto_pub_file(&sb, p, "spBv1.0/g/NDATA/n", NDATA);
     mosquitto_pub_file(&sb, p, "c", CBOR);
@@ -190,7 +229,11 @@ fn auto_with_json_formats_and_pretty() {
     mosquitto_pub_file(&sb, p, "text", b"plain words");
     let out = run.finish(T);
     assert_code(&out, 0);
-    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let objs: Vec<Value> = String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
@@ -206,7 +249,9 @@ fn auto_with_json_formats_and_pretty() {
     let run = Spawned::spawn(&mut sub(
         &sb,
         p,
-        &["-t", "c", "-F", "%p|%j", "--pretty", "--decode", "cbor", "-C", "1"],
+        &[
+            "-t", "c", "-F", "%p|%j", "--pretty", "--decode", "cbor", "-C", "1",
+        ],
     ));
     b.wait_subscriptions(1);
     mosquitto_pub_file(&sb, p, "c", CBOR);
@@ -214,10 +259,16 @@ fn auto_with_json_formats_and_pretty() {
     let text = String::from_utf8(out.stdout).unwrap();
     let (top, j) = text.trim_end().split_once('|').unwrap();
     assert!(top.starts_with("{\n\t\"t\":\t21.5,\n"), "{top}");
-    assert_eq!(serde_json::from_str::<Value>(top).unwrap()["ids"], json!([1, -2]));
+    assert_eq!(
+        serde_json::from_str::<Value>(top).unwrap()["ids"],
+        json!([1, -2])
+    );
     // Inside %j's object, one level deeper.
     assert!(j.contains("\t\"payload\":\t{\n\t\t\"t\":\t21.5,"), "{j}");
-    assert_eq!(serde_json::from_str::<Value>(j).unwrap()["payload"]["ok"], json!(true));
+    assert_eq!(
+        serde_json::from_str::<Value>(j).unwrap()["payload"]["ok"],
+        json!(true)
+    );
 }
 
 /// A payload that does not decode: one warning line naming the topic and why, the
@@ -231,7 +282,11 @@ fn bad_payloads_are_reported_and_shown_as_received() {
     let b = TestBroker::start();
     let sb = Sandbox::new();
     let p = b.port();
-    let run = Spawned::spawn(&mut sub(&sb, p, &["-t", "#", "-v", "--decode", "sparkplug", "-C", "3"]));
+    let run = Spawned::spawn(&mut sub(
+        &sb,
+        p,
+        &["-t", "#", "-v", "--decode", "sparkplug", "-C", "3"],
+    ));
     b.wait_subscriptions(1);
     // A metric (field 2) whose length (5) runs past the end.
     mosquitto_pub_file(&sb, p, "spBv1.0/g/NDATA/n", &[0x12, 0x05, 0x0a, 0x01]);
@@ -241,7 +296,11 @@ fn bad_payloads_are_reported_and_shown_as_received() {
     assert_code(&out, 0);
     let stdout = out.stdout;
     let mut want = b"spBv1.0/g/NDATA/n \x12\x05\x0a\x01\n".to_vec();
-    assert!(stdout.starts_with(&want), "{:?}", String::from_utf8_lossy(&stdout));
+    assert!(
+        stdout.starts_with(&want),
+        "{:?}",
+        String::from_utf8_lossy(&stdout)
+    );
     assert!(stdout.ends_with(b"\nspBv1.0/g/NDATA/n not protobuf\n"));
     want.extend_from_slice(b"spBv1.0/g/NDATA/n {\"timestamp\":2000,");
     assert!(stdout.starts_with(&want));
@@ -258,7 +317,13 @@ fn bad_payloads_are_reported_and_shown_as_received() {
 
     // %j: a payload that is not text goes under payload_base64.
     b.wait_subscriptions_down_to(0);
-    let run = Spawned::spawn(&mut sub(&sb, p, &["-t", "x", "-F", "%j", "--decode", "cbor", "-C", "1", "--quiet"]));
+    let run = Spawned::spawn(&mut sub(
+        &sb,
+        p,
+        &[
+            "-t", "x", "-F", "%j", "--decode", "cbor", "-C", "1", "--quiet",
+        ],
+    ));
     b.wait_subscriptions(1);
     mosquitto_pub_file(&sb, p, "x", &[0xa1, 0xff]);
     let out = run.finish(T);
@@ -275,13 +340,27 @@ fn encode_then_decode_round_trips_every_format() {
     let p = b.port().to_string();
     let reading = reading_args();
     let cases: Vec<(Vec<&str>, &str, Value)> = vec![
-        (vec!["sparkplug"], r#"{"timestamp":5,"metrics":[{"name":"t","dataType":"Int16","value":-7},{"name":"a","dataType":"FloatArray","value":[0.5,2.0]}]}"#,
-         json!({"timestamp": 5, "metrics": [{"name": "t", "dataType": "Int16", "value": -7},
-               {"name": "a", "dataType": "FloatArray", "value": [0.5, 2.0]}], "seq": 0})),
-        (reading.iter().map(String::as_str).collect(), r#"{"sensor":"s","delta":-9,"unit":"CELSIUS","tags":{"k":2},"note":"n","at":"2024-01-01T00:00:00Z"}"#,
-         json!({"sensor": "s", "delta": -9, "unit": "CELSIUS", "tags": {"k": 2}, "note": "n", "at": "2024-01-01T00:00:00Z"})),
-        (vec!["cbor"], r#"{"a":[1,-2.5,"x",null,true]}"#, json!({"a": [1, -2.5, "x", null, true]})),
-        (vec!["msgpack"], r#"{"a":[1,-2.5,"x",null,true]}"#, json!({"a": [1, -2.5, "x", null, true]})),
+        (
+            vec!["sparkplug"],
+            r#"{"timestamp":5,"metrics":[{"name":"t","dataType":"Int16","value":-7},{"name":"a","dataType":"FloatArray","value":[0.5,2.0]}]}"#,
+            json!({"timestamp": 5, "metrics": [{"name": "t", "dataType": "Int16", "value": -7},
+               {"name": "a", "dataType": "FloatArray", "value": [0.5, 2.0]}], "seq": 0}),
+        ),
+        (
+            reading.iter().map(String::as_str).collect(),
+            r#"{"sensor":"s","delta":-9,"unit":"CELSIUS","tags":{"k":2},"note":"n","at":"2024-01-01T00:00:00Z"}"#,
+            json!({"sensor": "s", "delta": -9, "unit": "CELSIUS", "tags": {"k": 2}, "note": "n", "at": "2024-01-01T00:00:00Z"}),
+        ),
+        (
+            vec!["cbor"],
+            r#"{"a":[1,-2.5,"x",null,true]}"#,
+            json!({"a": [1, -2.5, "x", null, true]}),
+        ),
+        (
+            vec!["msgpack"],
+            r#"{"a":[1,-2.5,"x",null,true]}"#,
+            json!({"a": [1, -2.5, "x", null, true]}),
+        ),
         (vec!["json"], r#"{"a": [1, 2]}"#, json!({"a": [1, 2]})),
     ];
     for (format, input, want) in cases {
@@ -312,7 +391,11 @@ fn encode_lines_skips_bad_ones() {
     let b = TestBroker::start();
     let sb = Sandbox::new();
     let p = b.port();
-    let run = Spawned::spawn(&mut sub(&sb, p, &["-t", "l", "-v", "--decode", "sparkplug", "-C", "2"]));
+    let run = Spawned::spawn(&mut sub(
+        &sb,
+        p,
+        &["-t", "l", "-v", "--decode", "sparkplug", "-C", "2"],
+    ));
     b.wait_subscriptions(1);
     let input = sb.file("lines.json");
     std::fs::write(
@@ -322,22 +405,38 @@ fn encode_lines_skips_bad_ones() {
     .unwrap();
     let out = run_with_timeout(
         sb.mqtk()
-            .args(["pub", "-p", &p.to_string(), "-t", "l", "-l", "--encode", "sparkplug"])
+            .args([
+                "pub",
+                "-p",
+                &p.to_string(),
+                "-t",
+                "l",
+                "-l",
+                "--encode",
+                "sparkplug",
+            ])
             .stdin(std::fs::File::open(&input).unwrap()),
         T,
     );
     assert_code(&out, 1);
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(
-        stderr.starts_with("Error: line 2: cannot encode as sparkplug: unknown field `valu`, expected one of"),
+        stderr.starts_with(
+            "Error: line 2: cannot encode as sparkplug: unknown field `valu`, expected one of"
+        ),
         "{stderr}"
     );
-    assert!(stderr.ends_with(
-        "Error: 1 line(s) could not be encoded as sparkplug and were not published.\n"
-    ));
+    assert!(
+        stderr.ends_with(
+            "Error: 1 line(s) could not be encoded as sparkplug and were not published.\n"
+        )
+    );
     let out = run.finish(T);
     let lines = verbose_json(&out.stdout);
-    let values: Vec<&Value> = lines.iter().map(|(_, v)| &v["metrics"][0]["value"]).collect();
+    let values: Vec<&Value> = lines
+        .iter()
+        .map(|(_, v)| &v["metrics"][0]["value"])
+        .collect();
     assert_eq!(values, [&json!(1), &json!(3)]);
     // seq counts the messages sent.
     assert_eq!(lines[1].1["seq"], json!(1));
@@ -370,7 +469,17 @@ fn start_up_errors() {
     let sensor = dir.join("sensor.proto");
     let spec = format!("proto:{}:demo.Missing", sensor.display());
     let include = dir.join("include");
-    let out = run(&["pub", "-t", "x", "-m", "{}", "--encode", &spec, "--proto-path", include.to_str().unwrap()]);
+    let out = run(&[
+        "pub",
+        "-t",
+        "x",
+        "-m",
+        "{}",
+        "--encode",
+        &spec,
+        "--proto-path",
+        include.to_str().unwrap(),
+    ]);
     assert_code(&out, 1);
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),
@@ -395,11 +504,27 @@ fn rr_encodes_the_request_and_decodes_the_response() {
     let sb = Sandbox::new();
     let p = b.port().to_string();
     // The responder: answers the first request on "req" with its payload, on "resp".
-    let responder = Spawned::spawn(sb.mqtk().args(["sub", "-p", &p, "-t", "req", "-C", "1", "-F", "%x"]));
+    let responder = Spawned::spawn(
+        sb.mqtk()
+            .args(["sub", "-p", &p, "-t", "req", "-C", "1", "-F", "%x"]),
+    );
     b.wait_subscriptions(1);
     let rr = Spawned::spawn(sb.mqtk().args([
-        "rr", "-p", &p, "-t", "req", "-e", "resp", "-m", r#"{"n":1}"#, "--encode", "msgpack",
-        "--decode", "msgpack", "-W", "10",
+        "rr",
+        "-p",
+        &p,
+        "-t",
+        "req",
+        "-e",
+        "resp",
+        "-m",
+        r#"{"n":1}"#,
+        "--encode",
+        "msgpack",
+        "--decode",
+        "msgpack",
+        "-W",
+        "10",
     ]));
     let hex = responder.finish(T);
     assert_code(&hex, 0);
@@ -410,11 +535,16 @@ fn rr_encodes_the_request_and_decodes_the_response() {
     let reply = sb.file("reply.bin");
     std::fs::write(&reply, [0x81, 0xa2, b'o', b'k', 0xc3]).unwrap();
     let out = run_with_timeout(
-        sb.mqtk().args(["pub", "-p", &p, "-t", "resp", "-f"]).arg(&reply),
+        sb.mqtk()
+            .args(["pub", "-p", &p, "-t", "resp", "-f"])
+            .arg(&reply),
         T,
     );
     assert_code(&out, 0);
     let out = rr.finish(T);
     assert_code(&out, 0);
-    assert_eq!(serde_json::from_slice::<Value>(&out.stdout).unwrap(), json!({"ok": true}));
+    assert_eq!(
+        serde_json::from_slice::<Value>(&out.stdout).unwrap(),
+        json!({"ok": true})
+    );
 }

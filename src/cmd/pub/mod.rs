@@ -448,7 +448,10 @@ fn encoder(p: &PubSettings, source: &Source) -> Result<Option<Encoder>, Error> {
         enc.clone().encode(json, now_ms()).map_err(|why| {
             crate::cmd::client::quieted(
                 p.client.quiet,
-                Error::Failed(format!("cannot encode the message as {}: {why}", enc.name())),
+                Error::Failed(format!(
+                    "cannot encode the message as {}: {why}",
+                    enc.name()
+                )),
             )
         })?;
     }

@@ -197,8 +197,12 @@ fn signed(v: &Value, min: i64, max: i64) -> Result<i64, String> {
         Value::String(s) => s.parse::<i64>().ok(),
         _ => None,
     };
-    n.filter(|n| (min..=max).contains(n))
-        .ok_or_else(|| format!("expected an integer from {min} to {max}, got {}", describe(v)))
+    n.filter(|n| (min..=max).contains(n)).ok_or_else(|| {
+        format!(
+            "expected an integer from {min} to {max}, got {}",
+            describe(v)
+        )
+    })
 }
 
 fn float(v: &Value) -> Result<f64, String> {
@@ -314,9 +318,9 @@ fn metadata(d: MetaIn) -> MetaData {
 
 fn metric_value(t: u32, v: &Value) -> Result<MetricValue, String> {
     Ok(match t {
-        dt::BYTES | dt::FILE => MetricValue::Bytes(
-            style::from_base64(text(v)?).ok_or_else(|| expected("base64", v))?,
-        ),
+        dt::BYTES | dt::FILE => {
+            MetricValue::Bytes(style::from_base64(text(v)?).ok_or_else(|| expected("base64", v))?)
+        }
         dt::DATASET => MetricValue::DataSet(dataset(v)?),
         dt::TEMPLATE => MetricValue::Template(template(v)?),
         dt::INT8_ARRAY..=dt::DATETIME_ARRAY => MetricValue::Bytes(array(t, v)?),
@@ -373,9 +377,11 @@ fn template(v: &Value) -> Result<Template, String> {
         let ty = p.r#type.map(|t| t.0);
         let value = match (&p.value, ty) {
             (None | Some(Value::Null), _) => None,
-            (Some(v), Some(ty)) => {
-                Some(cell(ty, v).map_err(|e| format!("parameters[{i}].value: {e}"))?.into())
-            }
+            (Some(v), Some(ty)) => Some(
+                cell(ty, v)
+                    .map_err(|e| format!("parameters[{i}].value: {e}"))?
+                    .into(),
+            ),
             (Some(_), None) => return Err(format!("parameters[{i}]: a value needs a type")),
         };
         parameters.push(Parameter {
@@ -427,7 +433,9 @@ fn property(p: PropertyIn) -> Result<PropertyValue, String> {
                 .enumerate()
                 .map(|(i, s)| properties(s, &format!("value[{i}]")))
                 .collect::<Result<_, _>>()?;
-            Some(PropertyValueKind::PropertySetList(PropertySetList { propertyset }))
+            Some(PropertyValueKind::PropertySetList(PropertySetList {
+                propertyset,
+            }))
         }
         (Some(v), Some(t)) => Some(match scalar(t, v).map_err(|e| format!("value: {e}"))? {
             Scalar::Int(x) => PropertyValueKind::Int(x),
@@ -462,11 +470,11 @@ fn array(t: u32, v: &Value) -> Result<Vec<u8>, String> {
                 &(signed(item, -32768, 32767).map_err(at)? as i16).to_le_bytes(),
             ),
             dt::INT32_ARRAY => out.extend_from_slice(
-                &(signed(item, i32::MIN.into(), i32::MAX.into()).map_err(at)? as i32)
-                    .to_le_bytes(),
+                &(signed(item, i32::MIN.into(), i32::MAX.into()).map_err(at)? as i32).to_le_bytes(),
             ),
-            dt::INT64_ARRAY | dt::DATETIME_ARRAY => out
-                .extend_from_slice(&signed(item, i64::MIN, i64::MAX).map_err(at)?.to_le_bytes()),
+            dt::INT64_ARRAY | dt::DATETIME_ARRAY => {
+                out.extend_from_slice(&signed(item, i64::MIN, i64::MAX).map_err(at)?.to_le_bytes())
+            }
             dt::UINT8_ARRAY => out.push(unsigned(item, 255).map_err(at)? as u8),
             dt::UINT16_ARRAY => {
                 out.extend_from_slice(&(unsigned(item, 65535).map_err(at)? as u16).to_le_bytes())
@@ -477,10 +485,15 @@ fn array(t: u32, v: &Value) -> Result<Vec<u8>, String> {
             dt::UINT64_ARRAY => {
                 out.extend_from_slice(&unsigned(item, u64::MAX).map_err(at)?.to_le_bytes())
             }
-            dt::FLOAT_ARRAY => out.extend_from_slice(&(float(item).map_err(at)? as f32).to_le_bytes()),
+            dt::FLOAT_ARRAY => {
+                out.extend_from_slice(&(float(item).map_err(at)? as f32).to_le_bytes())
+            }
             dt::DOUBLE_ARRAY => out.extend_from_slice(&float(item).map_err(at)?.to_le_bytes()),
             dt::BOOLEAN_ARRAY => {
-                if item.as_bool().ok_or_else(|| at(expected("true or false", item)))? {
+                if item
+                    .as_bool()
+                    .ok_or_else(|| at(expected("true or false", item)))?
+                {
                     out[4 + i / 8] |= 0x80 >> (i % 8);
                 }
             }

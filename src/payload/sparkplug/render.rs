@@ -305,7 +305,9 @@ impl Serialize for PropertyJson<'_> {
             (_, Some(true)) => m.serialize_entry("value", &())?,
             (None, _) => {}
             (Some(v), _) => match v {
-                PropertyValueKind::Int(v) => m.serialize_entry("value", &Typed(t, Wire::Int(*v)))?,
+                PropertyValueKind::Int(v) => {
+                    m.serialize_entry("value", &Typed(t, Wire::Int(*v)))?
+                }
                 PropertyValueKind::Long(v) => {
                     m.serialize_entry("value", &Typed(t, Wire::Long(*v)))?
                 }
@@ -352,7 +354,10 @@ impl Serialize for DataSetJson<'_> {
             m.serialize_entry("numOfColumns", &Scalar::U64(n))?;
         }
         m.serialize_entry("columns", &d.columns)?;
-        m.serialize_entry("types", &Seq(d.types.iter().map(|t| TypeName(*t)).collect()))?;
+        m.serialize_entry(
+            "types",
+            &Seq(d.types.iter().map(|t| TypeName(*t)).collect()),
+        )?;
         m.serialize_entry("rows", &Rows(d))?;
         m.end()
     }
@@ -443,14 +448,22 @@ impl Serialize for Array<'_> {
         let b = self.1;
         match self.0 {
             dt::INT8_ARRAY => fixed::<S, 1>(s, b, |x| Scalar::I64(i64::from(x[0] as i8))),
-            dt::INT16_ARRAY => fixed::<S, 2>(s, b, |x| Scalar::I64(i64::from(i16::from_le_bytes(x)))),
-            dt::INT32_ARRAY => fixed::<S, 4>(s, b, |x| Scalar::I64(i64::from(i32::from_le_bytes(x)))),
+            dt::INT16_ARRAY => {
+                fixed::<S, 2>(s, b, |x| Scalar::I64(i64::from(i16::from_le_bytes(x))))
+            }
+            dt::INT32_ARRAY => {
+                fixed::<S, 4>(s, b, |x| Scalar::I64(i64::from(i32::from_le_bytes(x))))
+            }
             dt::INT64_ARRAY | dt::DATETIME_ARRAY => {
                 fixed::<S, 8>(s, b, |x| Scalar::I64(i64::from_le_bytes(x)))
             }
             dt::UINT8_ARRAY => fixed::<S, 1>(s, b, |x| Scalar::U64(u64::from(x[0]))),
-            dt::UINT16_ARRAY => fixed::<S, 2>(s, b, |x| Scalar::U64(u64::from(u16::from_le_bytes(x)))),
-            dt::UINT32_ARRAY => fixed::<S, 4>(s, b, |x| Scalar::U64(u64::from(u32::from_le_bytes(x)))),
+            dt::UINT16_ARRAY => {
+                fixed::<S, 2>(s, b, |x| Scalar::U64(u64::from(u16::from_le_bytes(x))))
+            }
+            dt::UINT32_ARRAY => {
+                fixed::<S, 4>(s, b, |x| Scalar::U64(u64::from(u32::from_le_bytes(x))))
+            }
             dt::UINT64_ARRAY => fixed::<S, 8>(s, b, |x| Scalar::U64(u64::from_le_bytes(x))),
             dt::FLOAT_ARRAY => fixed::<S, 4>(s, b, |x| Scalar::F32(f32::from_le_bytes(x))),
             dt::DOUBLE_ARRAY => fixed::<S, 8>(s, b, |x| Scalar::F64(f64::from_le_bytes(x))),
@@ -466,7 +479,7 @@ fn fixed<S: Serializer, const N: usize>(
     bytes: &[u8],
     item: impl Fn([u8; N]) -> Scalar<'static>,
 ) -> Result<S::Ok, S::Error> {
-    if bytes.len() % N != 0 {
+    if !bytes.len().is_multiple_of(N) {
         return Err(S::Error::custom(format!(
             "an array of {N}-byte values has {} bytes",
             bytes.len()
@@ -486,7 +499,11 @@ fn fixed<S: Serializer, const N: usize>(
 fn booleans<S: Serializer>(s: S, bytes: &[u8]) -> Result<S::Ok, S::Error> {
     let (count, bits) = match bytes.split_first_chunk::<4>() {
         Some((c, rest)) => (u32::from_le_bytes(*c) as usize, rest),
-        None => return Err(S::Error::custom("a BooleanArray shorter than its 4-byte count")),
+        None => {
+            return Err(S::Error::custom(
+                "a BooleanArray shorter than its 4-byte count",
+            ));
+        }
     };
     if bits.len() != count.div_ceil(8) {
         return Err(S::Error::custom(format!(

@@ -9,7 +9,10 @@ use super::schema;
 use crate::payload::{Codec, Encoder, Style};
 
 mod fixtures {
-    include!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/payloads.rs"));
+    include!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/payloads.rs"
+    ));
 }
 use fixtures::sparkplug::{ARRAYS, BIRTH, COMPLEX, NDATA};
 
@@ -126,7 +129,11 @@ fn pretty_and_compact_text() {
 
 #[test]
 fn malformed_payloads_say_why() {
-    let why = |bytes: &[u8]| Codec::Sparkplug.decode(TOPIC, bytes).and_then(|d| d.unwrap().to_value());
+    let why = |bytes: &[u8]| {
+        Codec::Sparkplug
+            .decode(TOPIC, bytes)
+            .and_then(|d| d.unwrap().to_value())
+    };
     // A metric (field 2, length 5) with only 2 bytes after it.
     let e = why(&[0x12, 0x05, 0x0a, 0x01]).unwrap_err();
     assert_eq!(e.format, "sparkplug");
@@ -138,10 +145,16 @@ fn malformed_payloads_say_why() {
     let e = why(&[0x12, 0x08, 0x20, 0x17, 0x82, 0x01, 0x03, 0x01, 0x02, 0x03]).unwrap_err();
     assert_eq!(e.why, "an array of 2-byte values has 3 bytes");
     // A BooleanArray claiming 9 values with one byte of bits.
-    let e = why(&[0x12, 0x0a, 0x20, 0x20, 0x82, 0x01, 0x05, 0x09, 0, 0, 0, 0xff]).unwrap_err();
+    let e = why(&[
+        0x12, 0x0a, 0x20, 0x20, 0x82, 0x01, 0x05, 0x09, 0, 0, 0, 0xff,
+    ])
+    .unwrap_err();
     assert_eq!(e.why, "a BooleanArray of 9 values has 1 bytes of bits");
     // Properties: two keys, one value.
-    let e = why(&[0x12, 0x0a, 0x4a, 0x08, 0x0a, 0x01, b'a', 0x0a, 0x01, b'b', 0x12, 0x00]).unwrap_err();
+    let e = why(&[
+        0x12, 0x0a, 0x4a, 0x08, 0x0a, 0x01, b'a', 0x0a, 0x01, b'b', 0x12, 0x00,
+    ])
+    .unwrap_err();
     assert_eq!(e.why, "a PropertySet has 2 keys and 1 values");
 }
 
@@ -152,9 +165,16 @@ fn state_messages_are_json() {
         .unwrap()
         .unwrap();
     assert_eq!(d.format(), "json");
-    assert!(Codec::Sparkplug.decode("spBv1.0/STATE/host", BIRTH).is_err());
+    assert!(
+        Codec::Sparkplug
+            .decode("spBv1.0/STATE/host", BIRTH)
+            .is_err()
+    );
     // Any other topic is Sparkplug B (the user said so).
-    let d = Codec::Sparkplug.decode("plain/topic", BIRTH).unwrap().unwrap();
+    let d = Codec::Sparkplug
+        .decode("plain/topic", BIRTH)
+        .unwrap()
+        .unwrap();
     assert_eq!(d.format(), "sparkplug");
 }
 
@@ -183,7 +203,10 @@ fn encoder_fills_seq_and_timestamp_and_infers_datatypes() {
     assert_eq!((p.timestamp, p.seq), (Some(99), Some(0)));
     let types: Vec<_> = p.metrics.iter().map(|m| m.datatype).collect();
     assert_eq!(types, [Some(4), Some(10), Some(11), Some(12)]);
-    assert_eq!(p.metrics[0].value, Some(schema::MetricValue::Long(-3i64 as u64)));
+    assert_eq!(
+        p.metrics[0].value,
+        Some(schema::MetricValue::Long(-3i64 as u64))
+    );
     let p = schema::Payload::decode(&enc.encode(one, 99).unwrap()[..]).unwrap();
     assert_eq!(p.seq, Some(1));
     let p = schema::Payload::decode(&enc.encode(br#"{"seq":255}"#, 1).unwrap()[..]).unwrap();
@@ -201,7 +224,9 @@ fn encoder_errors_name_the_field() {
         e(r#"{"metrics":[{"name":"x"},{"dataType":"Int8","value":300}]}"#),
         "metrics[1].value: expected an integer from -128 to 127, got 300"
     );
-    assert!(e(r#"{"metrics":[{"dataType":"Int9"}]}"#).contains("unknown Sparkplug datatype 'Int9'"));
+    assert!(
+        e(r#"{"metrics":[{"dataType":"Int9"}]}"#).contains("unknown Sparkplug datatype 'Int9'")
+    );
     assert_eq!(
         e(r#"{"metrics":[{"dataType":"BooleanArray","value":[true,1]}]}"#),
         "metrics[0].value: [1]: expected true or false, got 1"
@@ -222,7 +247,8 @@ fn structs_match_the_proto() {
         .unwrap()
         .descriptor_pool();
     let p = "org.eclipse.tahu.protobuf.Payload";
-    let cases: Vec<(&str, fn(&[u8]) -> Vec<u8>)> = vec![
+    type RoundTrip = fn(&[u8]) -> Vec<u8>;
+    let cases: Vec<(&str, RoundTrip)> = vec![
         (p, rt::<schema::Payload>),
         ("Metric", rt::<schema::Metric>),
         ("MetaData", rt::<schema::MetaData>),
@@ -237,7 +263,11 @@ fn structs_match_the_proto() {
     ];
     let mut checked = 0;
     for (name, roundtrip) in cases {
-        let full = if name == p { p.to_string() } else { format!("{p}.{name}") };
+        let full = if name == p {
+            p.to_string()
+        } else {
+            format!("{p}.{name}")
+        };
         let desc = pool.get_message_by_name(&full).expect(&full);
         for field in desc.fields() {
             let msg = one_field(&desc, &field);
