@@ -2,7 +2,10 @@
 //! ciborium's 256 levels; byte and text strings grow as bytes arrive, so a length
 //! field cannot make it allocate more than the payload holds) and printed as JSON:
 //! byte strings as base64, tags dropped (their content printed), map keys that are
-//! not text as their JSON text (`1` → `"1"`). The whole payload must be one value.
+//! numbers, booleans, null or bytes as their text (`1` → `"1"`); a map with a key that
+//! is an array or a map as an array of `[key, value]` pairs (text keys would escape
+//! such keys again at every level, exponential in the nesting, which the fuzzer
+//! found). The whole payload must be one value.
 
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
@@ -56,16 +59,14 @@ impl Serialize for Json<'_> {
             V::Tag(_, inner) => Json(inner).serialize(s),
             V::Array(items) => s.collect_seq(items.iter().map(Json)),
             V::Map(entries) => {
+                let keys: Option<Vec<String>> = entries.iter().map(|(k, _)| key(k)).collect();
+                let Some(keys) = keys else {
+                    // A key that is an array or a map: pairs (see the module's note).
+                    return s.collect_seq(entries.iter().map(|(k, v)| [Json(k), Json(v)]));
+                };
                 let mut m = s.serialize_map(Some(entries.len()))?;
-                for (k, v) in entries {
-                    match k {
-                        V::Text(t) => m.serialize_entry(t, &Json(v))?,
-                        other => {
-                            let key = serde_json::to_string(&Json(other))
-                                .map_err(serde::ser::Error::custom)?;
-                            m.serialize_entry(&key, &Json(v))?
-                        }
-                    }
+                for (k, (_, v)) in keys.iter().zip(entries) {
+                    m.serialize_entry(k, &Json(v))?;
                 }
                 m.end()
             }
@@ -73,4 +74,21 @@ impl Serialize for Json<'_> {
             _ => s.serialize_unit(),
         }
     }
+}
+
+/// A map key as object-key text: text as it is, a scalar as its JSON text, bytes as
+/// base64 (a tag's content stands for it); `None` for an array or a map.
+fn key(k: &ciborium::Value) -> Option<String> {
+    use base64::Engine as _;
+    use ciborium::Value as V;
+    Some(match k {
+        V::Text(t) => t.clone(),
+        V::Bytes(b) => base64::engine::general_purpose::STANDARD.encode(b),
+        V::Tag(_, inner) => return key(inner),
+        V::Array(_) | V::Map(_) => return None,
+        scalar => {
+            let text = serde_json::to_string(&Json(scalar)).ok()?;
+            text.trim_matches('"').to_string()
+        }
+    })
 }

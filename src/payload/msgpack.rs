@@ -2,7 +2,10 @@
 //! (nesting limited; arrays and maps grow as items arrive, never by their declared
 //! length) and printed as JSON: binary as base64, an extension as
 //! `{"ext":TYPE,"data":BASE64}`, strings that are not UTF-8 as base64, map keys that
-//! are not strings as their JSON text. The whole payload must be one value.
+//! are numbers, booleans, nil or binary as their text; a map with a key that is an
+//! array, a map or an extension as an array of `[key, value]` pairs (rendering such
+//! keys as text would escape them again at every level: output exponential in the
+//! nesting, which the fuzzer found). The whole payload must be one value.
 
 use rmpv::ValueRef;
 use serde::ser::{Serialize, SerializeMap, Serializer};
@@ -59,18 +62,15 @@ impl Serialize for Json<'_, '_> {
             ValueRef::Binary(b) => style::base64(b, s),
             ValueRef::Array(items) => s.collect_seq(items.iter().map(Json)),
             ValueRef::Map(entries) => {
+                let keys: Option<Vec<String>> = entries.iter().map(|(k, _)| key(k)).collect();
+                let Some(keys) = keys else {
+                    // A key that is an array, a map or an extension: pairs, so that
+                    // nothing is escaped into a string again at every level.
+                    return s.collect_seq(entries.iter().map(|(k, v)| [Json(k), Json(v)]));
+                };
                 let mut m = s.serialize_map(Some(entries.len()))?;
-                for (k, v) in entries {
-                    match k {
-                        ValueRef::String(t) if t.as_str().is_some() => {
-                            m.serialize_entry(t.as_str().unwrap_or_default(), &Json(v))?
-                        }
-                        other => {
-                            let key = serde_json::to_string(&Json(other))
-                                .map_err(serde::ser::Error::custom)?;
-                            m.serialize_entry(&key, &Json(v))?
-                        }
-                    }
+                for (k, (_, v)) in keys.iter().zip(entries) {
+                    m.serialize_entry(k, &Json(v))?;
                 }
                 m.end()
             }
@@ -82,6 +82,28 @@ impl Serialize for Json<'_, '_> {
             }
         }
     }
+}
+
+/// A map key as object-key text: a string as it is, a scalar as its JSON text,
+/// binary as base64; `None` for a container, which has no short text.
+fn key(k: &ValueRef<'_>) -> Option<String> {
+    use base64::Engine as _;
+    Some(match k {
+        ValueRef::String(t) => match t.as_str() {
+            Some(t) => t.to_string(),
+            None => base64::engine::general_purpose::STANDARD.encode(t.as_bytes()),
+        },
+        ValueRef::Binary(b) => base64::engine::general_purpose::STANDARD.encode(b),
+        ValueRef::Nil
+        | ValueRef::Boolean(_)
+        | ValueRef::Integer(_)
+        | ValueRef::F32(_)
+        | ValueRef::F64(_) => {
+            let text = serde_json::to_string(&Json(k)).ok()?;
+            text.trim_matches('"').to_string()
+        }
+        ValueRef::Array(_) | ValueRef::Map(_) | ValueRef::Ext(..) => return None,
+    })
 }
 
 struct Base64<'a>(&'a [u8]);

@@ -105,6 +105,33 @@ fn binary_oddities() {
     );
 }
 
+/// Map keys that are containers make the map a list of pairs: linear output, where
+/// keys as escaped JSON text would double at each level (a fuzzer find: 200 bytes of
+/// nested msgpack maps asked for gigabytes).
+#[test]
+fn container_keys_make_pairs() {
+    // MessagePack {{1: 2}: 3}: fixmap 1, key fixmap 1 (1: 2), value 3.
+    let mp = [0x81, 0x81, 0x01, 0x02, 0x03];
+    assert_eq!(value(&Codec::Msgpack, "t", &mp), json!([[{"1": 2}, 3]]));
+    // CBOR {[1]: true, 2: false}: map 2, key array 1 (1), true, key 2, false.
+    let cbor = [0xa2, 0x81, 0x01, 0xf5, 0x02, 0xf4];
+    assert_eq!(
+        value(&Codec::Cbor, "t", &cbor),
+        json!([[[1], true], [2, false]])
+    );
+    // 60 levels of maps keyed by maps: small output, not 2^60 bytes.
+    let mut deep = vec![0x81u8; 60];
+    deep.extend_from_slice(&[0x01, 0x02]);
+    deep.extend(std::iter::repeat_n(0x03, 59));
+    let mut out = Vec::new();
+    assert!(
+        Codec::Msgpack
+            .decode_json("t", &deep, Style::Compact, &mut out)
+            .unwrap()
+    );
+    assert!(out.len() < 2000, "{} bytes", out.len());
+}
+
 #[test]
 fn binary_errors_say_why() {
     let e = Codec::Cbor

@@ -297,7 +297,7 @@ fn metric(m: MetricIn, path: &str) -> Result<Metric, String> {
         is_historical: m.is_historical,
         is_transient: m.is_transient,
         is_null: m.is_null,
-        metadata: m.metadata.map(metadata),
+        metadata: m.metadata.map(|d| Box::new(metadata(d))),
         properties,
         value,
     })
@@ -321,8 +321,8 @@ fn metric_value(t: u32, v: &Value) -> Result<MetricValue, String> {
         dt::BYTES | dt::FILE => {
             MetricValue::Bytes(style::from_base64(text(v)?).ok_or_else(|| expected("base64", v))?)
         }
-        dt::DATASET => MetricValue::DataSet(dataset(v)?),
-        dt::TEMPLATE => MetricValue::Template(template(v)?),
+        dt::DATASET => MetricValue::DataSet(Box::new(dataset(v)?)),
+        dt::TEMPLATE => MetricValue::Template(Box::new(template(v)?)),
         dt::INT8_ARRAY..=dt::DATETIME_ARRAY => MetricValue::Bytes(array(t, v)?),
         _ => match scalar(t, v)? {
             Scalar::Int(x) => MetricValue::Int(x),

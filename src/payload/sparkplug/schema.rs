@@ -5,7 +5,9 @@
 //! is what keeps `sub --decode sparkplug` cheaper per message than `mosquitto_sub -v`.
 //!
 //! Every scalar is proto2 `optional`, so presence is kept: a metric without a
-//! timestamp prints none. Repeated scalars are unpacked, proto2's default.
+//! timestamp prints none. Repeated scalars are unpacked, proto2's default. The rare
+//! large parts of a metric (metadata, a DataSet, a Template) are boxed, which keeps a
+//! `Metric` small and an NDATA of plain values cheap to decode.
 
 #![allow(missing_docs)]
 
@@ -41,8 +43,8 @@ pub struct Metric {
     pub is_transient: Option<bool>,
     #[prost(bool, optional, tag = "7")]
     pub is_null: Option<bool>,
-    #[prost(message, optional, tag = "8")]
-    pub metadata: Option<MetaData>,
+    #[prost(message, optional, boxed, tag = "8")]
+    pub metadata: Option<Box<MetaData>>,
     #[prost(message, optional, tag = "9")]
     pub properties: Option<PropertySet>,
     #[prost(oneof = "MetricValue", tags = "10, 11, 12, 13, 14, 15, 16, 17, 18, 19")]
@@ -66,10 +68,10 @@ pub enum MetricValue {
     String(String),
     #[prost(bytes = "vec", tag = "16")]
     Bytes(Vec<u8>),
-    #[prost(message, tag = "17")]
-    DataSet(DataSet),
-    #[prost(message, tag = "18")]
-    Template(Template),
+    #[prost(message, boxed, tag = "17")]
+    DataSet(Box<DataSet>),
+    #[prost(message, boxed, tag = "18")]
+    Template(Box<Template>),
     #[prost(message, tag = "19")]
     Extension(Extension),
 }
