@@ -1,6 +1,6 @@
 //! mqtk: an MQTT toolkit. One codec, one topic module, one transport layer and one
 //! client connection core, shared by the commands (`pub`, `sub`, `rr`, `passwd`,
-//! `bench`, `broker`). ARCHITECTURE.md at the repository root has the map; in short:
+//! `bench`, `check`, `broker`). ARCHITECTURE.md at the repository root has the map; in short:
 //! - `cli`: clap definitions (validation only, no I/O); `settings`: flags resolved
 //!   into plain settings (options files, URLs, `-D`, defaults, cross-flag checks).
 //! - `cmd`: the commands; settings in, exit code out.
@@ -11,6 +11,7 @@
 //! - `payload`: device payload codecs (Sparkplug B, protobuf, CBOR, MessagePack,
 //!   JSON) for `--decode` and `--encode`; bytes in, JSON out, no I/O.
 //! - `broker`: the embedded broker (`broker::run`) and its sans-I/O server session.
+//! - `record`: the record format of `record` and `replay` (NDJSON lines in and out).
 //! - `passwd`: password hashing and files; `exit`: the one exit-code table; `doc`: man
 //!   pages and completions rendered from `cli` (`mqtk generate`).
 
@@ -24,6 +25,7 @@ pub mod exit;
 pub mod output;
 pub mod passwd;
 pub mod payload;
+pub mod record;
 pub mod settings;
 pub mod topic;
 pub mod transport;
