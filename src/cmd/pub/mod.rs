@@ -289,11 +289,11 @@ impl Publisher<'_> {
                 // Only lines get here: a fixed message was checked before connecting.
                 self.bad_lines += 1;
                 if !self.p.client.quiet {
-                    eprintln!(
-                        "Error: line {}: cannot encode as {}: {why}",
+                    crate::cmd::print_err(&format!(
+                        "Error: line {}: cannot encode as {}: {why}\n",
                         self.lines,
                         enc.name()
-                    );
+                    ));
                 }
                 None
             }
