@@ -2007,7 +2007,7 @@ _mqtk() {
             return 0
             ;;
         mqtk__subcmd__record)
-            opts="-h -p -u -P -i -I -k -c -x -A -L -M -D -d -o -t -T -q -C -W -R -V --host --port --username --pw --id --id-prefix --keepalive --disable-clean-session --nodelay --mptcp --unix --ws --url --proxy --will-topic --will-payload --will-qos --will-retain --property --cafile --capath --cert --key --keyform --ciphers --tls-version --insecure --tls-alpn --tls-use-os-certs --no-tls --tls-engine --tls-engine-kpass-sha1 --psk --psk-identity --tls-keylog --debug --quiet --help --version --output --topic --filter-out --qos --retain-as-published --retain-handling --options-file --protocol-version"
+            opts="-h -p -u -P -i -I -k -c -x -A -L -M -D -d -o -t -T -q -C -W -R -V --host --port --username --pw --id --id-prefix --keepalive --disable-clean-session --nodelay --mptcp --unix --ws --url --proxy --will-topic --will-payload --will-qos --will-retain --property --cafile --capath --cert --key --keyform --ciphers --tls-version --insecure --tls-alpn --tls-use-os-certs --no-tls --tls-engine --tls-engine-kpass-sha1 --psk --psk-identity --tls-keylog --debug --quiet --help --version --output --topic --filter-out --qos --retain-as-published --retain-handling --decode --proto-path --options-file --protocol-version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2210,6 +2210,14 @@ _mqtk() {
                     return 0
                     ;;
                 --retain-handling)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --decode)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proto-path)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

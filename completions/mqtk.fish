@@ -264,6 +264,8 @@ complete -c mqtk -n "__fish_mqtk_using_subcommand record" -s q -l qos -d 'Qualit
 complete -c mqtk -n "__fish_mqtk_using_subcommand record" -s C -d 'Stop after recording COUNT messages' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand record" -s W -d 'Stop after SECONDS: the record is complete, "Timed out" is printed and the exit status is 27, as with `mqtk sub -W`' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand record" -l retain-handling -d 'When the broker sends retained messages (MQTT v5): always, new or never' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand record" -l decode -d 'Also record each payload decoded from FORMAT, as JSON in the line\'s "decoded" field (the payload itself is kept, so replay sends the same bytes): sparkplug, proto:FILE.proto:package.Message, cbor, msgpack, json or auto. A payload that does not decode is reported on stderr and recorded without "decoded"' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand record" -l proto-path -d 'Where the imports of a --decode proto: file are also looked for (after the file\'s own directory). May be repeated' -r -F
 complete -c mqtk -n "__fish_mqtk_using_subcommand record" -l options-file -d 'Read options from FILE instead of the default options file' -r -F
 complete -c mqtk -n "__fish_mqtk_using_subcommand record" -s V -l protocol-version -d 'MQTT protocol version: mqttv5 (5), mqttv311 (311) or mqttv31 (31). Defaults to mqttv5' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand record" -s c -l disable-clean-session -d 'Disable clean session/enable persistent client mode'

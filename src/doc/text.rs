@@ -85,7 +85,7 @@ pub fn extra(name: &str) -> Extra {
             format: false,
             options_file: None,
             examples: RECORD_EXAMPLES,
-            payloads: None,
+            payloads: Some(PAYLOADS),
         },
         "replay" => Extra {
             description: REPLAY_DESCRIPTION,
@@ -442,7 +442,7 @@ topic, qos, retain :: As received (a topic alias is resolved into the topic).
 payload :: The payload, when it is UTF-8 text without NUL.
 payload_base64 :: Any other payload, in standard base64. Exactly one of the two is present.
 properties :: Present when the message has MQTT v5 properties: payload_format_indicator, message_expiry_interval (as received: what was left of it), content_type, response_topic, correlation_data (or correlation_data_base64 when it is not text), user_properties ([key, value] pairs in order; keys may repeat), subscription_identifiers.
-decoded :: Reserved for payload decoders: the payload as a decoder read it. Replay ignores it.
+decoded :: With record --decode FORMAT, the payload as that decoder read it, as JSON (see PAYLOAD FORMATS). Absent for an empty payload, a payload that did not decode, and one --decode auto did not recognise. Replay ignores it and sends the payload.
 
 Readers ignore header fields they do not know and refuse message fields they do not \
 know. A header line later in a file starts a new section (records can be \
@@ -520,8 +520,9 @@ the hex group size. For example %-20t pads the topic to 20 columns.
 
 /// PAYLOAD FORMATS of sub, rr and pub: --decode and --encode (mqtk's own).
 pub const PAYLOADS: &str = "\
-mqtk's own --decode FORMAT (sub, rr) shows each payload as JSON, and --encode FORMAT \
-(pub, rr) takes each message as JSON and sends it encoded. FORMAT is one of:
+mqtk's own --decode FORMAT (sub, rr) shows each payload as JSON (record writes it in \
+each line's decoded field, beside the payload), and --encode FORMAT (pub, rr) takes \
+each message as JSON and sends it encoded. FORMAT is one of:
 
 sparkplug :: Eclipse Sparkplug B (3.0), its schema built in. Metrics print as \
 {\"name\",\"alias\",\"timestamp\",\"dataType\",\"value\"} as the specification shows \
@@ -560,6 +561,7 @@ put it under \"payload\" as a JSON value (payloadlen stays the received length);
 does not decode is printed as it would be without --decode (in %j, as payload_base64 \
 when it is not UTF-8), one warning line on stderr names its topic and why, and when \
 the command ends a count of such payloads is printed; the exit status does not change. \
+record writes such a payload without decoded, and warns and counts the same way. \
 --quiet silences the warnings.
 
 --encode: a message that is not valid JSON, or has a field its format lacks, is an \

@@ -548,3 +548,130 @@ fn rr_encodes_the_request_and_decodes_the_response() {
         json!({"ok": true})
     );
 }
+
+/// `record --decode`: each payload written decoded under `decoded` beside the payload
+/// itself (the line still matching docs/record.schema.json); one that does not decode
+/// is recorded as received, reported and counted, exit 0; a replay of the recording
+/// publishes the original bytes.
+#[test]
+fn record_decodes_and_replay_sends_the_original_bytes() {
+    use base64::Engine;
+    if !have_mosquitto_tool("mosquitto_pub") {
+        return;
+    }
+    let b = TestBroker::start();
+    let sb = Sandbox::new();
+    let p = b.port();
+    let file = sb.file("sp.ndjson");
+    let bad: &[u8] = &[0x12, 0x05, 0x0a, 0x01];
+    let run = Spawned::spawn(sb.mqtk().args(["record", "-p", &p.to_string()]).args([
+        "-t",
+        "spBv1.0/#",
+        "--decode",
+        "sparkplug",
+        "-C",
+        "3",
+        "-o",
+        file.to_str().unwrap(),
+    ]));
+    b.wait_subscriptions(1);
+    mosquitto_pub_file(&sb, p, "spBv1.0/g/NDATA/n", NDATA);
+    mosquitto_pub_file(&sb, p, "spBv1.0/g/NDATA/n", bad);
+    mosquitto_pub_file(
+        &sb,
+        p,
+        "spBv1.0/STATE/host",
+        br#"{"online":true,"timestamp":5}"#,
+    );
+    let out = run.finish(T);
+    assert_code(&out, 0);
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let warnings: Vec<&str> = stderr.lines().collect();
+    assert_eq!(warnings.len(), 2, "{stderr}");
+    assert!(
+        warnings[0].starts_with(
+            "Warning: the payload on topic 'spBv1.0/g/NDATA/n' is not sparkplug: failed to decode Protobuf message: "
+        ) && warnings[0].ends_with("; recorded as received."),
+        "{stderr}"
+    );
+    assert_eq!(
+        warnings[1],
+        "Warning: 1 payload(s) did not decode (--decode sparkplug) and were recorded as received."
+    );
+    let lines = crate::record::parse_record(&std::fs::read(&file).unwrap());
+    assert_eq!(lines.len(), 4);
+    let b64 = |b: &[u8]| json!(base64::engine::general_purpose::STANDARD.encode(b));
+    assert_eq!(lines[1]["payload_base64"], b64(NDATA));
+    assert_eq!(
+        lines[1]["decoded"],
+        json!({"timestamp": 2000, "metrics": [
+            {"alias": 7, "timestamp": 2000, "value": 42},
+            {"alias": 8, "value": 4294967291u64}], "seq": 1})
+    );
+    // UTF-8 without NUL: recorded as text.
+    assert_eq!(lines[2]["payload"], json!("\u{12}\u{5}\n\u{1}"));
+    assert!(lines[2].get("decoded").is_none(), "{}", lines[2]);
+    // STATE is JSON in Sparkplug: kept as text, decoded as the JSON value.
+    assert_eq!(
+        lines[3]["payload"],
+        json!(r#"{"online":true,"timestamp":5}"#)
+    );
+    assert_eq!(lines[3]["decoded"], json!({"online": true, "timestamp": 5}));
+
+    // Replayed: the bytes as published, not the decoded JSON.
+    b.wait_subscriptions_down_to(0);
+    let listen = Spawned::spawn(&mut sub(&sb, p, &["-t", "#", "-F", "%t %x", "-C", "3"]));
+    b.wait_subscriptions(1);
+    let out = run_with_timeout(
+        sb.mqtk()
+            .args(["replay", "-p", &p.to_string(), "--speed", "max"])
+            .arg(&file),
+        T,
+    );
+    assert_code(&out, 0);
+    let heard = listen.finish(T);
+    assert_code(&heard, 0);
+    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    let state = br#"{"online":true,"timestamp":5}"#;
+    assert_eq!(
+        String::from_utf8(heard.stdout).unwrap(),
+        format!(
+            "spBv1.0/g/NDATA/n {}\nspBv1.0/g/NDATA/n {}\nspBv1.0/STATE/host {}\n",
+            hex(NDATA),
+            hex(bad),
+            hex(state)
+        )
+    );
+
+    // CBOR, and --quiet silences the warnings.
+    b.wait_subscriptions_down_to(0);
+    let file = sb.file("cbor.ndjson");
+    let run = Spawned::spawn(sb.mqtk().args(["record", "-p", &p.to_string()]).args([
+        "-t",
+        "c",
+        "--decode",
+        "cbor",
+        "--quiet",
+        "-C",
+        "2",
+        "-o",
+        file.to_str().unwrap(),
+    ]));
+    b.wait_subscriptions(1);
+    mosquitto_pub_file(&sb, p, "c", CBOR);
+    mosquitto_pub_file(&sb, p, "c", &[0xa1, 0xff]);
+    let out = run.finish(T);
+    assert_code(&out, 0);
+    assert!(
+        out.stderr.is_empty(),
+        "--quiet: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines = crate::record::parse_record(&std::fs::read(&file).unwrap());
+    assert_eq!(
+        lines[1]["decoded"],
+        json!({"t": 21.5, "ok": true, "ids": [1, -2], "raw": "AQI="})
+    );
+    assert_eq!(lines[1]["payload_base64"], b64(CBOR));
+    assert!(lines[2].get("decoded").is_none());
+}
