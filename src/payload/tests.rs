@@ -14,7 +14,7 @@ mod fixtures {
     ));
 }
 use fixtures::binary::{CBOR, MSGPACK};
-use fixtures::proto::READING;
+use fixtures::proto::{ENVELOPE, READING, UNKNOWN_ANY};
 use fixtures::sparkplug::NDATA;
 
 fn value(codec: &Codec, topic: &str, bytes: &[u8]) -> serde_json::Value {
@@ -196,6 +196,39 @@ fn proto_canonical_json() {
         .unwrap_err();
     assert_eq!(e.format, "proto");
     assert!(e.why.contains("invalid wire type"), "{e}");
+}
+
+/// Well-known types in protobuf's canonical JSON: Any with `@type` and the message's
+/// fields, Struct as a plain object, Duration as seconds with an `s`, a wrapper as its
+/// bare value. An Any of a type the schema lacks is an error, not a guess.
+#[test]
+fn proto_well_known_types() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/proto");
+    let desc = protox::Compiler::new([dir])
+        .unwrap()
+        .open_file("wkt.proto")
+        .unwrap()
+        .descriptor_pool()
+        .get_message_by_name("demo.Envelope")
+        .unwrap();
+    let codec = Codec::Proto(desc);
+    assert_eq!(
+        value(&codec, "t", ENVELOPE),
+        json!({"body": {"@type": "type.googleapis.com/demo.Location", "lat": 1.0},
+               "attrs": {"on": true, "n": 2.5}, "took": "1.500s", "level": -1})
+    );
+    let bytes = Encoder::new(codec.clone())
+        .unwrap()
+        .encode(
+            &serde_json::to_vec(&value(&codec, "t", ENVELOPE)).unwrap(),
+            0,
+        )
+        .unwrap();
+    assert_eq!(value(&codec, "t", &bytes), value(&codec, "t", ENVELOPE));
+    let e = codec.decode_json("t", UNKNOWN_ANY, Style::Compact, &mut Vec::new());
+    let e = e.unwrap_err();
+    assert_eq!(e.format, "proto");
+    assert!(e.why.contains("a.B"), "{e}");
 }
 
 #[test]

@@ -495,6 +495,58 @@ fn start_up_errors() {
     ));
     let out = run(&["pub", "-t", "x", "-m", "{}", "--encode", "auto"]);
     assert_code(&out, 1);
+
+    // -f and -s are checked before connecting too; the field is named.
+    let bad = sb.file("bad.json");
+    std::fs::write(&bad, "{\"a\":").unwrap();
+    let out = run(&[
+        "pub",
+        "-t",
+        "x",
+        "--encode",
+        "msgpack",
+        "-f",
+        bad.to_str().unwrap(),
+    ]);
+    assert_code(&out, 1);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "Error: cannot encode the message as msgpack: EOF while parsing a value at line 1 column 5\n"
+    );
+    let out = run_with_timeout(
+        sb.mqtk()
+            .args(["pub", "-p", "1", "-t", "x", "-s", "--encode", "sparkplug"])
+            .stdin(std::fs::File::open(&bad).unwrap()),
+        T,
+    );
+    assert_code(&out, 1);
+    let spec = format!("proto:{}:demo.Reading", sensor.display());
+    let out = run(&[
+        "pub",
+        "-t",
+        "x",
+        "-m",
+        r#"{"sensor":"x","nope":1}"#,
+        "--encode",
+        &spec,
+        "--proto-path",
+        include.to_str().unwrap(),
+    ]);
+    assert_code(&out, 1);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "Error: cannot encode the message as proto: unrecognized field name 'nope' at line 1 column 20\n"
+    );
+    // Without --proto-path, the import it supplies is missing: file:line:column.
+    let out = run(&["sub", "-t", "x", "--decode", &spec]);
+    assert_code(&out, 1);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!(
+            "Error: cannot use {f}: {f}:10:1: import 'units.proto' not found\n",
+            f = sensor.display()
+        )
+    );
 }
 
 /// rr: the request encoded, the response decoded.
