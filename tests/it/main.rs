@@ -6,6 +6,7 @@ mod broker_edges;
 mod broker_rumqttc;
 mod check;
 mod connect;
+mod decode;
 mod docs;
 mod exit_status;
 mod install;
