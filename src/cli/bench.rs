@@ -218,7 +218,7 @@ pub struct LoadArgs {
     pub drain: Option<f64>,
 
     /// Write the full report (settings, totals, per-second series, HDR histograms) as JSON;
-    /// `-` writes it to standard output, and the summary to standard error.
+    /// `-` writes it to standard output as one line, and the summary to standard error.
     #[arg(long = "json", value_name = "FILE", help_heading = "Output")]
     pub json: Option<PathBuf>,
 

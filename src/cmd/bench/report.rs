@@ -812,6 +812,78 @@ mod tests {
         assert!(m.report.notes.contains(w));
     }
 
+    /// A pub run of `clients` from index `first`, with id template `id`, started at
+    /// `start_ms`.
+    fn shard_report(id: &str, first: u32, clients: u32, start_ms: u64) -> Report {
+        let mut r = report(&[1_000_000], 1);
+        r.start_unix_ms = start_ms;
+        r.settings[0].client_id = id.into();
+        r.settings[0].start_number = first;
+        r.settings[0].clients = clients;
+        r
+    }
+
+    #[test]
+    fn merge_warns_when_client_ids_overlap() {
+        let named = |rs: Vec<Report>| -> Vec<(String, Report)> {
+            rs.into_iter()
+                .enumerate()
+                .map(|(i, r)| (format!("s{i}.json"), r))
+                .collect()
+        };
+        // Three shards of 10: disjoint, so no warning; the same ranges with other
+        // templates neither.
+        let ok = named(vec![
+            shard_report("b-%i", 0, 10, 0),
+            shard_report("b-%i", 10, 10, 0),
+            shard_report("b-%i", 20, 10, 0),
+            shard_report("other-%i", 0, 10, 0),
+            shard_report("r-%rand_9-%i", 0, 10, 0),
+            shard_report("r-%rand_9-%i", 0, 10, 0),
+        ]);
+        assert!(merge(&ok).unwrap().warnings.is_empty());
+        // Two processes with the same -n: indices 5 to 9 are in both.
+        let bad = named(vec![
+            shard_report("b-%i", 0, 10, 0),
+            shard_report("b-%i", 5, 10, 0),
+        ]);
+        let w = merge(&bad).unwrap().warnings;
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(
+            w[0].starts_with(
+                "s0.json and s1.json overlap in client ids: both use 'b-%i' for indices 5 to 9;"
+            ),
+            "{}",
+            w[0]
+        );
+    }
+
+    #[test]
+    fn merge_reports_the_spread_of_starts() {
+        let a = shard_report("a-%i", 0, 1, 10_000);
+        let b = shard_report("b-%i", 0, 1, 10_040);
+        let ab = merge(&[("a".into(), a), ("b".into(), b)]).unwrap();
+        assert!(ab.warnings.is_empty(), "{:?}", ab.warnings);
+        assert_eq!(
+            (ab.report.start_unix_ms, ab.report.start_spread_ms),
+            (10_000, Some(40))
+        );
+        assert!(
+            summary(&ab.report)
+                .contains("  starts        2 runs, the latest 40 ms after the earliest\n")
+        );
+        // A merged report brings its own spread; a run 1.5 s later is worth a warning.
+        let c = shard_report("c-%i", 0, 1, 11_500);
+        let abc = merge(&[("ab".into(), ab.report), ("c".into(), c)]).unwrap();
+        assert_eq!(abc.report.start_spread_ms, Some(1_500));
+        assert_eq!(abc.warnings.len(), 1, "{:?}", abc.warnings);
+        assert!(abc.warnings[0].starts_with("the runs started 1.5 s apart"));
+        let c = shard_report("c-%i", 0, 1, 9_990);
+        let m = merge(&[("c".into(), c), ("ab".into(), abc.report.clone())]);
+        // c's run id is new; the spread now runs from c's start to the latest.
+        assert_eq!(m.unwrap().report.start_spread_ms, Some(1_510));
+    }
+
     #[test]
     fn summary_counts_in_words_and_gives_no_rate_for_a_tiny_window() {
         let mut r = report(&[1_000_000], 1);

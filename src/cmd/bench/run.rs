@@ -195,7 +195,10 @@ fn emit(report: &Report, json: Option<&Path>) -> Result<(), Error> {
     let summary = report::summary(report);
     match json {
         Some(p) if p == Path::new("-") => {
-            crate::cmd::print_out(&report::to_json(report).map_err(Error::Failed)?);
+            // One line, so that it can be picked out of logs that mix in stderr
+            // (`kubectl logs POD | grep '^{'`).
+            let line = serde_json::to_string(report).map_err(|e| Error::Failed(e.to_string()))?;
+            crate::cmd::print_out(&format!("{line}\n"));
             crate::cmd::print_err(&summary);
         }
         Some(p) => {
