@@ -543,8 +543,8 @@ fn qos0_limit_run_ends_when_the_last_message_is_out() {
 
 #[test]
 fn parallel_conn_runs_merge_into_one_count() {
-    // The README's recipe for 100k+ connections, small: processes with their own start
-    // numbers and source addresses, side by side, then `bench merge`.
+    // The README's recipe for 100k+ connections, small: processes, each one shard
+    // with its own source addresses, side by side, then `bench merge`.
     let b = TestBroker::start();
     let sb = Sandbox::new();
     let children: Vec<_> = (0..3u32)
@@ -556,8 +556,8 @@ fn parallel_conn_runs_merge_into_one_count() {
                     "conn",
                     "-c",
                     "30",
-                    "-n",
-                    &(i * 30).to_string(),
+                    "--shard",
+                    &format!("{i}/3"),
                     "--ifaddr",
                     &format!("127.0.0.{},127.0.0.{}", 2 * i + 2, 2 * i + 3),
                     "--duration",
