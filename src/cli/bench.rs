@@ -40,7 +40,8 @@ pub enum BenchMode {
               mut_arg("qos", |a| a.help(format!("Quality of service of the subscriptions [default: {DEFAULT_QOS}]"))),
               mut_arg("limit", |a| a.help("Stop once the subscribers have received N messages in all")),
               mut_arg("duration", |a| a.help("Stop after this many seconds. Without -L or --duration, runs until interrupted (Ctrl-C or SIGTERM), then reports")),
-              mut_arg("warmup", |a| a.help(format!("Leave the first SECONDS out of latency histograms and rates; must be shorter than --duration [default: {DEFAULT_WARMUP_S}]"))))]
+              mut_arg("warmup", |a| a.help(format!("Leave the first SECONDS out of latency histograms and rates; must be shorter than --duration [default: {DEFAULT_WARMUP_S}]"))),
+              mut_arg("start_at", |a| a.help(format!("Subscribe first, then start measuring at TIME (--duration counts from then): {START_AT_FORMS}"))))]
     Sub(Box<LoadArgs>),
     /// Open N connections at a rate and hold them: connect latency, rate, errors.
     #[command(disable_help_flag = true, disable_version_flag = true,
@@ -48,7 +49,8 @@ pub enum BenchMode {
               mut_arg("property", |a| a.help(property_help("connect, disconnect, will"))),
               mut_arg("url", |a| a.help("User, password, host and port as a URL: mqtt(s)://[username[:password]@]host[:port]/topic or ws(s)://… (the topic is not used)")),
               mut_arg("clients", |a| a.help("Number of connections")),
-              mut_arg("duration", |a| a.help("Hold the connections for this many seconds once they are made. Without --duration, holds them until interrupted (Ctrl-C or SIGTERM), then reports")))]
+              mut_arg("duration", |a| a.help("Hold the connections for this many seconds once they are made. Without --duration, holds them until interrupted (Ctrl-C or SIGTERM), then reports")),
+              mut_arg("start_at", |a| a.help(format!("Start connecting at TIME: {START_AT_FORMS}"))))]
     Conn(Box<LoadArgs>),
     /// Combine JSON reports from several runs (machines, processes) into one, exactly.
     Merge(MergeArgs),
@@ -233,12 +235,9 @@ pub struct LoadArgs {
     #[arg(long = "shards", value_name = "N", requires = "shard",
           value_parser = clap::value_parser!(u32).range(1..), help_heading = "Shards and metrics")]
     pub shards: Option<u32>,
-    /// Connect (and subscribe) first, then start publishing at TIME: Unix seconds
-    /// (fractions allowed) or RFC 3339 (2030-01-02T03:04:05.5Z), so that shards on
-    /// several machines start together. `bench conn` starts connecting then. A time
-    /// already past starts at once, with a warning.
     #[arg(long = "start-at", value_name = "TIME", value_parser = parse_start_at,
-          help_heading = "Shards and metrics")]
+          help_heading = "Shards and metrics",
+          help = format!("Connect (and subscribe) first, then start publishing at TIME: {START_AT_FORMS}"))]
     pub start_at: Option<StartAt>,
     /// Serve Prometheus/OpenMetrics metrics on http://ADDR:PORT/metrics while the run
     /// lasts (counters, gauges, latency histograms, each with a `shard` label).
@@ -255,6 +254,11 @@ pub struct LoadArgs {
           help_heading = "Shards and metrics")]
     pub metrics_linger: Option<f64>,
 }
+
+/// What `--start-at` takes, for each mode's help.
+const START_AT_FORMS: &str = "Unix seconds (fractions allowed) or RFC 3339 \
+    (2030-01-02T03:04:05.5Z), so that shards on several machines start together. A time \
+    already past starts at once, with a warning";
 
 /// `--shard`'s value: an index, or `auto` (JOB_COMPLETION_INDEX), with the count when
 /// given (`auto` alone takes it from --shards).
