@@ -403,11 +403,21 @@ pub fn parse_error_line(e: &clap::Error) -> Option<String> {
         return None;
     }
     let text = e.render().to_string();
-    let first = text
-        .lines()
+    let mut lines = text.lines();
+    let mut first = lines
         .next()
         .unwrap_or("")
-        .trim_start_matches("error: ");
+        .trim_start_matches("error: ")
+        .to_string();
+    // "the following required arguments were not provided:" lists them on the
+    // indented lines after it: they go on the one line.
+    if first.ends_with(':') {
+        let listed: Vec<&str> = lines
+            .take_while(|l| l.starts_with("  "))
+            .map(str::trim)
+            .collect();
+        first = format!("{first} {}", listed.join(", "));
+    }
     Some(format!(
         "Error: {}\n",
         first.replace(": Error: ", ": ").trim_end()

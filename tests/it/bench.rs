@@ -499,6 +499,21 @@ fn invalid_flags_exit_1_with_a_clear_error() {
         (&["-V", "5", "-D", "foo", "a", "b"][..], "foo"),
         (&["sub", "-s", "64"][..], "bench sub does not take -s"),
         (&["pub", "-o", "opts"][..], "options file"),
+        (&["--shard", "3/3"][..], "shard index 3 is outside 0..3"),
+        (&["conn", "--shard", "1/0"][..], "expected I/N"),
+        (
+            &["--shard", "auto/4"][..],
+            "JOB_COMPLETION_INDEX, which is not set",
+        ),
+        (
+            &["sub", "--shard", "auto"][..],
+            "needs the number of shards",
+        ),
+        (&["--shards", "3"][..], "--shard <I/N>"),
+        (&["--shard", "0/2", "--shards", "3"][..], "disagree"),
+        (&["--start-at", "tomorrow"][..], "RFC 3339"),
+        (&["--metrics-linger", "5"][..], "--metrics <ADDR:PORT>"),
+        (&["--metrics", "9464"][..], "--metrics"),
     ] {
         let out = run_with_timeout(&mut bench(&sb, 1, args), T);
         assert_code(&out, 1);

@@ -541,7 +541,8 @@ async fn wait_start(sh: &Shared) -> Option<String> {
     let until = tokio::time::Instant::from_std(sh.clock.instant_at(at));
     loop {
         let wake = sh.wake.notified();
-        if sh.stop_all.get() || tokio::time::Instant::now() >= until {
+        // A first Ctrl-C stops publishing before it began: no reason to wait on.
+        if sh.stop_publishing.get() || tokio::time::Instant::now() >= until {
             return None;
         }
         tokio::select! {
