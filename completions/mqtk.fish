@@ -31,6 +31,8 @@ complete -c mqtk -n "__fish_mqtk_needs_command" -f -a "passwd" -d 'Manage passwo
 complete -c mqtk -n "__fish_mqtk_needs_command" -f -a "pub" -d 'Publish messages (mosquitto_pub)'
 complete -c mqtk -n "__fish_mqtk_needs_command" -f -a "sub" -d 'Subscribe and print messages (mosquitto_sub)'
 complete -c mqtk -n "__fish_mqtk_needs_command" -f -a "rr" -d 'Publish a request and wait for the response (mosquitto_rr)'
+complete -c mqtk -n "__fish_mqtk_needs_command" -f -a "record" -d 'Record messages to a file (NDJSON) with their timing, flags and properties'
+complete -c mqtk -n "__fish_mqtk_needs_command" -f -a "replay" -d 'Publish recorded messages again, in their order and with their timing'
 complete -c mqtk -n "__fish_mqtk_needs_command" -f -a "bench" -d 'Load-test a broker: publishers and subscribers (default), or `pub`, `sub`, `conn`; `merge` combines reports'
 complete -c mqtk -n "__fish_mqtk_needs_command" -f -a "check" -d 'Probe a broker: which MQTT versions and features it supports, and where its limits are'
 complete -c mqtk -n "__fish_mqtk_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -218,6 +220,112 @@ complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -l retain-as-published -d 
 complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s v -l verbose -d 'Print responses verbosely (topic, then payload)'
 complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s N -d 'Do not add an end of line character when printing the payload'
 complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -l pretty -d 'Print JSON (%j, %J) indented rather than minimised'
+complete -c mqtk -n "__fish_mqtk_using_subcommand record" -s h -l host -d 'MQTT host to connect to. Defaults to localhost' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand record" -s p -l port -d 'Network port to connect to. Defaults to 1883 for plain MQTT and 8883 for MQTT over TLS' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand record" -s u -l username -d 'Provide a username' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand record" -s P -l pw -d 'Provide a password' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand record" -s i -l id -d 'Id to use for this client. Defaults to an empty id (the broker assigns one); MQTT 3.1 gets a random `mosq-…` id' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand record" -s I -l id-prefix -d 'Define the client id as ID_PREFIX followed by the process id' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand record" -s k -l keepalive -d 'Keep alive in seconds for this client. Defaults to 60' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand record" -s x -d 'Session expiry interval (MQTT v5): 0-4294967294 seconds, or -1, 4294967295 or ∞ for a session that does not expire. Defaults to -1 with -c, else 0. Implies -V 5' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand record" -s A -d 'Bind the outgoing socket to this host/ip address' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand record" -l unix -d 'Connect through a unix domain socket instead of TCP' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand record" -s L -l url -d 'User, password, host, port and topic as a URL: mqtt(s)://[username[:password]@]host[:port]/topic or ws(s)://…' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand record" -s M -d 'The maximum number of QoS 1/2 messages in flight. Defaults to the broker\'s receive maximum (MQTT v5), else 65535; at most 1 MiB of payload is ever unacknowledged' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand record" -l proxy -d 'SOCKS5 (socks5h://[user[:pass]@]host[:port]) or HTTP CONNECT (http://…) proxy' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand record" -l will-topic -d 'Topic of the client\'s will, sent by the broker on unexpected disconnection' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand record" -l will-payload -d 'Payload of the will (empty if not given)' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand record" -l will-qos -d 'QoS of the will' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand record" -s D -l property -d 'MQTT v5 property: COMMAND NAME VALUE (or COMMAND user-property KEY VALUE), e.g. `-D publish message-expiry-interval 30`. Commands: connect, publish, disconnect, will (and subscribe/unsubscribe for sub). Implies -V 5' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand record" -l cafile -d 'Path to a file of trusted CA certificates (enables TLS)' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand record" -l capath -d 'Path to a directory of trusted CA certificates (enables TLS)' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand record" -l cert -d 'Client certificate for authentication' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand record" -l key -d 'Client private key for authentication' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand record" -l keyform -d 'Key file type: only "pem" is supported ("engine" needs OpenSSL)' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand record" -l ciphers -d 'OpenSSL-style list of TLS ciphers, mapped to the suites rustls offers' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand record" -l tls-version -d 'TLS protocol version: tlsv1.3 or tlsv1.2' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand record" -l tls-alpn -d 'TLS ALPN protocol' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand record" -l tls-engine -d 'Not supported (OpenSSL engines); accepted only to be rejected with a clear error' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand record" -l tls-engine-kpass-sha1 -d 'Not supported (OpenSSL engines)' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand record" -l psk -d 'Not supported (rustls has no TLS-PSK)' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand record" -l psk-identity -d 'Not supported (rustls has no TLS-PSK)' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand record" -l tls-keylog -d 'Append the TLS session secrets to FILE (NSS key log format, created with mode 0600), so that Wireshark can decrypt the traffic. For debugging only. Without this flag, $SSLKEYLOGFILE names the file' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand record" -s o -l output -d 'Write the record to FILE, or to standard output with `-o -`. A FILE ending in .zst is compressed with zstd as it is written. An existing FILE is replaced' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand record" -s t -l topic -d 'MQTT topic filter to record. May be repeated' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand record" -s T -l filter-out -d 'Topic filter whose messages are not recorded. May be repeated' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand record" -s q -l qos -d 'Quality of service level to subscribe with. Defaults to 0' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand record" -s C -d 'Stop after recording COUNT messages' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand record" -s W -d 'Stop after SECONDS: the record is complete, "Timed out" is printed and the exit status is 27, as with `mqtk sub -W`' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand record" -l retain-handling -d 'When the broker sends retained messages (MQTT v5): always, new or never' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand record" -l options-file -d 'Read options from FILE instead of the default options file' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand record" -s V -l protocol-version -d 'MQTT protocol version: mqttv5 (5), mqttv311 (311) or mqttv31 (31). Defaults to mqttv5' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand record" -s c -l disable-clean-session -d 'Disable clean session/enable persistent client mode'
+complete -c mqtk -n "__fish_mqtk_using_subcommand record" -l nodelay -d 'Disable Nagle\'s algorithm (always disabled in mqtk, which batches writes itself)'
+complete -c mqtk -n "__fish_mqtk_using_subcommand record" -l mptcp -d 'Not supported (Multipath TCP); accepted only to be rejected with a clear error'
+complete -c mqtk -n "__fish_mqtk_using_subcommand record" -l ws -d 'Connect using WebSockets'
+complete -c mqtk -n "__fish_mqtk_using_subcommand record" -l will-retain -d 'Make the will retained'
+complete -c mqtk -n "__fish_mqtk_using_subcommand record" -l insecure -d 'Do not check the server\'s host name against its certificate'
+complete -c mqtk -n "__fish_mqtk_using_subcommand record" -l tls-use-os-certs -d 'Load and trust the operating system\'s CA certificates'
+complete -c mqtk -n "__fish_mqtk_using_subcommand record" -l no-tls -d 'Never use TLS, even on port 8883'
+complete -c mqtk -n "__fish_mqtk_using_subcommand record" -s d -l debug -d 'Enable debug messages'
+complete -c mqtk -n "__fish_mqtk_using_subcommand record" -l quiet -d 'Don\'t print error messages'
+complete -c mqtk -n "__fish_mqtk_using_subcommand record" -l help -d 'Print help'
+complete -c mqtk -n "__fish_mqtk_using_subcommand record" -l version -d 'Print the version'
+complete -c mqtk -n "__fish_mqtk_using_subcommand record" -s R -d 'Do not record stale messages (those with retain set)'
+complete -c mqtk -n "__fish_mqtk_using_subcommand record" -l retain-as-published -d 'Subscribe with "retain as published" (MQTT v5), so that the retain flag of messages published while recording is recorded as their publisher set it'
+complete -c mqtk -n "__fish_mqtk_using_subcommand replay" -s h -l host -d 'MQTT host to connect to. Defaults to localhost' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand replay" -s p -l port -d 'Network port to connect to. Defaults to 1883 for plain MQTT and 8883 for MQTT over TLS' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand replay" -s u -l username -d 'Provide a username' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand replay" -s P -l pw -d 'Provide a password' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand replay" -s i -l id -d 'Id to use for this client. Defaults to an empty id (the broker assigns one); MQTT 3.1 gets a random `mosq-…` id' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand replay" -s I -l id-prefix -d 'Define the client id as ID_PREFIX followed by the process id' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand replay" -s k -l keepalive -d 'Keep alive in seconds for this client. Defaults to 60' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand replay" -s x -d 'Session expiry interval (MQTT v5): 0-4294967294 seconds, or -1, 4294967295 or ∞ for a session that does not expire. Defaults to -1 with -c, else 0. Implies -V 5' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand replay" -s A -d 'Bind the outgoing socket to this host/ip address' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand replay" -l unix -d 'Connect through a unix domain socket instead of TCP' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand replay" -s L -l url -d 'User, password, host, port and topic as a URL: mqtt(s)://[username[:password]@]host[:port]/topic or ws(s)://…' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand replay" -s M -d 'The maximum number of QoS 1/2 messages in flight. Defaults to the broker\'s receive maximum (MQTT v5), else 65535; at most 1 MiB of payload is ever unacknowledged' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand replay" -l proxy -d 'SOCKS5 (socks5h://[user[:pass]@]host[:port]) or HTTP CONNECT (http://…) proxy' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand replay" -l will-topic -d 'Topic of the client\'s will, sent by the broker on unexpected disconnection' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand replay" -l will-payload -d 'Payload of the will (empty if not given)' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand replay" -l will-qos -d 'QoS of the will' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand replay" -s D -l property -d 'MQTT v5 property: COMMAND NAME VALUE (or COMMAND user-property KEY VALUE), e.g. `-D publish message-expiry-interval 30`. Commands: connect, publish, disconnect, will (and subscribe/unsubscribe for sub). Implies -V 5' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand replay" -l cafile -d 'Path to a file of trusted CA certificates (enables TLS)' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand replay" -l capath -d 'Path to a directory of trusted CA certificates (enables TLS)' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand replay" -l cert -d 'Client certificate for authentication' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand replay" -l key -d 'Client private key for authentication' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand replay" -l keyform -d 'Key file type: only "pem" is supported ("engine" needs OpenSSL)' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand replay" -l ciphers -d 'OpenSSL-style list of TLS ciphers, mapped to the suites rustls offers' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand replay" -l tls-version -d 'TLS protocol version: tlsv1.3 or tlsv1.2' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand replay" -l tls-alpn -d 'TLS ALPN protocol' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand replay" -l tls-engine -d 'Not supported (OpenSSL engines); accepted only to be rejected with a clear error' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand replay" -l tls-engine-kpass-sha1 -d 'Not supported (OpenSSL engines)' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand replay" -l psk -d 'Not supported (rustls has no TLS-PSK)' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand replay" -l psk-identity -d 'Not supported (rustls has no TLS-PSK)' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand replay" -l tls-keylog -d 'Append the TLS session secrets to FILE (NSS key log format, created with mode 0600), so that Wireshark can decrypt the traffic. For debugging only. Without this flag, $SSLKEYLOGFILE names the file' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand replay" -l speed -d 'Playback speed: 0.5 is half speed, 10 ten times faster, `max` as fast as the broker takes the messages. Defaults to 1' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand replay" -l loop -d 'Play the files N times (0: until interrupted). Defaults to 1' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand replay" -l topic-prefix -d 'Put PREFIX before every topic (after --topic-map)' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand replay" -l topic-map -d 'Rewrite topics: a topic FROM, or starting with the levels FROM, gets TO in their place (`--topic-map prod=staging` turns prod/a into staging/a). May be repeated; the first that matches applies' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand replay" -s q -l qos -d 'Publish every message with this QoS instead of the recorded one' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand replay" -l from -d 'Start at this point of the recording: a duration from its start (90, 1m30s, 250ms) or a UTC time (2024-05-01T12:00:00Z)' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand replay" -l to -d 'Stop after this point of the recording (as --from)' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand replay" -l options-file -d 'Read options from FILE instead of the default options file' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand replay" -s V -l protocol-version -d 'MQTT protocol version: mqttv5 (5), mqttv311 (311) or mqttv31 (31). Defaults to mqttv5' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand replay" -s c -l disable-clean-session -d 'Disable clean session/enable persistent client mode'
+complete -c mqtk -n "__fish_mqtk_using_subcommand replay" -l nodelay -d 'Disable Nagle\'s algorithm (always disabled in mqtk, which batches writes itself)'
+complete -c mqtk -n "__fish_mqtk_using_subcommand replay" -l mptcp -d 'Not supported (Multipath TCP); accepted only to be rejected with a clear error'
+complete -c mqtk -n "__fish_mqtk_using_subcommand replay" -l ws -d 'Connect using WebSockets'
+complete -c mqtk -n "__fish_mqtk_using_subcommand replay" -l will-retain -d 'Make the will retained'
+complete -c mqtk -n "__fish_mqtk_using_subcommand replay" -l insecure -d 'Do not check the server\'s host name against its certificate'
+complete -c mqtk -n "__fish_mqtk_using_subcommand replay" -l tls-use-os-certs -d 'Load and trust the operating system\'s CA certificates'
+complete -c mqtk -n "__fish_mqtk_using_subcommand replay" -l no-tls -d 'Never use TLS, even on port 8883'
+complete -c mqtk -n "__fish_mqtk_using_subcommand replay" -s d -l debug -d 'Enable debug messages'
+complete -c mqtk -n "__fish_mqtk_using_subcommand replay" -l quiet -d 'Don\'t print error messages'
+complete -c mqtk -n "__fish_mqtk_using_subcommand replay" -l help -d 'Print help'
+complete -c mqtk -n "__fish_mqtk_using_subcommand replay" -l version -d 'Print the version'
+complete -c mqtk -n "__fish_mqtk_using_subcommand replay" -l no-retain -d 'Publish every message with the retain flag clear'
+complete -c mqtk -n "__fish_mqtk_using_subcommand replay" -l skip-bad -d 'Skip the lines that are not valid record lines (each is reported), instead of refusing to replay a file that has any'
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -s h -l host -d 'MQTT host to connect to. Defaults to localhost' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -s p -l port -d 'Network port to connect to. Defaults to 1883 for plain MQTT and 8883 for MQTT over TLS' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand bench; and not __fish_seen_subcommand_from pub sub conn merge help" -s u -l username -d 'Provide a username' -r
@@ -544,14 +652,16 @@ complete -c mqtk -n "__fish_mqtk_using_subcommand check" -s c -l disable-clean-s
 complete -c mqtk -n "__fish_mqtk_using_subcommand check" -l will-retain -d 'Make the will retained'
 complete -c mqtk -n "__fish_mqtk_using_subcommand check" -s d -l debug -d 'Log every packet of every probe on stderr'
 complete -c mqtk -n "__fish_mqtk_using_subcommand check" -l quiet -d 'Don\'t print error messages (the report is still printed)'
-complete -c mqtk -n "__fish_mqtk_using_subcommand help; and not __fish_seen_subcommand_from broker passwd pub sub rr bench check help" -f -a "broker" -d 'Run the embedded MQTT broker'
-complete -c mqtk -n "__fish_mqtk_using_subcommand help; and not __fish_seen_subcommand_from broker passwd pub sub rr bench check help" -f -a "passwd" -d 'Manage password files (mosquitto_passwd)'
-complete -c mqtk -n "__fish_mqtk_using_subcommand help; and not __fish_seen_subcommand_from broker passwd pub sub rr bench check help" -f -a "pub" -d 'Publish messages (mosquitto_pub)'
-complete -c mqtk -n "__fish_mqtk_using_subcommand help; and not __fish_seen_subcommand_from broker passwd pub sub rr bench check help" -f -a "sub" -d 'Subscribe and print messages (mosquitto_sub)'
-complete -c mqtk -n "__fish_mqtk_using_subcommand help; and not __fish_seen_subcommand_from broker passwd pub sub rr bench check help" -f -a "rr" -d 'Publish a request and wait for the response (mosquitto_rr)'
-complete -c mqtk -n "__fish_mqtk_using_subcommand help; and not __fish_seen_subcommand_from broker passwd pub sub rr bench check help" -f -a "bench" -d 'Load-test a broker: publishers and subscribers (default), or `pub`, `sub`, `conn`; `merge` combines reports'
-complete -c mqtk -n "__fish_mqtk_using_subcommand help; and not __fish_seen_subcommand_from broker passwd pub sub rr bench check help" -f -a "check" -d 'Probe a broker: which MQTT versions and features it supports, and where its limits are'
-complete -c mqtk -n "__fish_mqtk_using_subcommand help; and not __fish_seen_subcommand_from broker passwd pub sub rr bench check help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mqtk -n "__fish_mqtk_using_subcommand help; and not __fish_seen_subcommand_from broker passwd pub sub rr record replay bench check help" -f -a "broker" -d 'Run the embedded MQTT broker'
+complete -c mqtk -n "__fish_mqtk_using_subcommand help; and not __fish_seen_subcommand_from broker passwd pub sub rr record replay bench check help" -f -a "passwd" -d 'Manage password files (mosquitto_passwd)'
+complete -c mqtk -n "__fish_mqtk_using_subcommand help; and not __fish_seen_subcommand_from broker passwd pub sub rr record replay bench check help" -f -a "pub" -d 'Publish messages (mosquitto_pub)'
+complete -c mqtk -n "__fish_mqtk_using_subcommand help; and not __fish_seen_subcommand_from broker passwd pub sub rr record replay bench check help" -f -a "sub" -d 'Subscribe and print messages (mosquitto_sub)'
+complete -c mqtk -n "__fish_mqtk_using_subcommand help; and not __fish_seen_subcommand_from broker passwd pub sub rr record replay bench check help" -f -a "rr" -d 'Publish a request and wait for the response (mosquitto_rr)'
+complete -c mqtk -n "__fish_mqtk_using_subcommand help; and not __fish_seen_subcommand_from broker passwd pub sub rr record replay bench check help" -f -a "record" -d 'Record messages to a file (NDJSON) with their timing, flags and properties'
+complete -c mqtk -n "__fish_mqtk_using_subcommand help; and not __fish_seen_subcommand_from broker passwd pub sub rr record replay bench check help" -f -a "replay" -d 'Publish recorded messages again, in their order and with their timing'
+complete -c mqtk -n "__fish_mqtk_using_subcommand help; and not __fish_seen_subcommand_from broker passwd pub sub rr record replay bench check help" -f -a "bench" -d 'Load-test a broker: publishers and subscribers (default), or `pub`, `sub`, `conn`; `merge` combines reports'
+complete -c mqtk -n "__fish_mqtk_using_subcommand help; and not __fish_seen_subcommand_from broker passwd pub sub rr record replay bench check help" -f -a "check" -d 'Probe a broker: which MQTT versions and features it supports, and where its limits are'
+complete -c mqtk -n "__fish_mqtk_using_subcommand help; and not __fish_seen_subcommand_from broker passwd pub sub rr record replay bench check help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mqtk -n "__fish_mqtk_using_subcommand help; and __fish_seen_subcommand_from bench" -f -a "pub" -d 'Publishers only: sent/s, and for QoS 1/2 acked/s with publish-to-ack latency'
 complete -c mqtk -n "__fish_mqtk_using_subcommand help; and __fish_seen_subcommand_from bench" -f -a "sub" -d 'Subscribers only: received/s and end-to-end latency from the payload\'s timestamp'
 complete -c mqtk -n "__fish_mqtk_using_subcommand help; and __fish_seen_subcommand_from bench" -f -a "conn" -d 'Open N connections at a rate and hold them: connect latency, rate, errors'

@@ -10,6 +10,8 @@
 //! drops a `-V` that a later `-D`/`-x` overrides, so a `-V` left here wins).
 
 pub mod props;
+pub mod record;
+pub mod replay;
 pub mod rr;
 pub mod sub;
 

@@ -123,7 +123,7 @@ fn atof(s: &str) -> f64 {
     if best.is_finite() { best } else { 0.0 }
 }
 
-fn parse_count(s: &str) -> Result<u32, String> {
+pub(crate) fn parse_count(s: &str) -> Result<u32, String> {
     match atoi(s) {
         n if n >= 1 => Ok(n as u32),
         n => Err(format!("Error: Invalid message count \"{n}\".\n\n")),
@@ -178,7 +178,7 @@ pub fn parse_sub_topic(s: &str) -> Result<String, String> {
     Ok(s.to_string())
 }
 
-fn parse_filter_out(s: &str) -> Result<String, String> {
+pub(crate) fn parse_filter_out(s: &str) -> Result<String, String> {
     if !valid_filter(s) {
         return Err(format!(
             "{}\n",

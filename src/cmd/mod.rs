@@ -7,6 +7,8 @@ pub mod client;
 pub mod generate;
 pub mod passwd;
 pub mod r#pub;
+pub mod record;
+pub mod replay;
 pub mod rr;
 pub mod sub;
 
@@ -21,6 +23,8 @@ pub fn run(cli: Cli) -> Result<u8, Error> {
         Command::Pub(args) => r#pub::run(*args),
         Command::Sub(args) => sub::run(*args),
         Command::Rr(args) => rr::run(*args),
+        Command::Record(args) => record::run(*args),
+        Command::Replay(args) => replay::run(*args),
         Command::Bench(args) => bench::run(*args),
         Command::Check(args) => check::run(*args),
         Command::Generate { dir } => generate::run(&dir),

@@ -137,6 +137,12 @@ fn man_page(cmd: &Command, key: &str, version: &str) -> Vec<u8> {
         prose(&mut r, text::FORMAT);
         out.roff(&r);
     }
+    for (title, text) in text::sections(key) {
+        let mut r = Roff::new();
+        r.control("SH", [*title]);
+        prose(&mut r, text);
+        out.roff(&r);
+    }
     if let Some(tool) = extra.options_file {
         let mut r = Roff::new();
         r.control("SH", ["FILES"]);

@@ -70,6 +70,20 @@ pub fn extra(name: &str) -> Extra {
             options_file: None,
             examples: CHECK_EXAMPLES,
         },
+        "record" => Extra {
+            description: RECORD_DESCRIPTION,
+            usage: None,
+            format: false,
+            options_file: None,
+            examples: RECORD_EXAMPLES,
+        },
+        "replay" => Extra {
+            description: REPLAY_DESCRIPTION,
+            usage: None,
+            format: false,
+            options_file: None,
+            examples: REPLAY_EXAMPLES,
+        },
         "bench" => Extra {
             description: BENCH_DESCRIPTION,
             usage: None,
@@ -292,6 +306,123 @@ Everything on MQTT 3.1.1, without waiting for $SYS topics:
 
   mqtk check -V 311 --skip sys-topics";
 
+const RECORD_DESCRIPTION: &str = "\
+Subscribes as mqtk sub does (the same connection, TLS and authentication flags, -t, \
+-T, -q, -C, -W, -R, and persistent sessions with -c and -i) and writes every message \
+it receives to a record: a file of JSON lines that keeps the receive time, the topic, \
+the QoS, the retain flag, the payload (text as a string, anything else in base64) and \
+every MQTT v5 property. mqtk record speaks MQTT v5 unless -V says otherwise, so that \
+the properties arrive. RECORD FORMAT below describes the file; mqtk replay plays it \
+back.
+
+-o FILE writes to FILE (replacing it), -o - to standard output; a FILE ending in .zst \
+is compressed with zstd as it is written (with a checksum). The header line is \
+written before connecting. On a terminal, a progress line on standard error counts \
+the messages and bytes recorded.
+
+Ctrl-C (SIGINT) or SIGTERM ends the recording cleanly: every message received is \
+written, the zstd frame is ended, the file is flushed and fsynced, and the exit \
+status is 0. -C COUNT ends it the same way after COUNT messages; -W SECONDS too, \
+then with \"Timed out\" and exit status 27, as with mqtk sub. A lost connection is \
+re-established once a second, subscribing again; with -c the broker keeps the \
+messages that arrive meanwhile. A QoS 2 message is recorded when it arrives, once, \
+so the record keeps the order the broker sent the messages in.";
+
+const RECORD_EXAMPLES: &str = "\
+Record everything under sensors/ until Ctrl-C, compressed:
+
+  mqtk record -h broker.example -t 'sensors/#' -q 2 -o sensors.ndjson.zst
+
+Record an hour of traffic with the retain flags as published, then stop:
+
+  mqtk record -t '#' --retain-as-published -W 3600 -o hour.ndjson || [ $? -eq 27 ]
+
+Look at a record with jq (message lines have a topic, the header has none):
+
+  jq -c 'select(.topic) | {offset_us, topic, payload}' hour.ndjson";
+
+const REPLAY_DESCRIPTION: &str = "\
+Publishes the messages of one or more records (as mqtk record writes them, plain or \
+zstd-compressed, recognised by content) to a broker, in their order and with their \
+original gaps, with the connection flags of mqtk pub. Each message keeps its QoS, \
+retain flag, payload and MQTT v5 properties (mqtk replay speaks MQTT v5 unless -V says \
+otherwise; subscription identifiers are never sent, as a client must not send them). \
+Files, and records concatenated into one file, play one after another without a gap.
+
+Nothing is sent before every line of every file has been read and checked: a line \
+that is not a record line is reported with its file and line number, and the replay \
+stops with exit status 1 (with --skip-bad, such lines are listed as skipped and the \
+others are played). A file that is not a record, or whose format version is newer \
+than this mqtk reads, is refused even with --skip-bad. The messages read in that \
+pass are kept for sending when they fit in 256 MiB; larger records are read again, \
+so memory stays bounded however long the recording.
+
+The messages follow a fixed schedule: each is due at the start plus its offset in the \
+recording divided by --speed, and a message sent late does not delay the ones after \
+it. --speed max sends as fast as the broker takes them. --from and --to choose a \
+window (the schedule starts at its first message), --loop plays it again, \
+--topic-map and --topic-prefix rewrite topics, --qos and --no-retain override the \
+recorded QoS and retain flag. On a terminal a progress bar shows the replay position. \
+The closing line on standard error gives the count, the duration, the schedule and \
+the largest lag behind it.
+
+As with mqtk pub, a lost connection is re-established (10 attempts) and what was not \
+acknowledged is sent again. The exit status is 0 only when every QoS 1 and 2 message \
+was acknowledged; otherwise it is 1, and the count not acknowledged is printed. The \
+first Ctrl-C or SIGTERM stops sending and waits up to 5 seconds for the \
+acknowledgements of what was sent; a second one ends at once.";
+
+const REPLAY_EXAMPLES: &str = "\
+Replay a recording into a staging broker, under its own topics:
+
+  mqtk replay -h staging.example sensors.ndjson.zst --topic-map sensors=staging/sensors
+
+Ten times faster, three times over, all at QoS 1:
+
+  mqtk replay trace.ndjson --speed 10 --loop 3 -q 1
+
+Minutes 5 to 10 of a recording, as fast as the broker takes them:
+
+  mqtk replay trace.ndjson --from 5m --to 10m --speed max
+
+Play what can be read of a damaged recording:
+
+  mqtk replay damaged.ndjson.zst --skip-bad";
+
+/// The RECORD FORMAT section of record and replay.
+pub const RECORD_FORMAT: &str = "\
+A record is UTF-8 text, one JSON object per line (NDJSON), readable with jq. Its JSON \
+Schema is docs/record.schema.json in mqtk's sources. The first line is the header:
+
+  {\"format\":\"mqtk-record\",\"version\":1,\"started\":\"2024-05-01T12:00:00.000000Z\",
+   \"broker\":\"mqtt://localhost:1883\",\"protocol\":\"mqttv5\",\"hostname\":\"lab\",
+   \"filters\":[\"sensors/#\"],\"filter_out\":[],\"qos\":1,\"mqtk\":\"0.1.0\"}
+
+format, version :: \"mqtk-record\" and the format version, 1. A reader refuses a newer version.
+started :: When the recording started: RFC 3339, UTC, microseconds.
+broker :: The broker, as a URL without credentials (mqtt://, mqtts://, ws://, wss://, unix:).
+protocol, hostname :: The MQTT version spoken, and the recording machine.
+filters, filter_out, qos :: What was subscribed to (-t, -T, -q).
+mqtk :: The version of mqtk that recorded.
+
+Each further line is a message:
+
+  {\"time\":\"2024-05-01T12:00:01.250000Z\",\"offset_us\":1250000,\"topic\":\"sensors/a\",
+   \"qos\":1,\"retain\":false,\"payload\":\"21.5\",\"properties\":{\"content_type\":\"text/plain\",
+   \"user_properties\":[[\"unit\",\"C\"]]}}
+
+time :: When it was received (wall clock, RFC 3339, UTC).
+offset_us :: Microseconds since the first message, on a monotonic clock: what replay schedules by. It never decreases.
+topic, qos, retain :: As received (a topic alias is resolved into the topic).
+payload :: The payload, when it is UTF-8 text without NUL.
+payload_base64 :: Any other payload, in standard base64. Exactly one of the two is present.
+properties :: Present when the message has MQTT v5 properties: payload_format_indicator, message_expiry_interval (as received: what was left of it), content_type, response_topic, correlation_data (or correlation_data_base64 when it is not text), user_properties ([key, value] pairs in order; keys may repeat), subscription_identifiers.
+decoded :: Reserved for payload decoders: the payload as a decoder read it. Replay ignores it.
+
+Readers ignore header fields they do not know and refuse message fields they do not \
+know. A header line later in a file starts a new section (records can be \
+concatenated with cat): its offsets start again, right after the previous message.";
+
 const BENCH_DESCRIPTION: &str = "\
 Generates MQTT load against any broker and reports throughput and latency.
 
@@ -325,6 +456,14 @@ Three shards on one machine starting together, their metrics for Prometheus, mer
           --metrics 127.0.0.1:$((9464 + i)) --json shard$i.json --quiet &
   done; wait
   mqtk bench merge shard0.json shard1.json shard2.json";
+
+/// Sections a page adds after OUTPUT FORMAT: (title, prose).
+pub fn sections(name: &str) -> &'static [(&'static str, &'static str)] {
+    match name {
+        "record" | "replay" => &[("RECORD FORMAT", RECORD_FORMAT)],
+        _ => &[],
+    }
+}
 
 /// The FILES section of pub, sub and rr: `{tool}` is the options file's name.
 pub const OPTIONS_FILE: &str = "\

@@ -77,6 +77,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("passwd", &[]),
     ("client", &["codec", "topic", "transport"]),
     ("output", &["codec", "topic"]),
+    ("record", &["codec", "topic"]),
     ("broker", &["codec", "topic", "transport", "passwd"]),
     ("cli", &["codec", "topic", "passwd"]),
 ];

@@ -21,6 +21,7 @@ mod passwd;
 mod pub_packets;
 mod publish;
 mod readme;
+mod record;
 mod reliability;
 mod rr;
 mod stdio;
