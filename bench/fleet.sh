@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# bench/fleet.sh: what running as a shard costs, side by side in one run against the
+# same local Debian mosquitto on a free loopback port.
+#
+# 1. 1 publisher -> 1 subscriber, QoS 0, 16 bytes: the ceiling of a minimal raw-socket
+#    pair (bench/rawpair.py), mqtk bench, and mqtk bench with --metrics scraped every
+#    second (as Prometheus would); each one's share of the ceiling.
+# 2. The same load as two shards (--shard 0/2 and 1/2, one --start-at, half the
+#    messages each) beside one process: the merged received rate against the single
+#    one's (on a small machine the broker is the limit, so they should be equal).
+# ROUNDS alternating rounds, medians.
+#
+# Usage: bench/fleet.sh [MESSAGES] [ROUNDS]    (defaults 1000000 and 3)
+# Needs: cargo build --release; mosquitto, python3, curl. Loopback only; everything
+# temporary is removed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. bench/lib.sh
+
+n=${1:-1000000}
+rounds=${2:-3}
+mqtk=${MQTK:-target/release/mqtk}
+[ -x "$mqtk" ] || { echo "no $mqtk: run cargo build --release first" >&2; exit 1; }
+[ -x "$MOSQUITTO" ] || { echo "mosquitto not found" >&2; exit 1; }
+[ "$n" -ge 1000 ] && [ "$n" -le 50000000 ] || { echo "MESSAGES must be 1000..50000000" >&2; exit 1; }
+[ "$rounds" -ge 1 ] && [ "$rounds" -le 9 ] || { echo "ROUNDS must be 1..9" >&2; exit 1; }
+
+# An interrupted run still stops the broker and removes $WORK (lib.sh's EXIT trap).
+trap 'exit 130' INT TERM
+start_mosquitto 'log_dest none'
+rate() { python3 -c "import json, sys; print(json.load(open(sys.argv[1]))['rates']['received_per_s'])" "$1"; }
+bench() { "$mqtk" bench -h 127.0.0.1 -p "$PORT" -q 0 -s 16 --quiet "$@"; }
+
+echo "mosquitto on 127.0.0.1:$PORT; $(nproc) cores; $n messages"
+for ((r = 1; r <= rounds; r++)); do
+    python3 bench/rawpair.py 127.0.0.1 "$PORT" "$n" 16 bench/raw | awk '{print $(NF-1)}' | tee -a "$WORK/raw" |
+        awk '{printf "raw pair              %10.0f msg/s\n", $1}'
+    bench -t bench/plain -L "$n" --json "$WORK/plain.json" >/dev/null
+    rate "$WORK/plain.json" | tee -a "$WORK/plain" | awk '{printf "mqtk bench            %10.0f msg/s\n", $1}'
+    mport=$(free_port)
+    bench -t bench/metrics -L "$n" --metrics "127.0.0.1:$mport" --json "$WORK/metrics.json" >/dev/null &
+    pid=$!
+    while kill -0 "$pid" 2>/dev/null; do
+        curl -s "http://127.0.0.1:$mport/metrics" >/dev/null || true
+        sleep 1
+    done
+    wait "$pid"
+    rate "$WORK/metrics.json" | tee -a "$WORK/metrics" | awk '{printf "  with --metrics      %10.0f msg/s\n", $1}'
+    at=$(python3 -c 'import time; print(f"{time.time() + 1:.3f}")')
+    pids=()
+    for i in 0 1; do
+        bench -t "bench/fleet/%i" -L $((n / 2)) --shard "$i/2" --start-at "$at" --json "$WORK/s$i.json" >/dev/null &
+        pids+=($!)
+    done
+    # Not a bare `wait`: that would also wait for the broker.
+    wait "${pids[@]}"
+    "$mqtk" bench merge "$WORK/s0.json" "$WORK/s1.json" --json "$WORK/merged.json" >/dev/null
+    rate "$WORK/merged.json" | tee -a "$WORK/shards" | awk '{printf "  two shards, merged  %10.0f msg/s\n", $1}'
+done
+raw=$(median <"$WORK/raw")
+plain=$(median <"$WORK/plain")
+metrics=$(median <"$WORK/metrics")
+shards=$(median <"$WORK/shards")
+awk -v raw="$raw" -v p="$plain" -v m="$metrics" -v s="$shards" 'BEGIN {
+    printf "medians: ceiling %.0f msg/s; mqtk bench %.0f (%.1f%%); with --metrics %.0f (%.1f%%); two shards %.0f (%.1f%% of one process)\n",
+        raw, p, 100 * p / raw, m, 100 * m / raw, s, 100 * s / p }'
