@@ -169,6 +169,46 @@ fn three_shards_start_together_and_merge_to_their_sum() {
     );
 }
 
+/// A `--start-at` already past starts at once: one warning line saying by how much,
+/// the same words as the report's note, and the measured start is now, not then.
+#[test]
+fn a_start_time_in_the_past_starts_at_once_with_a_warning() {
+    let b = TestBroker::start();
+    let sb = Sandbox::new();
+    let launched = now_ms();
+    let out = run_with_timeout(
+        sb.mqtk().args([
+            "bench",
+            "-p",
+            &b.port().to_string(),
+            "-q",
+            "1",
+            "-L",
+            "20",
+            "--start-at",
+            "2020-01-01T00:00:00Z",
+            "--json",
+            "r.json",
+            "--quiet",
+        ]),
+        T,
+    );
+    assert_code(&out, 0);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with("Warning: --start-at 2020-01-01T00:00:00Z had passed ")
+            && err.ends_with(" s before the clients were ready: started at once.\n")
+            && err.lines().count() == 1,
+        "{}",
+        describe(&out)
+    );
+    let r = report(&sb.file("r.json"));
+    assert!(r.start_unix_ms >= launched, "{} < {launched}", r.start_unix_ms);
+    assert_eq!((r.totals.sent, r.totals.received), (20, 20));
+    let note = err.trim_end().trim_start_matches("Warning: ").trim_end_matches('.');
+    assert!(r.notes.iter().any(|n| n == note), "{:?} vs {note}", r.notes);
+}
+
 /// The merged report is the shards' sum: every total, and each histogram exactly.
 fn check_sum(parts: &[Report], all: &Report) {
     let sum = |f: fn(&Report) -> u64| parts.iter().map(f).sum::<u64>();
