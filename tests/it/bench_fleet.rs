@@ -203,9 +203,16 @@ fn a_start_time_in_the_past_starts_at_once_with_a_warning() {
         describe(&out)
     );
     let r = report(&sb.file("r.json"));
-    assert!(r.start_unix_ms >= launched, "{} < {launched}", r.start_unix_ms);
+    assert!(
+        r.start_unix_ms >= launched,
+        "{} < {launched}",
+        r.start_unix_ms
+    );
     assert_eq!((r.totals.sent, r.totals.received), (20, 20));
-    let note = err.trim_end().trim_start_matches("Warning: ").trim_end_matches('.');
+    let note = err
+        .trim_end()
+        .trim_start_matches("Warning: ")
+        .trim_end_matches('.');
     assert!(r.notes.iter().any(|n| n == note), "{:?} vs {note}", r.notes);
 }
 
