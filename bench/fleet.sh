@@ -7,7 +7,9 @@
 #    second (as Prometheus would); each one's share of the ceiling.
 # 2. The same load as two shards (--shard 0/2 and 1/2, one --start-at, half the
 #    messages each) beside one process: the merged received rate against the single
-#    one's (on a small machine the broker is the limit, so they should be equal).
+#    one's (when the broker is the limit, they should be equal). As a control, two
+#    raw pairs at once (half the messages each) against one: what the broker itself
+#    does with two pairs instead of one, whoever the clients are.
 # ROUNDS alternating rounds, medians.
 #
 # Usage: bench/fleet.sh [MESSAGES] [ROUNDS]    (defaults 1000000 and 3)
@@ -56,11 +58,23 @@ for ((r = 1; r <= rounds; r++)); do
     wait "${pids[@]}"
     "$mqtk" bench merge "$WORK/s0.json" "$WORK/s1.json" --json "$WORK/merged.json" >/dev/null
     rate "$WORK/merged.json" | tee -a "$WORK/shards" | awk '{printf "  two shards, merged  %10.0f msg/s\n", $1}'
+    # The broker's own answer to two pairs instead of one: two raw pairs at once.
+    pids=()
+    for i in 0 1; do
+        python3 bench/rawpair.py 127.0.0.1 "$PORT" $((n / 2)) 16 "bench/raw$i" >"$WORK/raw$i" &
+        pids+=($!)
+    done
+    wait "${pids[@]}"
+    cat "$WORK/raw0" "$WORK/raw1" | awk '{s += $(NF-1)} END {print s}' | tee -a "$WORK/raw2" |
+        awk '{printf "two raw pairs         %10.0f msg/s\n", $1}'
 done
 raw=$(median <"$WORK/raw")
 plain=$(median <"$WORK/plain")
 metrics=$(median <"$WORK/metrics")
 shards=$(median <"$WORK/shards")
-awk -v raw="$raw" -v p="$plain" -v m="$metrics" -v s="$shards" 'BEGIN {
-    printf "medians: ceiling %.0f msg/s; mqtk bench %.0f (%.1f%%); with --metrics %.0f (%.1f%%); two shards %.0f (%.1f%% of one process)\n",
-        raw, p, 100 * p / raw, m, 100 * m / raw, s, 100 * s / p }'
+raw2=$(median <"$WORK/raw2")
+awk -v raw="$raw" -v p="$plain" -v m="$metrics" -v s="$shards" -v r2="$raw2" 'BEGIN {
+    printf "medians: ceiling %.0f msg/s; mqtk bench %.0f (%.1f%%); with --metrics %.0f (%.1f%%)\n",
+        raw, p, 100 * p / raw, m, 100 * m / raw
+    printf "two shards %.0f msg/s (%.1f%% of one process); two raw pairs %.0f (%.1f%% of one pair)\n",
+        s, 100 * s / p, r2, 100 * r2 / raw }'
