@@ -5,11 +5,11 @@
 # 1. 1 publisher -> 1 subscriber, QoS 0, 16 bytes: the ceiling of a minimal raw-socket
 #    pair (bench/rawpair.py), mqtk bench, and mqtk bench with --metrics scraped every
 #    second (as Prometheus would); each one's share of the ceiling.
-# 2. The same load as two shards (--shard 0/2 and 1/2, one --start-at, half the
-#    messages each) beside one process: the merged received rate against the single
-#    one's (when the broker is the limit, they should be equal). As a control, two
-#    raw pairs at once (half the messages each) against one: what the broker itself
-#    does with two pairs instead of one, whoever the clients are.
+# 2. Two shards (--shard 0/2 and 1/2, one --start-at, half the messages each, so two
+#    pairs on topics of their own) beside one process with one pair (-c 1) and with
+#    the same two pairs (-c 2): merged received rates (when the broker is the limit,
+#    they should be equal). As a control, two raw pairs at once (half the messages
+#    each) against one: what the broker itself does with two pairs instead of one.
 # ROUNDS alternating rounds, medians.
 #
 # Usage: bench/fleet.sh [MESSAGES] [ROUNDS]    (defaults 1000000 and 3)
@@ -48,6 +48,9 @@ for ((r = 1; r <= rounds; r++)); do
     done
     wait "$pid"
     rate "$WORK/metrics.json" | tee -a "$WORK/metrics" | awk '{printf "  with --metrics      %10.0f msg/s\n", $1}'
+    # The shards' load (two pairs, each on its own topic) in one process.
+    bench -t "bench/two/%i" -c 2 -L "$n" --json "$WORK/two.json" >/dev/null
+    rate "$WORK/two.json" | tee -a "$WORK/two" | awk '{printf "  -c 2, one process   %10.0f msg/s\n", $1}'
     at=$(python3 -c 'import time; print(f"{time.time() + 1:.3f}")')
     pids=()
     for i in 0 1; do
@@ -73,8 +76,9 @@ plain=$(median <"$WORK/plain")
 metrics=$(median <"$WORK/metrics")
 shards=$(median <"$WORK/shards")
 raw2=$(median <"$WORK/raw2")
-awk -v raw="$raw" -v p="$plain" -v m="$metrics" -v s="$shards" -v r2="$raw2" 'BEGIN {
+two=$(median <"$WORK/two")
+awk -v raw="$raw" -v p="$plain" -v m="$metrics" -v s="$shards" -v r2="$raw2" -v two="$two" 'BEGIN {
     printf "medians: ceiling %.0f msg/s; mqtk bench %.0f (%.1f%%); with --metrics %.0f (%.1f%%)\n",
         raw, p, 100 * p / raw, m, 100 * m / raw
-    printf "two shards %.0f msg/s (%.1f%% of one process); two raw pairs %.0f (%.1f%% of one pair)\n",
-        s, 100 * s / p, r2, 100 * r2 / raw }'
+    printf "two pairs: two shards %.0f msg/s (%.1f%% of -c 1, %.1f%% of -c 2 in one process %.0f); two raw pairs %.0f (%.1f%% of one)\n",
+        s, 100 * s / p, 100 * s / two, two, r2, 100 * r2 / raw }'
