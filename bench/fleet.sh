@@ -32,22 +32,45 @@ trap 'exit 130' INT TERM
 start_mosquitto 'log_dest none'
 rate() { python3 -c "import json, sys; print(json.load(open(sys.argv[1]))['rates']['received_per_s'])" "$1"; }
 bench() { "$mqtk" bench -h 127.0.0.1 -p "$PORT" -q 0 -s 16 --quiet "$@"; }
-
-echo "mosquitto on 127.0.0.1:$PORT; $(nproc) cores; $n messages"
-for ((r = 1; r <= rounds; r++)); do
-    python3 bench/rawpair.py 127.0.0.1 "$PORT" "$n" 16 bench/raw | awk '{print $(NF-1)}' | tee -a "$WORK/raw" |
-        awk '{printf "raw pair              %10.0f msg/s\n", $1}'
-    bench -t bench/plain -L "$n" --json "$WORK/plain.json" >/dev/null
-    rate "$WORK/plain.json" | tee -a "$WORK/plain" | awk '{printf "mqtk bench            %10.0f msg/s\n", $1}'
+# timed NAME ARGS...: bench ARGS, with its CPU time (user+sys, ms) appended to
+# $WORK/NAME.cpu when GNU time is installed (less sensitive to a busy machine).
+timed() {
+    local name=$1
+    shift
+    if [ -x /usr/bin/time ]; then
+        /usr/bin/time -f '%U %S' -o "$WORK/$name.time" "$mqtk" bench -h 127.0.0.1 -p "$PORT" -q 0 -s 16 --quiet "$@"
+        awk '{printf "%.0f\n", ($1 + $2) * 1000}' "$WORK/$name.time" >>"$WORK/$name.cpu"
+    else
+        bench "$@"
+    fi
+}
+cpu() { if [ -s "$WORK/$1.cpu" ]; then tail -1 "$WORK/$1.cpu"; else echo "?"; fi; }
+plain() {
+    timed plain -t bench/plain -L "$n" --json "$WORK/plain.json" >/dev/null
+    rate "$WORK/plain.json" | tee -a "$WORK/plain" |
+        awk -v c="$(cpu plain)" '{printf "mqtk bench            %10.0f msg/s  %6s ms CPU\n", $1, c}'
+}
+# With --metrics, scraped each second as Prometheus would.
+metrics() {
+    local mport pid
     mport=$(free_port)
-    bench -t bench/metrics -L "$n" --metrics "127.0.0.1:$mport" --json "$WORK/metrics.json" >/dev/null &
+    timed metrics -t bench/metrics -L "$n" --metrics "127.0.0.1:$mport" --json "$WORK/metrics.json" >/dev/null &
     pid=$!
     while kill -0 "$pid" 2>/dev/null; do
         curl -s "http://127.0.0.1:$mport/metrics" >/dev/null || true
         sleep 1
     done
     wait "$pid"
-    rate "$WORK/metrics.json" | tee -a "$WORK/metrics" | awk '{printf "  with --metrics      %10.0f msg/s\n", $1}'
+    rate "$WORK/metrics.json" | tee -a "$WORK/metrics" |
+        awk -v c="$(cpu metrics)" '{printf "  with --metrics      %10.0f msg/s  %6s ms CPU\n", $1, c}'
+}
+
+echo "mosquitto on 127.0.0.1:$PORT; $(nproc) cores; $n messages"
+for ((r = 1; r <= rounds; r++)); do
+    python3 bench/rawpair.py 127.0.0.1 "$PORT" "$n" 16 bench/raw | awk '{print $(NF-1)}' | tee -a "$WORK/raw" |
+        awk '{printf "raw pair              %10.0f msg/s\n", $1}'
+    # Alternate which goes first, so that neither always follows the raw pair.
+    if ((r % 2)); then plain; metrics; else metrics; plain; fi
     # The shards' load (two pairs, each on its own topic) in one process.
     bench -t "bench/two/%i" -c 2 -L "$n" --json "$WORK/two.json" >/dev/null
     rate "$WORK/two.json" | tee -a "$WORK/two" | awk '{printf "  -c 2, one process   %10.0f msg/s\n", $1}'
@@ -77,8 +100,10 @@ metrics=$(median <"$WORK/metrics")
 shards=$(median <"$WORK/shards")
 raw2=$(median <"$WORK/raw2")
 two=$(median <"$WORK/two")
-awk -v raw="$raw" -v p="$plain" -v m="$metrics" -v s="$shards" -v r2="$raw2" -v two="$two" 'BEGIN {
-    printf "medians: ceiling %.0f msg/s; mqtk bench %.0f (%.1f%%); with --metrics %.0f (%.1f%%)\n",
-        raw, p, 100 * p / raw, m, 100 * m / raw
+pc=$( ([ -s "$WORK/plain.cpu" ] && median <"$WORK/plain.cpu") || echo "?")
+mc=$( ([ -s "$WORK/metrics.cpu" ] && median <"$WORK/metrics.cpu") || echo "?")
+awk -v raw="$raw" -v p="$plain" -v m="$metrics" -v s="$shards" -v r2="$raw2" -v two="$two" -v pc="$pc" -v mc="$mc" 'BEGIN {
+    printf "medians: ceiling %.0f msg/s; mqtk bench %.0f (%.1f%%); with --metrics %.0f (%.1f%%); CPU ms: bench %s, with --metrics %s\n",
+        raw, p, 100 * p / raw, m, 100 * m / raw, pc, mc
     printf "two pairs: two shards %.0f msg/s (%.1f%% of -c 1, %.1f%% of -c 2 in one process %.0f); two raw pairs %.0f (%.1f%% of one)\n",
         s, 100 * s / p, 100 * s / two, two, r2, 100 * r2 / raw }'
