@@ -33,7 +33,10 @@ start_mosquitto 'log_dest none'
 rate() { python3 -c "import json, sys; print(json.load(open(sys.argv[1]))['rates']['received_per_s'])" "$1"; }
 bench() { "$mqtk" bench -h 127.0.0.1 -p "$PORT" -q 0 -s 16 --quiet "$@"; }
 # timed NAME ARGS...: bench ARGS, with its CPU time (user+sys, ms) appended to
-# $WORK/NAME.cpu when GNU time is installed (less sensitive to a busy machine).
+# $WORK/NAME.cpu when GNU time is installed. It follows the broker's pace: a client
+# woken for fewer messages at a time makes more system calls per message, so on a
+# busy machine it comes in two modes (about 0.2 s or over 1 s for a million here),
+# with or without --metrics alike.
 timed() {
     local name=$1
     shift
