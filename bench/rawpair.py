@@ -49,7 +49,9 @@ body = len(topic).to_bytes(2, "big") + topic + b"x" * size
 assert len(body) < 128
 packet = bytes([0x30, len(body)]) + body
 
-sub = connect(b"rawpair-sub")
+# Client ids of this process's own, so that several pairs can run at once.
+tag = str(os.getpid()).encode()
+sub = connect(b"rawpair-sub-" + tag)
 # SUBSCRIBE (3.1.1 §3.8): packet id 1, the topic, QoS 0; SUBACK is 5 bytes.
 sbody = b"\x00\x01" + len(topic).to_bytes(2, "big") + topic + b"\x00"
 sub.sendall(bytes([0x82, len(sbody)]) + sbody)
@@ -58,7 +60,7 @@ if recv_exact(sub, 5)[0] != 0x90:
 
 child = os.fork()
 if child == 0:
-    pub = connect(b"rawpair-pub")
+    pub = connect(b"rawpair-pub-" + tag)
     batch = packet * 4096
     sent = 0
     while sent < count:

@@ -139,7 +139,7 @@ _mqtk() {
             return 0
             ;;
         mqtk__subcmd__bench)
-            opts="-h -p -u -P -k -V -A -c -n -t -q -s -r -I -L -M -x -D -i -o -d --host --port --username --pw --keepalive --protocol-version --nodelay --mptcp --unix --ws --proxy --will-topic --will-payload --will-qos --will-retain --cafile --capath --cert --key --keyform --ciphers --tls-version --insecure --tls-alpn --tls-use-os-certs --no-tls --tls-engine --tls-engine-kpass-sha1 --psk --psk-identity --tls-keylog --help --version --clients --subscribers --start-number --connect-rate --connect-timeout --ifaddr --topic --qos --size --retain --rate --interval --limit --duration --warmup --drain --json --disable-clean-session --url --inflight --property --id --id-prefix --quiet --debug pub sub conn merge help"
+            opts="-h -p -u -P -k -V -A -c -n -t -q -s -r -I -L -M -x -D -i -o -d --host --port --username --pw --keepalive --protocol-version --nodelay --mptcp --unix --ws --proxy --will-topic --will-payload --will-qos --will-retain --cafile --capath --cert --key --keyform --ciphers --tls-version --insecure --tls-alpn --tls-use-os-certs --no-tls --tls-engine --tls-engine-kpass-sha1 --psk --psk-identity --tls-keylog --help --version --clients --subscribers --start-number --connect-rate --connect-timeout --ifaddr --topic --qos --size --retain --rate --interval --limit --duration --warmup --drain --json --shard --shards --start-at --metrics --metrics-linger --disable-clean-session --url --inflight --property --id --id-prefix --quiet --debug pub sub conn merge help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -361,6 +361,26 @@ _mqtk() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --shard)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --shards)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --start-at)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --metrics)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --metrics-linger)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --url)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -409,7 +429,7 @@ _mqtk() {
             return 0
             ;;
         mqtk__subcmd__bench__subcmd__conn)
-            opts="-h -p -u -P -k -V -A -n -t -q -s -r -I -L -M -x -i -o -d -D -c --host --port --username --pw --keepalive --protocol-version --nodelay --mptcp --unix --ws --proxy --will-topic --will-payload --will-qos --will-retain --cafile --capath --cert --key --keyform --ciphers --tls-version --insecure --tls-alpn --tls-use-os-certs --no-tls --tls-engine --tls-engine-kpass-sha1 --psk --psk-identity --tls-keylog --help --version --subscribers --start-number --connect-rate --connect-timeout --ifaddr --topic --qos --size --retain --rate --interval --limit --warmup --drain --json --disable-clean-session --inflight --id --id-prefix --quiet --debug --property --url --clients --duration"
+            opts="-h -p -u -P -k -V -A -n -t -q -s -r -I -L -M -x -i -o -d -D -c --host --port --username --pw --keepalive --protocol-version --nodelay --mptcp --unix --ws --proxy --will-topic --will-payload --will-qos --will-retain --cafile --capath --cert --key --keyform --ciphers --tls-version --insecure --tls-alpn --tls-use-os-certs --no-tls --tls-engine --tls-engine-kpass-sha1 --psk --psk-identity --tls-keylog --help --version --subscribers --start-number --connect-rate --connect-timeout --ifaddr --topic --qos --size --retain --rate --interval --limit --warmup --drain --json --shard --shards --metrics --metrics-linger --disable-clean-session --inflight --id --id-prefix --quiet --debug --property --url --clients --duration --start-at"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -619,6 +639,22 @@ _mqtk() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --shard)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --shards)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --metrics)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --metrics-linger)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --inflight)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -668,6 +704,10 @@ _mqtk() {
                     return 0
                     ;;
                 --duration)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --start-at)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -781,7 +821,7 @@ _mqtk() {
             return 0
             ;;
         mqtk__subcmd__bench__subcmd__pub)
-            opts="-h -p -u -P -k -V -A -c -n -q -s -r -I -L -M -x -i -o -d -D -t --host --port --username --pw --keepalive --protocol-version --nodelay --mptcp --unix --ws --proxy --will-topic --will-payload --will-qos --will-retain --cafile --capath --cert --key --keyform --ciphers --tls-version --insecure --tls-alpn --tls-use-os-certs --no-tls --tls-engine --tls-engine-kpass-sha1 --psk --psk-identity --tls-keylog --help --version --clients --subscribers --start-number --connect-rate --connect-timeout --ifaddr --qos --size --retain --rate --interval --limit --duration --warmup --drain --json --disable-clean-session --url --inflight --id --id-prefix --quiet --debug --property --topic"
+            opts="-h -p -u -P -k -V -A -c -n -q -s -r -I -L -M -x -i -o -d -D -t --host --port --username --pw --keepalive --protocol-version --nodelay --mptcp --unix --ws --proxy --will-topic --will-payload --will-qos --will-retain --cafile --capath --cert --key --keyform --ciphers --tls-version --insecure --tls-alpn --tls-use-os-certs --no-tls --tls-engine --tls-engine-kpass-sha1 --psk --psk-identity --tls-keylog --help --version --clients --subscribers --start-number --connect-rate --connect-timeout --ifaddr --qos --size --retain --rate --interval --limit --duration --warmup --drain --json --shard --shards --start-at --metrics --metrics-linger --disable-clean-session --url --inflight --id --id-prefix --quiet --debug --property --topic"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -992,6 +1032,26 @@ _mqtk() {
                     return 0
                     ;;
                 --json)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --shard)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --shards)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --start-at)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --metrics)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --metrics-linger)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1051,7 +1111,7 @@ _mqtk() {
             return 0
             ;;
         mqtk__subcmd__bench__subcmd__sub)
-            opts="-h -p -u -P -k -V -A -n -s -r -I -M -x -i -o -d -D -c -t -q -L --host --port --username --pw --keepalive --protocol-version --nodelay --mptcp --unix --ws --proxy --will-topic --will-payload --will-qos --will-retain --cafile --capath --cert --key --keyform --ciphers --tls-version --insecure --tls-alpn --tls-use-os-certs --no-tls --tls-engine --tls-engine-kpass-sha1 --psk --psk-identity --tls-keylog --help --version --subscribers --start-number --connect-rate --connect-timeout --ifaddr --size --retain --rate --interval --drain --json --disable-clean-session --url --inflight --id --id-prefix --quiet --debug --property --clients --topic --qos --limit --duration --warmup"
+            opts="-h -p -u -P -k -V -A -n -s -r -I -M -x -i -o -d -D -c -t -q -L --host --port --username --pw --keepalive --protocol-version --nodelay --mptcp --unix --ws --proxy --will-topic --will-payload --will-qos --will-retain --cafile --capath --cert --key --keyform --ciphers --tls-version --insecure --tls-alpn --tls-use-os-certs --no-tls --tls-engine --tls-engine-kpass-sha1 --psk --psk-identity --tls-keylog --help --version --subscribers --start-number --connect-rate --connect-timeout --ifaddr --size --retain --rate --interval --drain --json --shard --shards --metrics --metrics-linger --disable-clean-session --url --inflight --id --id-prefix --quiet --debug --property --clients --topic --qos --limit --duration --warmup --start-at"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1233,6 +1293,22 @@ _mqtk() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --shard)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --shards)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --metrics)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --metrics-linger)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --url)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1310,6 +1386,10 @@ _mqtk() {
                     return 0
                     ;;
                 --warmup)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --start-at)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

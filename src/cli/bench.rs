@@ -40,7 +40,8 @@ pub enum BenchMode {
               mut_arg("qos", |a| a.help(format!("Quality of service of the subscriptions [default: {DEFAULT_QOS}]"))),
               mut_arg("limit", |a| a.help("Stop once the subscribers have received N messages in all")),
               mut_arg("duration", |a| a.help("Stop after this many seconds. Without -L or --duration, runs until interrupted (Ctrl-C or SIGTERM), then reports")),
-              mut_arg("warmup", |a| a.help(format!("Leave the first SECONDS out of latency histograms and rates; must be shorter than --duration [default: {DEFAULT_WARMUP_S}]"))))]
+              mut_arg("warmup", |a| a.help(format!("Leave the first SECONDS out of latency histograms and rates; must be shorter than --duration [default: {DEFAULT_WARMUP_S}]"))),
+              mut_arg("start_at", |a| a.help(format!("Subscribe first, then start measuring at TIME (--duration counts from then): {START_AT_FORMS}"))))]
     Sub(Box<LoadArgs>),
     /// Open N connections at a rate and hold them: connect latency, rate, errors.
     #[command(disable_help_flag = true, disable_version_flag = true,
@@ -48,7 +49,8 @@ pub enum BenchMode {
               mut_arg("property", |a| a.help(property_help("connect, disconnect, will"))),
               mut_arg("url", |a| a.help("User, password, host and port as a URL: mqtt(s)://[username[:password]@]host[:port]/topic or ws(s)://… (the topic is not used)")),
               mut_arg("clients", |a| a.help("Number of connections")),
-              mut_arg("duration", |a| a.help("Hold the connections for this many seconds once they are made. Without --duration, holds them until interrupted (Ctrl-C or SIGTERM), then reports")))]
+              mut_arg("duration", |a| a.help("Hold the connections for this many seconds once they are made. Without --duration, holds them until interrupted (Ctrl-C or SIGTERM), then reports")),
+              mut_arg("start_at", |a| a.help(format!("Start connecting at TIME: {START_AT_FORMS}"))))]
     Conn(Box<LoadArgs>),
     /// Combine JSON reports from several runs (machines, processes) into one, exactly.
     Merge(MergeArgs),
@@ -217,9 +219,121 @@ pub struct LoadArgs {
                           deliveries [default: {DEFAULT_DRAIN_S}]"))]
     pub drain: Option<f64>,
 
-    /// Write the full report (settings, totals, per-second series, HDR histograms) as JSON.
+    /// Write the full report (settings, totals, per-second series, HDR histograms) as JSON;
+    /// `-` writes it to standard output as one line, and the summary to standard error.
     #[arg(long = "json", value_name = "FILE", help_heading = "Output")]
     pub json: Option<PathBuf>,
+
+    /// Run as shard I of N (0-based): -c, --rate and -L are this shard's, and client ids,
+    /// %i, publisher ids and topics come from a range of its own. `auto/N` (or `auto`
+    /// with --shards N) reads I from JOB_COMPLETION_INDEX, as a Kubernetes Indexed Job
+    /// sets it.
+    #[arg(long = "shard", value_name = "I/N", value_parser = parse_shard,
+          help_heading = "Shards and metrics")]
+    pub shard: Option<ShardSpec>,
+    /// The number of shards, for `--shard auto`.
+    #[arg(long = "shards", value_name = "N", requires = "shard",
+          value_parser = clap::value_parser!(u32).range(1..), help_heading = "Shards and metrics")]
+    pub shards: Option<u32>,
+    #[arg(long = "start-at", value_name = "TIME", value_parser = parse_start_at,
+          help_heading = "Shards and metrics",
+          help = format!("Connect (and subscribe) first, then start publishing at TIME: {START_AT_FORMS}"))]
+    pub start_at: Option<StartAt>,
+    /// Serve Prometheus/OpenMetrics metrics on http://ADDR:PORT/metrics while the run
+    /// lasts (counters, gauges, latency histograms, each with a `shard` label).
+    #[arg(
+        long = "metrics",
+        value_name = "ADDR:PORT",
+        help_heading = "Shards and metrics"
+    )]
+    pub metrics: Option<std::net::SocketAddr>,
+    /// Keep serving metrics this many seconds after the run ends, so that the last
+    /// scrape sees the final totals (a signal ends the wait).
+    #[arg(long = "metrics-linger", value_name = "SECONDS", requires = "metrics",
+          value_parser = parse_non_negative, allow_negative_numbers = true,
+          help_heading = "Shards and metrics")]
+    pub metrics_linger: Option<f64>,
+}
+
+/// What `--start-at` takes, for each mode's help.
+const START_AT_FORMS: &str = "Unix seconds (fractions allowed) or RFC 3339 \
+    (2030-01-02T03:04:05.5Z), so that shards on several machines start together. A time \
+    already past starts at once, with a warning";
+
+/// `--shard`'s value: an index, or `auto` (JOB_COMPLETION_INDEX), with the count when
+/// given (`auto` alone takes it from --shards).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShardSpec {
+    Index { index: u32, count: u32 },
+    Auto { count: Option<u32> },
+}
+
+/// `I/N`, `auto/N` or `auto`, with N at least 1 (the index is checked against N when
+/// both are known: here for `I/N`, when resolving for `auto`).
+pub fn parse_shard(s: &str) -> Result<ShardSpec, String> {
+    let bad = || format!("expected I/N (shard I of N, from 0), auto/N or auto, not '{s}'");
+    let (index, count) = match s.split_once('/') {
+        Some((i, n)) => (i, Some(n)),
+        None => (s, None),
+    };
+    let count = match count {
+        Some(n) => match n.parse::<u32>() {
+            Ok(n) if n >= 1 => Some(n),
+            _ => return Err(bad()),
+        },
+        None => None,
+    };
+    if index == "auto" {
+        return Ok(ShardSpec::Auto { count });
+    }
+    let (Ok(index), Some(count)) = (index.parse::<u32>(), count) else {
+        return Err(bad());
+    };
+    if index >= count {
+        return Err(format!(
+            "shard index {index} is outside 0..{count} (shards count from 0, so the last of {count} is {})",
+            count - 1
+        ));
+    }
+    Ok(ShardSpec::Index { index, count })
+}
+
+/// `--start-at`'s value: the instant, in nanoseconds since the Unix epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StartAt {
+    pub unix_ns: u64,
+}
+
+/// Unix seconds (`1767225600`, `1767225600.25`) or RFC 3339
+/// (`2026-01-01T00:00:00Z`, `2026-01-01T01:00:00.5+01:00`).
+pub fn parse_start_at(s: &str) -> Result<StartAt, String> {
+    let t = s.trim();
+    let bad = || {
+        format!(
+            "expected Unix seconds (fractions allowed) or an RFC 3339 time such as 2030-01-02T03:04:05Z, not '{s}'"
+        )
+    };
+    if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        // Whole seconds and up to nine digits of fraction, exactly (no float rounding).
+        let (whole, frac) = t.split_once('.').unwrap_or((t, ""));
+        let secs: u64 = whole.parse().map_err(|_| bad())?;
+        if frac.len() > 9 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(bad());
+        }
+        let nanos: u64 = format!("{frac:0<9}").parse().map_err(|_| bad())?;
+        // Beyond the year 2500 is a typo (milliseconds for seconds, say), not a plan.
+        if secs > 16_725_225_600 {
+            return Err(bad());
+        }
+        return Ok(StartAt {
+            unix_ns: secs * 1_000_000_000 + nanos,
+        });
+    }
+    let dt = time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
+        .map_err(|_| bad())?;
+    u64::try_from(dt.unix_timestamp_nanos())
+        .map(|unix_ns| StartAt { unix_ns })
+        .map_err(|_| bad())
 }
 
 impl LoadArgs {
@@ -289,11 +403,21 @@ pub fn parse_error_line(e: &clap::Error) -> Option<String> {
         return None;
     }
     let text = e.render().to_string();
-    let first = text
-        .lines()
+    let mut lines = text.lines();
+    let mut first = lines
         .next()
         .unwrap_or("")
-        .trim_start_matches("error: ");
+        .trim_start_matches("error: ")
+        .to_string();
+    // "the following required arguments were not provided:" lists them on the
+    // indented lines after it: they go on the one line.
+    if first.ends_with(':') {
+        let listed: Vec<&str> = lines
+            .take_while(|l| l.starts_with("  "))
+            .map(str::trim)
+            .collect();
+        first = format!("{first} {}", listed.join(", "));
+    }
     Some(format!(
         "Error: {}\n",
         first.replace(": Error: ", ": ").trim_end()

@@ -100,7 +100,7 @@ pub fn extra(name: &str) -> Extra {
             usage: None,
             format: false,
             options_file: None,
-            examples: "",
+            examples: BENCH_EXAMPLES,
             payloads: None,
         },
         _ => Extra {
@@ -449,7 +449,38 @@ know. A header line later in a file starts a new section (records can be \
 concatenated with cat): its offsets start again, right after the previous message.";
 
 const BENCH_DESCRIPTION: &str = "\
-Generates MQTT load against any broker and reports throughput and latency.";
+Generates MQTT load against any broker and reports throughput and latency.
+
+Beyond one machine, run bench as shards: N processes (or the pods of a Kubernetes \
+Indexed Job, deploy/kubernetes/ in the sources) started with --shard I/N, or --shard \
+auto/N to read I from JOB_COMPLETION_INDEX. Each runs the -c, --rate and -L it is given; \
+shard I takes its own range of client indices (from -n + I × the shard's clients), so \
+client ids, %i in topics and the publisher ids in payloads never collide, and loss and \
+latency stay exact across shards. --start-at TIME has every shard connect and subscribe \
+first and start publishing at the same instant; the JSON report records the measured \
+start as start_unix_ms.
+
+--metrics ADDR:PORT serves the run's counters, gauges and latency histograms on /metrics \
+for Prometheus, each series labelled with its shard; at the end of a run the counters \
+equal the report's totals, and --metrics-linger keeps them served for a last scrape. \
+bench merge adds the shards' reports exactly (histograms merged, not averaged), warns \
+when their client ids overlap or their settings differ, and reports how far apart they \
+started.";
+
+const BENCH_EXAMPLES: &str = "\
+Ten publishers and ten subscribers, QoS 1, 5000 messages per second in all, 10000 \
+messages, with the full report as JSON:
+
+  mqtk bench -c 10 -q 1 --rate 5000 -L 10000 --json run.json
+
+Three shards on one machine starting together, their metrics for Prometheus, merged:
+
+  at=$(( $(date +%s) + 5 ))
+  for i in 0 1 2; do
+      mqtk bench -c 100 -q 1 --rate 1000 --duration 60 --shard $i/3 --start-at $at \\
+          --metrics 127.0.0.1:$((9464 + i)) --json shard$i.json --quiet &
+  done; wait
+  mqtk bench merge shard0.json shard1.json shard2.json";
 
 /// Sections a page adds after OUTPUT FORMAT: (title, prose).
 pub fn sections(name: &str) -> &'static [(&'static str, &'static str)] {

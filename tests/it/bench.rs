@@ -499,6 +499,21 @@ fn invalid_flags_exit_1_with_a_clear_error() {
         (&["-V", "5", "-D", "foo", "a", "b"][..], "foo"),
         (&["sub", "-s", "64"][..], "bench sub does not take -s"),
         (&["pub", "-o", "opts"][..], "options file"),
+        (&["--shard", "3/3"][..], "shard index 3 is outside 0..3"),
+        (&["conn", "--shard", "1/0"][..], "expected I/N"),
+        (
+            &["--shard", "auto/4"][..],
+            "JOB_COMPLETION_INDEX, which is not set",
+        ),
+        (
+            &["sub", "--shard", "auto"][..],
+            "needs the number of shards",
+        ),
+        (&["--shards", "3"][..], "--shard <I/N>"),
+        (&["--shard", "0/2", "--shards", "3"][..], "disagree"),
+        (&["--start-at", "tomorrow"][..], "RFC 3339"),
+        (&["--metrics-linger", "5"][..], "--metrics <ADDR:PORT>"),
+        (&["--metrics", "9464"][..], "--metrics"),
     ] {
         let out = run_with_timeout(&mut bench(&sb, 1, args), T);
         assert_code(&out, 1);
@@ -543,8 +558,8 @@ fn qos0_limit_run_ends_when_the_last_message_is_out() {
 
 #[test]
 fn parallel_conn_runs_merge_into_one_count() {
-    // The README's recipe for 100k+ connections, small: processes with their own start
-    // numbers and source addresses, side by side, then `bench merge`.
+    // The README's recipe for 100k+ connections, small: processes, each one shard
+    // with its own source addresses, side by side, then `bench merge`.
     let b = TestBroker::start();
     let sb = Sandbox::new();
     let children: Vec<_> = (0..3u32)
@@ -556,8 +571,8 @@ fn parallel_conn_runs_merge_into_one_count() {
                     "conn",
                     "-c",
                     "30",
-                    "-n",
-                    &(i * 30).to_string(),
+                    "--shard",
+                    &format!("{i}/3"),
                     "--ifaddr",
                     &format!("127.0.0.{},127.0.0.{}", 2 * i + 2, 2 * i + 3),
                     "--duration",

@@ -1,6 +1,7 @@
 //! The one integration-test binary: modules by topic, sharing the harness in `util`.
 
 mod bench;
+mod bench_fleet;
 mod broker;
 mod broker_edges;
 mod broker_rumqttc;

@@ -51,6 +51,8 @@ const GOODBYE_LIMIT: Duration = Duration::from_millis(500);
 /// Counters and histograms, shared by every task on the thread.
 #[derive(Debug)]
 pub struct Stats {
+    /// Handshakes begun.
+    pub connect_attempts: u64,
     /// Connections open now.
     pub connected: u64,
     pub connects_ok: u64,
@@ -93,6 +95,7 @@ pub struct Stats {
 impl Stats {
     fn new(pubs: usize) -> Stats {
         Stats {
+            connect_attempts: 0,
             connected: 0,
             connects_ok: 0,
             errors: BTreeMap::new(),
@@ -155,6 +158,10 @@ pub struct Shared {
     pub wake: Notify,
     /// Publishing starts (all clients connected); its time in ns.
     pub go_ns: Cell<Option<u64>>,
+    /// When the measured phase started (publishing; conn: connecting), in ns.
+    pub started_ns: Cell<Option<u64>>,
+    /// SIGINT and SIGTERM received so far.
+    pub signals: Cell<u32>,
     /// Publisher topics, by publisher index (known before any client connects).
     pub pub_topics: Vec<String>,
     /// Subscriber filters, by subscriber index.
@@ -225,6 +232,8 @@ impl Shared {
             stop_all: Cell::new(false),
             wake: Notify::new(),
             go_ns: Cell::new(None),
+            started_ns: Cell::new(None),
+            signals: Cell::new(0),
             pub_topics,
             sub_filters,
             s,
@@ -485,7 +494,11 @@ async fn connect_counted(
     if sh.stop_all.get() {
         return None;
     }
-    sh.stats.borrow_mut().connecting += 1;
+    {
+        let mut st = sh.stats.borrow_mut();
+        st.connecting += 1;
+        st.connect_attempts += 1;
+    }
     let t0 = Instant::now();
     let r = Box::pin(handshake(sh, slot, client_id, role)).await;
     let mut st = sh.stats.borrow_mut();

@@ -7,13 +7,16 @@
 //! the sans-I/O core, `stats` measures, `report` prints the summary, writes and merges
 //! JSON, `template` expands the `%i`-style placeholders.
 
+pub mod http;
 pub mod load;
+pub mod metrics;
 pub mod report;
 pub mod run;
+pub mod shard;
 pub mod stats;
 pub mod template;
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -22,6 +25,7 @@ use crate::cli::bench::{
     DEFAULT_TOPIC, DEFAULT_WARMUP_S, LoadArgs, MergeArgs, NOT_IN_CONN, NOT_IN_PUB, NOT_IN_SUB,
 };
 use crate::cli::connect::ConnectArgs;
+use crate::cmd::bench::shard::Shard;
 use crate::codec::QoS;
 use crate::exit::Error;
 use crate::settings::{ClientSettings, Tool, resolve_client};
@@ -52,7 +56,17 @@ pub struct BenchSettings {
     pub clients: u32,
     /// Subscribers in the default mode.
     pub subscribers: u32,
+    /// The first client index (%i, and the first publisher id): `-n`, plus the shard's
+    /// offset with `--shard`.
     pub start_number: u32,
+    /// `--shard I/N`, resolved.
+    pub shard: Option<Shard>,
+    /// `--start-at`: when to start publishing (conn: connecting), ns since the epoch.
+    pub start_at_ns: Option<u64>,
+    /// `--metrics`: where to serve /metrics.
+    pub metrics: Option<SocketAddr>,
+    /// `--metrics-linger`.
+    pub metrics_linger: Duration,
     pub connect_rate: f64,
     pub connect_timeout: Duration,
     pub ifaddr: Vec<IpAddr>,
@@ -106,7 +120,6 @@ pub fn run(args: BenchArgs) -> Result<u8, Error> {
     }
     let settings = resolve(mode, &load)?;
     let r = run::measure(settings)?;
-    crate::cmd::print_out(&report::summary(&r));
     if r.totals.connects_ok == 0 {
         return Err(Error::Failed("no client could connect.".into()));
     }
@@ -181,12 +194,18 @@ pub fn resolve(mode: Mode, args: &LoadArgs) -> Result<BenchSettings, Error> {
     let connect_timeout = Duration::from_secs_f64(args.connect_timeout);
     let prepared = prepare_endpoints(&client, &args.ifaddr, connect_timeout)?;
     let (warmup, duration) = warmup_and_duration(args)?;
+    let subscribers = args.subscribers.unwrap_or(args.clients);
+    let (shard, start_number) = shard_and_first_index(mode, args, subscribers)?;
     Ok(BenchSettings {
         mode,
         prepared,
         clients: args.clients,
-        subscribers: args.subscribers.unwrap_or(args.clients),
-        start_number: args.start_number,
+        subscribers,
+        start_number,
+        shard,
+        start_at_ns: args.start_at.map(|t| t.unix_ns),
+        metrics: args.metrics,
+        metrics_linger: Duration::from_secs_f64(args.metrics_linger.unwrap_or(0.0)),
         connect_rate: args.connect_rate,
         connect_timeout,
         ifaddr: args.ifaddr.clone(),
@@ -204,6 +223,29 @@ pub fn resolve(mode: Mode, args: &LoadArgs) -> Result<BenchSettings, Error> {
         quiet: client.quiet,
         client,
     })
+}
+
+/// `--shard` (with `JOB_COMPLETION_INDEX` for `auto`) and the first client index it
+/// gives: each shard takes as many indices as it has clients of one role (the default
+/// mode's publishers and subscribers share indices, told apart by `-pub`/`-sub`).
+fn shard_and_first_index(
+    mode: Mode,
+    args: &LoadArgs,
+    subscribers: u32,
+) -> Result<(Option<Shard>, u32), Error> {
+    let Some(spec) = args.shard else {
+        return Ok((None, args.start_number));
+    };
+    let env = std::env::var(shard::INDEX_VAR).ok();
+    let shard = Shard::resolve(spec, args.shards, env.as_deref()).map_err(usage)?;
+    let stride = match mode {
+        Mode::PubSub => args.clients.max(subscribers),
+        _ => args.clients,
+    };
+    let first = shard
+        .first_index(args.start_number, stride)
+        .map_err(usage)?;
+    Ok((Some(shard), first))
 }
 
 /// `--warmup` and `--duration`: a warm-up that lasts the whole run would measure

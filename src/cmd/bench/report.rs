@@ -26,8 +26,13 @@ pub struct Report {
     pub mode: Mode,
     /// The settings of each run this report covers (several after a merge).
     pub settings: Vec<RunSettings>,
-    /// When the run started (the earliest, after a merge).
+    /// When the measured phase started: publishing (pub, sub, default mode; with
+    /// `--start-at`, that instant as this process met it) or connecting (conn). The
+    /// earliest, after a merge.
     pub start_unix_ms: u64,
+    /// After a merge: how far apart the runs' starts were (latest minus earliest).
+    #[serde(default)]
+    pub start_spread_ms: Option<u64>,
     /// Wall time of the whole run, connecting included.
     pub elapsed_s: f64,
     /// The window rates are computed over: publishing after the warm-up (pub, default
@@ -59,7 +64,20 @@ pub struct RunSettings {
     pub protocol: String,
     pub clients: u32,
     pub subscribers: u32,
+    /// The first client index (%i): `-n`, plus the shard's offset.
     pub start_number: u32,
+    /// `--shard I/N`: I and N.
+    #[serde(default)]
+    pub shard: Option<u32>,
+    #[serde(default)]
+    pub shards: Option<u32>,
+    /// The client id template (`%i` the client index; `-pub`/`-sub` follow in the
+    /// default mode).
+    #[serde(default)]
+    pub client_id: String,
+    /// `--start-at`, in ms since the Unix epoch.
+    #[serde(default)]
+    pub start_at_unix_ms: Option<u64>,
     pub qos: u8,
     pub size: usize,
     pub retain: bool,
@@ -77,6 +95,9 @@ pub struct RunSettings {
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Totals {
     pub clients: u64,
+    /// Connections attempted (made, failed, or cut short by the end of the run).
+    #[serde(default)]
+    pub connect_attempts: u64,
     pub connects_ok: u64,
     /// Failed connections by kind.
     pub connect_errors: BTreeMap<String, u64>,
@@ -184,7 +205,15 @@ pub fn merge(inputs: &[(String, Report)]) -> Result<Merged, String> {
     let (_, first) = inputs.first().ok_or("no reports to merge")?;
     check_distinct_runs(inputs)?;
     let reports: Vec<&Report> = inputs.iter().map(|(_, r)| r).collect();
-    let warnings = differing_settings(&reports);
+    let mut warnings = differing_settings(&reports);
+    warnings.extend(overlapping_client_ids(inputs));
+    let (start_unix_ms, start_spread_ms) = start_spread(&reports);
+    if start_spread_ms > MAX_START_SPREAD_MS {
+        warnings.push(format!(
+            "the runs started {:.1} s apart: their rates add up as if they had run side by side; start them together with --start-at",
+            start_spread_ms as f64 / 1e3
+        ));
+    }
     let mode = if reports.iter().all(|r| r.mode == first.mode) {
         first.mode
     } else {
@@ -213,7 +242,8 @@ pub fn merge(inputs: &[(String, Report)]) -> Result<Merged, String> {
             .iter()
             .flat_map(|r| r.settings.iter().cloned())
             .collect(),
-        start_unix_ms: reports.iter().map(|r| r.start_unix_ms).min().unwrap_or(0),
+        start_unix_ms,
+        start_spread_ms: Some(start_spread_ms),
         elapsed_s: max(|r| r.elapsed_s),
         measured_s: max(|r| r.measured_s),
         ramp_s: max(|r| r.ramp_s),
@@ -244,8 +274,69 @@ fn check_distinct_runs(inputs: &[(String, Report)]) -> Result<(), String> {
 }
 
 /// Settings that may differ between the processes of one distributed run: each has
-/// its own client range, addresses, share of clients and of `-L`.
-const MAY_DIFFER: &[&str] = &["start_number", "ifaddr", "clients", "subscribers", "limit"];
+/// its own shard, client range and id template (the default one holds the process
+/// id), addresses, share of clients and of `-L`.
+const MAY_DIFFER: &[&str] = &[
+    "start_number",
+    "shard",
+    "client_id",
+    "ifaddr",
+    "clients",
+    "subscribers",
+    "limit",
+];
+
+/// Starts further apart than this are worth a warning: the runs did not run side by
+/// side for a good part of a short run.
+const MAX_START_SPREAD_MS: u64 = 1000;
+
+/// The earliest start, and how much later the latest one was (a merged input brings
+/// its own spread).
+fn start_spread(reports: &[&Report]) -> (u64, u64) {
+    let earliest = reports.iter().map(|r| r.start_unix_ms).min().unwrap_or(0);
+    let latest = reports
+        .iter()
+        .map(|r| r.start_unix_ms + r.start_spread_ms.unwrap_or(0))
+        .max()
+        .unwrap_or(0);
+    (earliest, latest - earliest)
+}
+
+/// The client indices a run used: from its first index, as many as it had clients of
+/// one role (the default mode's publishers and subscribers share indices).
+fn index_range(s: &RunSettings) -> (u64, u64) {
+    let n = match s.mode {
+        Mode::PubSub => s.clients.max(s.subscribers),
+        _ => s.clients,
+    };
+    let first = u64::from(s.start_number);
+    (first, first + u64::from(n))
+}
+
+/// Warnings for runs whose client ids overlap: the same id template over indices
+/// that intersect. A broker keeps one connection per client id, so such clients took
+/// each other's connections over. (Templates with %rand_ cannot be told; reports from
+/// before id templates were recorded have none.)
+fn overlapping_client_ids(inputs: &[(String, Report)]) -> Vec<String> {
+    let mut runs: Vec<(&str, (u64, u64), &str)> = inputs
+        .iter()
+        .flat_map(|(name, r)| r.settings.iter().map(move |s| (name.as_str(), s)))
+        .filter(|(_, s)| !s.client_id.is_empty() && !s.client_id.contains("%rand_"))
+        .map(|(name, s)| (s.client_id.as_str(), index_range(s), name))
+        .collect();
+    runs.sort();
+    let mut overlaps = Vec::new();
+    for pair in runs.windows(2) {
+        let ((id, (_, end_a), a), (id_b, (start_b, end_b), b)) = (pair[0], pair[1]);
+        if id == id_b && start_b < end_a {
+            overlaps.push(format!(
+                "{a} and {b} overlap in client ids: both use '{id}' for indices {start_b} to {}; a broker keeps one connection per client id, so give each run its own --shard I/N (or -n range)",
+                end_a.min(end_b) - 1
+            ));
+        }
+    }
+    overlaps
+}
 
 /// One warning naming every other setting (and the mode) that differs between the
 /// runs, with the values seen: such totals add up as if from one run, and what one
@@ -291,6 +382,7 @@ fn json_text(v: &impl Serialize) -> String {
 
 fn add_totals(acc: &mut Totals, t: &Totals) {
     acc.clients += t.clients;
+    acc.connect_attempts += t.connect_attempts;
     acc.connects_ok += t.connects_ok;
     for (k, v) in &t.connect_errors {
         *acc.connect_errors.entry(k.clone()).or_insert(0) += v;
@@ -388,8 +480,15 @@ pub fn read(path: &Path) -> Result<Report, String> {
         .map_err(|e| format!("{} is not a bench report: {e}", path.display()))
 }
 
+/// The report as pretty JSON, with a final newline.
+pub fn to_json(r: &Report) -> Result<String, String> {
+    serde_json::to_string_pretty(r)
+        .map(|t| t + "\n")
+        .map_err(|e| e.to_string())
+}
+
 pub fn write(path: &Path, r: &Report) -> Result<(), String> {
-    let text = serde_json::to_vec_pretty(r).map_err(|e| e.to_string())?;
+    let text = to_json(r)?;
     std::fs::write(path, text).map_err(|e| {
         format!(
             "cannot write {}: {}",
@@ -446,6 +545,13 @@ pub fn summary(r: &Report) -> String {
         "  time          {:.2} s elapsed, {:.2} s measured",
         r.elapsed_s, r.measured_s
     );
+    if let Some(spread) = r.start_spread_ms {
+        let _ = writeln!(
+            o,
+            "  starts        {} runs, the latest {spread} ms after the earliest",
+            r.settings.len()
+        );
+    }
     let failed: u64 = t.connect_errors.values().sum();
     let _ = writeln!(
         o,
@@ -606,6 +712,7 @@ mod tests {
                 ..RunSettings::default()
             }],
             start_unix_ms: 1000,
+            start_spread_ms: None,
             elapsed_s: 1.0,
             measured_s: 1.0,
             ramp_s: 0.5,
@@ -703,6 +810,78 @@ mod tests {
         );
         assert!(!w.contains("start_number") && !w.contains("clients"), "{w}");
         assert!(m.report.notes.contains(w));
+    }
+
+    /// A pub run of `clients` from index `first`, with id template `id`, started at
+    /// `start_ms`.
+    fn shard_report(id: &str, first: u32, clients: u32, start_ms: u64) -> Report {
+        let mut r = report(&[1_000_000], 1);
+        r.start_unix_ms = start_ms;
+        r.settings[0].client_id = id.into();
+        r.settings[0].start_number = first;
+        r.settings[0].clients = clients;
+        r
+    }
+
+    #[test]
+    fn merge_warns_when_client_ids_overlap() {
+        let named = |rs: Vec<Report>| -> Vec<(String, Report)> {
+            rs.into_iter()
+                .enumerate()
+                .map(|(i, r)| (format!("s{i}.json"), r))
+                .collect()
+        };
+        // Three shards of 10: disjoint, so no warning; the same ranges with other
+        // templates neither.
+        let ok = named(vec![
+            shard_report("b-%i", 0, 10, 0),
+            shard_report("b-%i", 10, 10, 0),
+            shard_report("b-%i", 20, 10, 0),
+            shard_report("other-%i", 0, 10, 0),
+            shard_report("r-%rand_9-%i", 0, 10, 0),
+            shard_report("r-%rand_9-%i", 0, 10, 0),
+        ]);
+        assert!(merge(&ok).unwrap().warnings.is_empty());
+        // Two processes with the same -n: indices 5 to 9 are in both.
+        let bad = named(vec![
+            shard_report("b-%i", 0, 10, 0),
+            shard_report("b-%i", 5, 10, 0),
+        ]);
+        let w = merge(&bad).unwrap().warnings;
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(
+            w[0].starts_with(
+                "s0.json and s1.json overlap in client ids: both use 'b-%i' for indices 5 to 9;"
+            ),
+            "{}",
+            w[0]
+        );
+    }
+
+    #[test]
+    fn merge_reports_the_spread_of_starts() {
+        let a = shard_report("a-%i", 0, 1, 10_000);
+        let b = shard_report("b-%i", 0, 1, 10_040);
+        let ab = merge(&[("a".into(), a), ("b".into(), b)]).unwrap();
+        assert!(ab.warnings.is_empty(), "{:?}", ab.warnings);
+        assert_eq!(
+            (ab.report.start_unix_ms, ab.report.start_spread_ms),
+            (10_000, Some(40))
+        );
+        assert!(
+            summary(&ab.report)
+                .contains("  starts        2 runs, the latest 40 ms after the earliest\n")
+        );
+        // A merged report brings its own spread; a run 1.5 s later is worth a warning.
+        let c = shard_report("c-%i", 0, 1, 11_500);
+        let abc = merge(&[("ab".into(), ab.report), ("c".into(), c)]).unwrap();
+        assert_eq!(abc.report.start_spread_ms, Some(1_500));
+        assert_eq!(abc.warnings.len(), 1, "{:?}", abc.warnings);
+        assert!(abc.warnings[0].starts_with("the runs started 1.5 s apart"));
+        let c = shard_report("c-%i", 0, 1, 9_990);
+        let m = merge(&[("c".into(), c), ("ab".into(), abc.report.clone())]);
+        // c's run id is new; the spread now runs from c's start to the latest.
+        assert_eq!(m.unwrap().report.start_spread_ms, Some(1_510));
     }
 
     #[test]

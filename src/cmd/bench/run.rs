@@ -6,13 +6,16 @@
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::task::JoinHandle;
 
+use crate::cmd::bench::http;
 use crate::cmd::bench::load::{self, Shared, Stats, launch};
+use crate::cmd::bench::metrics::{Buckets, Snapshot};
 use crate::cmd::bench::report::{self, Latency, Rates, Report, RunSettings, Sample, Totals};
 use crate::cmd::bench::{BenchSettings, Mode};
 use crate::cmd::client::stdout::Signals;
@@ -119,6 +122,8 @@ async fn wait_for(sh: &Shared, deadline: Option<Instant>, mut done: impl FnMut(&
 
 /// What the phases of a run measured, for the report.
 struct Measured {
+    /// Remarks on the phases (a `--start-at` already past).
+    notes: Vec<String>,
     /// The window rates are computed over (see `Report::measured_s`).
     ns: u64,
     /// Connecting (and subscribing) took this long.
@@ -127,17 +132,28 @@ struct Measured {
     rss_per_conn: Option<f64>,
 }
 
-/// The whole run on the current thread: the clients, the progress line, Ctrl-C, the
-/// report (and its JSON file).
+/// The whole run on the current thread: the metrics endpoint, the clients, the
+/// progress line, Ctrl-C, the report (its JSON and summary), the linger.
 async fn drive(s: BenchSettings, notes: Vec<String>) -> Result<Report, Error> {
     let run_settings = run_settings(&s);
-    let json = s.json.clone();
-    let quiet = s.quiet;
+    let (json, quiet) = (s.json.clone(), s.quiet);
+    let (metrics_addr, linger) = (s.metrics, s.metrics_linger);
     let sh = Rc::new(Shared::new(s).map_err(Error::Usage)?);
     let start = Instant::now();
-    let start_ns = sh.clock.now_ns();
-    let pb = progress_bar(quiet);
     let series: Rc<RefCell<Vec<Sample>>> = Rc::default();
+    let view = Rc::new(MetricsView {
+        sh: sh.clone(),
+        series: series.clone(),
+        last: RefCell::new(None),
+    });
+    let server = match metrics_addr {
+        Some(addr) => {
+            let v = view.clone();
+            Some(http::serve(addr, Rc::new(move || v.snapshot())).await?)
+        }
+        None => None,
+    };
+    let pb = progress_bar(quiet);
     let ticker = spawn_ticker(sh.clone(), series.clone(), pb.clone(), start);
     // Installed before any client connects: from then on SIGTERM and SIGINT mean
     // "stop and report", never death without a report.
@@ -157,15 +173,105 @@ async fn drive(s: BenchSettings, notes: Vec<String>) -> Result<Report, Error> {
     })
     .await;
     ticker.abort();
-    interrupt.abort();
     pb.finish_and_clear();
     count_unfinished(&sh);
-    let series = series.borrow().clone();
-    let report = build_report(&sh, run_settings, &measured, start, start_ns, series, notes);
-    if let Some(path) = json {
-        report::write(&path, &report).map_err(Error::Failed)?;
+    let series_now = series.borrow().clone();
+    let report = build_report(&sh, run_settings, measured, start, series_now, notes);
+    // Frozen with the report, so that what a late goodbye still changes in the stats
+    // cannot make the metrics differ from it.
+    view.freeze();
+    emit(&report, json.as_deref())?;
+    if server.is_some() && !linger.is_zero() {
+        wait_linger(&sh, linger).await;
     }
+    interrupt.abort();
+    drop(server);
     Ok(report)
+}
+
+/// The report out: the JSON file (or standard output for `--json -`, the summary
+/// then on standard error) and the summary.
+fn emit(report: &Report, json: Option<&Path>) -> Result<(), Error> {
+    let summary = report::summary(report);
+    match json {
+        Some(p) if p == Path::new("-") => {
+            // One line, so that it can be picked out of logs that mix in stderr
+            // (`kubectl logs POD | grep '^{'`).
+            let line = serde_json::to_string(report).map_err(|e| Error::Failed(e.to_string()))?;
+            crate::cmd::print_out(&format!("{line}\n"));
+            crate::cmd::print_err(&summary);
+        }
+        Some(p) => {
+            report::write(p, report).map_err(Error::Failed)?;
+            crate::cmd::print_out(&summary);
+        }
+        None => crate::cmd::print_out(&summary),
+    }
+    Ok(())
+}
+
+/// `--metrics-linger`: keeps the endpoint up after the run, until the time is over or
+/// a signal comes.
+async fn wait_linger(sh: &Shared, linger: Duration) {
+    let seen = sh.signals.get();
+    let until = tokio::time::Instant::now() + linger;
+    loop {
+        let wake = sh.wake.notified();
+        if sh.signals.get() > seen || tokio::time::Instant::now() >= until {
+            return;
+        }
+        tokio::select! {
+            _ = wake => {}
+            _ = tokio::time::sleep_until(until) => {}
+        }
+    }
+}
+
+/// What `--metrics` shows: the live run, then the run as its report has it.
+struct MetricsView {
+    sh: Rc<Shared>,
+    series: Rc<RefCell<Vec<Sample>>>,
+    /// Set when the run has ended.
+    last: RefCell<Option<Snapshot>>,
+}
+
+impl MetricsView {
+    fn snapshot(&self) -> Snapshot {
+        if let Some(s) = &*self.last.borrow() {
+            return s.clone();
+        }
+        snapshot(&self.sh, &self.series.borrow(), true)
+    }
+
+    fn freeze(&self) {
+        let s = snapshot(&self.sh, &self.series.borrow(), false);
+        *self.last.borrow_mut() = Some(s);
+    }
+}
+
+/// The run now, for the metrics: the report's totals (`lost` only once the run has
+/// ended: until then messages in flight would count), the live gauges, the latency
+/// histograms.
+fn snapshot(sh: &Shared, series: &[Sample], running: bool) -> Snapshot {
+    let st = sh.stats.borrow();
+    let mut totals = totals(sh, &st);
+    if running {
+        totals.lost = totals.lost.map(|_| 0);
+    }
+    Snapshot {
+        shard: sh.s.shard.map_or(0, |s| s.index).to_string(),
+        running,
+        start_unix_s: sh.started_ns.get().map(|ns| ns as f64 / 1e9),
+        connected: st.connected,
+        totals,
+        per_second: series
+            .last()
+            .map_or((0, 0, 0), |s| (s.sent, s.acked, s.received)),
+        latency: latency_histograms(&sh.s, &st)
+            .into_iter()
+            .map(|(name, h)| (name.to_string(), Buckets::from_hdr(h)))
+            .collect(),
+    }
 }
 
 /// The settings as the report states them.
@@ -189,6 +295,10 @@ fn run_settings(s: &BenchSettings) -> RunSettings {
             0
         },
         start_number: s.start_number,
+        shard: s.shard.map(|sh| sh.index),
+        shards: s.shard.map(|sh| sh.count),
+        client_id: s.client.client_id.clone(),
+        start_at_unix_ms: s.start_at_ns.map(|ns| ns / 1_000_000),
         qos: s.qos as u8,
         size: s.size,
         retain: s.retain,
@@ -276,6 +386,7 @@ fn sample(sh: &Shared, st: &Stats, last: (u64, u64, u64)) -> Sample {
 
 /// Ctrl-C or SIGTERM (from `timeout`, CI runners, systemd, Kubernetes): stop
 /// publishing and drain, then report; a second one skips what is left of the drain.
+/// Each is counted in `Shared::signals`.
 fn spawn_interrupt(
     sh: Rc<Shared>,
     mut signals: Signals,
@@ -283,26 +394,34 @@ fn spawn_interrupt(
     quiet: bool,
 ) -> JoinHandle<()> {
     tokio::task::spawn_local(async move {
-        signals.recv().await;
-        if matches!(sh.s.mode, Mode::Conn | Mode::Sub) {
-            sh.stop_all();
-            return;
-        }
-        sh.stop_publishing();
-        if !quiet {
-            let line = format!(
-                "Stopping: no more publishing; waiting up to {} s for acknowledgements and deliveries (interrupt again to stop at once).",
-                sh.s.drain.as_secs_f64()
-            );
-            if pb.is_hidden() {
-                crate::cmd::print_err(&format!("{line}\n"));
+        loop {
+            signals.recv().await;
+            let n = sh.signals.get() + 1;
+            sh.signals.set(n);
+            if n == 1 && matches!(sh.s.mode, Mode::PubSub | Mode::Pub) {
+                sh.stop_publishing();
+                if !quiet {
+                    drain_line(&sh, &pb);
+                }
             } else {
-                pb.println(line);
+                // Also ends `--metrics-linger`, which watches the count.
+                sh.stop_all();
             }
         }
-        signals.recv().await;
-        sh.stop_all();
     })
+}
+
+/// What the first signal does, said once.
+fn drain_line(sh: &Shared, pb: &ProgressBar) {
+    let line = format!(
+        "Stopping: no more publishing; waiting up to {} s for acknowledgements and deliveries (interrupt again to stop at once).",
+        sh.s.drain.as_secs_f64()
+    );
+    if pb.is_hidden() {
+        crate::cmd::print_err(&format!("{line}\n"));
+    } else {
+        pb.println(line);
+    }
 }
 
 /// When `n` clients launched now have all connected or failed, at the latest.
@@ -325,6 +444,14 @@ fn settled(sh: &Shared, n: u64) -> bool {
 /// `bench conn`: connects every client, measures the memory that took, holds the
 /// connections for the duration.
 async fn hold_connections(sh: &Rc<Shared>, start: Instant) -> (Vec<JoinHandle<()>>, Measured) {
+    // The ramp is what conn measures: with --start-at, it starts then.
+    let notes = wait_start(sh).await.into_iter().collect();
+    sh.started_ns.set(Some(sh.clock.now_ns()));
+    let start = if sh.s.start_at_ns.is_some() {
+        Instant::now()
+    } else {
+        start
+    };
     let rss0 = rss_bytes();
     let n = sh.s.clients;
     let shc = sh.clone();
@@ -341,6 +468,7 @@ async fn hold_connections(sh: &Rc<Shared>, start: Instant) -> (Vec<JoinHandle<()
     let hold_until = sh.s.duration.map(|d| Instant::now() + d);
     wait_for(sh, hold_until, |_| false).await;
     let measured = Measured {
+        notes,
         ns,
         ramp_s,
         rss_per_conn,
@@ -370,7 +498,9 @@ async fn run_traffic(sh: &Rc<Shared>, start: Instant) -> (Vec<JoinHandle<()>>, M
         .await;
     }
     let ramp_s = start.elapsed().as_secs_f64();
+    let notes = wait_start(sh).await.into_iter().collect();
     sh.go();
+    sh.started_ns.set(sh.go_ns.get());
     let stop_at = sh.s.duration.map(|d| Instant::now() + d);
     let ns = if pubs > 0 {
         publish_and_drain(sh, pubs, subs, stop_at).await
@@ -378,11 +508,59 @@ async fn run_traffic(sh: &Rc<Shared>, start: Instant) -> (Vec<JoinHandle<()>>, M
         receive(sh, stop_at).await
     };
     let measured = Measured {
+        notes,
         ns,
         ramp_s,
         rss_per_conn: None,
     };
     (handles, measured)
+}
+
+/// `--start-at`: waits for the instant (a stop ends the wait). A time already past
+/// when the clients are ready starts at once, with a warning, which is also the
+/// report's note.
+async fn wait_start(sh: &Shared) -> Option<String> {
+    let at = sh.s.start_at_ns?;
+    let now = sh.clock.now_ns();
+    if now >= at {
+        let text = format!(
+            "--start-at {} had passed {:.3} s before the clients were ready: started at once",
+            rfc3339(at),
+            (now - at) as f64 / 1e9
+        );
+        crate::cmd::print_err(&format!("Warning: {text}.\n"));
+        return Some(text);
+    }
+    if !sh.s.quiet {
+        crate::cmd::print_err(&format!(
+            "Ready; starting at {} (in {:.1} s).\n",
+            rfc3339(at),
+            (at - now) as f64 / 1e9
+        ));
+    }
+    let until = tokio::time::Instant::from_std(sh.clock.instant_at(at));
+    loop {
+        let wake = sh.wake.notified();
+        // A first Ctrl-C stops publishing before it began: no reason to wait on.
+        if sh.stop_publishing.get() || tokio::time::Instant::now() >= until {
+            return None;
+        }
+        tokio::select! {
+            _ = wake => {}
+            _ = tokio::time::sleep_until(until) => {}
+        }
+    }
+}
+
+/// An instant as RFC 3339 in UTC, for messages.
+fn rfc3339(unix_ns: u64) -> String {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(unix_ns))
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| format!("{} s", unix_ns as f64 / 1e9))
 }
 
 /// Starts the publishers, `-L` shared out among them.
@@ -454,26 +632,27 @@ fn count_unfinished(sh: &Shared) {
 fn build_report(
     sh: &Shared,
     run_settings: RunSettings,
-    m: &Measured,
+    m: Measured,
     start: Instant,
-    start_ns: u64,
     series: Vec<Sample>,
     mut notes: Vec<String>,
 ) -> Report {
     let mode = sh.s.mode;
     let st = sh.stats.borrow();
+    notes.extend(m.notes.iter().cloned());
     limit_notes(&st, &mut notes);
     Report {
         mqtk_version: env!("CARGO_PKG_VERSION").to_string(),
         run_ids: vec![report::new_run_id()],
         mode,
         settings: vec![run_settings],
-        start_unix_ms: start_ns / 1_000_000,
+        start_unix_ms: sh.started_ns.get().unwrap_or_else(|| sh.clock.now_ns()) / 1_000_000,
+        start_spread_ms: None,
         elapsed_s: start.elapsed().as_secs_f64(),
         measured_s: secs(m.ns),
         ramp_s: m.ramp_s,
         totals: totals(sh, &st),
-        rates: rates(&st, m),
+        rates: rates(&st, &m),
         latency: latencies(&sh.s, &st),
         series,
         notes,
@@ -503,6 +682,7 @@ fn totals(sh: &Shared, st: &Stats) -> Totals {
     let expected = (s.mode == Mode::PubSub).then(|| sh.expected_deliveries());
     let (unique, gaps, duplicates, out_of_order) = st.sequence_totals();
     Totals {
+        connect_attempts: st.connect_attempts,
         clients: if s.mode == Mode::Conn {
             u64::from(s.clients)
         } else {
@@ -549,19 +729,25 @@ fn rates(st: &Stats, m: &Measured) -> Rates {
 
 /// The latencies the mode measures: connect always; publish-to-ack for QoS 1/2
 /// publishers; end-to-end where there are subscribers.
-fn latencies(s: &BenchSettings, st: &Stats) -> BTreeMap<String, Latency> {
-    let mut latency = BTreeMap::new();
-    latency.insert(
-        "connect".to_string(),
-        Latency::from_histogram(&st.connect_hist),
-    );
+fn latency_histograms<'a>(
+    s: &BenchSettings,
+    st: &'a Stats,
+) -> Vec<(&'static str, &'a hdrhistogram::Histogram<u64>)> {
+    let mut latency = vec![("connect", &st.connect_hist)];
     if s.mode != Mode::Conn {
         if s.mode != Mode::Sub && s.qos != QoS::AtMostOnce {
-            latency.insert("ack".to_string(), Latency::from_histogram(&st.ack_hist));
+            latency.push(("ack", &st.ack_hist));
         }
         if s.mode != Mode::Pub {
-            latency.insert("e2e".to_string(), Latency::from_histogram(&st.e2e_hist));
+            latency.push(("e2e", &st.e2e_hist));
         }
     }
     latency
+}
+
+fn latencies(s: &BenchSettings, st: &Stats) -> BTreeMap<String, Latency> {
+    latency_histograms(s, st)
+        .into_iter()
+        .map(|(name, h)| (name.to_string(), Latency::from_histogram(h)))
+        .collect()
 }
