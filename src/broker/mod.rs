@@ -48,6 +48,24 @@ pub use crate::broker::shared::Stats;
 /// How long connections get to close after shutdown before they are cut.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 
+/// The runtime the broker runs on: one thread, as mosquitto.
+///
+/// Why not a worker per core: packets must be handled in the order they arrived, across
+/// connections too. A client that subscribes on one connection and then publishes on
+/// another expects the subscription to be in place (the Paho No Local and
+/// request/response tests do exactly that). On one thread, connections woken by the same
+/// poll run in the order the kernel reported them; tokio's multi-threaded scheduler runs
+/// the last one woken first and spreads the rest over workers. One thread also means one
+/// malloc arena, so memory freed after a burst of connections is reused, and no thread
+/// is started per connection. Password hashing runs on the blocking pool (`conn::open`).
+pub fn runtime() -> io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        // Password checks are the only blocking work; their threads need not linger.
+        .thread_keep_alive(Duration::from_secs(2))
+        .build()
+}
+
 /// Runs the broker on `listeners` until `shutdown` resolves.
 pub async fn run(
     listeners: Vec<Listener>,

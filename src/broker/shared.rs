@@ -30,6 +30,10 @@ pub struct Stats {
     pub dropped: AtomicU64,
     /// Subscriptions in the tree (lets tests wait until a client has subscribed).
     pub subscriptions: AtomicUsize,
+    /// Connections whose end is fully handled: session released, will published or
+    /// scheduled. Bumped after `connected` is lowered and the will is out, so a test
+    /// that waits for it may check the will's effects at once.
+    pub sessions_detached: AtomicU64,
 }
 
 /// A will waiting for its connection to end (3.1.1 §3.1.2.5, 5.0 §3.1.2.5).
@@ -66,6 +70,9 @@ pub struct Shared {
     pub shutdown: watch::Receiver<bool>,
     /// password_file, acl_file, allow_anonymous (`broker::auth`); `run` loads the files.
     pub auth: Auth,
+    /// Password checks running at once (one per core): a flood of logins queues here
+    /// instead of starting a thread each.
+    pub logins: tokio::sync::Semaphore,
 }
 
 /// Receive Maximum / in-flight window from config; mosquitto treats 0 as "no limit".
@@ -100,6 +107,9 @@ impl Shared {
             stats,
             started: Instant::now(),
             shutdown,
+            logins: tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get()),
+            ),
         }
     }
 
@@ -116,15 +126,10 @@ impl Shared {
         password: Option<&[u8]>,
     ) -> AuthResult {
         let _ = client_id;
-        // PBKDF2 and argon2id take milliseconds to tens of them: let the runtime move
-        // other tasks off this worker meanwhile. mosquitto refuses every failed login
-        // with 5 / 0x87 (never 4 / 0x86), whichever part was wrong.
-        let allowed = match tokio::runtime::Handle::try_current() {
-            Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
-                tokio::task::block_in_place(|| self.auth.login(username, password))
-            }
-            _ => self.auth.login(username, password),
-        };
+        // mosquitto refuses every failed login with 5 / 0x87 (never 4 / 0x86),
+        // whichever part was wrong. A password check is slow: `conn` runs CONNECTs on
+        // the blocking pool when a password file is configured.
+        let allowed = self.auth.login(username, password);
         if allowed {
             AuthResult::Allowed
         } else {
@@ -316,7 +321,7 @@ impl Shared {
     /// Queues messages for one session (retained messages after SUBACK).
     pub fn enqueue_all(&self, session: &Session, outs: Vec<Outgoing>) {
         for out in outs {
-            let _ = self.enqueue(session, out, self.config.max_queued_messages);
+            let _ = self.enqueue(session, out, queue_limit(&self.config));
         }
     }
 

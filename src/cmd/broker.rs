@@ -29,8 +29,8 @@ pub fn run(args: BrokerArgs) -> Result<u8, Error> {
     for note in &notes {
         log.log(LogType::Notice, format_args!("{note}"));
     }
-    let runtime = tokio::runtime::Runtime::new()
-        .map_err(|e| Error::io("cannot start the async runtime", e))?;
+    let runtime =
+        crate::broker::runtime().map_err(|e| Error::io("cannot start the async runtime", e))?;
     runtime.block_on(async move {
         // Installed before any socket is bound: once clients (or a test) can see the
         // broker, SIGTERM already means a clean shutdown.

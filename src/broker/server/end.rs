@@ -165,6 +165,10 @@ impl<H: Hub> ServerSession<H> {
         if current && !session_ends_now && expiry != u32::MAX {
             later.push(self.later(expiry, Job::Expire));
         }
+        self.hub
+            .stats()
+            .sessions_detached
+            .fetch_add(1, Ordering::Release);
         later
     }
 
