@@ -53,10 +53,12 @@ type Session = ServerSession<Shared>;
 
 /// Serves one accepted connection until it ends. `port` names the listener for logs.
 pub async fn serve(shared: Arc<Shared>, stream: BoxedStream, peer: String, port: String) {
-    shared.log(
-        LogType::Notice,
-        format_args!("New connection from {peer} on port {port}."),
-    );
+    if shared.config.connection_messages {
+        shared.log(
+            LogType::Notice,
+            format_args!("New connection from {peer} on port {port}."),
+        );
+    }
     let (mut rd, mut wr) = tokio::io::split(stream);
     let mut buf = BytesMut::with_capacity(READ_SMALL);
     let max = server::max_packet(&shared.config);
@@ -251,7 +253,7 @@ fn kicked(ctl: &ConnCtl) -> End {
 /// dropped instead. This slows a publisher to what its subscribers take, as a
 /// single-threaded broker would, without letting a stuck client stall it.
 async fn relieve_pressure(s: &mut Session) -> Option<End> {
-    let max = crate::broker::shared::queue_limit(&s.hub().config);
+    let limits = crate::broker::shared::queue_limits(&s.hub().config);
     let deadline = tokio::time::Instant::now() + PRESSURE_WAIT;
     let own = Arc::clone(s.ctl());
     for (session, ctl) in s.take_pressure() {
@@ -261,7 +263,7 @@ async fn relieve_pressure(s: &mut Session) -> Option<End> {
             drained.as_mut().enable();
             {
                 let mut st = session.state.lock();
-                if st.queue.len() < max || st.dropping || ctl.closing.load(Ordering::Acquire) {
+                if !limits.full(&st.queue) || st.dropping || ctl.closing.load(Ordering::Acquire) {
                     break;
                 }
                 if ctl.stuck() || tokio::time::Instant::now() >= deadline {

@@ -122,6 +122,15 @@ async fn accept_loop(shared: Arc<Shared>, listener: Listener) {
         tokio::select! {
             r = listener.accept() => match r {
                 Ok((stream, peer)) => {
+                    if shared.config.max_connections.is_some_and(|max| conns.len() >= max) {
+                        // mosquitto closes connections over the limit at once.
+                        shared.log(
+                            LogType::Notice,
+                            format_args!("Client connection from {peer} denied: max_connections exceeded."),
+                        );
+                        drop(stream);
+                        continue;
+                    }
                     conns.spawn(conn::serve(Arc::clone(&shared), stream, peer, port.clone()));
                 }
                 Err(e) => {

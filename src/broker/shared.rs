@@ -16,7 +16,9 @@ use crate::broker::log::{LogType, Logger};
 use crate::broker::retained::Retained;
 use crate::broker::router::{self, SubEntry, SubTree};
 use crate::broker::server::hub::{Attach, Attached};
-use crate::broker::session::{ConnCtl, EndReason, Enqueued, Message, Outgoing, Session};
+use crate::broker::session::{
+    ConnCtl, EndReason, Enqueued, Message, Outgoing, QueueLimits, Session,
+};
 use crate::codec::{RetainHandling, SubscriptionOptions};
 
 /// Counters for $SYS and tests.
@@ -83,12 +85,12 @@ pub fn inflight_limit(cfg: &Config) -> usize {
     }
 }
 
-/// Per-client queue limit from config; mosquitto treats `max_queued_messages 0` as
-/// "no maximum" (its documentation: "not recommended"), and so do we.
-pub fn queue_limit(cfg: &Config) -> usize {
-    match cfg.max_queued_messages {
-        0 => usize::MAX,
-        n => n,
+/// Per-client queue limits from config: `max_queued_messages` and `max_queued_bytes`,
+/// where 0 means "no maximum" as in mosquitto (its documentation: "not recommended").
+pub fn queue_limits(cfg: &Config) -> QueueLimits {
+    QueueLimits {
+        messages: cfg.max_queued_messages,
+        bytes: cfg.max_queued_bytes,
     }
 }
 
@@ -236,9 +238,9 @@ impl Shared {
             return 0;
         }
         let n = matches.len();
-        let max_queued = queue_limit(&self.config);
+        let limits = queue_limits(&self.config);
         for (session, out) in router::deliveries(&msg, matches) {
-            if let Some(ctl) = self.enqueue(&session, out, max_queued)
+            if let Some(ctl) = self.enqueue(&session, out, limits)
                 && !pressure.iter().any(|(_, c)| Arc::ptr_eq(c, &ctl))
             {
                 pressure.push((session, ctl));
@@ -248,8 +250,13 @@ impl Shared {
     }
 
     /// Queues one message; `Some` when the caller should wait for that connection.
-    fn enqueue(&self, session: &Session, out: Outgoing, max_queued: usize) -> Option<Arc<ConnCtl>> {
-        match session.enqueue(out, max_queued) {
+    fn enqueue(
+        &self,
+        session: &Session,
+        out: Outgoing,
+        limits: QueueLimits,
+    ) -> Option<Arc<ConnCtl>> {
+        match session.enqueue(out, limits) {
             Enqueued::Dropped { first } => {
                 self.stats.dropped.fetch_add(1, Ordering::Relaxed);
                 if first {
@@ -321,7 +328,7 @@ impl Shared {
     /// Queues messages for one session (retained messages after SUBACK).
     pub fn enqueue_all(&self, session: &Session, outs: Vec<Outgoing>) {
         for out in outs {
-            let _ = self.enqueue(session, out, queue_limit(&self.config));
+            let _ = self.enqueue(session, out, queue_limits(&self.config));
         }
     }
 

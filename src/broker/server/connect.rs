@@ -10,6 +10,7 @@ use std::sync::atomic::Ordering;
 
 use bytes::BytesMut;
 
+use crate::broker::config::Config;
 use crate::broker::log::LogType;
 use crate::broker::server::hub::{Attach, Hub};
 use crate::broker::server::{ServerSession, TOPIC_ALIAS_MAX};
@@ -120,7 +121,15 @@ fn accept<H: Hub>(hub: &Arc<H>, c: Connect, peer: &str) -> Opening<H> {
         Ok(id) => id,
         Err(refusal) => return refusal.into_opening(v),
     };
-    let session_expiry = session_expiry(&c);
+    let session_expiry = match (
+        session_expiry(&c),
+        hub.config().persistent_client_expiration,
+    ) {
+        // mosquitto's persistent_client_expiration: sessions that would never expire
+        // are removed after this long without their client.
+        (u32::MAX, Some(limit)) => limit,
+        (e, _) => e,
+    };
     let client_receive_max = c
         .properties
         .get_int(PropertyId::ReceiveMaximum)
@@ -142,10 +151,15 @@ fn accept<H: Hub>(hub: &Arc<H>, c: Connect, peer: &str) -> Opening<H> {
     hub.stats().connected.fetch_add(1, Ordering::Relaxed);
     log_connected(&**hub, &c, peer, &client_id, attached.present);
     // CONNACK goes first: the writer sends control packets before queued messages.
+    let keep_alive = server_keep_alive(hub.config(), &c);
+    let mut properties = connack_properties(&**hub, v, assigned.then_some(&*client_id));
+    if let Some(k) = keep_alive {
+        properties.push(PropertyId::ServerKeepAlive, PropertyValue::TwoByte(k));
+    }
     ctl.send(Packet::ConnAck(ConnAck {
         session_present: attached.present,
         code: 0,
-        properties: connack_properties(&**hub, v, assigned.then_some(&*client_id)),
+        properties,
     }));
     Opening::Accepted(ServerSession {
         hub: Arc::clone(hub),
@@ -155,7 +169,7 @@ fn accept<H: Hub>(hub: &Arc<H>, c: Connect, peer: &str) -> Opening<H> {
         version: v,
         client_id,
         username: c.username.clone(),
-        keep_alive: c.keep_alive,
+        keep_alive: keep_alive.unwrap_or(c.keep_alive),
         will: pending_will(&c),
         aliases: Default::default(),
         session_expiry,
@@ -177,7 +191,28 @@ fn admit<H: Hub>(hub: &H, c: &Connect, peer: &str) -> Result<(String, bool), Ref
     let (id, assigned) = client_id(hub, c, peer)?;
     check(c)?;
     authenticate(hub, c, &id, peer)?;
+    if server_keep_alive(hub.config(), c).is_some() && c.version != ProtocolVersion::V5 {
+        // mosquitto 2.1: a 3.x client has no way to learn a shorter keep alive, so it
+        // is refused with "identifier rejected" (mosquitto.conf(5), max_keepalive).
+        hub.log(
+            LogType::Notice,
+            format_args!(
+                "Client {id} from {peer} disconnected: keep alive {} is not within max_keepalive {}.",
+                c.keep_alive,
+                hub.config().max_keepalive
+            ),
+        );
+        return Err(Refusal::new(connack_v3::IDENTIFIER_REJECTED, ReasonCode(0)));
+    }
     Ok((id, assigned))
+}
+
+/// With `max_keepalive N`, a Keep Alive of 0 (none) or over N is replaced by N, which a v5
+/// client learns from CONNACK's Server Keep Alive (5.0 §3.2.2.3.14); `None` when the
+/// client's own value stands.
+fn server_keep_alive(config: &Config, c: &Connect) -> Option<u16> {
+    let max = config.max_keepalive;
+    (max > 0 && (c.keep_alive == 0 || c.keep_alive > max)).then_some(max)
 }
 
 /// The client id to use, and whether the broker assigned it.
@@ -188,7 +223,10 @@ fn client_id<H: Hub>(hub: &H, c: &Connect, peer: &str) -> Result<(String, bool),
     // 3.1 requires an id; 3.1.1 allows an empty one only with clean session
     // (3.1.1 §3.1.3-8); 5.0 always assigns one (§3.1.3.1).
     let v = c.version;
-    if v == ProtocolVersion::V31 || (v == ProtocolVersion::V311 && !c.clean_start) {
+    if v == ProtocolVersion::V31
+        || (v == ProtocolVersion::V311 && !c.clean_start)
+        || !hub.config().allow_zero_length_clientid
+    {
         hub.log(
             LogType::Notice,
             format_args!("New client connected from {peer} with an empty client id, refused."),
@@ -321,6 +359,7 @@ fn proto_tag(v: ProtocolVersion) -> u8 {
 fn log_connected<H: Hub>(hub: &H, c: &Connect, peer: &str, client_id: &str, present: bool) {
     let (p, clean, k) = (proto_tag(c.version), u8::from(c.clean_start), c.keep_alive);
     match &c.username {
+        _ if !hub.config().connection_messages => {}
         Some(u) => hub.log(
             LogType::Notice,
             format_args!(
@@ -384,6 +423,10 @@ fn connack_properties<H: Hub>(hub: &H, v: ProtocolVersion, assigned: Option<&str
     let max = hub.config().max_packet_size;
     if max > 0 {
         props.push(PropertyId::MaximumPacketSize, PropertyValue::FourByte(max));
+    }
+    if !hub.config().retain_available {
+        // 5.0 §3.2.2.3.5: the client must not send retained messages.
+        props.push(PropertyId::RetainAvailable, PropertyValue::Byte(0));
     }
     props
 }

@@ -204,11 +204,11 @@ impl<H: Hub> ServerSession<H> {
             .hub
             .may_subscribe(&self.client_id, self.username.as_deref(), &f.filter)
         {
-            return Ok(if v5 {
-                ReasonCode::NOT_AUTHORIZED
-            } else {
-                ReasonCode::UNSPECIFIED_ERROR
-            });
+            // 0x80 in every version: 3.1.1 has no other failure code, and for 5.0 it is
+            // the code §3.9.3 gives a server that does not reveal why (0x87 would also
+            // do, but the Eclipse Paho interoperability client accepts only 0, 1, 2
+            // and 0x80 in a SUBACK, and its subscribe-failure test expects 0x80).
+            return Ok(ReasonCode::UNSPECIFIED_ERROR);
         }
         self.hub.log(
             LogType::Subscribe,
@@ -302,8 +302,8 @@ mod tests {
             s.handle(subscribe(filters, Some(4)), Instant::now())
                 .is_none()
         );
-        // 5.0 §3.9.3: granted QoS 1, 0x87 Not authorized, 0x8F Topic Filter invalid.
-        assert_eq!(replies(&s), [suback(&[0x01, 0x87, 0x8F])]);
+        // 5.0 §3.9.3: granted QoS 1, 0x80 refused (the ACL), 0x8F Topic Filter invalid.
+        assert_eq!(replies(&s), [suback(&[0x01, 0x80, 0x8F])]);
         let subscribed = hub.subscribed.lock();
         assert_eq!(subscribed.len(), 1);
         assert_eq!(subscribed[0].0, "a/+");

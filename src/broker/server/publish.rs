@@ -43,6 +43,11 @@ impl<H: Hub> ServerSession<H> {
             // 3.1.1 §4.7.3 / 5.0 §3.3.2.1: wildcards or an empty topic in PUBLISH.
             return Some(End::Protocol(ReasonCode::TOPIC_NAME_INVALID));
         }
+        if p.retain && !self.hub.config().retain_available {
+            // 5.0 §3.3.1.3: retained messages after CONNACK said Retain Available 0;
+            // mosquitto closes 3.x clients too.
+            return Some(End::Protocol(ReasonCode::RETAIN_NOT_SUPPORTED));
+        }
         self.hub
             .stats()
             .messages_received
