@@ -14,6 +14,7 @@ mod listeners;
 mod message_rate;
 mod mosquitto21;
 mod output;
+mod paho;
 mod passwd;
 mod pub_packets;
 mod publish;
