@@ -52,6 +52,10 @@ const LINGER: Duration = Duration::from_secs(2);
 type Session = ServerSession<Shared>;
 
 /// Serves one accepted connection until it ends. `port` names the listener for logs.
+///
+/// Two phases, each boxed: a task is allocated at the size of its largest state, and
+/// an idle connection should not pay for the CONNECT phase's futures, nor that phase
+/// for the running one's.
 pub async fn serve(shared: Arc<Shared>, stream: BoxedStream, peer: String, port: String) {
     if shared.config.connection_messages {
         shared.log(
@@ -59,45 +63,73 @@ pub async fn serve(shared: Arc<Shared>, stream: BoxedStream, peer: String, port:
             format_args!("New connection from {peer} on port {port}."),
         );
     }
-    let (mut rd, mut wr) = tokio::io::split(stream);
+    drop(port);
+    let (rd, wr) = tokio::io::split(stream);
+    if let Some((session, rd, wr, buf)) = Box::pin(start(&shared, rd, wr, peer)).await {
+        Box::pin(run(shared, session, rd, wr, buf)).await;
+    }
+}
+
+/// The first packet: CONNECT within `connect_timeout` (3.1.1 §3.1.0, 5.0 §3.1), then
+/// the session, or the refusal written.
+async fn start(
+    shared: &Arc<Shared>,
+    mut rd: ReadHalf<BoxedStream>,
+    mut wr: WriteHalf<BoxedStream>,
+    peer: String,
+) -> Option<(
+    Session,
+    ReadHalf<BoxedStream>,
+    WriteHalf<BoxedStream>,
+    BytesMut,
+)> {
     let mut buf = BytesMut::with_capacity(READ_SMALL);
     let max = server::max_packet(&shared.config);
-
-    // 3.1.1 §3.1.0 / 5.0 §3.1: the first packet must be CONNECT, within connect_timeout.
     let mut shutdown = shared.shutdown.clone();
     let first = tokio::select! {
         r = tokio::time::timeout(shared.config.connect_timeout, read_one(&mut rd, &mut buf, max)) => r,
-        _ = shutdown.changed() => return,
+        _ = shutdown.changed() => return None,
     };
     let first = match first {
         Err(_) => {
-            connect::timed_out(&*shared);
-            return;
+            connect::timed_out(&**shared);
+            return None;
         }
-        Ok(None) => return,
+        Ok(None) => return None,
         Ok(Some(first)) => first,
     };
-    let mut session = match open(&shared, first, peer).await {
-        Opening::Accepted(s) => s,
+    match open(shared, first, peer).await {
+        Opening::Accepted(s) => Some((s, rd, wr, buf)),
         Opening::Refused { reply } => {
             if let Some(bytes) = reply {
                 let _ = wr.write_all(&bytes).await;
                 let _ = wr.flush().await;
             }
-            return;
+            None
         }
-    };
+    }
+}
+
+/// An accepted connection, from CONNACK to its end.
+async fn run(
+    shared: Arc<Shared>,
+    mut session: Session,
+    mut rd: ReadHalf<BoxedStream>,
+    wr: WriteHalf<BoxedStream>,
+    mut buf: BytesMut,
+) {
     let writer = tokio::spawn(write_loop(session.outbound(), wr));
     let end = read_loop(&mut session, &mut rd, &mut buf).await;
     let linger = !matches!(
         end,
         End::Closed | End::Kicked(EndReason::WriteError | EndReason::Shutdown)
     );
-    finish(&shared, session, end, writer).await;
+    // Boxed: an idle connection's state need not hold room for the closing futures.
+    Box::pin(finish(&shared, session, end, writer)).await;
     if linger {
         let mut shutdown = shared.shutdown.clone();
         tokio::select! {
-            _ = drain(&mut rd, buf) => {}
+            _ = Box::pin(drain(&mut rd, buf)) => {}
             _ = shutdown.changed() => {}
         }
     }
@@ -206,25 +238,18 @@ async fn read_loop(s: &mut Session, rd: &mut ReadHalf<BoxedStream>, buf: &mut By
             }
         }
         if s.has_pressure()
-            && let Some(end) = relieve_pressure(s).await
+            && let Some(end) = Box::pin(relieve_pressure(s)).await
         {
             return end;
         }
         if ctl.control.lock().len() > CONTROL_LIMIT {
-            // Backpressure: stop reading until the writer catches up.
-            let drained = ctl.drained.notified();
-            tokio::pin!(drained);
-            drained.as_mut().enable();
-            if ctl.control.lock().len() > CONTROL_LIMIT {
-                tokio::select! {
-                    _ = drained => {}
-                    // A client that sends but never reads is not kept forever.
-                    _ = &mut sleep, if ka.is_some() => return End::KeepAlive,
-                    _ = ctl.kick.notified() => return kicked(&ctl),
-                    _ = shutdown.changed() => return End::Kicked(EndReason::Shutdown),
-                }
-                continue;
+            // Backpressure: stop reading until the writer catches up. Boxed, as it is
+            // rare: an idle connection's task need not hold room for its futures.
+            let wait = wait_for_writer(&ctl, sleep.as_mut(), ka.is_some(), &mut shutdown);
+            if let Some(end) = Box::pin(wait).await {
+                return end;
             }
+            continue;
         }
         make_room(buf, last_read);
         tokio::select! {
@@ -241,6 +266,29 @@ async fn read_loop(s: &mut Session, rd: &mut ReadHalf<BoxedStream>, buf: &mut By
             _ = ctl.kick.notified() => return kicked(&ctl),
             _ = shutdown.changed() => return End::Kicked(EndReason::Shutdown),
         }
+    }
+}
+
+/// Waits until the writer has drained the control queue to `CONTROL_LIMIT`, or
+/// something ends the connection (a client that sends but never reads is not kept
+/// forever: keep alive still runs).
+async fn wait_for_writer(
+    ctl: &ConnCtl,
+    sleep: std::pin::Pin<&mut tokio::time::Sleep>,
+    keep_alive: bool,
+    shutdown: &mut tokio::sync::watch::Receiver<bool>,
+) -> Option<End> {
+    let drained = ctl.drained.notified();
+    tokio::pin!(drained);
+    drained.as_mut().enable();
+    if ctl.control.lock().len() <= CONTROL_LIMIT {
+        return None;
+    }
+    tokio::select! {
+        _ = drained => None,
+        _ = sleep, if keep_alive => Some(End::KeepAlive),
+        _ = ctl.kick.notified() => Some(kicked(ctl)),
+        _ = shutdown.changed() => Some(End::Kicked(EndReason::Shutdown)),
     }
 }
 

@@ -111,10 +111,42 @@ fn port_of(listener: &Listener) -> String {
         .to_string()
 }
 
+/// Gives freed memory back to the system once many connections have closed. glibc keeps
+/// the heap pages of freed connections for reuse, so without this a broker that once
+/// served thousands of clients would hold that memory for good.
+#[derive(Default)]
+struct MemoryWatch {
+    /// The most connections since memory was last given back.
+    high: usize,
+}
+
+impl MemoryWatch {
+    /// Connections that ended since the high-water mark worth trimming for.
+    const TRIM_AFTER: usize = 256;
+
+    fn connections(&mut self, now: usize) {
+        self.high = self.high.max(now);
+        if self.high - now >= Self::TRIM_AFTER && now <= self.high / 2 {
+            self.high = now;
+            trim_heap();
+        }
+    }
+}
+
+/// Returns the free pages of the heap to the operating system (glibc's `malloc_trim`).
+fn trim_heap() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases free memory; it has no preconditions.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 async fn accept_loop(shared: Arc<Shared>, listener: Listener) {
     let port = port_of(&listener);
     let mut conns = JoinSet::new();
     let mut shutdown = shared.shutdown.clone();
+    let mut memory = MemoryWatch::default();
     loop {
         if *shutdown.borrow() {
             break;
@@ -132,6 +164,11 @@ async fn accept_loop(shared: Arc<Shared>, listener: Listener) {
                         continue;
                     }
                     conns.spawn(conn::serve(Arc::clone(&shared), stream, peer, port.clone()));
+                    // Free the tasks of connections that ended: while accepts keep
+                    // coming, the branch below alone may fall behind, and each finished
+                    // task keeps its memory until it is joined.
+                    while conns.try_join_next().is_some() {}
+                    memory.connections(conns.len());
                 }
                 Err(e) => {
                     // Out of file descriptors and the like: log, breathe, go on.
@@ -139,7 +176,7 @@ async fn accept_loop(shared: Arc<Shared>, listener: Listener) {
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
             },
-            Some(_) = conns.join_next(), if !conns.is_empty() => {}
+            Some(_) = conns.join_next(), if !conns.is_empty() => memory.connections(conns.len()),
             _ = shutdown.changed() => break,
         }
     }

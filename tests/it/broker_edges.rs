@@ -13,19 +13,24 @@ use crate::util::{
 };
 
 /// `mqtk broker -c FILE` running in a sandbox, its output collected; killed on drop.
-struct BrokerProcess {
-    sandbox: Sandbox,
+pub(crate) struct BrokerProcess {
+    pub(crate) sandbox: Sandbox,
     proc: Option<Spawned>,
 }
 
 impl BrokerProcess {
     /// Starts the broker with `conf` (written to mqtk.conf) and waits until `port` accepts.
-    fn start(sandbox: Sandbox, conf: &str, port: u16) -> BrokerProcess {
+    pub(crate) fn start(sandbox: Sandbox, conf: &str, port: u16) -> BrokerProcess {
         BrokerProcess::start_with(sandbox, conf, &[], port)
     }
 
     /// `start`, with extra arguments before `-c`.
-    fn start_with(sandbox: Sandbox, conf: &str, args: &[&str], port: u16) -> BrokerProcess {
+    pub(crate) fn start_with(
+        sandbox: Sandbox,
+        conf: &str,
+        args: &[&str],
+        port: u16,
+    ) -> BrokerProcess {
         let path = sandbox.file("mqtk.conf");
         std::fs::write(&path, conf).unwrap();
         let mut all: Vec<String> = args.iter().map(|a| a.to_string()).collect();
@@ -35,7 +40,7 @@ impl BrokerProcess {
     }
 
     /// `mqtk broker ARGS`, waiting until `port` accepts on 127.0.0.1.
-    fn spawn(sandbox: Sandbox, args: &[String], port: u16) -> BrokerProcess {
+    pub(crate) fn spawn(sandbox: Sandbox, args: &[String], port: u16) -> BrokerProcess {
         let proc = Spawned::spawn(sandbox.mqtk().arg("broker").args(args));
         let mut b = BrokerProcess {
             sandbox,
@@ -48,17 +53,22 @@ impl BrokerProcess {
         b
     }
 
-    fn signal(&self, name: &str) {
+    /// The broker's process id.
+    pub(crate) fn pid(&self) -> u32 {
+        self.proc.as_ref().unwrap().pid()
+    }
+
+    pub(crate) fn signal(&self, name: &str) {
         self.proc.as_ref().unwrap().signal(name);
     }
 
     /// Sends SIGTERM and collects the exit status and output.
-    fn stop(&mut self) -> Output {
+    pub(crate) fn stop(&mut self) -> Output {
         self.signal("TERM");
         self.wait()
     }
 
-    fn wait(&mut self) -> Output {
+    pub(crate) fn wait(&mut self) -> Output {
         self.proc.take().unwrap().finish(Duration::from_secs(10))
     }
 

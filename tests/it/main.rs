@@ -3,6 +3,7 @@
 mod bench;
 mod broker;
 mod broker_edges;
+mod broker_hostile;
 mod broker_rumqttc;
 mod connect;
 mod docs;
