@@ -512,6 +512,40 @@ mod tests {
     }
 
     #[test]
+    fn a_full_queue_drops_qos0_first_and_counts_bytes() {
+        let s = Session::new("c".into());
+        // Online (offline sessions keep no QoS 0) and in drop mode, so that a full
+        // queue drops at once instead of asking publishers to wait.
+        let _ctl = online(&s);
+        s.state.lock().dropping = true;
+        let limits = QueueLimits {
+            messages: 0,
+            bytes: 3,
+        };
+        for qos in [QoS::AtMostOnce, QoS::AtLeastOnce, QoS::AtMostOnce] {
+            assert!(matches!(s.enqueue(out(qos), limits), Enqueued::Queued));
+        }
+        assert_eq!(s.state.lock().queue.bytes(), 3);
+        // Full: a QoS 1 message takes the oldest QoS 0 one's place...
+        assert!(matches!(
+            s.enqueue(out(QoS::AtLeastOnce), limits),
+            Enqueued::Dropped { first: false }
+        ));
+        let qos: Vec<QoS> = s.state.lock().queue.iter().map(|o| o.qos).collect();
+        assert_eq!(qos, [QoS::AtLeastOnce, QoS::AtMostOnce, QoS::AtLeastOnce]);
+        // ...a QoS 0 message is dropped itself.
+        assert!(matches!(
+            s.enqueue(out(QoS::AtMostOnce), limits),
+            Enqueued::Dropped { first: false }
+        ));
+        let mut st = s.state.lock();
+        assert_eq!((st.queue.len(), st.queue.bytes(), st.dropped), (3, 3, 2));
+        st.queue.pop_front();
+        st.queue.retain(|o| o.qos == QoS::AtLeastOnce);
+        assert_eq!((st.queue.len(), st.queue.bytes()), (1, 1));
+    }
+
+    #[test]
     fn packet_ids_skip_those_in_flight_and_zero() {
         let s = Session::new("c".into());
         let mut st = s.state.lock();

@@ -652,6 +652,59 @@ mod tests {
     }
 
     #[test]
+    fn max_keepalive_becomes_the_server_keep_alive_or_refuses_3x() {
+        let mut h = FakeHub::default();
+        h.config.max_keepalive = 30;
+        let h = Arc::new(h);
+        let mut c = connect(ProtocolVersion::V5, "c");
+        c.keep_alive = 0;
+        let s = accept_ok(&h, c);
+        let [Packet::ConnAck(ack)] = &replies(&s)[..] else {
+            panic!("one CONNACK");
+        };
+        assert_eq!(
+            ack.properties.get_int(PropertyId::ServerKeepAlive),
+            Some(30)
+        );
+        assert_eq!(
+            s.keepalive_timeout(),
+            Some(std::time::Duration::from_secs(45))
+        );
+        let mut c = connect(ProtocolVersion::V5, "d");
+        c.keep_alive = 20;
+        let s = accept_ok(&h, c);
+        let [Packet::ConnAck(ack)] = &replies(&s)[..] else {
+            panic!("one CONNACK");
+        };
+        assert_eq!(ack.properties.get_int(PropertyId::ServerKeepAlive), None);
+        // 3.1.1 asking for more (60 in `connect`): identifier rejected.
+        let o = open(
+            &h,
+            Ok(Packet::Connect(connect(ProtocolVersion::V311, "e"))),
+            "p",
+        );
+        assert_eq!(refused(o), Some(vec![0x20, 0x02, 0x00, 0x02]));
+    }
+
+    #[test]
+    fn empty_ids_refused_when_configured_and_expiry_for_persistent_sessions() {
+        let mut h = FakeHub::default();
+        h.config.allow_zero_length_clientid = false;
+        h.config.persistent_client_expiration = Some(3600);
+        let h = Arc::new(h);
+        let o = open(
+            &h,
+            Ok(Packet::Connect(connect(ProtocolVersion::V5, ""))),
+            "p",
+        );
+        assert_eq!(refused(o), Some(vec![0x20, 0x03, 0x00, 0x85, 0x00]));
+        let mut c = connect(ProtocolVersion::V311, "c");
+        c.clean_start = false;
+        let s = accept_ok(&h, c);
+        assert_eq!(s.session.state.lock().expiry_interval, 3600);
+    }
+
+    #[test]
     fn no_keep_alive_means_no_deadline() {
         let h = hub();
         let mut c = connect(ProtocolVersion::V311, "c");

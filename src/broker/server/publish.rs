@@ -468,6 +468,23 @@ mod tests {
     }
 
     #[test]
+    fn retained_messages_are_refused_when_retain_is_not_available() {
+        let mut hub = FakeHub::default();
+        hub.config.retain_available = false;
+        let (hub, mut s) = session(ProtocolVersion::V5, hub);
+        let Packet::Publish(mut p) = publish(QoS::AtMostOnce, 0, "t", b"x") else {
+            unreachable!()
+        };
+        p.retain = true;
+        let end = s.handle(Packet::Publish(p), Instant::now());
+        assert!(matches!(
+            end,
+            Some(End::Protocol(ReasonCode::RETAIN_NOT_SUPPORTED))
+        ));
+        assert!(hub.routed.lock().is_empty());
+    }
+
+    #[test]
     fn wildcards_in_a_topic_name_end_the_connection() {
         let (hub, mut s) = session(ProtocolVersion::V311, FakeHub::default());
         let end = s.handle(publish(QoS::AtMostOnce, 0, "a/+", b""), Instant::now());
