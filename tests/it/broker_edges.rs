@@ -539,3 +539,66 @@ fn require_certificate_with_mosquitto_clients() {
         "the refused handshake is logged\n{log}"
     );
 }
+
+/// mosquitto.conf keys: harmless ones mqtk lacks are warned about and ignored,
+/// `max_connections` turns away clients over the limit, `connection_messages false`
+/// silences the connection lines, and a key whose absence would weaken security stops
+/// the broker with exit 1, naming file and line.
+#[test]
+fn config_keys_warn_limit_and_refuse() {
+    use std::io::{Read, Write};
+    let port = free_port();
+    let conf = format!(
+        "persistence true\nlistener {port} 127.0.0.1\nallow_anonymous true\nmax_connections 1\n\
+         connection_messages false\nlog_type all\n"
+    );
+    let mut broker = BrokerProcess::start(Sandbox::new(), &conf, port);
+    // The port probe of `start` may still hold the one place for a moment.
+    let connect = || -> Option<std::net::TcpStream> {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+        s.write_all(&[0x10, 0x0c, 0, 4, b'M', b'Q', b'T', b'T', 4, 2, 0, 60, 0, 0])
+            .ok()?;
+        let mut ack = [0u8; 4];
+        s.read_exact(&mut ack).ok()?;
+        (ack == [0x20, 0x02, 0x00, 0x00]).then_some(s)
+    };
+    let mut first = None;
+    crate::util::poll_until("a first client accepted", Duration::from_secs(5), || {
+        first = connect();
+        first.is_some()
+    });
+    // The second connection is closed at once: end of stream, no CONNACK.
+    let mut second = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    second
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut rest = Vec::new();
+    let _ = second.read_to_end(&mut rest);
+    assert!(rest.is_empty(), "{rest:02x?}");
+    drop(first);
+    let out = broker.stop();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        log.contains(": Warning: persistence is not supported by mqtk and is ignored."),
+        "{log}"
+    );
+    assert!(log.contains("denied: max_connections exceeded."), "{log}");
+    assert!(!log.contains("New connection from"), "{log}");
+    assert!(!log.contains("New client connected"), "{log}");
+
+    let sandbox = Sandbox::new();
+    let path = sandbox.file("bad.conf");
+    std::fs::write(&path, "listener 1883\nclientid_prefixes trusted-\n").unwrap();
+    let out = run_with_timeout(
+        sandbox.mqtk().arg("broker").arg("-c").arg(&path),
+        Duration::from_secs(10),
+    );
+    assert_code(&out, 1);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!(
+            "Error: clientid_prefixes is not supported by mqtk, and ignoring it would weaken security.\nError found at {}:2.\n",
+            path.display()
+        )
+    );
+}
