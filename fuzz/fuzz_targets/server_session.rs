@@ -119,12 +119,12 @@ fn feed(shared: &Arc<Shared>, client: &mut Client, now: Instant) {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let [knobs, mut rest @ ..] = data else {
+    let Some((&knobs, mut rest)) = data.split_first() else {
         return;
     };
     let (_tx, rx) = tokio::sync::watch::channel(false);
     let shared = Arc::new(Shared::new(
-        Arc::new(config(*knobs)),
+        Arc::new(config(knobs)),
         Arc::new(Default::default()),
         rx,
     ));
