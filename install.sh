@@ -150,6 +150,37 @@ make_dir() {
     done
 }
 
+# The Rust toolchain the build needs: Cargo.toml's rust-version (edition 2024 and the
+# dependencies need it), compared with the rustc cargo will run. Distribution packages
+# are often older (Debian 12's cargo is Rust 1.63), so the fix is rustup.
+check_toolchain() {
+    local need have rustup_fix
+    step="checking the Rust toolchain"
+    need="$(sed -n 's/^rust-version *= *"\([0-9.]*\)".*/\1/p' "$repo/Cargo.toml")"
+    [ -n "$need" ] || die "no rust-version in $repo/Cargo.toml"
+    rustup_fix="install Rust $need or newer with rustup (https://rustup.rs):
+    curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh
+    . \"\$HOME/.cargo/env\"
+then run $0 again (or pass --binary PATH with an mqtk built elsewhere)"
+    if ! command -v cargo >/dev/null || ! command -v rustc >/dev/null; then
+        die "cargo and rustc are not on PATH; $rustup_fix"
+    fi
+    if ! have="$(rustc --version 2>&1)"; then
+        die "$(command -v rustc) does not run: $have
+$rustup_fix"
+    fi
+    have="$(printf '%s\n' "$have" | sed -n 's/^rustc \([0-9]*\.[0-9]*\(\.[0-9]*\)\?\).*/\1/p')"
+    [ -n "$have" ] || die "cannot read the version of rustc ($(command -v rustc)); $rustup_fix"
+    if [ "$(printf '%s\n%s\n' "$need" "$have" | sort -V | head -n 1)" != "$need" ]; then
+        if command -v rustup >/dev/null; then
+            die "mqtk needs Rust $need or newer; $(command -v rustc) is $have. Update it:
+    rustup update stable
+then run $0 again"
+        fi
+        die "mqtk needs Rust $need or newer; $(command -v rustc) is $have (distribution packages are often older); $rustup_fix"
+    fi
+}
+
 # Check everything that can refuse before changing anything.
 step="checking the mosquitto_* names"
 if [ "$names" = 1 ]; then
@@ -165,7 +196,7 @@ if [ -n "$binary" ]; then
         die "--binary $binary is not an executable file"
     fi
 else
-    command -v cargo >/dev/null || die "cargo is not on PATH; install a Rust toolchain (https://rustup.rs) or pass --binary"
+    check_toolchain
 fi
 
 step="creating $prefix"

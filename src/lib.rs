@@ -1,6 +1,6 @@
 //! mqtk: an MQTT toolkit. One codec, one topic module, one transport layer and one
 //! client connection core, shared by the commands (`pub`, `sub`, `rr`, `passwd`,
-//! `bench`, `broker`). ARCHITECTURE.md at the repository root has the map; in short:
+//! `bench`, `check`, `broker`). ARCHITECTURE.md at the repository root has the map; in short:
 //! - `cli`: clap definitions (validation only, no I/O); `settings`: flags resolved
 //!   into plain settings (options files, URLs, `-D`, defaults, cross-flag checks).
 //! - `cmd`: the commands; settings in, exit code out.
@@ -9,6 +9,7 @@
 //! - `transport`: byte streams (TCP, unix, TLS, WebSocket, proxies).
 //! - `output`: what sub and rr print, byte for byte as mosquitto_sub.
 //! - `broker`: the embedded broker (`broker::run`) and its sans-I/O server session.
+//! - `record`: the record format of `record` and `replay` (NDJSON lines in and out).
 //! - `passwd`: password hashing and files; `exit`: the one exit-code table; `doc`: man
 //!   pages and completions rendered from `cli` (`mqtk generate`).
 
@@ -21,6 +22,7 @@ pub mod doc;
 pub mod exit;
 pub mod output;
 pub mod passwd;
+pub mod record;
 pub mod settings;
 pub mod topic;
 pub mod transport;

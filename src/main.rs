@@ -22,7 +22,14 @@ fn main() -> ExitCode {
                 .as_deref()
                 .and_then(|t| mqtk::cli::connect::mosquitto_parse_error(&e, t, &args))
             {
-                eprint!("{text}");
+                mqtk::cmd::print_err(&text);
+                return ExitCode::from(mqtk::exit::FAILURE);
+            }
+            // bench's errors are one line, as its other errors are.
+            if args.get(1).is_some_and(|a| a == "bench")
+                && let Some(line) = mqtk::cli::bench::parse_error_line(&e)
+            {
+                mqtk::cmd::print_err(&line);
                 return ExitCode::from(mqtk::exit::FAILURE);
             }
             let _ = e.print();
@@ -43,6 +50,6 @@ fn fail(e: mqtk::exit::Error) -> ExitCode {
     if e.is_broken_pipe() {
         return ExitCode::from(mqtk::exit::OK);
     }
-    eprint!("{}", e.message());
+    mqtk::cmd::print_err(&e.message());
     ExitCode::from(e.exit_code())
 }

@@ -10,6 +10,8 @@
 //! drops a `-V` that a later `-D`/`-x` overrides, so a `-V` left here wins).
 
 pub mod props;
+pub mod record;
+pub mod replay;
 pub mod rr;
 pub mod sub;
 
@@ -977,6 +979,8 @@ mod tests {
         assert_eq!(s.client.keep_alive, 60);
         assert!(s.client.clean_start);
         assert_eq!(s.client.client_id, "");
+        // TCP_NODELAY without --nodelay (mosquitto sets it only with the flag).
+        assert!(s.client.endpoint.nodelay);
         assert_eq!(s.qos, QoS::AtMostOnce);
         assert_eq!(s.repeat, 1);
         assert_eq!(s.source, MessageSource::Message(Bytes::from_static(b"hi")));

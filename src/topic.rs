@@ -25,14 +25,40 @@ pub enum TopicError {
     BadShared(&'static str),
 }
 
+/// The wildcard hints of mosquitto's topic errors (client_shared.c).
+pub const NAME_HINT: &str = "does it contain '+' or '#'?";
+pub const FILTER_HINT: &str = "are all '+' and '#' wildcards correct?";
+
+/// mosquitto's words for a refused topic, "Error: Invalid {what} '{topic}', {hint}",
+/// except for a topic longer than MQTT can carry: that one says so and shows only its
+/// start (mosquitto 2.1 reports it as "Malformed UTF-8", 2.0.11 with the wildcard
+/// hint, both echoing the whole topic).
+pub fn invalid_topic_message(what: &str, topic: &str, hint: &str) -> String {
+    if topic.len() <= MAX_TOPIC_LEN {
+        return format!("Error: Invalid {what} '{topic}', {hint}");
+    }
+    let mut end = SHOWN_BYTES;
+    while !topic.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!(
+        "Error: Invalid {what} '{}…': too long ({} bytes, at most {MAX_TOPIC_LEN}).",
+        &topic[..end],
+        topic.len()
+    )
+}
+
+/// How much of an overlong topic an error message shows.
+const SHOWN_BYTES: usize = 40;
+
 /// mosquitto_pub's wording for a bad publish topic (client_shared.c).
 pub fn invalid_publish_topic_message(topic: &str) -> String {
-    format!("Error: Invalid publish topic '{topic}', does it contain '+' or '#'?")
+    invalid_topic_message("publish topic", topic, NAME_HINT)
 }
 
 /// mosquitto_sub's wording for a bad subscription filter (client_shared.c).
 pub fn invalid_subscription_topic_message(filter: &str) -> String {
-    format!("Error: Invalid subscription topic '{filter}', are all '+' and '#' wildcards correct?")
+    invalid_topic_message("subscription topic", filter, FILTER_HINT)
 }
 
 fn check_common(s: &str) -> Result<(), TopicError> {
@@ -244,5 +270,30 @@ mod tests {
             invalid_subscription_topic_message("a/#/b"),
             "Error: Invalid subscription topic 'a/#/b', are all '+' and '#' wildcards correct?"
         );
+    }
+
+    #[test]
+    fn an_overlong_topic_is_called_too_long_and_shown_short() {
+        let at_most = "a".repeat(MAX_TOPIC_LEN);
+        assert!(invalid_publish_topic_message(&at_most).ends_with("does it contain '+' or '#'?"));
+        let long = format!("{}/x", "a".repeat(MAX_TOPIC_LEN));
+        assert_eq!(
+            invalid_publish_topic_message(&long),
+            format!(
+                "Error: Invalid publish topic '{}…': too long (65537 bytes, at most 65535).",
+                "a".repeat(40)
+            )
+        );
+        // The cut falls on a character boundary.
+        let wide = "é".repeat(40_000);
+        let m = invalid_subscription_topic_message(&wide);
+        assert!(
+            m.starts_with(&format!(
+                "Error: Invalid subscription topic '{}…'",
+                "é".repeat(20)
+            )),
+            "{m}"
+        );
+        assert!(m.ends_with("too long (80000 bytes, at most 65535)."), "{m}");
     }
 }

@@ -232,6 +232,13 @@ pub struct ConnectArgs {
     pub version: bool,
 }
 
+/// record and replay read no options file (mosquitto has no such tools to share one
+/// with), and `-o` is record's output: their connection flags' `-o` is hidden and
+/// renamed, and `crate::settings::record::refuse_options_file` refuses it if given.
+pub(crate) fn no_options_file(a: clap::Arg) -> clap::Arg {
+    a.short(None).long("options-file").hide(true)
+}
+
 /// C's `atoi`-like reading for mosquitto's messages: the number, or `None`.
 fn int(s: &str) -> Option<i64> {
     s.trim().parse::<i64>().ok()
@@ -314,7 +321,8 @@ fn parse_will_qos(s: &str) -> Result<u8, String> {
 fn parse_will_topic(s: &str) -> Result<String, String> {
     if !valid_publish_topic(s) {
         return Err(format!(
-            "Error: Invalid will topic '{s}', does it contain '+' or '#'?\n"
+            "{}\n",
+            crate::topic::invalid_topic_message("will topic", s, crate::topic::NAME_HINT)
         ));
     }
     Ok(s.to_string())
@@ -360,7 +368,7 @@ pub fn client_tool_name(raw_argv: &[OsString]) -> Option<String> {
         return Some(base.to_string());
     }
     let sub = raw_argv.get(1)?.to_str()?;
-    matches!(sub, "pub" | "sub" | "rr").then(|| format!("mqtk {sub}"))
+    matches!(sub, "pub" | "sub" | "rr" | "record" | "replay").then(|| format!("mqtk {sub}"))
 }
 
 /// mosquitto's text when an option is last on the line with its value missing.

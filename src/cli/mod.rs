@@ -2,9 +2,12 @@
 
 pub mod bench;
 pub mod broker;
+pub mod check;
 pub mod connect;
 pub mod passwd;
 pub mod r#pub;
+pub mod record;
+pub mod replay;
 pub mod rr;
 pub mod sub;
 pub mod words;
@@ -52,6 +55,20 @@ pub enum Command {
         args_override_self = true
     )]
     Rr(Box<rr::RrArgs>),
+    /// Record messages to a file (NDJSON) with their timing, flags and properties.
+    #[command(
+        disable_help_flag = true,
+        disable_version_flag = true,
+        args_override_self = true
+    )]
+    Record(Box<record::RecordArgs>),
+    /// Publish recorded messages again, in their order and with their timing.
+    #[command(
+        disable_help_flag = true,
+        disable_version_flag = true,
+        args_override_self = true
+    )]
+    Replay(Box<replay::ReplayArgs>),
     /// Load-test a broker: publishers and subscribers (default), or `pub`, `sub`,
     /// `conn`; `merge` combines reports.
     #[command(
@@ -60,6 +77,14 @@ pub enum Command {
         args_override_self = true
     )]
     Bench(Box<bench::BenchArgs>),
+    /// Probe a broker: which MQTT versions and features it supports, and where its
+    /// limits are.
+    #[command(
+        disable_help_flag = true,
+        disable_version_flag = true,
+        args_override_self = true
+    )]
+    Check(Box<check::CheckArgs>),
     /// Write man pages (DIR/man) and shell completions (DIR/completions) generated
     /// from these definitions; `cargo run -q -- generate .` refreshes the committed ones.
     #[command(hide = true)]

@@ -8,14 +8,24 @@ use std::path::PathBuf;
 use crate::passwd::hash::{HashKind, HashParams, PBKDF2_ITERATIONS, SALT_LEN_V20};
 
 /// mosquitto_passwd's usage text (2.0), with mqtk's additions (argon2id, -I,
-/// --verify) in the same style. Printed on stdout, exit status 1, as mosquitto.
-pub const USAGE: &str = "\
-mosquitto_passwd is a tool for managing password files for mosquitto.
+/// --verify) in the same style, under the name the tool was run by: `mosquitto_passwd`
+/// (its first line then is mosquitto's) or `mqtk passwd`. Printed on stdout, exit
+/// status 1, as mosquitto.
+pub fn usage(tool: &str) -> String {
+    let head = if tool == "mosquitto_passwd" {
+        "mosquitto_passwd is a tool for managing password files for mosquitto."
+    } else {
+        "mqtk passwd manages password files for mosquitto and mqtk broker."
+    };
+    format!("{head}\n\n{}", USAGE_BODY.replace("{tool}", tool))
+}
 
-Usage: mosquitto_passwd [-H sha512 | -H sha512-pbkdf2 | -H argon2id] [-I iterations] [-c | -D] passwordfile username
-       mosquitto_passwd [-H sha512 | -H sha512-pbkdf2 | -H argon2id] [-I iterations] [-c] -b passwordfile username password
-       mosquitto_passwd -U passwordfile
-       mosquitto_passwd --verify [-b] passwordfile username [password]
+/// The usage after its first line; `{tool}` is the name.
+const USAGE_BODY: &str = "\
+Usage: {tool} [-H sha512 | -H sha512-pbkdf2 | -H argon2id] [-I iterations] [-c | -D] passwordfile username
+       {tool} [-H sha512 | -H sha512-pbkdf2 | -H argon2id] [-I iterations] [-c] -b passwordfile username password
+       {tool} -U passwordfile
+       {tool} --verify [-b] passwordfile username [password]
  -b : run in batch mode to allow passing passwords on the command line.
  -c : create a new password file. This will overwrite existing files.
       With -b, a passwordfile of - writes the line to standard output.

@@ -101,7 +101,8 @@ pub struct RrArgs {
 fn parse_response_topic(s: &str) -> Result<String, String> {
     if !valid_publish_topic(s) {
         return Err(format!(
-            "Error: Invalid response topic '{s}', does it contain '+' or '#'?\n"
+            "{}\n",
+            crate::topic::invalid_topic_message("response topic", s, crate::topic::NAME_HINT)
         ));
     }
     Ok(s.to_string())

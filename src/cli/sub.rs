@@ -45,7 +45,9 @@ pub struct SubArgs {
     /// Only handle retained messages; exit at the first message that is not retained.
     #[arg(long = "retained-only", help_heading = "Subscription")]
     pub retained_only: bool,
-    /// Clear every retained message received (except those -T filters out).
+    /// Clear every retained message received (except those -T filters out). With -C or
+    /// --retained-only, exit 0 once the deletions are acknowledged (mosquitto_sub runs on
+    /// until -W or a signal).
     #[arg(long = "remove-retained", help_heading = "Subscription")]
     pub remove_retained: bool,
     /// Subscribe with "retain as published" (MQTT v5).
@@ -121,7 +123,7 @@ fn atof(s: &str) -> f64 {
     if best.is_finite() { best } else { 0.0 }
 }
 
-fn parse_count(s: &str) -> Result<u32, String> {
+pub(crate) fn parse_count(s: &str) -> Result<u32, String> {
     match atoi(s) {
         n if n >= 1 => Ok(n as u32),
         n => Err(format!("Error: Invalid message count \"{n}\".\n\n")),
@@ -176,10 +178,11 @@ pub fn parse_sub_topic(s: &str) -> Result<String, String> {
     Ok(s.to_string())
 }
 
-fn parse_filter_out(s: &str) -> Result<String, String> {
+pub(crate) fn parse_filter_out(s: &str) -> Result<String, String> {
     if !valid_filter(s) {
         return Err(format!(
-            "Error: Invalid filter topic '{s}', are all '+' and '#' wildcards correct?\n"
+            "{}\n",
+            crate::topic::invalid_topic_message("filter topic", s, crate::topic::FILTER_HINT)
         ));
     }
     Ok(s.to_string())
@@ -188,7 +191,8 @@ fn parse_filter_out(s: &str) -> Result<String, String> {
 fn parse_unsub_topic(s: &str) -> Result<String, String> {
     if !valid_filter(s) {
         return Err(format!(
-            "Error: Invalid unsubscribe topic '{s}', are all '+' and '#' wildcards correct?\n"
+            "{}\n",
+            crate::topic::invalid_topic_message("unsubscribe topic", s, crate::topic::FILTER_HINT)
         ));
     }
     Ok(s.to_string())

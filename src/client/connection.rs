@@ -409,16 +409,13 @@ impl<M: Outgoing> Connection<M> {
         filters: Vec<SubscribeFilter>,
         properties: Properties,
     ) -> Result<u16, codec::Error> {
-        let packet_id = self.out.start_request();
-        let p = Packet::Subscribe(Subscribe {
-            packet_id,
-            properties: self.v5_only(properties),
-            filters,
-        });
-        self.send(&p).inspect_err(|_| {
-            self.out.request_done(packet_id);
-        })?;
-        Ok(packet_id)
+        self.request(properties, |packet_id, properties| {
+            Packet::Subscribe(Subscribe {
+                packet_id,
+                properties,
+                filters,
+            })
+        })
     }
 
     /// Queues UNSUBSCRIBE for `filters` (one packet); returns its packet id.
@@ -427,12 +424,23 @@ impl<M: Outgoing> Connection<M> {
         filters: Vec<String>,
         properties: Properties,
     ) -> Result<u16, codec::Error> {
+        self.request(properties, |packet_id, properties| {
+            Packet::Unsubscribe(Unsubscribe {
+                packet_id,
+                properties,
+                filters,
+            })
+        })
+    }
+
+    /// Queues a request that takes a packet id until its ack (SUBSCRIBE, UNSUBSCRIBE).
+    fn request(
+        &mut self,
+        properties: Properties,
+        packet: impl FnOnce(u16, Properties) -> Packet,
+    ) -> Result<u16, codec::Error> {
         let packet_id = self.out.start_request();
-        let p = Packet::Unsubscribe(Unsubscribe {
-            packet_id,
-            properties: self.v5_only(properties),
-            filters,
-        });
+        let p = packet(packet_id, self.v5_only(properties));
         self.send(&p).inspect_err(|_| {
             self.out.request_done(packet_id);
         })?;

@@ -59,6 +59,10 @@ pub fn run(args: BrokerArgs) -> Result<u8, Error> {
                 log.log(LogType::Information, format_args!("{line}"));
             }
         }
+        // mosquitto refuses to start on a password or ACL file it cannot use. Find
+        // out before any listener opens, so no client ever meets a broker that is
+        // about to exit (`broker::run` loads the files for good).
+        crate::broker::auth::Auth::from_config(&config).map_err(Error::Config)?;
         let listeners = bind_all(&config, &log).await?;
         serve(listeners, config, shutdown, &log).await
     })

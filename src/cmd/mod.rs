@@ -2,10 +2,13 @@
 
 pub mod bench;
 pub mod broker;
+pub mod check;
 pub mod client;
 pub mod generate;
 pub mod passwd;
 pub mod r#pub;
+pub mod record;
+pub mod replay;
 pub mod rr;
 pub mod sub;
 
@@ -20,7 +23,10 @@ pub fn run(cli: Cli) -> Result<u8, Error> {
         Command::Pub(args) => r#pub::run(*args),
         Command::Sub(args) => sub::run(*args),
         Command::Rr(args) => rr::run(*args),
+        Command::Record(args) => record::run(*args),
+        Command::Replay(args) => replay::run(*args),
         Command::Bench(args) => bench::run(*args),
+        Command::Check(args) => check::run(*args),
         Command::Generate { dir } => generate::run(&dir),
     }
 }
@@ -37,10 +43,28 @@ fn client_tool(subcommand: &str) -> String {
 
 /// `--version` of a client command, on stdout.
 fn print_client_version(tool: &str, protocols: &str) {
-    println!(
-        "{tool} version {} (mqtk, MQTT {protocols}).",
+    print_out(&format!(
+        "{tool} version {} (mqtk, MQTT {protocols}).\n",
         env!("CARGO_PKG_VERSION")
-    );
+    ));
+}
+
+// ---------------------------------------------------------------------------------
+// Text for the user: `print!`/`eprint!` panic when the stream is closed or full
+// (`2>/dev/full`, `| true`), so every user-facing line goes through these.
+
+/// Writes `text` to stdout and flushes it. A failed write is ignored: the command's
+/// exit status stays what it would have been, and there is no one left to tell.
+pub fn print_out(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+}
+
+/// Writes `text` to stderr; a failed write is ignored, as for [`print_out`].
+pub fn print_err(text: &str) {
+    use std::io::Write;
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
 }
 
 /// Runs a client command's session: one thread is plenty for one connection, and

@@ -5,13 +5,10 @@ use std::fs::{self, OpenOptions};
 use std::io::{self, BufRead, IsTerminal, Read, Write};
 use std::path::Path;
 
-use crate::cli::passwd::{Action, ParseError, PasswdArgs, Target, USAGE};
+use crate::cli::passwd::{Action, ParseError, PasswdArgs, Target, usage};
 use crate::exit::{self, Error, strerror};
 use crate::passwd::file::{FileError, PasswdFile, WriteError, replace};
 use crate::passwd::hash::{Hash, HashParams};
-
-/// mosquitto_passwd's exit status when the two passwords typed differ.
-const MISMATCH: u8 = 2;
 
 pub fn run(args: PasswdArgs) -> Result<u8, Error> {
     let argv0 = std::env::args_os().next().unwrap_or_default();
@@ -19,8 +16,12 @@ pub fn run(args: PasswdArgs) -> Result<u8, Error> {
     let inv = match args.parse(as_mosquitto) {
         Ok(inv) => inv,
         Err(ParseError::Usage) => {
-            print!("{USAGE}");
-            let _ = io::stdout().flush();
+            let tool = if as_mosquitto {
+                "mosquitto_passwd"
+            } else {
+                "mqtk passwd"
+            };
+            super::print_out(&usage(tool));
             return Ok(exit::FAILURE);
         }
         Err(ParseError::Error(msg)) => return Err(Error::Usage(msg)),
@@ -45,7 +46,7 @@ pub fn run(args: PasswdArgs) -> Result<u8, Error> {
     if let Some(Err(e)) = file.map(fs::canonicalize)
         && e.kind() != io::ErrorKind::NotFound
     {
-        eprintln!("Error reading password file: {}", strerror(&e));
+        super::print_err(&format!("Error reading password file: {}\n", strerror(&e)));
         return Ok(exit::FAILURE);
     }
     match inv.action {
@@ -126,15 +127,15 @@ fn ask(reenter: bool) -> Result<Vec<u8>, u8> {
     if reenter {
         let second = read_one("Reenter password: ").ok_or_else(empty)?;
         if first != second {
-            eprintln!("Error: Passwords do not match.");
-            return Err(MISMATCH);
+            super::print_err("Error: Passwords do not match.\n");
+            return Err(exit::PASSWD_MISMATCH);
         }
     }
     Ok(first)
 }
 
 fn empty() -> u8 {
-    eprintln!("Error: Empty password.");
+    super::print_err("Error: Empty password.\n");
     exit::FAILURE
 }
 
@@ -162,15 +163,14 @@ fn read_one(prompt: &str) -> Option<Vec<u8>> {
             .ok()?
             .into_bytes()
     } else {
-        print!("{prompt}");
-        let _ = io::stdout().flush();
+        super::print_out(prompt);
         let mut line = Vec::new();
         io::stdin().lock().read_until(b'\n', &mut line).ok()?;
         while matches!(line.last(), Some(b'\n' | b'\r')) {
             line.pop();
         }
         if !line.is_empty() {
-            println!();
+            super::print_out("\n");
         }
         line
     };
@@ -240,7 +240,10 @@ fn set(
 fn delete(file: &Path, user: &[u8]) -> Result<u8, Error> {
     let mut f = load(file, true)?;
     if !f.delete(user) {
-        eprintln!("Warning: User {} not found in password file.", lossy(user));
+        super::print_err(&format!(
+            "Warning: User {} not found in password file.\n",
+            lossy(user)
+        ));
         return Ok(exit::FAILURE);
     }
     replace(file, &f.to_bytes()).map_err(write_error)?;
@@ -255,9 +258,9 @@ fn update(params: &HashParams, file: &Path) -> Result<u8, Error> {
         replace(file, &f.to_bytes()).map_err(write_error)?;
     }
     if already > 0 {
-        eprintln!(
-            "Warning: {already} line(s) already hashed, left unchanged (mosquitto_passwd would hash them again)."
-        );
+        super::print_err(&format!(
+            "Warning: {already} line(s) already hashed, left unchanged (mosquitto_passwd would hash them again).\n"
+        ));
     }
     Ok(exit::OK)
 }

@@ -109,7 +109,7 @@ fn man_page(cmd: &Command, key: &str, version: &str) -> Vec<u8> {
         multicall_list(&mut r);
     }
     out.roff(&r);
-    if let Some(usage) = extra.usage {
+    if let Some(usage) = &extra.usage {
         let mut r = Roff::new();
         r.control("SH", ["USAGE"]);
         verbatim(&mut r, usage.trim_end().lines());
@@ -121,6 +121,9 @@ fn man_page(cmd: &Command, key: &str, version: &str) -> Vec<u8> {
     }
     if cmd.has_subcommands() {
         out.push(|w| man.render_subcommands_section(w));
+    }
+    if key == "check" {
+        out.roff(&probes());
     }
     if let Some(after) = cmd.get_after_long_help().or(cmd.get_after_help()) {
         let mut r = Roff::new();
@@ -134,6 +137,12 @@ fn man_page(cmd: &Command, key: &str, version: &str) -> Vec<u8> {
         prose(&mut r, text::FORMAT);
         out.roff(&r);
     }
+    for (title, text) in text::sections(key) {
+        let mut r = Roff::new();
+        r.control("SH", [*title]);
+        prose(&mut r, text);
+        out.roff(&r);
+    }
     if let Some(tool) = extra.options_file {
         let mut r = Roff::new();
         r.control("SH", ["FILES"]);
@@ -142,7 +151,7 @@ fn man_page(cmd: &Command, key: &str, version: &str) -> Vec<u8> {
         prose(&mut r, text::ENVIRONMENT);
         out.roff(&r);
     }
-    out.roff(&exit_status());
+    out.roff(&exit_status(key));
     if !extra.examples.is_empty() {
         let mut r = Roff::new();
         r.control("SH", ["EXAMPLES"]);
@@ -175,17 +184,30 @@ impl Sections {
     }
 }
 
-/// EXIT STATUS, from `crate::exit`'s table and the codec's CONNACK texts.
-fn exit_status() -> Roff {
+/// EXIT STATUS: `key`'s rows of `crate::exit`'s table, and for the clients the
+/// CONNACK codes with the codec's texts.
+fn exit_status(key: &str) -> Roff {
     use crate::codec::ReasonCode;
     use crate::codec::reason::connack_v3_description;
+    let command = if key.is_empty() { "mqtk" } else { key };
     let mut r = Roff::new();
     r.control("SH", ["EXIT STATUS"]);
-    prose(&mut r, text::EXIT_STATUS_INTRO);
-    for (code, meaning) in crate::exit::TABLE {
+    let clients = crate::exit::exits_with_connack_codes(command);
+    prose(
+        &mut r,
+        match command {
+            _ if clients => text::EXIT_STATUS_CLIENTS,
+            "mqtk" => text::EXIT_STATUS_ROOT,
+            _ => text::EXIT_STATUS_INTRO,
+        },
+    );
+    for (code, meaning) in crate::exit::statuses(command) {
         r.control("TP", []);
         r.text([bold(code.to_string())]);
-        r.text([roman(*meaning)]);
+        r.text([roman(meaning)]);
+    }
+    if !clients {
+        return r;
     }
     r.control("PP", []);
     r.text([roman("MQTT 3.1 and 3.1.1 CONNACK codes:")]);
@@ -200,6 +222,18 @@ fn exit_status() -> Roff {
         r.control("TP", []);
         r.text([bold(code.to_string())]);
         r.text([roman(ReasonCode(code).description())]);
+    }
+    r
+}
+
+/// PROBES of `mqtk check`, from the catalogue `--list` prints too.
+fn probes() -> Roff {
+    let mut r = Roff::new();
+    r.control("SH", ["PROBES"]);
+    for p in crate::cli::check::PROBES {
+        r.control("TP", []);
+        r.text([bold(p.name), roman(format!(" ({})", p.group))]);
+        r.text([roman(p.about)]);
     }
     r
 }
@@ -323,7 +357,7 @@ mod tests {
         let files = man_pages(crate::cli::Cli::command());
         let p = page(&files, "man/mqtk-pub.1");
         assert!(p.contains(".SH \"EXIT STATUS\""), "{p}");
-        assert!(p.contains("\\fB27\\fR"), "{p}");
+        assert!(p.contains("\\fB7\\fR"), "{p}");
         assert!(p.contains("Bad User Name or Password"), "{p}");
         assert!(p.contains("not authorised"), "{p}");
         assert!(p.contains("~/.config/mosquitto_pub"), "{p}");
@@ -336,6 +370,84 @@ mod tests {
         let passwd = page(&files, "man/mqtk-passwd.1");
         assert!(passwd.contains(".SH USAGE"), "{passwd}");
         assert!(!passwd.contains("OUTPUT FORMAT"));
+    }
+
+    /// The EXIT STATUS section of `page`, up to the next section.
+    fn exit_section(page: &str) -> &str {
+        let start = page
+            .find(".SH \"EXIT STATUS\"")
+            .expect("an EXIT STATUS section");
+        let rest = &page[start + 1..];
+        &page[start..start + 1 + rest.find("\n.SH").unwrap_or(rest.len())]
+    }
+
+    #[test]
+    fn each_page_lists_its_own_commands_statuses() {
+        let files = man_pages(crate::cli::Cli::command());
+        for (path, has, lacks) in [
+            (
+                "man/mqtk-pub.1",
+                &["\\fB7\\fR", "\\fB8\\fR", "\\fB22\\fR", "Not authorized"][..],
+                &["\\fB27\\fR", "passwords typed"][..],
+            ),
+            (
+                "man/mqtk-sub.1",
+                &["\\fB7\\fR", "\\fB27\\fR", "Not authorized"],
+                &["\\fB22\\fR"],
+            ),
+            (
+                "man/mqtk-rr.1",
+                &["\\fB7\\fR", "\\fB27\\fR"],
+                &["\\fB22\\fR"],
+            ),
+            (
+                "man/mqtk-passwd.1",
+                &["\\fB2\\fR", "passwords typed differ"],
+                &["\\fB27\\fR", "CONNACK"],
+            ),
+            (
+                "man/mqtk-broker.1",
+                &["SIGTERM", "unreadable password"],
+                &["\\fB27\\fR", "CONNACK", "\\fB7\\fR"],
+            ),
+            (
+                "man/mqtk-bench.1",
+                &["no client could connect"],
+                &["\\fB27\\fR", "CONNACK"],
+            ),
+            (
+                "man/mqtk-bench-sub.1",
+                &["no client could connect"],
+                &["\\fB27\\fR", "CONNACK"],
+            ),
+            (
+                "man/mqtk-bench-merge.1",
+                &["merged"],
+                &["\\fB27\\fR", "CONNACK"],
+            ),
+            (
+                "man/mqtk.1",
+                &["unknown command"],
+                &["\\fB27\\fR", "CONNACK"],
+            ),
+            (
+                "man/mqtk-check.1",
+                &["\\fB0\\fR", "\\fB1\\fR", "unsupported"],
+                &["\\fB27\\fR", "CONNACK"],
+            ),
+        ] {
+            let p = page(&files, path);
+            let section = exit_section(&p);
+            for h in has {
+                assert!(section.contains(h), "{path}: {h:?} missing in\n{section}");
+            }
+            for l in lacks {
+                assert!(
+                    !section.contains(l),
+                    "{path}: {l:?} should not be in\n{section}"
+                );
+            }
+        }
     }
 
     #[test]
@@ -356,6 +468,21 @@ mod tests {
         assert!(p.contains("\\fBmqtk bench merge\\fR"), "{p}");
         let bench = page(&files, "man/mqtk-bench.1");
         assert!(bench.contains("mqtk\\-bench\\-merge(1)"), "{bench}");
+    }
+
+    #[test]
+    fn the_check_page_documents_every_probe() {
+        let files = man_pages(crate::cli::Cli::command());
+        let p = page(&files, "man/mqtk-check.1");
+        assert!(p.contains(".SH PROBES"), "{p}");
+        for probe in crate::cli::check::PROBES {
+            let name = probe.name.replace('-', "\\-");
+            assert!(
+                p.contains(&format!(".TP\n\\fB{name}\\fR")),
+                "{name} missing:\n{p}"
+            );
+        }
+        assert!(!page(&files, "man/mqtk-bench.1").contains("PROBES"));
     }
 
     #[test]

@@ -10,7 +10,7 @@ pub struct Extra {
     /// Paragraphs appended to DESCRIPTION.
     pub description: &'static str,
     /// A USAGE section shown verbatim (for commands with their own grammar).
-    pub usage: Option<&'static str>,
+    pub usage: Option<String>,
     /// Whether the page gets the OUTPUT FORMAT section (the `-F` language).
     pub format: bool,
     /// Whether the page gets the options-file FILES section (pub, sub, rr).
@@ -51,7 +51,7 @@ pub fn extra(name: &str) -> Extra {
         },
         "passwd" => Extra {
             description: PASSWD_DESCRIPTION,
-            usage: Some(crate::cli::passwd::USAGE),
+            usage: Some(crate::cli::passwd::usage("mqtk passwd")),
             format: false,
             options_file: None,
             examples: PASSWD_EXAMPLES,
@@ -62,6 +62,27 @@ pub fn extra(name: &str) -> Extra {
             format: false,
             options_file: None,
             examples: BROKER_EXAMPLES,
+        },
+        "check" => Extra {
+            description: CHECK_DESCRIPTION,
+            usage: None,
+            format: false,
+            options_file: None,
+            examples: CHECK_EXAMPLES,
+        },
+        "record" => Extra {
+            description: RECORD_DESCRIPTION,
+            usage: None,
+            format: false,
+            options_file: None,
+            examples: RECORD_EXAMPLES,
+        },
+        "replay" => Extra {
+            description: REPLAY_DESCRIPTION,
+            usage: None,
+            format: false,
+            options_file: None,
+            examples: REPLAY_EXAMPLES,
         },
         "bench" => Extra {
             description: BENCH_DESCRIPTION,
@@ -83,7 +104,7 @@ pub fn extra(name: &str) -> Extra {
 const ROOT_DESCRIPTION: &str = "\
 mqtk is an MQTT toolkit in one binary: drop-in replacements for Eclipse Mosquitto's \
 command-line clients (the same flags, output bytes and exit codes), a load generator, \
-and a small embedded MQTT 3.1/3.1.1/5.0 broker.
+a broker checker, and a small embedded MQTT 3.1/3.1.1/5.0 broker.
 
 Invoked through a symlink named after one of mosquitto's tools, mqtk behaves as that \
 tool; install.sh --mosquitto-names creates these symlinks:";
@@ -138,7 +159,13 @@ Publish with MQTT v5 properties:
 const SUB_DESCRIPTION: &str = "\
 Subscribes to one or more topic filters and prints each message received, until \
 interrupted, -C messages have arrived, or -W seconds have passed. Flags, output bytes \
-and exit statuses are mosquitto_sub's.";
+and exit statuses are mosquitto_sub's (2.1).
+
+One difference on purpose: with --remove-retained, when -C or --retained-only says to \
+stop (--retained-only at the first message that is not retained, such as the broker \
+echoing one of the deletions), mqtk sub waits until its deletions are acknowledged, \
+disconnects and exits 0. mosquitto_sub stops handling messages then, but does not \
+disconnect: it runs on until -W (exit status 27) or a signal.";
 
 const SUB_EXAMPLES: &str = "\
 Print every message under home/, with its topic:
@@ -153,7 +180,8 @@ Wait at most 10 seconds for one message (exit status 27 on timeout):
 
   mqtk sub -t jobs/done -C 1 -W 10
 
-Delete every retained message under home/:
+Delete every retained message under home/ (exit status 0 once they are deleted, or 27 \
+after 2 seconds when there were none):
 
   mqtk sub -t 'home/#' --remove-retained --retained-only -W 2";
 
@@ -216,8 +244,199 @@ A broker that requires a password and applies an ACL:
   printf 'listener 1883\\nallow_anonymous false\\npassword_file passwd\\nacl_file acl\\n' > mqtk.conf
   mqtk broker -c mqtk.conf";
 
+const CHECK_DESCRIPTION: &str = "\
+Runs a series of probes against a broker and reports what it supports and where its \
+limits are: which MQTT versions connect and what the MQTT 5 CONNACK announces; whether \
+QoS 0, 1 and 2, retained messages, + and # wildcards, shared subscriptions, No Local, \
+Retain As Published, topic aliases, subscription identifiers, wills, persistent \
+sessions, $SYS and message expiry work, measured by publishing and receiving; and the \
+longest topic, the most topic levels, the longest client id, the largest payload and the \
+keepalive the broker grants, found by bisection with a bounded number of attempts. Where \
+an MQTT 5 broker announces a feature or a limit, the report shows the announced value \
+beside the measured one and flags a disagreement. PROBES below lists them all; --only \
+and --skip choose, --list prints the list.
+
+The behaviour and limit probes speak the newest MQTT version the broker accepts, or the \
+one -V gives. Every wait for the broker is bounded by --timeout, and every probe by a \
+budget of such waits: a probe that runs out is reported as timed out and the others go \
+on. Where the answer is that nothing arrives (no $SYS, no will), the probe waits out \
+--timeout once; elsewhere it publishes a marker after the messages under test and \
+decides when the marker arrives.
+
+The probes are polite. Every topic they publish to is under mqtk-check/TAG/, with TAG \
+random for each run, and client ids start with mqtk-check-TAG- (or with -I's prefix). \
+The retained messages and the sessions a probe creates are removed after it, also when \
+it timed out or the run was interrupted (MQTT 5 sessions are created with a 60-second \
+expiry, so they end by themselves should that fail). New connections are at least 20 ms \
+apart, messages go one at a time, payloads stay within --max-payload and topics within \
+1,024 levels.
+
+On standard output comes a table: a mark (✓ supported, ✗ unsupported, – not \
+applicable, ? timed out, ! could not run), the probe, the value measured (≥ when a \
+search reached its ceiling), the value announced, the time in milliseconds and the \
+reason code or message that decided, then the MQTT 5 CONNACK properties and a summary. \
+--json FILE writes the report as JSON as well, and --json - prints it instead of the \
+table. The JSON object holds mqtk (the version), broker, protocol (the version of the \
+probes), prefix, client_id_prefix, connack (the CONNACK properties by name), probes, \
+created (the retained topics and session client ids the run may have created, noted \
+before the packet that would create them, each checked and removed afterwards), \
+left_behind (those it could not remove) and ok. Each probe has \
+name, status (supported, unsupported, not-applicable, timeout or error), value and \
+announced when there is one, ceiling (true when a search stopped at its upper bound: \
+the limit is at least value), disagreement, packet_size (max-payload), reason, ms, and \
+codes (the reason codes of the broker's packets, in order, ×N for repeats).
+
+check exits with 0 when every probe that ran reached its verdict (a feature the broker \
+lacks is a result, not a failure) and nothing was left behind, and with 1 when the \
+broker could not be reached or refused the connection, a probe timed out or could not \
+run, something could not be removed, or the flags are wrong. It uses no other status \
+of the table below.";
+
+const CHECK_EXAMPLES: &str = "\
+Check the broker on localhost:
+
+  mqtk check
+
+Check a TLS broker with a password, and list what it lacks with jq:
+
+  mqtk check -h broker.example -p 8883 --cafile ca.crt -u alice -P s3cret --json - |
+      jq -r '.probes[] | select(.status != \"supported\") | \"\\(.name): \\(.reason)\"'
+
+Only the limits, with a payload ceiling of 16 MiB:
+
+  mqtk check --only max-topic-length,max-client-id-length,max-payload --max-payload 16777216
+
+Everything on MQTT 3.1.1, without waiting for $SYS topics:
+
+  mqtk check -V 311 --skip sys-topics";
+
+const RECORD_DESCRIPTION: &str = "\
+Subscribes as mqtk sub does (the same connection, TLS and authentication flags, -t, \
+-T, -q, -C, -W, -R, and persistent sessions with -c and -i) and writes every message \
+it receives to a record: a file of JSON lines that keeps the receive time, the topic, \
+the QoS, the retain flag, the payload (text as a string, anything else in base64) and \
+every MQTT v5 property. mqtk record speaks MQTT v5 unless -V says otherwise, so that \
+the properties arrive. RECORD FORMAT below describes the file; mqtk replay plays it \
+back.
+
+-o FILE writes to FILE (replacing it), -o - to standard output; a FILE ending in .zst \
+is compressed with zstd as it is written (with a checksum). The header line is \
+written before connecting. On a terminal, a progress line on standard error counts \
+the messages and bytes recorded.
+
+Ctrl-C (SIGINT) or SIGTERM ends the recording cleanly: every message received is \
+written, the zstd frame is ended, the file is flushed and fsynced, and the exit \
+status is 0. -C COUNT ends it the same way after COUNT messages; -W SECONDS too, \
+then with \"Timed out\" and exit status 27, as with mqtk sub. A lost connection is \
+re-established once a second, subscribing again; with -c the broker keeps the \
+messages that arrive meanwhile. A QoS 2 message is recorded when it arrives, once, \
+so the record keeps the order the broker sent the messages in.";
+
+const RECORD_EXAMPLES: &str = "\
+Record everything under sensors/ until Ctrl-C, compressed:
+
+  mqtk record -h broker.example -t 'sensors/#' -q 2 -o sensors.ndjson.zst
+
+Record an hour of traffic with the retain flags as published, then stop:
+
+  mqtk record -t '#' --retain-as-published -W 3600 -o hour.ndjson || [ $? -eq 27 ]
+
+Look at a record with jq (message lines have a topic, the header has none):
+
+  jq -c 'select(.topic) | {offset_us, topic, payload}' hour.ndjson";
+
+const REPLAY_DESCRIPTION: &str = "\
+Publishes the messages of one or more records (as mqtk record writes them, plain or \
+zstd-compressed, recognised by content) to a broker, in their order and with their \
+original gaps, with the connection flags of mqtk pub. Each message keeps its QoS, \
+retain flag, payload and MQTT v5 properties (mqtk replay speaks MQTT v5 unless -V says \
+otherwise; subscription identifiers are never sent, as a client must not send them). \
+Files, and records concatenated into one file, play one after another without a gap.
+
+Nothing is sent before every line of every file has been read and checked: a line \
+that is not a record line is reported with its file and line number, and the replay \
+stops with exit status 1 (with --skip-bad, such lines are listed as skipped and the \
+others are played). A file that is not a record, or whose format version is newer \
+than this mqtk reads, is refused even with --skip-bad. The messages read in that \
+pass are kept for sending when they fit in 256 MiB; larger records are read again, \
+so memory stays bounded however long the recording.
+
+The messages follow a fixed schedule: each is due at the start plus its offset in the \
+recording divided by --speed, and a message sent late does not delay the ones after \
+it. --speed max sends as fast as the broker takes them. --from and --to choose a \
+window (the schedule starts at its first message), --loop plays it again, \
+--topic-map and --topic-prefix rewrite topics, --qos and --no-retain override the \
+recorded QoS and retain flag. On a terminal a progress bar shows the replay position. \
+The closing line on standard error gives the count, the duration, the schedule and \
+the largest lag behind it.
+
+As with mqtk pub, a lost connection is re-established (10 attempts) and what was not \
+acknowledged is sent again. The exit status is 0 only when every QoS 1 and 2 message \
+was acknowledged; otherwise it is 1, and the count not acknowledged is printed. The \
+first Ctrl-C or SIGTERM stops sending and waits up to 5 seconds for the \
+acknowledgements of what was sent; a second one ends at once.";
+
+const REPLAY_EXAMPLES: &str = "\
+Replay a recording into a staging broker, under its own topics:
+
+  mqtk replay -h staging.example sensors.ndjson.zst --topic-map sensors=staging/sensors
+
+Ten times faster, three times over, all at QoS 1:
+
+  mqtk replay trace.ndjson --speed 10 --loop 3 -q 1
+
+Minutes 5 to 10 of a recording, as fast as the broker takes them:
+
+  mqtk replay trace.ndjson --from 5m --to 10m --speed max
+
+Play what can be read of a damaged recording:
+
+  mqtk replay damaged.ndjson.zst --skip-bad";
+
+/// The RECORD FORMAT section of record and replay.
+pub const RECORD_FORMAT: &str = "\
+A record is UTF-8 text, one JSON object per line (NDJSON), readable with jq. Its JSON \
+Schema is docs/record.schema.json in mqtk's sources. The first line is the header:
+
+  {\"format\":\"mqtk-record\",\"version\":1,\"started\":\"2024-05-01T12:00:00.000000Z\",
+   \"broker\":\"mqtt://localhost:1883\",\"protocol\":\"mqttv5\",\"hostname\":\"lab\",
+   \"filters\":[\"sensors/#\"],\"filter_out\":[],\"qos\":1,\"mqtk\":\"0.1.0\"}
+
+format, version :: \"mqtk-record\" and the format version, 1. A reader refuses a newer version.
+started :: When the recording started: RFC 3339, UTC, microseconds.
+broker :: The broker, as a URL without credentials (mqtt://, mqtts://, ws://, wss://, unix:).
+protocol, hostname :: The MQTT version spoken, and the recording machine.
+filters, filter_out, qos :: What was subscribed to (-t, -T, -q).
+mqtk :: The version of mqtk that recorded.
+
+Each further line is a message:
+
+  {\"time\":\"2024-05-01T12:00:01.250000Z\",\"offset_us\":1250000,\"topic\":\"sensors/a\",
+   \"qos\":1,\"retain\":false,\"payload\":\"21.5\",\"properties\":{\"content_type\":\"text/plain\",
+   \"user_properties\":[[\"unit\",\"C\"]]}}
+
+time :: When it was received (wall clock, RFC 3339, UTC).
+offset_us :: Microseconds since the first message, on a monotonic clock: what replay schedules by. It never decreases.
+topic, qos, retain :: As received (a topic alias is resolved into the topic).
+payload :: The payload, when it is UTF-8 text without NUL.
+payload_base64 :: Any other payload, in standard base64. Exactly one of the two is present.
+properties :: Present when the message has MQTT v5 properties: payload_format_indicator, message_expiry_interval (as received: what was left of it), content_type, response_topic, correlation_data (or correlation_data_base64 when it is not text), user_properties ([key, value] pairs in order; keys may repeat), subscription_identifiers.
+decoded :: Reserved for payload decoders: the payload as a decoder read it. Replay ignores it.
+
+Readers ignore header fields they do not know and refuse message fields they do not \
+know. A header line later in a file starts a new section (records can be \
+concatenated with cat): its offsets start again, right after the previous message.";
+
 const BENCH_DESCRIPTION: &str = "\
 Generates MQTT load against any broker and reports throughput and latency.";
+
+/// Sections a page adds after OUTPUT FORMAT: (title, prose).
+pub fn sections(name: &str) -> &'static [(&'static str, &'static str)] {
+    match name {
+        "record" | "replay" => &[("RECORD FORMAT", RECORD_FORMAT)],
+        _ => &[],
+    }
+}
 
 /// The FILES section of pub, sub and rr: `{tool}` is the options file's name.
 pub const OPTIONS_FILE: &str = "\
@@ -285,7 +504,17 @@ HOME :: ~/.config is $HOME/.config when XDG_CONFIG_HOME is unset.
 SSLKEYLOGFILE :: Without --tls-keylog, the file to append TLS session secrets to (as \
 curl reads it); ignored when the connection does not use TLS.";
 
-/// The paragraphs before the exit-status list.
-pub const EXIT_STATUS_INTRO: &str = "\
-Zero on success, non-zero on error. When the broker refuses the connection at the MQTT \
-level, the exit status is the CONNACK code, as with mosquitto's clients.";
+/// The paragraph before a client's exit-status list.
+pub const EXIT_STATUS_CLIENTS: &str = "\
+Zero on success, non-zero on error, as with mosquitto's clients (2.1): a failure before \
+the connection is made exits 1; after it, libmosquitto's error number (MOSQ_ERR_*), with \
+mosquitto's words on the first line of standard error and mqtk's reason, when it has a \
+more specific one, on the second. When the broker refuses the connection at the MQTT \
+level, the exit status is the CONNACK code.";
+
+/// The paragraph before the exit-status list of mqtk itself.
+pub const EXIT_STATUS_ROOT: &str = "\
+Each command's page lists the statuses it exits with; mqtk itself:";
+
+/// The paragraph before the other commands' exit-status lists.
+pub const EXIT_STATUS_INTRO: &str = "Zero on success, non-zero on error:";

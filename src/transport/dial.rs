@@ -115,7 +115,9 @@ pub fn prepare(ep: &Endpoint) -> Result<Prepared, ConnectError> {
 }
 
 /// A TLS handshake error in words: rustls's reason when it is one (untrusted issuer,
-/// wrong name, alert from the server), else the I/O error.
+/// wrong name, alert from the server), else what happened to the connection. Either
+/// way a TLS error: the TCP connection was made, and a server that ends it during the
+/// handshake (a plain MQTT port) is one that does not speak TLS there.
 fn tls_error(e: io::Error) -> ConnectError {
     let rustls_reason = e
         .get_ref()
@@ -126,7 +128,10 @@ fn tls_error(e: io::Error) -> ConnectError {
         None if e.kind() == io::ErrorKind::UnexpectedEof => {
             ConnectError::Tls("the server closed the connection during the handshake".into())
         }
-        None => ConnectError::Io { source: e },
+        None => ConnectError::Tls(format!(
+            "the connection failed during the handshake ({})",
+            super::error::strerror(&e)
+        )),
     }
 }
 

@@ -397,6 +397,77 @@ fn merge_adds_reports_exactly() {
     );
 }
 
+/// One run merged twice would count twice: refused, naming the files. Runs with
+/// different settings merge with a warning naming the fields that differ.
+#[test]
+fn merge_refuses_a_run_twice_and_warns_when_runs_differ() {
+    let b = TestBroker::start();
+    let sb = Sandbox::new();
+    let (a, c) = (sb.file("a.json"), sb.file("c.json"));
+    for (path, qos) in [(&a, "0"), (&c, "1")] {
+        let out = run_with_timeout(
+            bench(&sb, b.port(), &["pub", "-L", "20", "-q", qos, "--json"]).arg(path),
+            T,
+        );
+        assert_code(&out, 0);
+    }
+    let merge =
+        |files: &[&Path]| run_with_timeout(sb.mqtk().args(["bench", "merge"]).args(files), T);
+    let out = merge(&[&a, &a]);
+    assert_code(&out, 1);
+    let id = &report(&a).run_ids[0];
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!(
+            "Error: {0} and {0} hold the same run (run id {id}); merged twice, it would be counted twice.\n",
+            a.display()
+        )
+    );
+    assert!(out.stdout.is_empty());
+    let out = merge(&[&a, &c]);
+    assert_code(&out, 0);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with("Warning: the merged runs differ in qos (0, 1): ")
+            && err.lines().count() == 1,
+        "{}",
+        describe(&out)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .contains("note          the merged runs differ in qos")
+    );
+}
+
+/// The summary counts in words ("1 publisher"), gives no rate for a window under
+/// 0.1 s, and describes a subscriber run by what subscribers choose.
+#[test]
+fn summary_words_and_rates() {
+    let b = TestBroker::start();
+    let sb = Sandbox::new();
+    let (out, r) = run_bench(&sb, b.port(), &["pub", "-L", "1"], 0);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.starts_with("mqtk bench pub: 1 publisher, QoS 0, 256 B, unpaced, "),
+        "{text}"
+    );
+    // One message: its window is the time from the start signal to its write.
+    let sent = if r.measured_s < 0.1 { "1 (–)" } else { "1 (" };
+    assert!(
+        text.contains(&format!("  sent          {sent}")),
+        "{r:?}\n{text}"
+    );
+    let (out, _) = run_bench(&sb, b.port(), &["sub", "-t", "x/+", "--duration", "0.2"], 0);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.starts_with(&format!(
+            "mqtk bench sub: 1 subscriber to x/+, QoS 0, 127.0.0.1:{} (MQTT 3.1.1)\n",
+            b.port()
+        )),
+        "{text}"
+    );
+}
+
 #[test]
 fn merge_of_a_bad_file_fails_clearly() {
     let sb = Sandbox::new();
@@ -419,6 +490,15 @@ fn invalid_flags_exit_1_with_a_clear_error() {
         (&["conn", "--rate", "5"][..], "--connect-rate"),
         (&["--ifaddr", "nonsense"][..], "--ifaddr"),
         (&["--warmup", "-1"][..], "--warmup"),
+        (
+            &["--warmup", "5", "--duration", "1"][..],
+            "shorter than --duration",
+        ),
+        (&["-k", "2"][..], "keepalive"),
+        (&["--bogus"][..], "'--bogus'"),
+        (&["-V", "5", "-D", "foo", "a", "b"][..], "foo"),
+        (&["sub", "-s", "64"][..], "bench sub does not take -s"),
+        (&["pub", "-o", "opts"][..], "options file"),
     ] {
         let out = run_with_timeout(&mut bench(&sb, 1, args), T);
         assert_code(&out, 1);
@@ -428,6 +508,13 @@ fn invalid_flags_exit_1_with_a_clear_error() {
             "{args:?}: want {text:?} in {}",
             describe(&out)
         );
+        // One line, one prefix (no "Error: Error:", no clap blank lines).
+        assert!(
+            err.starts_with("Error: ") && err.matches("Error:").count() == 1,
+            "{args:?}: {}",
+            describe(&out)
+        );
+        assert_eq!(err.lines().count(), 1, "{args:?}: {}", describe(&out));
         assert!(out.stdout.is_empty(), "{args:?}: {}", describe(&out));
     }
 }
@@ -513,37 +600,103 @@ fn parallel_conn_runs_merge_into_one_count() {
     );
 }
 
+/// Ctrl-C, and SIGTERM as `timeout`, CI runners, systemd and Kubernetes send it:
+/// publishing stops, what is in flight drains, the report and its JSON are written,
+/// exit 0.
 #[test]
-fn interrupt_stops_publishing_and_still_reports() {
-    let b = TestBroker::start();
-    let sb = Sandbox::new();
-    let json = sb.file("i.json");
-    let child = bench(
-        &sb,
-        b.port(),
-        &["pub", "-c", "2", "-q", "1", "-I", "5", "--json"],
-    )
-    .arg(&json)
-    .stdout(std::process::Stdio::piped())
-    .stderr(std::process::Stdio::piped())
-    .spawn()
-    .unwrap();
-    // Interrupt once it is well under way (the broker has more than 100 of its messages).
-    b.wait_stats("100 messages received", |s| {
-        s.messages_received
-            .load(std::sync::atomic::Ordering::SeqCst)
-            > 100
-    });
-    // SAFETY: signalling our own child by its pid.
-    unsafe {
-        libc::kill(child.id() as libc::pid_t, libc::SIGINT);
+fn interrupt_or_terminate_stops_publishing_and_still_reports() {
+    for signal in [libc::SIGINT, libc::SIGTERM] {
+        let b = TestBroker::start();
+        let sb = Sandbox::new();
+        let json = sb.file("i.json");
+        let child = bench(
+            &sb,
+            b.port(),
+            &["pub", "-c", "2", "-q", "1", "-I", "5", "--json"],
+        )
+        .arg(&json)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+        // Signal once it is well under way (the broker has more than 100 messages).
+        b.wait_stats("100 messages received", |s| {
+            s.messages_received
+                .load(std::sync::atomic::Ordering::SeqCst)
+                > 100
+        });
+        // SAFETY: signalling our own child by its pid.
+        unsafe {
+            libc::kill(child.id() as libc::pid_t, signal);
+        }
+        let out = wait_with_timeout(child, T, "bench pub");
+        assert_code(&out, 0);
+        assert!(
+            String::from_utf8_lossy(&out.stdout).starts_with("mqtk bench pub: "),
+            "signal {signal}: {}",
+            describe(&out)
+        );
+        let r = report(&json);
+        assert!(r.totals.sent > 100, "{:?}", r.totals);
+        // Drained: every message sent was acknowledged before the report.
+        assert_eq!(r.totals.acked, r.totals.sent, "signal {signal}");
     }
-    let out = wait_with_timeout(child, T, "bench pub");
+}
+
+/// A broker that accepts one connection, answers its CONNECT and never acknowledges a
+/// PUBLISH; `published` receives once PUBLISH bytes have arrived.
+fn unacknowledging_broker() -> (u16, mpsc::Receiver<()>) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let Ok((mut c, _)) = l.accept() else { return };
+        c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let mut head = [0u8; 2];
+        c.read_exact(&mut head).unwrap();
+        let mut connect = vec![0u8; usize::from(head[1])];
+        c.read_exact(&mut connect).unwrap();
+        c.write_all(&[0x20, 0x02, 0x00, 0x00]).unwrap();
+        let mut buf = [0u8; 4096];
+        if c.read(&mut buf).unwrap_or(0) > 0 {
+            let _ = tx.send(());
+        }
+        while c.read(&mut buf).unwrap_or(0) > 0 {}
+    });
+    (port, rx)
+}
+
+/// The first signal starts the drain, the second ends it at once: with a broker that
+/// never acknowledges, a 60 s drain ends in moments, still with its report.
+#[test]
+fn a_second_signal_ends_the_drain_at_once() {
+    let (port, published) = unacknowledging_broker();
+    let sb = Sandbox::new();
+    let json = sb.file("d.json");
+    // Not --quiet: the first signal's line is the sign it was handled.
+    let child = crate::util::Spawned::spawn(sb.mqtk().args([
+        "bench",
+        "pub",
+        "-p",
+        &port.to_string(),
+        "-q",
+        "1",
+        "--drain",
+        "60",
+        "--json",
+        json.to_str().unwrap(),
+    ]));
+    published
+        .recv_timeout(Duration::from_secs(10))
+        .expect("bench published");
+    child.signal("TERM");
+    child.wait_stderr("interrupt again to stop at once", 1);
+    child.signal("TERM");
+    let out = child.finish(Duration::from_secs(20));
     assert_code(&out, 0);
     let r = report(&json);
-    assert!(r.totals.sent > 100, "{:?}", r.totals);
-    // Drained: every message sent was acknowledged before the report.
-    assert_eq!(r.totals.acked, r.totals.sent);
+    assert!(r.totals.sent > 0, "{:?}", r.totals);
+    assert_eq!(r.totals.acked, 0);
 }
 
 #[test]
@@ -691,4 +844,117 @@ fn a_stalled_broker_shows_in_latency_coordinated_omission_corrected() {
         "max {} ms",
         ack.max_ms
     );
+}
+
+/// The load flags a mode does not take, each with a value, by clap id.
+const MODE_FLAGS: &[(&str, &[&str])] = &[
+    ("subscribers", &["--subscribers", "2"]),
+    ("topic", &["-t", "x/%i"]),
+    ("qos", &["-q", "1"]),
+    ("size", &["-s", "64"]),
+    ("retain", &["-r"]),
+    ("rate", &["--rate", "10"]),
+    ("interval", &["-I", "5"]),
+    ("limit", &["-L", "5"]),
+    ("warmup", &["--warmup", "1"]),
+    ("drain", &["--drain", "1"]),
+    ("max_inflight", &["-M", "5"]),
+];
+
+/// `mqtk bench [MODE] ARGS`, parsed and resolved (nothing connects).
+fn resolve(
+    mode: Option<&str>,
+    args: &[&str],
+) -> Result<mqtk::cmd::bench::BenchSettings, mqtk::exit::Error> {
+    use clap::Parser;
+    use mqtk::cli::bench::BenchMode;
+    use mqtk::cmd::bench::Mode;
+    let argv: Vec<&str> = ["mqtk", "bench"]
+        .into_iter()
+        .chain(mode)
+        .chain(args.iter().copied())
+        .collect();
+    let cli = mqtk::cli::Cli::try_parse_from(&argv).unwrap_or_else(|e| panic!("{argv:?}: {e}"));
+    let mqtk::cli::Command::Bench(b) = cli.command else {
+        panic!("not bench")
+    };
+    let (mode, load) = match b.mode {
+        None => (Mode::PubSub, b.load),
+        Some(BenchMode::Pub(a)) => (Mode::Pub, *a),
+        Some(BenchMode::Sub(a)) => (Mode::Sub, *a),
+        Some(BenchMode::Conn(a)) => (Mode::Conn, *a),
+        Some(BenchMode::Merge(_)) => panic!("merge"),
+    };
+    mqtk::cmd::bench::resolve(mode, &load)
+}
+
+/// Each mode's help lists exactly the flags the mode takes: the others are hidden
+/// there and refused when given (bench's -o and -d everywhere), and the defaults the
+/// help names are the ones the settings get.
+#[test]
+fn each_modes_help_lists_what_it_takes_with_the_defaults_it_uses() {
+    use clap::CommandFactory;
+    use mqtk::cli::bench::{NOT_IN_CONN, NOT_IN_PUB, NOT_IN_SUB};
+    let mut root = mqtk::cli::Cli::command();
+    root.build();
+    let bench = root.find_subcommand("bench").unwrap();
+    for (mode, not_in) in [
+        (None, &[][..]),
+        (Some("pub"), NOT_IN_PUB),
+        (Some("sub"), NOT_IN_SUB),
+        (Some("conn"), NOT_IN_CONN),
+    ] {
+        let cmd = mode.map_or(bench, |m| bench.find_subcommand(m).unwrap());
+        let visible: Vec<&str> = cmd
+            .get_arguments()
+            .filter(|a| !a.is_hide_set())
+            .map(|a| a.get_id().as_str())
+            .collect();
+        for (id, args) in MODE_FLAGS {
+            let hidden = not_in.contains(id);
+            assert_eq!(!visible.contains(id), hidden, "{mode:?}: {id}");
+            let r = resolve(mode, args);
+            if hidden {
+                let e = r.err().unwrap_or_else(|| panic!("{mode:?} took {args:?}"));
+                assert!(e.message().contains("does not take"), "{}", e.message());
+            } else {
+                assert!(
+                    r.is_ok(),
+                    "{mode:?} {args:?}: {:?}",
+                    r.err().map(|e| e.message())
+                );
+            }
+        }
+        for (id, flag) in [("options_file", ["-o", "f"]), ("debug", ["-d", "-d"])] {
+            assert!(!visible.contains(&id), "{mode:?}: {id}");
+            assert!(resolve(mode, &flag[..1 + usize::from(id == "options_file")]).is_err());
+        }
+        let help = cmd.clone().render_help().to_string();
+        let s = resolve(mode, &[]).unwrap();
+        let mut defaults = vec![];
+        if !not_in.contains(&"topic") {
+            defaults.push(format!("else {}", s.topic));
+        }
+        if !not_in.contains(&"qos") {
+            defaults.push(format!("[default: {}]", s.qos as u8));
+        }
+        if !not_in.contains(&"size") {
+            defaults.push(format!("[default: {}]", s.size));
+        }
+        if !not_in.contains(&"max_inflight") {
+            defaults.push(format!("[default: {}]", s.inflight));
+        }
+        if !not_in.contains(&"drain") {
+            defaults.push(format!("[default: {}]", s.drain.as_secs_f64()));
+        }
+        if !not_in.contains(&"warmup") {
+            defaults.push(format!("[default: {}]", s.warmup.as_secs_f64()));
+        }
+        let flat = help.split_whitespace().collect::<Vec<_>>().join(" ");
+        for d in defaults {
+            assert!(flat.contains(&d), "{mode:?}: {d:?} not in\n{help}");
+        }
+        // `-c` is bench's clients, not the mosquitto flag the -x help used to name.
+        assert!(flat.contains("-1 with --disable-clean-session"), "{help}");
+    }
 }

@@ -395,6 +395,50 @@ fn bad_config_exits_1_naming_file_and_line() {
     );
 }
 
+/// A password file the broker cannot read (missing, or a directory; as Debian's
+/// mosquitto finds a 0600 file of root's after dropping to its own user) stops it
+/// before any listener opens: it never says "running", and exits 1.
+#[test]
+fn an_unreadable_password_file_stops_the_broker_before_it_listens() {
+    let sandbox = Sandbox::new();
+    std::fs::create_dir(sandbox.file("a-directory")).unwrap();
+    for file in ["missing", "a-directory"] {
+        let port = free_port();
+        let conf = sandbox.file("pw.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "listener {port} 127.0.0.1\nallow_anonymous false\npassword_file {}\n",
+                sandbox.file(file).display()
+            ),
+        )
+        .unwrap();
+        let out = run_with_timeout(
+            sandbox.mqtk().arg("broker").arg("-c").arg(&conf),
+            Duration::from_secs(10),
+        );
+        assert_code(&out, 1);
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            !all.contains("Opening ") && !all.contains(" running"),
+            "{file}: {}",
+            describe(&out)
+        );
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(&format!(
+                "Error: Unable to open pwfile \"{}\"",
+                sandbox.file(file).display()
+            )),
+            "{file}: {}",
+            describe(&out)
+        );
+    }
+}
+
 #[test]
 fn port_in_use_exits_1_with_address_and_reason() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

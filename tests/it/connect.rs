@@ -352,7 +352,7 @@ async fn connection_refused_reads_like_mosquitto() {
     assert_eq!(e.to_string(), "Connection refused");
     assert_eq!(e.stderr_line(), "Error: Connection refused");
     assert!(e.is_transient());
-    let exit: mqtk::exit::Error = e.into();
+    let exit = mqtk::cmd::client::words::connect_error(&e, false);
     assert_eq!(exit.exit_code(), 1);
     assert_eq!(exit.message(), "Error: Connection refused\n");
 }
@@ -589,7 +589,8 @@ async fn tls_files_that_are_missing_or_wrong_are_named() {
         let e = transport::prepare(&ep).unwrap_err();
         assert!(!e.is_transient());
         assert_eq!(e.to_string(), want);
-        assert_eq!(mqtk::exit::Error::from(e).exit_code(), 1);
+        let exit = mqtk::cmd::client::words::connect_error(&e, false);
+        assert_eq!(exit.exit_code(), 1);
     }
 }
 
@@ -1373,7 +1374,7 @@ fn mqtk_pub_over_wss_and_through_proxies() {
         );
         assert_code(&out, 0);
     }
-    // A wrong proxy password and an untrusted server reach the user in words, exit 1.
+    // A wrong proxy password and an untrusted server reach the user in words.
     let other = Pki::new();
     for (args, want) in [
         (
@@ -1393,7 +1394,7 @@ fn mqtk_pub_over_wss_and_through_proxies() {
                 tls_port.to_string(),
             ],
             // (The other CA has the same name, so the signature check is what fails.)
-            "Unable to connect (A TLS error occurred: invalid peer certificate: ",
+            "Error: A TLS error occurred\nInvalid peer certificate: ",
         ),
     ] {
         let out = run_with_timeout(
@@ -1402,10 +1403,13 @@ fn mqtk_pub_over_wss_and_through_proxies() {
                 .args(&args),
             T,
         );
-        assert_code(&out, 1);
+        // The proxy failed before the connection to the broker was made (exit 1); TLS
+        // failed after (exit 8, MOSQ_ERR_TLS, and mqtk's reason on a second line).
+        let (code, lines) = if want.contains("TLS") { (8, 2) } else { (1, 1) };
+        assert_code(&out, code);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.starts_with(want), "{stderr}");
-        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert_eq!(stderr.lines().count(), lines, "{stderr}");
     }
     t1.abort();
     t2.abort();

@@ -77,6 +77,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("passwd", &[]),
     ("client", &["codec", "topic", "transport"]),
     ("output", &["codec", "topic"]),
+    ("record", &["codec", "topic"]),
     ("broker", &["codec", "topic", "transport", "passwd"]),
     ("cli", &["codec", "topic", "passwd"]),
 ];
@@ -193,4 +194,35 @@ fn functions_fit_on_a_screen() {
         "functions over 100 lines:\n{}",
         found.join("\n")
     );
+}
+
+/// A `print!`-family macro in code (not comments): they panic when stdout or stderr
+/// cannot be written (`2>/dev/full`, `| true`).
+fn prints_with_a_panicking_macro(line: &str) -> bool {
+    let code = line.split("//").next().unwrap_or("");
+    ["print!(", "println!(", "eprint!(", "eprintln!("]
+        .iter()
+        .any(|m| code.contains(m))
+}
+
+/// No write to stdout or stderr may panic: text for the user goes through
+/// `cmd::print_out`/`print_err` or a `write!` whose error is handled (tests aside).
+#[test]
+fn no_panicking_print_macros() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut found = Vec::new();
+    for file in sources(&src).iter().filter(|f| !f.ends_with("tests.rs")) {
+        for (n, line) in code_before_tests(file).iter().enumerate() {
+            if prints_with_a_panicking_macro(line) {
+                found.push(format!("{}:{}: {}", file.display(), n + 1, line.trim()));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "print macros that can panic:\n{}",
+        found.join("\n")
+    );
+    assert!(prints_with_a_panicking_macro("    eprintln!(\"x\");"));
+    assert!(!prints_with_a_panicking_macro("    // eprintln!(\"x\");"));
 }

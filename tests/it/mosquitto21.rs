@@ -162,6 +162,26 @@ fn help_and_version_match_debians_clients() {
     }
 }
 
+/// No topic or no message: as mosquitto_pub, 2.1's line on stderr and the usage (ours:
+/// `--help`'s text) on stdout, exit 1, stderr and status as Debian's 2.0.11 gives them;
+/// as `mqtk pub`, the line and the pointer to `--help` that other usage errors get,
+/// and nothing on stdout.
+#[test]
+fn no_message_or_no_topic() {
+    let sb = Sandbox::new();
+    let help = run_with_timeout(sb.mqtk().args(["pub", "--help"]), T);
+    let help = String::from_utf8(help.stdout).unwrap();
+    let line = "Error: Both topic and message must be supplied.\n";
+    for args in [&["-t", "a"][..], &["-m", "x"], &[]] {
+        expect(&run_as(&sb, "mosquitto_pub", args), 1, &help, line);
+        let ours = run_with_timeout(sb.mqtk().arg("pub").args(args), T);
+        expect(&ours, 1, "", &format!("{line}{}", usage("mqtk pub")));
+        if have_mosquitto_tool("mosquitto_pub") {
+            differential(&sb, "mosquitto_pub", args, false);
+        }
+    }
+}
+
 /// `-D` errors found while reading the arguments (cfg_parse_property): 2.1's words,
 /// the usage line after them, exit status 1. The words after -D are taken whatever
 /// they look like (`-1` is a value, not an option).

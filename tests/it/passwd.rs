@@ -1112,3 +1112,43 @@ fn broker_refuses_to_start_with_unusable_files() {
         );
     }
 }
+
+/// The usage names the tool as it was run: `mqtk passwd` under mqtk's name (its man
+/// page too), `mosquitto_passwd` through the symlink, whose first line is mosquitto's.
+#[test]
+fn usage_names_the_tool_as_it_was_run() {
+    let sb = Sandbox::new();
+    for (cmd, name) in [
+        (
+            sb.mqtk().args(["passwd", "--help"]).output().unwrap(),
+            "mqtk passwd",
+        ),
+        (
+            sb.command(sb.multicall("mosquitto_passwd"))
+                .arg("--help")
+                .output()
+                .unwrap(),
+            "mosquitto_passwd",
+        ),
+    ] {
+        util::assert_code(&cmd, 1);
+        let text = String::from_utf8_lossy(&cmd.stdout);
+        assert!(text.contains(&format!("\nUsage: {name} [-H ")), "{text}");
+        assert!(
+            text.contains(&format!("\n       {name} -U passwordfile\n")),
+            "{text}"
+        );
+        let other = if name == "mqtk passwd" {
+            "mosquitto_passwd ["
+        } else {
+            "mqtk passwd ["
+        };
+        assert!(!text.contains(other), "{text}");
+    }
+    let page = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("man/mqtk-passwd.1"),
+    )
+    .unwrap();
+    assert!(page.contains("Usage: mqtk passwd"), "{page}");
+    assert!(!page.contains("Usage: mosquitto_passwd"), "{page}");
+}

@@ -14,7 +14,7 @@ use crate::util::{Sandbox, describe, have_mosquitto_tool, run_with_timeout};
 const T: Duration = Duration::from_secs(10);
 
 /// Reads one whole packet (fixed header, remaining length, body); `None` at EOF.
-fn read_packet(s: &mut TcpStream) -> Option<Vec<u8>> {
+pub fn read_packet(s: &mut TcpStream) -> Option<Vec<u8>> {
     let mut first = [0u8; 1];
     s.read_exact(&mut first).ok()?;
     let mut packet = vec![first[0]];

@@ -190,6 +190,42 @@ fn usage_errors_match_mosquitto_pub() {
     }
 }
 
+/// A topic longer than MQTT's 65,535 bytes is called too long, and only its start is
+/// shown (mosquitto echoes all of it and speaks of wildcards or of malformed UTF-8),
+/// wherever a topic is given.
+#[test]
+fn an_overlong_topic_is_called_too_long() {
+    let sb = Sandbox::new();
+    let long = "t".repeat(70_000);
+    let start = "t".repeat(40);
+    for (args, what, tool) in [
+        (vec!["pub", "-t", &long, "-m", "x"], "publish topic", "pub"),
+        (
+            vec!["pub", "-t", "a", "-m", "x", "--will-topic", &long],
+            "will topic",
+            "pub",
+        ),
+        (vec!["sub", "-t", &long], "subscription topic", "sub"),
+        (vec!["sub", "-t", "a", "-T", &long], "filter topic", "sub"),
+        (vec!["sub", "-U", &long], "unsubscribe topic", "sub"),
+        (
+            vec!["rr", "-t", "a", "-m", "x", "-e", &long],
+            "response topic",
+            "rr",
+        ),
+    ] {
+        let out = run_with_timeout(sb.mqtk().args(&args), T);
+        assert_code(&out, 1);
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr),
+            format!(
+                "Error: Invalid {what} '{start}…': too long (70000 bytes, at most 65535).\n\n\
+                 Use 'mqtk {tool} --help' to see usage.\n"
+            ),
+        );
+    }
+}
+
 /// A failed name lookup, run in a network namespace of its own (`unshare -rn`, only a
 /// down loopback inside): the lookup fails on this machine, so no DNS query leaves it.
 #[test]
@@ -762,9 +798,9 @@ fn every_transport_reaches_the_in_process_broker() {
         ]),
         T,
     );
-    assert_code(&out, 1);
+    assert_code(&out, 8);
     assert!(
-        String::from_utf8_lossy(&out.stderr).starts_with("Unable to connect (A TLS error occurred"),
+        String::from_utf8_lossy(&out.stderr).starts_with("Error: A TLS error occurred\n"),
         "{}",
         describe(&out)
     );
@@ -834,4 +870,71 @@ fn options_file_error_names_the_invoked_tool() {
         "{}",
         describe(&out)
     );
+}
+
+/// Where mqtk pub chooses differently from mosquitto_pub (README, "Differences from
+/// mosquitto"): QoS 1 messages in flight are not capped at 20 (a 3.x broker gets up
+/// to 65,535, within 1 MiB of payload), numbers are read whole (`-p 12abc` is not
+/// port 12), and an empty topic is refused before connecting.
+#[test]
+fn pub_window_and_strict_arguments() {
+    use std::io::Write as _;
+    use std::net::TcpListener;
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        crate::pub_packets::read_packet(&mut s).unwrap(); // CONNECT
+        s.write_all(&[0x20, 0x02, 0x00, 0x00]).unwrap();
+        // Count QoS 1 PUBLISHes, acknowledging none.
+        let mut n = 0;
+        while let Some(p) = crate::pub_packets::read_packet(&mut s) {
+            if p[0] == 0x32 {
+                n += 1;
+                if n == 100 {
+                    let _ = tx.send(());
+                }
+            }
+        }
+    });
+    let sb = Sandbox::new();
+    let mut child = pub_cmd(&sb, port)
+        .args(["-t", "w", "-q", "1", "-l"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let lines: String = (0..100).map(|i| format!("{i}\n")).collect();
+    child
+        .stdin
+        .as_mut()
+        .unwrap()
+        .write_all(lines.as_bytes())
+        .unwrap();
+    let all_sent = rx.recv_timeout(T);
+    let _ = child.kill();
+    let _ = child.wait();
+    all_sent.expect("100 unacknowledged QoS 1 messages in flight (mosquitto_pub stops at 20)");
+
+    let closed = free_port().to_string();
+    for (args, want) in [
+        (
+            &["-p", "12abc", "-t", "a", "-m", "x"][..],
+            "Error: Invalid port given: 12abc\n",
+        ),
+        (
+            &["-p", &closed, "-t", "", "-m", "x"],
+            "Error: Invalid input. Does your topic contain '+' or '#'?\n",
+        ),
+    ] {
+        let out = run_with_timeout(sb.mqtk().arg("pub").args(args), T);
+        assert_code(&out, 1);
+        assert!(
+            String::from_utf8_lossy(&out.stderr).starts_with(want),
+            "{args:?}: {}",
+            describe(&out)
+        );
+    }
 }

@@ -354,3 +354,51 @@ fn the_block_runner_catches_failures() {
     let err = run_block(&block(false, true, "mqtk broker -c missing.conf\n")).unwrap_err();
     assert!(err.contains("instead of running"), "{err}");
 }
+
+/// The README's table of differences from mosquitto names, for each row, the tests
+/// that check mqtk's side; each must exist (`MODULE::fn` in tests/it/MODULE.rs, or
+/// `src/PATH.rs::fn`), so that a row cannot outlive what it claims.
+#[test]
+fn the_differences_table_names_tests_that_exist() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let section = readme
+        .split("\n## Differences from mosquitto\n")
+        .nth(1)
+        .expect("a 'Differences from mosquitto' section")
+        .split("\n## ")
+        .next()
+        .unwrap();
+    let rows: Vec<&str> = section
+        .lines()
+        .filter(|l| l.starts_with("| ") && !l.starts_with("| |"))
+        .collect();
+    assert!(rows.len() >= 20, "{} rows", rows.len());
+    let mut problems = Vec::new();
+    for row in rows {
+        let cells: Vec<&str> = row.trim_matches('|').split(" | ").collect();
+        if cells.len() != 5 {
+            problems.push(format!("not 5 cells: {row}"));
+            continue;
+        }
+        let names: Vec<&str> = cells[4].split('`').skip(1).step_by(2).collect();
+        if names.is_empty() {
+            problems.push(format!("no test named: {row}"));
+        }
+        for name in names {
+            let (file, func) = match name.rsplit_once("::") {
+                Some((f, func)) if f.starts_with("src/") => (root.join(f), func),
+                Some((module, func)) => (root.join(format!("tests/it/{module}.rs")), func),
+                None => {
+                    problems.push(format!("not MODULE::fn: {name}"));
+                    continue;
+                }
+            };
+            let text = std::fs::read_to_string(&file).unwrap_or_default();
+            if !text.contains(&format!("fn {func}(")) {
+                problems.push(format!("{name}: no fn {func} in {}", file.display()));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}

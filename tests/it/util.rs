@@ -476,6 +476,11 @@ impl Mosquitto {
         self.proc.wait_stderr(needle, times);
     }
 
+    /// mosquitto's log so far.
+    pub fn log(&self) -> String {
+        String::from_utf8_lossy(&self.proc.captured().stderr).into_owned()
+    }
+
     /// How many SUBACKs mosquitto has sent so far.
     pub fn subacks(&self) -> usize {
         count(&self.proc.captured().stderr, SUBACK)

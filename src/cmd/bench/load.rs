@@ -182,7 +182,7 @@ impl Shared {
                 },
             )?;
             crate::topic::validate_name(&topic)
-                .map_err(|_| crate::topic::invalid_publish_topic_message(&topic))?;
+                .map_err(|_| without_prefix(crate::topic::invalid_publish_topic_message(&topic)))?;
             pub_topics.push(topic);
         }
         let mut sub_filters = Vec::with_capacity(subs as usize);
@@ -202,8 +202,9 @@ impl Shared {
                     },
                 )?
             };
-            crate::topic::validate_filter(&filter)
-                .map_err(|_| crate::topic::invalid_subscription_topic_message(&filter))?;
+            crate::topic::validate_filter(&filter).map_err(|_| {
+                without_prefix(crate::topic::invalid_subscription_topic_message(&filter))
+            })?;
             sub_filters.push(filter);
         }
         let fan_out = pub_topics
@@ -258,6 +259,13 @@ impl Shared {
             .map(|(n, sent)| n * sent)
             .sum()
     }
+}
+
+/// mosquitto's line without its "Error: ", which `main` adds to bench's errors.
+fn without_prefix(line: String) -> String {
+    line.strip_prefix("Error: ")
+        .map(str::to_string)
+        .unwrap_or(line)
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -526,7 +534,7 @@ impl From<Lost> for Gone {
 async fn finish(sh: &Shared, client: &mut BenchClient, end: Result<(), Gone>) {
     match end {
         Ok(()) => {
-            Box::pin(goodbye(client)).await;
+            Box::pin(goodbye(client, &sh.s.client.disconnect_properties)).await;
             sh.stats.borrow_mut().connected -= 1;
         }
         Err(Gone(kind)) => lost(sh, kind),
@@ -545,12 +553,12 @@ fn lost(sh: &Shared, kind: Option<String>) {
     }
 }
 
-/// Closes cleanly (what is queued, then DISCONNECT) after the run; best effort,
-/// bounded.
-async fn goodbye(client: &mut BenchClient) {
+/// Closes cleanly (what is queued, then DISCONNECT with the `-D disconnect`
+/// properties) after the run; best effort, bounded.
+async fn goodbye(client: &mut BenchClient, properties: &Properties) {
     let _ = client
         .connection()
-        .disconnect(ReasonCode::SUCCESS, Properties::new());
+        .disconnect(ReasonCode::SUCCESS, properties.clone());
     client.close(GOODBYE_LIMIT).await;
 }
 

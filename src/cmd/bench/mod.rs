@@ -17,7 +17,10 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::cli::bench::{BenchArgs, BenchMode, LoadArgs};
+use crate::cli::bench::{
+    BenchArgs, BenchMode, DEFAULT_DRAIN_S, DEFAULT_INFLIGHT, DEFAULT_QOS, DEFAULT_SIZE,
+    DEFAULT_TOPIC, DEFAULT_WARMUP_S, LoadArgs, MergeArgs, NOT_IN_CONN, NOT_IN_PUB, NOT_IN_SUB,
+};
 use crate::cli::connect::ConnectArgs;
 use crate::codec::QoS;
 use crate::exit::Error;
@@ -92,29 +95,39 @@ pub fn run(args: BenchArgs) -> Result<u8, Error> {
         Some(BenchMode::Pub(a)) => (Mode::Pub, *a),
         Some(BenchMode::Sub(a)) => (Mode::Sub, *a),
         Some(BenchMode::Conn(a)) => (Mode::Conn, *a),
-        Some(BenchMode::Merge(m)) => {
-            let mut reports = Vec::new();
-            for path in &m.reports {
-                reports.push(report::read(path).map_err(Error::Failed)?);
-            }
-            let merged = report::merge(&reports).map_err(Error::Failed)?;
-            if let Some(path) = &m.json {
-                report::write(path, &merged).map_err(Error::Failed)?;
-            }
-            print!("{}", report::summary(&merged));
-            return Ok(crate::exit::OK);
-        }
+        Some(BenchMode::Merge(m)) => return merge(&m),
     };
     if load.conn.version {
-        println!("mqtk bench version {}", env!("CARGO_PKG_VERSION"));
+        crate::cmd::print_out(&format!(
+            "mqtk bench version {}\n",
+            env!("CARGO_PKG_VERSION")
+        ));
         return Ok(crate::exit::OK);
     }
     let settings = resolve(mode, &load)?;
     let r = run::measure(settings)?;
-    print!("{}", report::summary(&r));
+    crate::cmd::print_out(&report::summary(&r));
     if r.totals.connects_ok == 0 {
         return Err(Error::Failed("no client could connect.".into()));
     }
+    Ok(crate::exit::OK)
+}
+
+/// `mqtk bench merge`: the merged summary on stdout, warnings on stderr.
+fn merge(m: &MergeArgs) -> Result<u8, Error> {
+    let mut inputs = Vec::new();
+    for path in &m.reports {
+        let r = report::read(path).map_err(Error::Failed)?;
+        inputs.push((path.display().to_string(), r));
+    }
+    let merged = report::merge(&inputs).map_err(Error::Failed)?;
+    for w in &merged.warnings {
+        crate::cmd::print_err(&format!("Warning: {w}.\n"));
+    }
+    if let Some(path) = &m.json {
+        report::write(path, &merged.report).map_err(Error::Failed)?;
+    }
+    crate::cmd::print_out(&report::summary(&merged.report));
     Ok(crate::exit::OK)
 }
 
@@ -122,9 +135,21 @@ fn usage(text: impl Into<String>) -> Error {
     Error::Usage(text.into())
 }
 
+/// An error from the shared client settings, which speak mosquitto's words for
+/// mosquitto's tools ("Error: …", blank lines, "Use '… --help'"), as bench's one line.
+fn one_line(e: Error) -> Error {
+    match e {
+        Error::Verbatim { text, .. } => {
+            let line = text.lines().map(str::trim).find(|l| !l.is_empty());
+            usage(line.unwrap_or("").trim_start_matches("Error: "))
+        }
+        other => other,
+    }
+}
+
 /// Resolves a load mode's flags.
 pub fn resolve(mode: Mode, args: &LoadArgs) -> Result<BenchSettings, Error> {
-    template::check(&args.topic).map_err(|e| usage(format!("-t: {e}")))?;
+    check_mode_flags(mode, args)?;
     if args.conn.options_file.is_some() {
         return Err(usage("-o: bench reads no options file."));
     }
@@ -142,14 +167,20 @@ pub fn resolve(mode: Mode, args: &LoadArgs) -> Result<BenchSettings, Error> {
     if !args.ifaddr.is_empty() && (conn.unix.is_some() || conn.proxy.is_some()) {
         return Err(usage("--ifaddr cannot be used with --unix or --proxy."));
     }
-    let mut client = resolve_client(&conn, Tool::Pub, TOOL)?;
+    let mut client = resolve_client(&conn, Tool::Pub, TOOL).map_err(one_line)?;
+    let topic = args
+        .topic
+        .clone()
+        .or_else(|| client.url_topic.clone())
+        .unwrap_or_else(|| DEFAULT_TOPIC.into());
+    template::check(&topic).map_err(|e| usage(format!("-t: {e}")))?;
     // Nagle's algorithm would hold a paced publisher's small packets until the
     // broker's delayed ACK (up to 40 ms on Linux), which is our latency, not the
     // broker's. Unpaced publishers write 64 KiB batches, where it makes no difference.
     client.endpoint.nodelay = true;
     let connect_timeout = Duration::from_secs_f64(args.connect_timeout);
     let prepared = prepare_endpoints(&client, &args.ifaddr, connect_timeout)?;
-    check_mode_flags(mode, args)?;
+    let (warmup, duration) = warmup_and_duration(args)?;
     Ok(BenchSettings {
         mode,
         prepared,
@@ -159,20 +190,37 @@ pub fn resolve(mode: Mode, args: &LoadArgs) -> Result<BenchSettings, Error> {
         connect_rate: args.connect_rate,
         connect_timeout,
         ifaddr: args.ifaddr.clone(),
-        topic: args.topic.clone(),
-        qos: QoS::from_u8(args.qos).unwrap_or_default(),
-        size: args.size as usize,
+        topic,
+        qos: QoS::from_u8(args.qos.unwrap_or(DEFAULT_QOS)).unwrap_or_default(),
+        size: args.size.unwrap_or(DEFAULT_SIZE) as usize,
         retain: args.retain,
         interval_ns: interval_ns(args),
         limit: args.limit,
-        duration: args.duration.map(Duration::from_secs_f64),
-        warmup: Duration::from_secs_f64(args.warmup),
-        drain: Duration::from_secs_f64(args.drain),
-        inflight: client.max_inflight.unwrap_or(20),
+        duration,
+        warmup,
+        drain: Duration::from_secs_f64(args.drain.unwrap_or(DEFAULT_DRAIN_S)),
+        inflight: client.max_inflight.unwrap_or(DEFAULT_INFLIGHT),
         json: args.json.clone(),
         quiet: client.quiet,
         client,
     })
+}
+
+/// `--warmup` and `--duration`: a warm-up that lasts the whole run would measure
+/// nothing, so it is refused before anything starts.
+fn warmup_and_duration(args: &LoadArgs) -> Result<(Duration, Option<Duration>), Error> {
+    let warmup = args.warmup.unwrap_or(DEFAULT_WARMUP_S);
+    if let Some(d) = args.duration
+        && warmup >= d
+    {
+        return Err(usage(format!(
+            "--warmup ({warmup} s) must be shorter than --duration ({d} s): nothing would be measured."
+        )));
+    }
+    Ok((
+        Duration::from_secs_f64(warmup),
+        args.duration.map(Duration::from_secs_f64),
+    ))
 }
 
 /// The client id template: unique per client through the index. `-i` may use the
@@ -218,21 +266,51 @@ fn prepare_endpoints(
     Ok(prepared)
 }
 
-/// Flags that only some modes take.
+/// Flags that only some modes take (`crate::cli::bench::NOT_IN_*`, hidden from those
+/// modes' help): given to another mode, they are refused, naming the mode.
 fn check_mode_flags(mode: Mode, args: &LoadArgs) -> Result<(), Error> {
-    if mode == Mode::Conn
-        && (args.rate.is_some() || args.interval.is_some() || args.limit.is_some())
-    {
-        return Err(usage(
-            "bench conn holds idle connections: --rate, -I and -L do not apply (use --connect-rate and --duration).",
-        ));
+    let (name, not_in) = match mode {
+        Mode::PubSub => return Ok(()),
+        Mode::Pub => ("pub", NOT_IN_PUB),
+        Mode::Sub => ("sub", NOT_IN_SUB),
+        Mode::Conn => ("conn", NOT_IN_CONN),
+    };
+    let refused: Vec<&str> = args
+        .given()
+        .into_iter()
+        .filter(|id| not_in.contains(id))
+        .map(flag_name)
+        .collect();
+    if refused.is_empty() {
+        return Ok(());
     }
-    if mode != Mode::PubSub && args.subscribers.is_some() {
-        return Err(usage(
-            "--subscribers applies to the default (pub + sub) mode only.",
-        ));
+    let why = match mode {
+        Mode::Pub => "it has no subscribers",
+        Mode::Sub => "it has no publishers",
+        _ => "it holds idle connections; use --connect-rate and --duration",
+    };
+    Err(usage(format!(
+        "bench {name} does not take {} ({why}).",
+        refused.join(", ")
+    )))
+}
+
+/// How the help names a mode-dependent load flag (a clap id of `LoadArgs::given`).
+fn flag_name(id: &str) -> &str {
+    match id {
+        "subscribers" => "--subscribers",
+        "topic" => "-t",
+        "qos" => "-q",
+        "size" => "-s",
+        "retain" => "-r",
+        "rate" => "--rate",
+        "interval" => "-I",
+        "limit" => "-L",
+        "warmup" => "--warmup",
+        "drain" => "--drain",
+        "max_inflight" => "-M/--inflight",
+        other => other,
     }
-    Ok(())
 }
 
 /// One publisher's interval: `--rate` is shared by all publishers, `-I` is each one's.

@@ -15,6 +15,7 @@ use tokio::task::JoinHandle;
 use crate::cmd::bench::load::{self, Shared, Stats, launch};
 use crate::cmd::bench::report::{self, Latency, Rates, Report, RunSettings, Sample, Totals};
 use crate::cmd::bench::{BenchSettings, Mode};
+use crate::cmd::client::stdout::Signals;
 use crate::codec::{ProtocolVersion, QoS};
 use crate::exit::Error;
 
@@ -138,7 +139,10 @@ async fn drive(s: BenchSettings, notes: Vec<String>) -> Result<Report, Error> {
     let pb = progress_bar(quiet);
     let series: Rc<RefCell<Vec<Sample>>> = Rc::default();
     let ticker = spawn_ticker(sh.clone(), series.clone(), pb.clone(), start);
-    let interrupt = spawn_interrupt(sh.clone());
+    // Installed before any client connects: from then on SIGTERM and SIGINT mean
+    // "stop and report", never death without a report.
+    let signals = Signals::new()?;
+    let interrupt = spawn_interrupt(sh.clone(), signals, pb.clone(), quiet);
     let (handles, measured) = if sh.s.mode == Mode::Conn {
         hold_connections(&sh, start).await
     } else {
@@ -270,19 +274,34 @@ fn sample(sh: &Shared, st: &Stats, last: (u64, u64, u64)) -> Sample {
     }
 }
 
-/// Ctrl-C: stop publishing and drain; a second one stops at once.
-fn spawn_interrupt(sh: Rc<Shared>) -> JoinHandle<()> {
+/// Ctrl-C or SIGTERM (from `timeout`, CI runners, systemd, Kubernetes): stop
+/// publishing and drain, then report; a second one skips what is left of the drain.
+fn spawn_interrupt(
+    sh: Rc<Shared>,
+    mut signals: Signals,
+    pb: ProgressBar,
+    quiet: bool,
+) -> JoinHandle<()> {
     tokio::task::spawn_local(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            if matches!(sh.s.mode, Mode::Conn | Mode::Sub) {
-                sh.stop_all();
+        signals.recv().await;
+        if matches!(sh.s.mode, Mode::Conn | Mode::Sub) {
+            sh.stop_all();
+            return;
+        }
+        sh.stop_publishing();
+        if !quiet {
+            let line = format!(
+                "Stopping: no more publishing; waiting up to {} s for acknowledgements and deliveries (interrupt again to stop at once).",
+                sh.s.drain.as_secs_f64()
+            );
+            if pb.is_hidden() {
+                crate::cmd::print_err(&format!("{line}\n"));
             } else {
-                sh.stop_publishing();
+                pb.println(line);
             }
         }
-        if tokio::signal::ctrl_c().await.is_ok() {
-            sh.stop_all();
-        }
+        signals.recv().await;
+        sh.stop_all();
     })
 }
 
@@ -446,11 +465,13 @@ fn build_report(
     limit_notes(&st, &mut notes);
     Report {
         mqtk_version: env!("CARGO_PKG_VERSION").to_string(),
+        run_ids: vec![report::new_run_id()],
         mode,
         settings: vec![run_settings],
         start_unix_ms: start_ns / 1_000_000,
         elapsed_s: start.elapsed().as_secs_f64(),
         measured_s: secs(m.ns),
+        ramp_s: m.ramp_s,
         totals: totals(sh, &st),
         rates: rates(&st, m),
         latency: latencies(&sh.s, &st),

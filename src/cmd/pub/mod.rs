@@ -64,23 +64,25 @@ pub fn run(args: PubArgs) -> Result<u8, Error> {
     }
     let settings = match settings::resolve_pub(&args, &tool) {
         Ok(s) => s,
-        Err(e) => {
-            // mosquitto prints its usage on stdout after this one.
-            if e.message() == BOTH_TOPIC_AND_MESSAGE {
-                print_usage();
-            }
-            return Err(e);
-        }
+        Err(e) if e.message() == BOTH_TOPIC_AND_MESSAGE => return Err(nothing_to_send(&tool)),
+        Err(e) => return Err(e),
     };
     super::block_on(publish(&settings))
 }
 
-fn print_usage() {
-    use clap::CommandFactory;
-    let mut cmd = crate::cli::Cli::command();
-    if let Some(sub) = cmd.find_subcommand_mut("pub") {
-        println!("{}", sub.render_help());
+/// No topic or no message. As `mosquitto_pub`, 2.1's stderr line and then the usage
+/// on stdout (ours: what `--help` prints), exit 1; as `mqtk pub`, the line and a
+/// pointer to `--help`, as for any other usage error.
+fn nothing_to_send(tool: &str) -> Error {
+    if !tool.starts_with("mosquitto_") {
+        return settings::usage(BOTH_TOPIC_AND_MESSAGE, tool);
     }
+    super::print_err(BOTH_TOPIC_AND_MESSAGE);
+    use clap::Parser;
+    if let Err(help) = crate::cli::Cli::try_parse_from(["mqtk", "pub", "--help"]) {
+        super::print_out(&help.render().to_string());
+    }
+    Error::Silent(exit::FAILURE)
 }
 
 /// Publishes as mosquitto_pub does and returns the exit status.
@@ -206,13 +208,19 @@ impl Publisher<'_> {
             }
             Err(e) => e,
         };
+        // mosquitto_pub 2.1 ends on the loss itself (exit 7, its words first); mqtk
+        // tried again, and says how that went.
         if quiet {
-            return Err(Error::Silent(exit::FAILURE));
+            return Err(Error::Silent(exit::MOSQ_ERR_CONN_LOST));
         }
         let last = words::connect_failure(&failure, version, false).message();
+        let last: Vec<&str> = last
+            .lines()
+            .map(|l| l.trim_start_matches("Error: ").trim_end_matches('.'))
+            .collect();
         let mut text = format!(
-            "Error: The connection was lost and could not be re-established ({}).\n",
-            last.trim_end().trim_start_matches("Error: ")
+            "Error: The connection was lost\nError: It could not be re-established ({}).\n",
+            last.join(": ")
         );
         let unconfirmed = self.client.connection().in_flight();
         if unconfirmed > 0 {
@@ -222,7 +230,7 @@ impl Publisher<'_> {
         }
         Err(Error::Verbatim {
             text,
-            code: exit::FAILURE,
+            code: exit::MOSQ_ERR_CONN_LOST,
         })
     }
 
@@ -295,7 +303,7 @@ impl Publisher<'_> {
                     text.push_str(s);
                     text.push('\n');
                 }
-                eprint!("{text}");
+                super::print_err(&text);
             }
         }
     }

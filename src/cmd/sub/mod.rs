@@ -243,39 +243,9 @@ impl Subscriber<'_> {
         }
     }
 
-    /// SUBSCRIBE with every `-t` in one packet, then one UNSUBSCRIBE per `-U`
-    /// (mosquitto_sub's connect callback). `-D subscribe`/`-D unsubscribe` properties
-    /// libmosquitto refuses mean that packet is not sent, and, as in mosquitto_sub,
-    /// nothing is said: the client stays connected until -W, -C or a signal.
+    /// Subscribes as mosquitto_sub does (`send_subscriptions`).
     fn subscribe(&mut self, cl: &mut Client<Publish>) {
-        let s = self.s;
-        let c = &s.client;
-        let v5 = c.version == ProtocolVersion::V5;
-        let sendable = |ctx, props| check_all(ctx, props, v5).is_ok();
-        let conn = cl.connection();
-        if !s.topics.is_empty() && sendable(PropertyContext::Subscribe, &c.subscribe_properties) {
-            let options = SubscriptionOptions {
-                qos: s.qos,
-                no_local: false,
-                retain_as_published: s.retain_as_published,
-                retain_handling: s.retain_handling,
-            };
-            let filters = s
-                .topics
-                .iter()
-                .map(|t| SubscribeFilter {
-                    filter: t.clone(),
-                    options,
-                })
-                .collect();
-            // Checked above: filters and properties encode.
-            let _ = conn.subscribe(filters, c.subscribe_properties.clone());
-        }
-        if sendable(PropertyContext::Unsubscribe, &c.unsubscribe_properties) {
-            for t in &s.unsubscribe {
-                let _ = conn.unsubscribe(vec![t.clone()], c.unsubscribe_properties.clone());
-            }
-        }
+        send_subscriptions(cl, self.s);
     }
 
     /// Runs one connection until it stops or is lost. `Err`: stdout failed.
@@ -380,6 +350,41 @@ impl Subscriber<'_> {
         };
         if let Ok(pid) = cl.connection().publish(clear) {
             self.removals.insert(pid);
+        }
+    }
+}
+
+/// SUBSCRIBE with every `-t` in one packet, then one UNSUBSCRIBE per `-U`
+/// (mosquitto_sub's connect callback). `-D subscribe`/`-D unsubscribe` properties
+/// libmosquitto refuses mean that packet is not sent, and, as in mosquitto_sub,
+/// nothing is said: the client stays connected until -W, -C or a signal. `mqtk
+/// record` subscribes the same way.
+pub(crate) fn send_subscriptions(cl: &mut Client<Publish>, s: &SubSettings) {
+    let c = &s.client;
+    let v5 = c.version == ProtocolVersion::V5;
+    let sendable = |ctx, props| check_all(ctx, props, v5).is_ok();
+    let conn = cl.connection();
+    if !s.topics.is_empty() && sendable(PropertyContext::Subscribe, &c.subscribe_properties) {
+        let options = SubscriptionOptions {
+            qos: s.qos,
+            no_local: false,
+            retain_as_published: s.retain_as_published,
+            retain_handling: s.retain_handling,
+        };
+        let filters = s
+            .topics
+            .iter()
+            .map(|t| SubscribeFilter {
+                filter: t.clone(),
+                options,
+            })
+            .collect();
+        // Checked above: filters and properties encode.
+        let _ = conn.subscribe(filters, c.subscribe_properties.clone());
+    }
+    if sendable(PropertyContext::Unsubscribe, &c.unsubscribe_properties) {
+        for t in &s.unsubscribe {
+            let _ = conn.unsubscribe(vec![t.clone()], c.unsubscribe_properties.clone());
         }
     }
 }
