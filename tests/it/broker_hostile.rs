@@ -161,6 +161,42 @@ fn max_queued_bytes_bounds_a_session_queue() {
     back.expect_silence(Duration::from_millis(100));
 }
 
+/// A filter and a topic of 32,768 levels (`a/a/…/a` and `+/+/…/#`, 65,535 bytes each,
+/// the longest MQTT string) are subscribed, routed, unsubscribed and dropped with the
+/// session, and the broker goes on serving everyone else. The subscription tree once
+/// recursed once per level: a debug build's 2 MiB broker thread (this in-process broker)
+/// overflowed its stack at about 8,192 levels and the whole process died.
+#[test]
+fn filters_and_topics_of_32768_levels_leave_the_broker_standing() {
+    let b = TestBroker::start();
+    let mut bystander = Raw::v311(b.port(), "bystander");
+    bystander.send(&subscribe_v311(1, "ok", 0));
+    bystander.expect(&[0x90, 0x03, 0x00, 0x01, 0x00]);
+    let deep = format!("{}a", "a/".repeat(32767));
+    let wild = format!("{}#", "+/".repeat(32767));
+    assert_eq!((deep.len(), wild.len()), (65535, 65535));
+    let mut d = Raw::v311(b.port(), "deep");
+    d.send(&subscribe_v311(1, &deep, 0));
+    d.expect(&[0x90, 0x03, 0x00, 0x01, 0x00]);
+    d.send(&subscribe_v311(2, &wild, 0));
+    d.expect(&[0x90, 0x03, 0x00, 0x02, 0x00]);
+    let mut p = Raw::v311(b.port(), "pub");
+    let message = publish_v311(0, &deep, None, b"deep");
+    p.send(&message);
+    // Both filters match: one copy (3.1.1 §3.3.5).
+    d.expect(&message);
+    d.send(&pkt(0xa2, &cat(&[&[0x00, 0x03], &s(&deep)])));
+    d.expect(&[0xb0, 0x02, 0x00, 0x03]);
+    p.send(&message);
+    d.expect(&message);
+    d.send(&[0xe0, 0x00]);
+    drop(d);
+    b.wait_subscriptions_down_to(1);
+    p.send(&message);
+    p.send(&publish_v311(0, "ok", None, b"fine"));
+    bystander.expect(&publish_v311(0, "ok", None, b"fine"));
+}
+
 #[derive(Clone, Copy, Debug)]
 struct Status {
     rss_kb: i64,
