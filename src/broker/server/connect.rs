@@ -684,6 +684,17 @@ mod tests {
             "p",
         );
         assert_eq!(refused(o), Some(vec![0x20, 0x02, 0x00, 0x02]));
+        // And asking for none (0), as mosquitto 2.1; 30 or less is accepted as asked.
+        let mut c = connect(ProtocolVersion::V311, "f");
+        c.keep_alive = 0;
+        let o = open(&h, Ok(Packet::Connect(c)), "p");
+        assert_eq!(refused(o), Some(vec![0x20, 0x02, 0x00, 0x02]));
+        let mut c = connect(ProtocolVersion::V311, "g");
+        c.keep_alive = 30;
+        assert_eq!(
+            accept_ok(&h, c).keepalive_timeout(),
+            Some(std::time::Duration::from_secs(45))
+        );
     }
 
     #[test]
