@@ -58,6 +58,11 @@ impl BrokerProcess {
         self.proc.as_ref().unwrap().pid()
     }
 
+    /// Waits until the broker's log (`log_dest stdout`) has shown `line`.
+    pub(crate) fn wait_log(&self, line: &str) {
+        self.proc.as_ref().unwrap().wait_stdout(line, 1);
+    }
+
     pub(crate) fn signal(&self, name: &str) {
         self.proc.as_ref().unwrap().signal(name);
     }

@@ -161,6 +161,49 @@ fn max_queued_bytes_bounds_a_session_queue() {
     back.expect_silence(Duration::from_millis(100));
 }
 
+/// A slow consumer (here one away with a persistent session) over
+/// `max_queued_messages` loses the newest messages; the log says so once per client,
+/// as mosquitto does, and the count goes to `$SYS/broker/publish/messages/dropped`
+/// (`Stats::dropped`, published by `broker::sys`, whose unit test covers the topic).
+#[test]
+fn a_slow_consumer_s_drops_are_logged() {
+    let port = free_port();
+    let conf = format!(
+        "listener {port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 3\nlog_dest stdout\n"
+    );
+    let mut broker = BrokerProcess::start(Sandbox::new(), &conf, port);
+    let mut away = Raw::open(port);
+    away.send(&connect_v311(0x00, 60, "away"));
+    away.expect(&CONNACK_OK);
+    away.send(&subscribe_v311(1, "q", 1));
+    away.expect(&[0x90, 0x03, 0x00, 0x01, 0x01]);
+    away.send(&[0xe0, 0x00]);
+    drop(away);
+    broker.wait_log("Client away disconnected.");
+    let mut p = Raw::v311(port, "pub");
+    for i in 1..=5u16 {
+        p.send(&publish_v311(0x02, "q", Some(i), b"m"));
+        p.expect(&[0x40, 0x02, 0x00, i as u8]);
+    }
+    let mut back = Raw::open(port);
+    back.send(&connect_v311(0x00, 60, "away"));
+    back.expect(&[0x20, 0x02, 0x01, 0x00]);
+    for i in 1..=3u8 {
+        let got = back.recv();
+        assert_eq!(got[0], 0x32, "message {i}: {got:02x?}");
+        back.send(&[0x40, 0x02, got[5], got[6]]);
+    }
+    back.expect_silence(Duration::from_millis(100));
+    let out = broker.stop();
+    let log = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        log.matches("Outgoing messages are being dropped for client away.")
+            .count(),
+        1,
+        "{log}"
+    );
+}
+
 /// A filter and a topic of 32,768 levels (`a/a/…/a` and `+/+/…/#`, 65,535 bytes each,
 /// the longest MQTT string) are subscribed, routed, unsubscribed and dropped with the
 /// session, and the broker goes on serving everyone else. The subscription tree once
