@@ -250,11 +250,14 @@ fn add_node(node: &Node, out: &mut Vec<Match>) {
     }
 }
 
-/// Collects the subscriptions matching `levels`, depth first with a stack of its own
-/// (a topic may have tens of thousands of levels).
+/// Collects the subscriptions matching `levels`, depth first, without recursion (a
+/// topic may have tens of thousands of levels): it follows one branch and stacks the
+/// exact-level branch only where a `+` branch is taken first, so a message that meets
+/// no `+` allocates nothing here.
 fn walk(root: &Node, levels: &[&str], dollar: bool, out: &mut Vec<Match>) {
-    let mut pending = vec![(root, 0)];
-    while let Some((node, depth)) = pending.pop() {
+    let mut pending = Vec::new();
+    let mut next = Some((root, 0));
+    while let Some((node, depth)) = next.take().or_else(|| pending.pop()) {
         // 5.0 §4.7.2: wildcards at the first level do not match `$` topics.
         let wild_ok = !(dollar && depth == 0);
         if wild_ok && let Some(hash) = node.children.get("#") {
@@ -266,13 +269,15 @@ fn walk(root: &Node, levels: &[&str], dollar: bool, out: &mut Vec<Match>) {
             add_node(node, out);
             continue;
         };
-        // Pushed in reverse: the `+` branch is walked first.
-        if let Some(child) = node.children.get(*level) {
-            pending.push((child, depth + 1));
-        }
-        if wild_ok && let Some(plus) = node.children.get("+") {
-            pending.push((plus, depth + 1));
-        }
+        let exact = node.children.get(*level).map(|c| (c, depth + 1));
+        let plus = node.children.get("+").filter(|_| wild_ok);
+        next = match plus {
+            Some(plus) => {
+                pending.extend(exact);
+                Some((plus, depth + 1))
+            }
+            None => exact,
+        };
     }
 }
 

@@ -84,11 +84,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn counters_are_republished_every_interval() {
         let (tx, rx) = tokio::sync::watch::channel(false);
-        let shared = Arc::new(Shared::new(
-            Arc::new(Config::default()),
-            Arc::default(),
-            rx,
-        ));
+        let shared = Arc::new(Shared::new(Arc::new(Config::default()), Arc::default(), rx));
         let task = tokio::spawn(run(Arc::clone(&shared)));
         let dropped = "$SYS/broker/publish/messages/dropped";
         tokio::time::sleep(Duration::from_millis(1)).await;
