@@ -1777,7 +1777,7 @@ _mqtk() {
             return 0
             ;;
         mqtk__subcmd__pub)
-            opts="-h -p -u -P -i -I -k -c -x -V -A -L -o -M -D -d -t -m -f -s -l -n -q -r --host --port --username --pw --id --id-prefix --keepalive --disable-clean-session --protocol-version --nodelay --mptcp --unix --ws --url --proxy --will-topic --will-payload --will-qos --will-retain --property --cafile --capath --cert --key --keyform --ciphers --tls-version --insecure --tls-alpn --tls-use-os-certs --no-tls --tls-engine --tls-engine-kpass-sha1 --psk --psk-identity --tls-keylog --debug --quiet --help --version --topic --message --file --stdin-file --stdin-line --null-message --qos --retain --repeat --repeat-delay"
+            opts="-h -p -u -P -i -I -k -c -x -V -A -L -o -M -D -d -t -m -f -s -l -n -q -r --host --port --username --pw --id --id-prefix --keepalive --disable-clean-session --protocol-version --nodelay --mptcp --unix --ws --url --proxy --will-topic --will-payload --will-qos --will-retain --property --cafile --capath --cert --key --keyform --ciphers --tls-version --insecure --tls-alpn --tls-use-os-certs --no-tls --tls-engine --tls-engine-kpass-sha1 --psk --psk-identity --tls-keylog --debug --quiet --help --version --topic --message --file --stdin-file --stdin-line --null-message --qos --retain --repeat --repeat-delay --encode --proto-path"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1991,6 +1991,14 @@ _mqtk() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --encode)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proto-path)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1999,7 +2007,7 @@ _mqtk() {
             return 0
             ;;
         mqtk__subcmd__record)
-            opts="-h -p -u -P -i -I -k -c -x -A -L -M -D -d -o -t -T -q -C -W -R -V --host --port --username --pw --id --id-prefix --keepalive --disable-clean-session --nodelay --mptcp --unix --ws --url --proxy --will-topic --will-payload --will-qos --will-retain --property --cafile --capath --cert --key --keyform --ciphers --tls-version --insecure --tls-alpn --tls-use-os-certs --no-tls --tls-engine --tls-engine-kpass-sha1 --psk --psk-identity --tls-keylog --debug --quiet --help --version --output --topic --filter-out --qos --retain-as-published --retain-handling --options-file --protocol-version"
+            opts="-h -p -u -P -i -I -k -c -x -A -L -M -D -d -o -t -T -q -C -W -R -V --host --port --username --pw --id --id-prefix --keepalive --disable-clean-session --nodelay --mptcp --unix --ws --url --proxy --will-topic --will-payload --will-qos --will-retain --property --cafile --capath --cert --key --keyform --ciphers --tls-version --insecure --tls-alpn --tls-use-os-certs --no-tls --tls-engine --tls-engine-kpass-sha1 --psk --psk-identity --tls-keylog --debug --quiet --help --version --output --topic --filter-out --qos --retain-as-published --retain-handling --decode --proto-path --options-file --protocol-version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2202,6 +2210,14 @@ _mqtk() {
                     return 0
                     ;;
                 --retain-handling)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --decode)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proto-path)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2439,7 +2455,7 @@ _mqtk() {
             return 0
             ;;
         mqtk__subcmd__rr)
-            opts="-h -p -u -P -i -I -k -c -x -A -L -o -M -D -d -t -e -m -f -s -n -q -W -R -v -N -F -V --host --port --username --pw --id --id-prefix --keepalive --disable-clean-session --nodelay --mptcp --unix --ws --url --proxy --will-topic --will-payload --will-qos --will-retain --property --cafile --capath --cert --key --keyform --ciphers --tls-version --insecure --tls-alpn --tls-use-os-certs --no-tls --tls-engine --tls-engine-kpass-sha1 --psk --psk-identity --tls-keylog --debug --quiet --help --version --topic --message --file --stdin-file --null-message --qos --count --latency --correlate --retain-as-published --retain-handling --verbose --pretty --protocol-version"
+            opts="-h -p -u -P -i -I -k -c -x -A -L -o -M -D -d -t -e -m -f -s -n -q -W -R -v -N -F -V --host --port --username --pw --id --id-prefix --keepalive --disable-clean-session --nodelay --mptcp --unix --ws --url --proxy --will-topic --will-payload --will-qos --will-retain --property --cafile --capath --cert --key --keyform --ciphers --tls-version --insecure --tls-alpn --tls-use-os-certs --no-tls --tls-engine --tls-engine-kpass-sha1 --psk --psk-identity --tls-keylog --debug --quiet --help --version --topic --message --file --stdin-file --null-message --qos --count --latency --correlate --retain-as-published --retain-handling --verbose --pretty --decode --encode --proto-path --protocol-version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2657,6 +2673,18 @@ _mqtk() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --decode)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --encode)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proto-path)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --protocol-version)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -2673,7 +2701,7 @@ _mqtk() {
             return 0
             ;;
         mqtk__subcmd__sub)
-            opts="-h -p -u -P -i -I -k -c -x -V -A -L -o -M -D -d -t -T -U -q -C -E -W -R -v -N -F -w --host --port --username --pw --id --id-prefix --keepalive --disable-clean-session --protocol-version --nodelay --mptcp --unix --ws --url --proxy --will-topic --will-payload --will-qos --will-retain --property --cafile --capath --cert --key --keyform --ciphers --tls-version --insecure --tls-alpn --tls-use-os-certs --no-tls --tls-engine --tls-engine-kpass-sha1 --psk --psk-identity --tls-keylog --debug --quiet --help --version --topic --filter-out --unsubscribe --qos --retained-only --remove-retained --retain-as-published --retain-handling --random-filter --verbose --pretty --watch --line-buffered --message-rate"
+            opts="-h -p -u -P -i -I -k -c -x -V -A -L -o -M -D -d -t -T -U -q -C -E -W -R -v -N -F -w --host --port --username --pw --id --id-prefix --keepalive --disable-clean-session --protocol-version --nodelay --mptcp --unix --ws --url --proxy --will-topic --will-payload --will-qos --will-retain --property --cafile --capath --cert --key --keyform --ciphers --tls-version --insecure --tls-alpn --tls-use-os-certs --no-tls --tls-engine --tls-engine-kpass-sha1 --psk --psk-identity --tls-keylog --debug --quiet --help --version --topic --filter-out --unsubscribe --qos --retained-only --remove-retained --retain-as-published --retain-handling --random-filter --verbose --pretty --decode --proto-path --watch --line-buffered --message-rate"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2896,6 +2924,14 @@ _mqtk() {
                     return 0
                     ;;
                 -F)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --decode)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proto-path)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -78,6 +78,8 @@ complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -s f -l file -d 'Send the
 complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -s q -l qos -d 'Quality of service level to use for all messages. Defaults to 0' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -l repeat -d 'With -m, -f, -s or -n: publish the message N times' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -l repeat-delay -d 'With --repeat: wait SECONDS (fractions allowed) between publishes. Defaults to 0' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -l encode -d 'The message (each line, with -l) is JSON: encode it to FORMAT before publishing: sparkplug, proto:FILE.proto:package.Message, cbor, msgpack or json (mqtk)' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -l proto-path -d 'Where the imports of an --encode proto: file are also looked for (after the file\'s own directory). May be repeated' -r -F
 complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -s c -l disable-clean-session -d 'Disable clean session/enable persistent client mode'
 complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -l nodelay -d 'Disable Nagle\'s algorithm (always disabled in mqtk, which batches writes itself)'
 complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -l mptcp -d 'Not supported (Multipath TCP); accepted only to be rejected with a clear error'
@@ -135,6 +137,8 @@ complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -s W -d 'Stop after SECON
 complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -l retain-handling -d 'When the broker sends retained messages (MQTT v5): always, new or never' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -l random-filter -d 'Only print this percentage of messages (0.1-100.0), chosen at random' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -s F -d 'Output format (mosquitto_sub\'s %-specifiers, @-time and \\-escapes)' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -l decode -d 'Show payloads as JSON, decoded from FORMAT: sparkplug, proto:FILE.proto:package.Message, cbor, msgpack, json or auto (mqtk). A payload that does not decode is reported on stderr and shown as received' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -l proto-path -d 'Where the imports of a --decode proto: file are also looked for (after the file\'s own directory). May be repeated' -r -F
 complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -s c -l disable-clean-session -d 'Disable clean session/enable persistent client mode'
 complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -l nodelay -d 'Disable Nagle\'s algorithm (always disabled in mqtk, which batches writes itself)'
 complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -l mptcp -d 'Not supported (Multipath TCP); accepted only to be rejected with a clear error'
@@ -154,7 +158,7 @@ complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -l remove-retained -d 'Cl
 complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -l retain-as-published -d 'Subscribe with "retain as published" (MQTT v5)'
 complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -s v -l verbose -d 'Print published messages verbosely (topic, then payload)'
 complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -s N -d 'Do not add an end of line character when printing the payload'
-complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -l pretty -d 'Print JSON (%j, %J) indented rather than minimised'
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -l pretty -d 'Print JSON (%j, %J, and payloads --decode shows) indented rather than minimised'
 complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -s w -l watch -d 'Redraw one screen line per topic'
 complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -l line-buffered -d 'Flush the output after every message (by default it is flushed when no more messages are waiting, or at once on a terminal)'
 complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -l message-rate -d 'Instead of the messages, print how many arrived in each second ("N msgs/s"). The options that choose which messages to print and how (-C, -R, -T, -v, -F, …) have no effect then, as in mosquitto 2.1'
@@ -198,6 +202,9 @@ complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s W -d 'Give up after SEC
 complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -l count -d 'Wait for N responses instead of one (mqtk)' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -l retain-handling -d 'When the broker sends retained messages on the response topic (MQTT v5): always, new or never' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s F -d 'Output format, as for `mqtk sub -F`' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -l decode -d 'Show responses as JSON, decoded from FORMAT, as for `mqtk sub --decode` (mqtk)' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -l encode -d 'The request is JSON: encode it to FORMAT (sparkplug, proto:FILE.proto:package.Message, cbor, msgpack or json) before sending it (mqtk)' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -l proto-path -d 'Where the imports of a proto: file are also looked for. May be repeated' -r -F
 complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s V -l protocol-version -d 'MQTT protocol version: mqttv5 (5), mqttv311 (311) or mqttv31 (31). Defaults to mqttv5' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s c -l disable-clean-session -d 'Disable clean session/enable persistent client mode'
 complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -l nodelay -d 'Disable Nagle\'s algorithm (always disabled in mqtk, which batches writes itself)'
@@ -219,7 +226,7 @@ complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s R -d 'Do not print stal
 complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -l retain-as-published -d 'Subscribe to the response topic with "retain as published" (MQTT v5)'
 complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s v -l verbose -d 'Print responses verbosely (topic, then payload)'
 complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s N -d 'Do not add an end of line character when printing the payload'
-complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -l pretty -d 'Print JSON (%j, %J) indented rather than minimised'
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -l pretty -d 'Print JSON (%j, %J, and responses --decode shows) indented rather than minimised'
 complete -c mqtk -n "__fish_mqtk_using_subcommand record" -s h -l host -d 'MQTT host to connect to. Defaults to localhost' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand record" -s p -l port -d 'Network port to connect to. Defaults to 1883 for plain MQTT and 8883 for MQTT over TLS' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand record" -s u -l username -d 'Provide a username' -r
@@ -257,6 +264,8 @@ complete -c mqtk -n "__fish_mqtk_using_subcommand record" -s q -l qos -d 'Qualit
 complete -c mqtk -n "__fish_mqtk_using_subcommand record" -s C -d 'Stop after recording COUNT messages' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand record" -s W -d 'Stop after SECONDS: the record is complete, "Timed out" is printed and the exit status is 27, as with `mqtk sub -W`' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand record" -l retain-handling -d 'When the broker sends retained messages (MQTT v5): always, new or never' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand record" -l decode -d 'Also record each payload decoded from FORMAT, as JSON in the line\'s "decoded" field (the payload itself is kept, so replay sends the same bytes): sparkplug, proto:FILE.proto:package.Message, cbor, msgpack, json or auto. A payload that does not decode is reported on stderr and recorded without "decoded"' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand record" -l proto-path -d 'Where the imports of a --decode proto: file are also looked for (after the file\'s own directory). May be repeated' -r -F
 complete -c mqtk -n "__fish_mqtk_using_subcommand record" -l options-file -d 'Read options from FILE instead of the default options file' -r -F
 complete -c mqtk -n "__fish_mqtk_using_subcommand record" -s V -l protocol-version -d 'MQTT protocol version: mqttv5 (5), mqttv311 (311) or mqttv31 (31). Defaults to mqttv5' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand record" -s c -l disable-clean-session -d 'Disable clean session/enable persistent client mode'

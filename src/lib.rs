@@ -8,6 +8,8 @@
 //! - `codec`: MQTT 3.1/3.1.1/5.0 packets, encode and decode; `topic`: names, filters.
 //! - `transport`: byte streams (TCP, unix, TLS, WebSocket, proxies).
 //! - `output`: what sub and rr print, byte for byte as mosquitto_sub.
+//! - `payload`: device payload codecs (Sparkplug B, protobuf, CBOR, MessagePack,
+//!   JSON) for `--decode` and `--encode`; bytes in, JSON out, no I/O.
 //! - `broker`: the embedded broker (`broker::run`) and its sans-I/O server session.
 //! - `record`: the record format of `record` and `replay` (NDJSON lines in and out).
 //! - `passwd`: password hashing and files; `exit`: the one exit-code table; `doc`: man
@@ -22,6 +24,7 @@ pub mod doc;
 pub mod exit;
 pub mod output;
 pub mod passwd;
+pub mod payload;
 pub mod record;
 pub mod settings;
 pub mod topic;

@@ -9,6 +9,7 @@
 //! `-L` URL; the last of `-V`, `-D` and `-x` sets the protocol (`crate::cli::words`
 //! drops a `-V` that a later `-D`/`-x` overrides, so a `-V` left here wins).
 
+pub mod payload;
 pub mod props;
 pub mod record;
 pub mod replay;
@@ -904,6 +905,8 @@ pub struct PubSettings {
     /// `--repeat` (1 when not given); not used with `-l`.
     pub repeat: u32,
     pub repeat_delay: Duration,
+    /// `--encode`: messages are JSON, encoded with this before publishing.
+    pub encode: Option<crate::payload::Codec>,
 }
 
 /// What `resolve_pub` can find missing: mosquitto prints its usage for this one.
@@ -941,6 +944,10 @@ pub fn resolve_pub(args: &PubArgs, tool_name: &str) -> Result<PubSettings, Error
         retain: args.retain,
         repeat: args.repeat.unwrap_or(1),
         repeat_delay: Duration::from_secs_f64(args.repeat_delay.unwrap_or(0.0)),
+        encode: match &args.encode {
+            Some(f) => Some(payload::codec(f, &args.proto_path)?),
+            None => None,
+        },
     })
 }
 

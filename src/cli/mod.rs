@@ -5,6 +5,7 @@ pub mod broker;
 pub mod check;
 pub mod connect;
 pub mod passwd;
+pub mod payload;
 pub mod r#pub;
 pub mod record;
 pub mod replay;

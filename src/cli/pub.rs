@@ -5,6 +5,8 @@
 use std::path::PathBuf;
 
 use crate::cli::connect::{ConnectArgs, parse_publish_topic, parse_qos};
+use crate::cli::payload::parse_encode;
+use crate::payload::Format;
 
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct PubArgs {
@@ -56,6 +58,16 @@ pub struct PubArgs {
     #[arg(long = "repeat-delay", value_name = "SECONDS", value_parser = parse_repeat_delay,
           allow_negative_numbers = true, help_heading = "Message")]
     pub repeat_delay: Option<f64>,
+    /// The message (each line, with -l) is JSON: encode it to FORMAT before publishing:
+    /// sparkplug, proto:FILE.proto:package.Message, cbor, msgpack or json (mqtk).
+    #[arg(long = "encode", value_name = "FORMAT", value_parser = parse_encode,
+          help_heading = "Message")]
+    pub encode: Option<Format>,
+    /// Where the imports of an --encode proto: file are also looked for (after the
+    /// file's own directory). May be repeated.
+    #[arg(long = "proto-path", value_name = "DIR", action = clap::ArgAction::Append,
+          help_heading = "Message")]
+    pub proto_path: Vec<PathBuf>,
 }
 
 fn parse_repeat(s: &str) -> Result<u32, String> {

@@ -1,7 +1,8 @@
 //! `mqtk record` arguments: the shared `ConnectArgs`, sub's subscription flags that
 //! make sense for a recording (`-t`, `-T`, `-q`, `-C`, `-W`, `-R`, retain handling),
-//! and `-o`, where the record goes. `-o` names the output here, so the connection
-//! flags' options file is not offered (see `crate::cli::Command::Record`).
+//! `-o`, where the record goes, and `--decode` (a decoded copy of each payload). `-o`
+//! names the output here, so the connection flags' options file is not offered (see
+//! `crate::cli::Command::Record`).
 
 use std::path::PathBuf;
 
@@ -9,6 +10,7 @@ use crate::cli::connect::{ConnectArgs, parse_qos};
 use crate::cli::sub::{
     parse_count, parse_filter_out, parse_retain_handling, parse_sub_topic, parse_timeout,
 };
+use crate::payload::Format;
 
 #[derive(Debug, Clone, Default, clap::Args)]
 #[command(
@@ -62,4 +64,16 @@ pub struct RecordArgs {
     #[arg(long = "retain-handling", value_name = "WHEN", value_parser = parse_retain_handling,
           help_heading = "Recording")]
     pub retain_handling: Option<u8>,
+    /// Also record each payload decoded from FORMAT, as JSON in the line's "decoded"
+    /// field (the payload itself is kept, so replay sends the same bytes): sparkplug,
+    /// proto:FILE.proto:package.Message, cbor, msgpack, json or auto. A payload that
+    /// does not decode is reported on stderr and recorded without "decoded".
+    #[arg(long = "decode", value_name = "FORMAT", value_parser = crate::cli::payload::parse_decode,
+          help_heading = "Recording")]
+    pub decode: Option<Format>,
+    /// Where the imports of a --decode proto: file are also looked for (after the
+    /// file's own directory). May be repeated.
+    #[arg(long = "proto-path", value_name = "DIR", action = clap::ArgAction::Append,
+          help_heading = "Recording")]
+    pub proto_path: Vec<PathBuf>,
 }

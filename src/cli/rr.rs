@@ -7,7 +7,9 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 
 use crate::cli::connect::{ConnectArgs, parse_publish_topic, parse_qos, valid_publish_topic};
+use crate::cli::payload::{parse_decode, parse_encode};
 use crate::cli::sub::{parse_retain_handling, parse_timeout};
+use crate::payload::Format;
 
 #[derive(Debug, Clone, Default, clap::Args)]
 // mosquitto_rr speaks MQTT v5 unless told otherwise; the shared -V help names pub's
@@ -93,9 +95,22 @@ pub struct RrArgs {
     #[arg(short = 'F', value_name = "FORMAT", value_parser = clap::builder::OsStringValueParser::new(),
           help_heading = "Output")]
     pub format: Option<OsString>,
-    /// Print JSON (%j, %J) indented rather than minimised.
+    /// Print JSON (%j, %J, and responses --decode shows) indented rather than minimised.
     #[arg(long = "pretty", help_heading = "Output")]
     pub pretty: bool,
+    /// Show responses as JSON, decoded from FORMAT, as for `mqtk sub --decode` (mqtk).
+    #[arg(long = "decode", value_name = "FORMAT", value_parser = parse_decode,
+          help_heading = "Output")]
+    pub decode: Option<Format>,
+    /// The request is JSON: encode it to FORMAT (sparkplug, proto:FILE.proto:package.Message,
+    /// cbor, msgpack or json) before sending it (mqtk).
+    #[arg(long = "encode", value_name = "FORMAT", value_parser = parse_encode,
+          help_heading = "Request")]
+    pub encode: Option<Format>,
+    /// Where the imports of a proto: file are also looked for. May be repeated.
+    #[arg(long = "proto-path", value_name = "DIR", action = clap::ArgAction::Append,
+          help_heading = "Request")]
+    pub proto_path: Vec<PathBuf>,
 }
 
 fn parse_response_topic(s: &str) -> Result<String, String> {

@@ -4,8 +4,11 @@
 //! `-F` format) live in `crate::settings::sub`.
 
 use std::ffi::OsString;
+use std::path::PathBuf;
 
 use crate::cli::connect::{ConnectArgs, parse_qos};
+use crate::cli::payload::parse_decode;
+use crate::payload::Format;
 
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct SubArgs {
@@ -72,9 +75,20 @@ pub struct SubArgs {
     #[arg(short = 'F', value_name = "FORMAT", value_parser = clap::builder::OsStringValueParser::new(),
           help_heading = "Output")]
     pub format: Option<OsString>,
-    /// Print JSON (%j, %J) indented rather than minimised.
+    /// Print JSON (%j, %J, and payloads --decode shows) indented rather than minimised.
     #[arg(long = "pretty", help_heading = "Output")]
     pub pretty: bool,
+    /// Show payloads as JSON, decoded from FORMAT: sparkplug, proto:FILE.proto:package.Message,
+    /// cbor, msgpack, json or auto (mqtk). A payload that does not decode is reported on
+    /// stderr and shown as received.
+    #[arg(long = "decode", value_name = "FORMAT", value_parser = parse_decode,
+          help_heading = "Output")]
+    pub decode: Option<Format>,
+    /// Where the imports of a --decode proto: file are also looked for (after the
+    /// file's own directory). May be repeated.
+    #[arg(long = "proto-path", value_name = "DIR", action = clap::ArgAction::Append,
+          help_heading = "Output")]
+    pub proto_path: Vec<PathBuf>,
     /// Redraw one screen line per topic.
     #[arg(short = 'w', long = "watch", help_heading = "Output")]
     pub watch: bool,

@@ -93,12 +93,20 @@ fn load(file: &Path, writable: bool) -> Result<PasswdFile, Error> {
         ))
     };
     let mut data = Vec::new();
-    OpenOptions::new()
+    let mut f = OpenOptions::new()
         .read(true)
         .write(writable)
         .open(file)
-        .and_then(|mut f| f.read_to_end(&mut data))
         .map_err(open_err)?;
+    // A device or a pipe (/dev/zero, /dev/full) never ends and cannot be rewritten in
+    // place: refuse it rather than read forever.
+    if !f.metadata().map_err(open_err)?.is_file() {
+        return Err(Error::Failed(format!(
+            "Unable to open password file {}. Not a regular file.",
+            shown(file)
+        )));
+    }
+    f.read_to_end(&mut data).map_err(open_err)?;
     PasswdFile::parse(&data).map_err(file_error)
 }
 

@@ -77,8 +77,10 @@ struct Requester<'a> {
 /// Runs `mqtk rr` and returns the exit status.
 pub async fn request(r: &RrSettings) -> Result<u8, Error> {
     let c = &r.client;
-    let payload = input::load(&r.source, c.quiet)?.unwrap_or_default();
-    let fmt = Formatter::new(&r.output).map_err(|e| Error::Failed(e.to_string()))?;
+    let payload = encode(r, input::load(&r.source, c.quiet)?.unwrap_or_default())?;
+    let fmt = Formatter::new(&r.output)
+        .map_err(|e| Error::Failed(e.to_string()))?
+        .with_decoder(r.decode.clone());
     let mut out = Out::stdout(false, c.debug);
     let mut signals = Signals::new()?;
     let deadline = r.timeout.map(|d| Instant::now() + d);
@@ -120,7 +122,30 @@ pub async fn request(r: &RrSettings) -> Result<u8, Error> {
         done: None,
     };
     q.subscribe();
-    q.run(&mut signals, deadline).await
+    let code = q.run(&mut signals, deadline).await;
+    q.report_undecoded();
+    code
+}
+
+/// `--encode` (mqtk): the request is JSON, encoded before connecting.
+fn encode(r: &RrSettings, json: Bytes) -> Result<Bytes, Error> {
+    let Some(codec) = &r.encode else {
+        return Ok(json);
+    };
+    let mut enc = crate::payload::Encoder::new(codec.clone()).map_err(Error::Failed)?;
+    let now_ms = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    match enc.encode(&json, now_ms) {
+        Ok(b) => Ok(Bytes::from(b)),
+        Err(why) => Err(quieted(
+            r.client.quiet,
+            Error::Failed(format!(
+                "cannot encode the request as {}: {why}",
+                enc.name()
+            )),
+        )),
+    }
 }
 
 /// `--correlate`: random bytes the response must echo.
@@ -137,6 +162,19 @@ fn correlation(r: &RrSettings) -> Result<Option<Bytes>, Error> {
 impl Requester<'_> {
     fn quiet(&self) -> bool {
         self.r.client.quiet
+    }
+
+    /// `--decode`: how many responses were shown as received because they did not
+    /// decode (each was reported as it came; the exit status does not change).
+    fn report_undecoded(&mut self) {
+        let n = self.fmt.undecoded();
+        if let (true, Some(codec)) = (n > 0, &self.r.decode) {
+            let _ = writeln!(
+                self.diag,
+                "Warning: {n} payload(s) did not decode (--decode {}) and were shown as received.",
+                codec.name()
+            );
+        }
     }
 
     async fn run(&mut self, signals: &mut Signals, deadline: Option<Instant>) -> Result<u8, Error> {

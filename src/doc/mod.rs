@@ -137,6 +137,12 @@ fn man_page(cmd: &Command, key: &str, version: &str) -> Vec<u8> {
         prose(&mut r, text::FORMAT);
         out.roff(&r);
     }
+    if let Some(payloads) = extra.payloads {
+        let mut r = Roff::new();
+        r.control("SH", ["PAYLOAD FORMATS"]);
+        prose(&mut r, payloads);
+        out.roff(&r);
+    }
     for (title, text) in text::sections(key) {
         let mut r = Roff::new();
         r.control("SH", [*title]);

@@ -17,6 +17,8 @@ pub struct Extra {
     pub options_file: Option<&'static str>,
     /// EXAMPLES, in the markup above.
     pub examples: &'static str,
+    /// The PAYLOAD FORMATS section (`--decode`, `--encode`), for sub, rr and pub.
+    pub payloads: Option<&'static str>,
 }
 
 pub fn extra(name: &str) -> Extra {
@@ -27,6 +29,7 @@ pub fn extra(name: &str) -> Extra {
             format: false,
             options_file: None,
             examples: ROOT_EXAMPLES,
+            payloads: None,
         },
         "pub" => Extra {
             description: PUB_DESCRIPTION,
@@ -34,6 +37,7 @@ pub fn extra(name: &str) -> Extra {
             format: false,
             options_file: Some("mosquitto_pub"),
             examples: PUB_EXAMPLES,
+            payloads: Some(PAYLOADS),
         },
         "sub" => Extra {
             description: SUB_DESCRIPTION,
@@ -41,6 +45,7 @@ pub fn extra(name: &str) -> Extra {
             format: true,
             options_file: Some("mosquitto_sub"),
             examples: SUB_EXAMPLES,
+            payloads: Some(PAYLOADS),
         },
         "rr" => Extra {
             description: RR_DESCRIPTION,
@@ -48,6 +53,7 @@ pub fn extra(name: &str) -> Extra {
             format: true,
             options_file: Some("mosquitto_rr"),
             examples: RR_EXAMPLES,
+            payloads: Some(PAYLOADS),
         },
         "passwd" => Extra {
             description: PASSWD_DESCRIPTION,
@@ -55,6 +61,7 @@ pub fn extra(name: &str) -> Extra {
             format: false,
             options_file: None,
             examples: PASSWD_EXAMPLES,
+            payloads: None,
         },
         "broker" => Extra {
             description: BROKER_DESCRIPTION,
@@ -62,6 +69,7 @@ pub fn extra(name: &str) -> Extra {
             format: false,
             options_file: None,
             examples: BROKER_EXAMPLES,
+            payloads: None,
         },
         "check" => Extra {
             description: CHECK_DESCRIPTION,
@@ -69,6 +77,7 @@ pub fn extra(name: &str) -> Extra {
             format: false,
             options_file: None,
             examples: CHECK_EXAMPLES,
+            payloads: None,
         },
         "record" => Extra {
             description: RECORD_DESCRIPTION,
@@ -76,6 +85,7 @@ pub fn extra(name: &str) -> Extra {
             format: false,
             options_file: None,
             examples: RECORD_EXAMPLES,
+            payloads: Some(PAYLOADS),
         },
         "replay" => Extra {
             description: REPLAY_DESCRIPTION,
@@ -83,6 +93,7 @@ pub fn extra(name: &str) -> Extra {
             format: false,
             options_file: None,
             examples: REPLAY_EXAMPLES,
+            payloads: None,
         },
         "bench" => Extra {
             description: BENCH_DESCRIPTION,
@@ -90,6 +101,7 @@ pub fn extra(name: &str) -> Extra {
             format: false,
             options_file: None,
             examples: "",
+            payloads: None,
         },
         _ => Extra {
             description: "",
@@ -97,6 +109,7 @@ pub fn extra(name: &str) -> Extra {
             format: false,
             options_file: None,
             examples: "",
+            payloads: None,
         },
     }
 }
@@ -154,7 +167,11 @@ Publish over TLS with a client certificate:
 
 Publish with MQTT v5 properties:
 
-  mqtk pub -t a/b -m hi -D publish message-expiry-interval 30 -D publish user-property source cron";
+  mqtk pub -t a/b -m hi -D publish message-expiry-interval 30 -D publish user-property source cron
+
+Send a Sparkplug B NDATA from JSON (timestamp and seq filled in):
+
+  mqtk pub -t spBv1.0/plant/NDATA/edge1 --encode sparkplug -m '{\"metrics\":[{\"alias\":3,\"dataType\":\"Float\",\"value\":21.5}]}'";
 
 const SUB_DESCRIPTION: &str = "\
 Subscribes to one or more topic filters and prints each message received, until \
@@ -183,7 +200,15 @@ Wait at most 10 seconds for one message (exit status 27 on timeout):
 Delete every retained message under home/ (exit status 0 once they are deleted, or 27 \
 after 2 seconds when there were none):
 
-  mqtk sub -t 'home/#' --remove-retained --retained-only -W 2";
+  mqtk sub -t 'home/#' --remove-retained --retained-only -W 2
+
+Read a Sparkplug B plant as JSON, one line per message:
+
+  mqtk sub -t 'spBv1.0/#' -v --decode sparkplug
+
+Protobuf with your own schema:
+
+  mqtk sub -t 'fleet/+/state' --decode proto:fleet.proto:fleet.v1.State --proto-path ./protos";
 
 const RR_DESCRIPTION: &str = "\
 Subscribes to the response topic (-e), sends a request message to the request topic \
@@ -421,7 +446,7 @@ topic, qos, retain :: As received (a topic alias is resolved into the topic).
 payload :: The payload, when it is UTF-8 text without NUL.
 payload_base64 :: Any other payload, in standard base64. Exactly one of the two is present.
 properties :: Present when the message has MQTT v5 properties: payload_format_indicator, message_expiry_interval (as received: what was left of it), content_type, response_topic, correlation_data (or correlation_data_base64 when it is not text), user_properties ([key, value] pairs in order; keys may repeat), subscription_identifiers.
-decoded :: Reserved for payload decoders: the payload as a decoder read it. Replay ignores it.
+decoded :: With record --decode FORMAT, the payload as that decoder read it, as JSON (see PAYLOAD FORMATS). Absent for an empty payload, a payload that did not decode, and one --decode auto did not recognise. Replay ignores it and sends the payload.
 
 Readers ignore header fields they do not know and refuse message fields they do not \
 know. A header line later in a file starts a new section (records can be \
@@ -496,6 +521,60 @@ numbers and hex), a minimum field width, and .N, a maximum width (for text field
 the hex group size. For example %-20t pads the topic to 20 columns.
 
 --pretty indents %j and %J output.";
+
+/// PAYLOAD FORMATS of sub, rr and pub: --decode and --encode (mqtk's own).
+pub const PAYLOADS: &str = "\
+mqtk's own --decode FORMAT (sub, rr) shows each payload as JSON (record writes it in \
+each line's decoded field, beside the payload), and --encode FORMAT (pub, rr) takes \
+each message as JSON and sends it encoded. FORMAT is one of:
+
+sparkplug :: Eclipse Sparkplug B (3.0), its schema built in. Metrics print as \
+{\"name\",\"alias\",\"timestamp\",\"dataType\",\"value\"} as the specification shows \
+them, with isHistorical, isTransient, isNull, metadata and properties when present, and \
+the value read by its datatype: Int8 to Int64 signed, UInt8 to UInt64 unsigned, \
+DateTime as signed milliseconds, Float and Double as numbers, Boolean, String, Text and \
+UUID as strings, Bytes and File as base64, the arrays as JSON arrays, DataSet as \
+{\"columns\",\"types\",\"rows\"}, Template as {\"version\",\"templateRef\",\
+\"parameters\",\"metrics\"}, property sets as objects of {\"type\",\"value\"}. A metric \
+without a datatype (usual in NDATA) prints its value as the protobuf field holds it. \
+Messages on spBv1.0/STATE/ are JSON. To encode, give the same JSON; dataType is a name \
+or a number, inferred from the value when absent, and the payload's timestamp (now) and \
+seq (counting from 0, wrapping after 255) are filled in when absent.
+proto:FILE.proto:package.Message :: Any protobuf message, its .proto compiled when the \
+command starts (no protoc needed). Imports are looked for next to FILE, then in each \
+--proto-path DIR, then among protobuf's well-known types. Printed in protobuf's \
+canonical JSON mapping: lowerCamelCase names, enums by name, 64-bit integers as \
+strings, bytes as base64, Timestamp, Duration, Any and Struct in their JSON forms; \
+encoding takes the same JSON and refuses fields the message lacks.
+cbor, msgpack :: CBOR (RFC 8949) and MessagePack: byte strings as base64, map keys that \
+are not strings as their JSON text, CBOR tags dropped (their content printed), a \
+MessagePack extension as {\"ext\":TYPE,\"data\":BASE64}.
+json :: Checked, and printed again minimised (or indented with --pretty), numbers and \
+key order exactly as sent.
+auto :: For --decode only: per message, sparkplug on spBv1.0/ topics, else JSON if the \
+payload is JSON, else CBOR or MessagePack if it is one whole value of either, else the \
+payload is shown as received, without a warning.
+
+Numbers: an integer is a JSON number when a double holds it exactly and a string \
+otherwise (so 18446744073709551615 prints as \"18446744073709551615\"); NaN and the \
+infinities print as \"NaN\", \"Infinity\" and \"-Infinity\".
+
+With --decode, -v prints the topic, a space and the JSON; %p prints the JSON; %j and %J \
+put it under \"payload\" as a JSON value (payloadlen stays the received length); \
+--pretty indents it as it indents %j. Empty payloads are not decoded. A payload that \
+does not decode is printed as it would be without --decode (in %j, as payload_base64 \
+when it is not UTF-8), one warning line on stderr names its topic and why, and when \
+the command ends a count of such payloads is printed; the exit status does not change. \
+record writes such a payload without decoded, and warns and counts the same way. \
+--quiet silences the warnings.
+
+--encode: a message that is not valid JSON, or has a field its format lacks, is an \
+error naming where (line and column, or the field's path such as metrics[2].value). \
+With -m, -f or -s it stops the command before it connects (exit status 1); with -l a \
+bad line is reported with its number and skipped, the other lines are published, and \
+the exit status is 1 at the end. A .proto that does not compile, or that does not \
+define the message, is an error at start-up naming the file, line and column (exit \
+status 1).";
 
 /// ENVIRONMENT of the client pages.
 pub const ENVIRONMENT: &str = "\

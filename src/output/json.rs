@@ -238,17 +238,19 @@ fn properties(
 }
 
 /// Writes the `%j` (`raw == false`) or `%J` (`raw == true`) object. `tst` is the
-/// timestamp text. Returns `false` when `%J` had to fall back because the payload is
-/// not JSON (the caller reports it, as mosquitto does).
+/// timestamp text; `decoded`, a decoded payload's JSON text, is the `"payload"`
+/// value when given. Returns `false` when `%J` had to fall back because the payload
+/// is not JSON (the caller reports it, as mosquitto does).
 pub(crate) fn message(
     out: &mut (impl Write + ?Sized),
     msg: &Message<'_>,
+    decoded: Option<&[u8]>,
     tst: &[u8],
     pretty: bool,
     raw: bool,
 ) -> io::Result<bool> {
     // Parse first, so that nothing is written for a payload we cannot embed.
-    let parsed = if raw && !msg.payload.is_empty() {
+    let parsed = if raw && decoded.is_none() && !msg.payload.is_empty() {
         parse(msg.payload)
     } else {
         None
@@ -272,7 +274,10 @@ pub(crate) fn message(
         properties(out, msg, &mut root)?;
     }
     let mut ok = true;
-    if msg.payload.is_empty() {
+    if let Some(text) = decoded {
+        root.key(out, "payload")?;
+        out.write_all(text)?;
+    } else if msg.payload.is_empty() {
         // libmosquitto hands over a NULL payload when it is empty.
         root.key(out, "payload")?;
         out.write_all(b"null")?;

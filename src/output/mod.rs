@@ -19,6 +19,12 @@
 //!   where mosquitto reads the clock again for each time field.
 //! - `Invalid format specifier` names the whole character where mosquitto prints
 //!   one byte of it.
+//!
+//! With a decoder (`--decode`, mqtk's own), a payload that decodes is shown as JSON:
+//! `-v` prints `topic JSON`, `%p` the JSON, `%j`/`%J` put it under `"payload"` as a
+//! value; `--pretty` indents it as it indents `%j`. A payload that does not decode is
+//! reported on the diagnostic stream, counted, and shown exactly as without a
+//! decoder; empty payloads are never decoded. Without a decoder nothing changes.
 
 mod fields;
 mod format;
@@ -30,6 +36,7 @@ use std::io::{self, Write};
 use std::time::SystemTime;
 
 use crate::codec::{Properties, PropertyId, Publish};
+use crate::payload::{Codec, Decoded, Style};
 
 use fields::PayloadAs;
 use format::{Compiled, Field, FieldOpts, Op};
@@ -129,6 +136,23 @@ pub struct Formatter {
     pretty: bool,
     watch: Option<Watch>,
     clock: time::Clock,
+    /// `--decode`: payloads shown as JSON when they decode.
+    decoder: Option<Codec>,
+    /// The decoded payload's JSON for `-v`, plain output and `%p`.
+    json: Vec<u8>,
+    /// The same at `%j`'s depth, when `--pretty` makes the two differ.
+    json_nested: Vec<u8>,
+    /// Payloads the decoder refused (shown as received).
+    undecoded: u64,
+}
+
+/// A message's payload as decoded JSON, for the template fields.
+#[derive(Clone, Copy)]
+struct Json<'a> {
+    /// For `%p`.
+    top: &'a [u8],
+    /// For `%j`/`%J`'s `"payload"`.
+    nested: &'a [u8],
 }
 
 impl Formatter {
@@ -155,7 +179,65 @@ impl Formatter {
                 next: 2,
             }),
             clock: time::Clock::new(needs),
+            decoder: None,
+            json: Vec::new(),
+            json_nested: Vec::new(),
+            undecoded: 0,
         })
+    }
+
+    /// Shows payloads as JSON through `codec` (`--decode`).
+    pub fn with_decoder(mut self, codec: Option<Codec>) -> Formatter {
+        self.decoder = codec;
+        self
+    }
+
+    /// How many payloads did not decode (each was reported and shown as received).
+    pub fn undecoded(&self) -> u64 {
+        self.undecoded
+    }
+
+    /// Decodes a non-empty payload into `self.json` (and `self.json_nested` when
+    /// `nested`); `false` when there is no decoder, nothing to decode, `auto` found
+    /// no format, or it failed (then reported on `diag` and counted).
+    fn decode(&mut self, msg: &Message<'_>, nested: bool, diag: &mut impl Write) -> bool {
+        let Some(codec) = &self.decoder else {
+            return false;
+        };
+        if msg.payload.is_empty() {
+            return false;
+        }
+        self.json.clear();
+        self.json_nested.clear();
+        let top = if self.pretty {
+            Style::Pretty { depth: 0 }
+        } else {
+            Style::Compact
+        };
+        let result = codec.decode(msg.topic, msg.payload).and_then(|d| match d {
+            None => Ok(false),
+            Some(d) => {
+                d.write_json(top, &mut self.json)?;
+                if nested && self.pretty {
+                    // `%j`'s object puts its payload one level deep.
+                    render_nested(&d, &mut self.json_nested)?;
+                }
+                Ok(true)
+            }
+        });
+        match result {
+            Ok(decoded) => decoded,
+            Err(e) => {
+                self.undecoded += 1;
+                let why = e.to_string().replace('\n', " ");
+                let _ = writeln!(
+                    diag,
+                    "Warning: the payload on topic '{}' is {why}; shown as received.",
+                    msg.topic
+                );
+                false
+            }
+        }
     }
 
     /// Times in UTC whatever the process zone, for golden tests.
@@ -186,20 +268,34 @@ impl Formatter {
         diag: &mut impl Write,
     ) -> io::Result<()> {
         self.watch_position(msg, out)?;
+        // Without a decoder this is one test of an Option: the hot path stays as it was.
+        let decoded = self.decoder.is_some() && {
+            // Which template fields show the payload decide what to render.
+            let (wanted, nested) = match &self.mode {
+                Mode::Template(c) => {
+                    let uses = |f: Field| c.uses(|op| matches!(op, Op::Field(g, _) if *g == f));
+                    let nested = uses(Field::Json) || uses(Field::JsonRaw);
+                    (nested || uses(Field::Payload), nested)
+                }
+                _ => (true, false),
+            };
+            wanted && self.decode(msg, nested, diag)
+        };
+        let payload = if decoded { &self.json[..] } else { msg.payload };
         match &self.mode {
             Mode::Payload => {
-                if !msg.payload.is_empty() {
-                    out.write_all(msg.payload)?;
+                if !payload.is_empty() {
+                    out.write_all(payload)?;
                     if self.eol {
                         out.write_all(b"\n")?;
                     }
                 }
             }
             Mode::Verbose => {
-                if !msg.payload.is_empty() {
+                if !payload.is_empty() {
                     out.write_all(msg.topic.as_bytes())?;
                     out.write_all(b" ")?;
-                    out.write_all(msg.payload)?;
+                    out.write_all(payload)?;
                     if self.eol {
                         out.write_all(b"\n")?;
                     }
@@ -209,7 +305,7 @@ impl Formatter {
                 }
             }
             Mode::Template(_) => {
-                self.template(msg, out, diag)?;
+                self.template(msg, decoded, out, diag)?;
                 if self.eol {
                     out.write_all(b"\n")?;
                 }
@@ -247,12 +343,21 @@ impl Formatter {
     fn template(
         &mut self,
         msg: &Message<'_>,
+        decoded: bool,
         out: &mut impl Write,
         diag: &mut impl Write,
     ) -> io::Result<()> {
         let Mode::Template(c) = &self.mode else {
             return Ok(());
         };
+        let json = decoded.then(|| Json {
+            top: &self.json,
+            nested: if self.pretty {
+                &self.json_nested
+            } else {
+                &self.json
+            },
+        });
         let (sec, nanos) = time::split(msg.received);
         for op in &c.ops {
             match *op {
@@ -266,8 +371,8 @@ impl Formatter {
                     f,
                     &o,
                     msg,
-                    sec,
-                    nanos,
+                    json,
+                    (sec, nanos),
                     self.pretty,
                     &mut self.clock,
                     out,
@@ -297,14 +402,20 @@ fn write_nanos(out: &mut impl Write, nanos: u32) -> io::Result<()> {
     out.write_all(&digits)
 }
 
-/// One `%` conversion (mosquitto 2.1 `formatted_print_percent`).
+/// `%j`'s depth of a decoded payload, indented.
+fn render_nested(d: &Decoded<'_>, out: &mut Vec<u8>) -> Result<(), crate::payload::DecodeError> {
+    d.write_json(Style::Pretty { depth: 1 }, out)
+}
+
+/// One `%` conversion (mosquitto 2.1 `formatted_print_percent`); `json` is the
+/// decoded payload, if any.
 #[allow(clippy::too_many_arguments)]
 fn field(
     f: Field,
     o: &FieldOpts,
     msg: &Message<'_>,
-    sec: i64,
-    nanos: u32,
+    json: Option<Json<'_>>,
+    (sec, nanos): (i64, u32),
     pretty: bool,
     clock: &mut time::Clock,
     out: &mut impl Write,
@@ -337,8 +448,8 @@ fn field(
                 out,
                 diag,
                 msg,
-                &clock.tst,
-                nanos,
+                json.map(|j| j.nested),
+                (&clock.tst, nanos),
                 pretty,
                 f == Field::JsonRaw,
             )
@@ -346,7 +457,10 @@ fn field(
         Field::PayloadLen => fields::int(out, msg.payload.len() as i32, o),
         Field::Mid => fields::int(out, i32::from(msg.mid), o),
         Field::UserProperties => user_properties(out, props),
-        Field::Payload => fields::payload(out, msg.payload, PayloadAs::Raw, o),
+        Field::Payload => {
+            let payload = json.map_or(msg.payload, |j| j.top);
+            fields::payload(out, payload, PayloadAs::Raw, o)
+        }
         Field::Qos => out.write_all(&[b'0'.wrapping_add(msg.qos)]),
         // Unlike %C, a missing response topic prints no blanks.
         Field::ResponseTopic => match props.get_str(PropertyId::ResponseTopic) {
@@ -393,19 +507,20 @@ fn int_or_blank(out: &mut impl Write, v: Option<u32>, o: &FieldOpts) -> io::Resu
 
 /// `%j` / `%J`: the message as JSON, its `tst` from the second's rendered time
 /// (`tst_template`) and `nanos`. A `%J` payload that is not JSON is reported on
-/// `diag` (mosquitto's words) and printed as `%j` would print it.
+/// `diag` (mosquitto's words) and printed as `%j` would print it. A decoded payload
+/// (`decoded`, JSON text) goes under `"payload"` as it is.
 fn json_field(
     out: &mut impl Write,
     diag: &mut impl Write,
     msg: &Message<'_>,
-    tst_template: &[u8],
-    nanos: u32,
+    decoded: Option<&[u8]>,
+    (tst_template, nanos): (&[u8], u32),
     pretty: bool,
     raw: bool,
 ) -> io::Result<()> {
     let mut tst = [0u8; 128];
     let n = tst_text(tst_template, nanos, &mut tst);
-    let ok = json::message(out, msg, &tst[..n], pretty, raw)?;
+    let ok = json::message(out, msg, decoded, &tst[..n], pretty, raw)?;
     if !ok {
         let _ = diag.write_all(b"Error: Message payload is not valid JSON on topic ");
         let _ = diag.write_all(msg.topic.as_bytes());

@@ -795,3 +795,79 @@ mod props {
         }
     }
 }
+
+mod decoded {
+    //! `with_decoder`: what `--decode` changes, and what it leaves alone.
+    use super::*;
+    use crate::payload::Codec;
+
+    /// `{"t": 21.5}` in CBOR: map of 1, text "t", half float 21.5.
+    const CBOR: &[u8] = &[0xa1, 0x61, b't', 0xf9, 0x4d, 0x60];
+
+    fn run(opts: OutputOptions, payloads: &[&[u8]]) -> (String, String, u64) {
+        let mut f = Formatter::new(&opts)
+            .unwrap()
+            .utc()
+            .with_decoder(Some(Codec::Cbor));
+        let (mut out, mut diag) = (Vec::new(), Vec::new());
+        let props = Properties::new();
+        for p in payloads {
+            f.write(&msg("s/1", p, &props), &mut out, &mut diag)
+                .unwrap();
+        }
+        let text = |v: Vec<u8>| String::from_utf8_lossy(&v).into_owned();
+        (text(out), text(diag), f.undecoded())
+    }
+
+    #[test]
+    fn verbose_and_plain_show_the_json() {
+        let verbose = OutputOptions {
+            verbose: true,
+            ..OutputOptions::default()
+        };
+        let (out, diag, n) = run(verbose, &[CBOR, b"", b"\xff"]);
+        // Empty: "(null)" as ever; not CBOR: as received, reported, counted.
+        assert_eq!(out, "s/1 {\"t\":21.5}\ns/1 (null)\ns/1 \u{fffd}\n");
+        assert_eq!(
+            diag,
+            "Warning: the payload on topic 's/1' is not cbor: not CBOR (invalid type: break, expected non-break); shown as received.\n"
+        );
+        assert_eq!(n, 1);
+        let pretty = OutputOptions {
+            pretty: true,
+            ..OutputOptions::default()
+        };
+        assert_eq!(run(pretty, &[CBOR]).0, "{\n\t\"t\":\t21.5\n}\n");
+    }
+
+    #[test]
+    fn templates_embed_it() {
+        let opts = |f: &str, pretty: bool| OutputOptions {
+            format: Some(f.as_bytes().to_vec()),
+            pretty,
+            ..OutputOptions::default()
+        };
+        assert_eq!(
+            run(opts("%p %l %x", false), &[CBOR]).0,
+            "{\"t\":21.5} 6 a16174f94d60\n"
+        );
+        let (out, ..) = run(opts("%j", false), &[CBOR]);
+        assert!(
+            out.ends_with(",\"payloadlen\":6,\"payload\":{\"t\":21.5}}\n"),
+            "{out}"
+        );
+        let (out, ..) = run(opts("%J", true), &[CBOR]);
+        assert!(
+            out.ends_with("\t\"payload\":\t{\n\t\t\"t\":\t21.5\n\t}\n}\n"),
+            "{out}"
+        );
+        serde_json::from_str::<serde_json::Value>(&out).unwrap();
+        // A template that never shows the payload does not decode it.
+        let (out, diag, n) = run(opts("%t", false), &[b"\xff"]);
+        assert_eq!((out.as_str(), diag.as_str(), n), ("s/1\n", "", 0));
+        // Undecodable under %j: base64, as without a decoder.
+        let (out, _, n) = run(opts("%j", false), &[b"\xff"]);
+        assert!(out.contains("\"payload_base64\":\"/w==\""), "{out}");
+        assert_eq!(n, 1);
+    }
+}

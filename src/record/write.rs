@@ -28,8 +28,8 @@ pub struct MessageLine<'a> {
     /// Microseconds since the recording's first message (monotonic clock).
     pub offset_us: u64,
     pub publish: &'a Publish,
-    /// The payload as a decoder reads it (`--decode`, once payload decoders exist):
-    /// written as `decoded`; replay ignores it and sends the payload itself.
+    /// The payload as `record --decode` read it: written as `decoded`, beside the
+    /// payload itself; replay ignores it and sends the payload.
     pub decoded: Option<&'a serde_json::Value>,
 }
 
@@ -186,6 +186,27 @@ mod tests {
             },
         );
         String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn decoded_goes_last_beside_the_payload() {
+        let p = publish(&[0xa1, 0x61, 0x74, 0x01], Properties::new());
+        let v = serde_json::json!({"t": 1});
+        let mut out = Vec::new();
+        write_message(
+            &mut out,
+            &MessageLine {
+                time: std::time::UNIX_EPOCH,
+                offset_us: 0,
+                publish: &p,
+                decoded: Some(&v),
+            },
+        );
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "{\"time\":\"1970-01-01T00:00:00.000000Z\",\"offset_us\":0,\"topic\":\"a/\\\"b\\\"\",\
+             \"qos\":1,\"retain\":true,\"payload_base64\":\"oWF0AQ==\",\"decoded\":{\"t\":1}}\n"
+        );
     }
 
     #[test]

@@ -68,6 +68,8 @@ pub fn resolve_record(args: &RecordArgs, tool: &str) -> Result<RecordSettings, E
         no_retain: args.no_retain,
         retain_as_published: args.retain_as_published,
         retain_handling: args.retain_handling,
+        decode: args.decode.clone(),
+        proto_path: args.proto_path.clone(),
         ..SubArgs::default()
     };
     Ok(RecordSettings {
@@ -124,6 +126,19 @@ mod tests {
         assert_eq!(s.output, Output::Stdout);
         assert_eq!(s.sub.client.version, ProtocolVersion::V311);
         assert_eq!(s.sub.count, Some(3));
+        assert!(s.sub.decode.is_none());
+        let s = resolve(&["-t", "a", "-o", "-", "--decode", "sparkplug"]).unwrap();
+        assert_eq!(s.sub.decode.map(|c| c.name()), Some("sparkplug"));
+        // A .proto is compiled at start-up, as for sub.
+        let e = resolve(&[
+            "-t",
+            "a",
+            "-o",
+            "-",
+            "--decode",
+            "proto:/nonexistent/x.proto:a.B",
+        ]);
+        assert!(e.unwrap_err().message().contains("x.proto"));
     }
 
     #[test]

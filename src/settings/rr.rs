@@ -8,6 +8,8 @@ use crate::cli::rr::RrArgs;
 use crate::codec::{PropertyId, ProtocolVersion, QoS, RetainHandling};
 use crate::exit::Error;
 use crate::output::{Formatter, OutputOptions};
+use crate::payload::Codec;
+use crate::settings::payload::codec;
 use crate::settings::sub::retain_handling;
 use crate::settings::{
     ClientSettings, MessageSource, Tool, os_bytes, plain, resolve_client, usage,
@@ -33,6 +35,10 @@ pub struct RrSettings {
     pub retain_as_published: bool,
     pub retain_handling: RetainHandling,
     pub output: OutputOptions,
+    /// `--decode`: responses shown as JSON through this.
+    pub decode: Option<Codec>,
+    /// `--encode`: the request is JSON, encoded with this.
+    pub encode: Option<Codec>,
 }
 
 const ALL_OF: &str = "Error: All of topic, message, and response topic must be supplied.\n";
@@ -127,6 +133,14 @@ pub fn resolve_rr(args: &RrArgs, tool_name: &str) -> Result<RrSettings, Error> {
         retain_as_published: args.retain_as_published,
         retain_handling: retain_handling(args.retain_handling, args.no_retain),
         output,
+        decode: match &args.decode {
+            Some(f) => Some(codec(f, &args.proto_path)?),
+            None => None,
+        },
+        encode: match &args.encode {
+            Some(f) => Some(codec(f, &args.proto_path)?),
+            None => None,
+        },
     })
 }
 

@@ -40,6 +40,8 @@ pub struct SubSettings {
     pub line_buffered: bool,
     /// `--message-rate`: print a count each second instead of the messages.
     pub message_rate: bool,
+    /// `--decode`: payloads shown as JSON through this.
+    pub decode: Option<crate::payload::Codec>,
 }
 
 pub fn resolve_sub(args: &SubArgs, tool_name: &str) -> Result<SubSettings, Error> {
@@ -108,6 +110,10 @@ pub fn resolve_sub(args: &SubArgs, tool_name: &str) -> Result<SubSettings, Error
         output,
         line_buffered: args.line_buffered,
         message_rate: args.message_rate,
+        decode: match &args.decode {
+            Some(f) => Some(crate::settings::payload::codec(f, &args.proto_path)?),
+            None => None,
+        },
     })
 }
 

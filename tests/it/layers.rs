@@ -75,11 +75,12 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("codec", &[]),
     ("topic", &[]),
     ("passwd", &[]),
+    ("payload", &[]),
     ("client", &["codec", "topic", "transport"]),
-    ("output", &["codec", "topic"]),
+    ("output", &["codec", "topic", "payload"]),
     ("record", &["codec", "topic"]),
     ("broker", &["codec", "topic", "transport", "passwd"]),
-    ("cli", &["codec", "topic", "passwd"]),
+    ("cli", &["codec", "topic", "passwd", "payload"]),
 ];
 
 #[test]

@@ -7,6 +7,7 @@ mod broker_hostile;
 mod broker_rumqttc;
 mod check;
 mod connect;
+mod decode;
 mod docs;
 mod exit_status;
 mod install;

@@ -318,6 +318,29 @@ fn corrupt_file_is_refused_and_left_alone() {
     assert_eq!(std::fs::read_to_string(&f).unwrap(), "u1:p1\nnocolon\n");
 }
 
+/// A device that never ends (mosquitto_passwd reads /dev/zero forever) is refused at
+/// once, with one error and exit 1.
+#[test]
+fn a_device_is_refused_not_read_forever() {
+    let sb = Sandbox::new();
+    for args in [
+        &["-b", "/dev/zero", "u", "p"][..],
+        &["-b", "/dev/full", "u", "p"],
+    ] {
+        let out = mqtk_passwd(&sb, args);
+        assert_code(&out, 1);
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr),
+            format!(
+                "Error: Unable to open password file {}. Not a regular file.\n",
+                args[1]
+            ),
+            "{}",
+            util::describe(&out)
+        );
+    }
+}
+
 /// Runs the same arguments (and stdin) through mqtk's `mosquitto_passwd` symlink
 /// and Debian's mosquitto_passwd, each in its own sandbox with the same files, and
 /// compares exit codes and stderr.

@@ -29,7 +29,7 @@ fn schema() -> jsonschema::Validator {
 }
 
 /// The lines of a record, each checked against the schema.
-fn parse_record(text: &[u8]) -> Vec<Value> {
+pub(crate) fn parse_record(text: &[u8]) -> Vec<Value> {
     let v = schema();
     let text = std::str::from_utf8(text).expect("a record is UTF-8");
     assert!(text.ends_with('\n'), "the last line is complete: {text:?}");
@@ -1066,8 +1066,22 @@ fn the_schema_can_fail() {
     not_base64["payload_base64"] = json!("A");
     let mut bad_time = ok.clone();
     bad_time["time"] = json!("yesterday");
+    // `decoded` (record --decode) is any JSON value, beside the payload, never instead.
+    let mut decoded = ok.clone();
+    decoded["decoded"] = json!({"metrics": [{"value": 1}]});
+    assert!(v.is_valid(&decoded));
+    let mut decoded_only = decoded.clone();
+    decoded_only.as_object_mut().unwrap().remove("payload");
     let future = json!({"format": "mqtk-record", "version": 2, "started": "2024-05-01T12:00:00Z", "broker": "b", "protocol": "mqttv5", "filters": [], "qos": 0, "mqtk": "x"});
-    for bad in [both, extra, wildcard, not_base64, bad_time, future] {
+    for bad in [
+        both,
+        extra,
+        wildcard,
+        not_base64,
+        bad_time,
+        decoded_only,
+        future,
+    ] {
         assert!(!v.is_valid(&bad), "{bad}");
     }
 }

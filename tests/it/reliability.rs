@@ -78,12 +78,23 @@ fn sub_keeps_every_qos1_message_across_a_kill_9_and_counts_across_it() {
     }
     sub.wait_stdout("k9/3 3\n", 1);
     // SIGKILL: only what mosquitto saved survives. It saves after every change, so
-    // once it has saved after the third PUBACK nothing is left to deliver again.
-    poll_until("mosquitto saved after the third PUBACK", T, || {
+    // once a save that began after the third PUBACK has ended, nothing is left to
+    // deliver again. The log line opens a save; mosquitto's one loop logs nothing
+    // else until the save's rename is done, so a connection logged after it proves
+    // the file is complete.
+    poll_until("mosquitto began a save after the third PUBACK", T, || {
         m.log()
             .split("Received PUBACK from kill9-sub (Mid: 3,")
             .nth(1)
             .is_some_and(|after| after.contains("Saving in-memory database"))
+    });
+    let _probe = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect to mosquitto");
+    poll_until("mosquitto finished that save", T, || {
+        m.log()
+            .split("Received PUBACK from kill9-sub (Mid: 3,")
+            .nth(1)
+            .and_then(|after| after.split("Saving in-memory database").nth(1))
+            .is_some_and(|after| after.contains("New connection from"))
     });
     m.kill();
     let _m = Mosquitto::start_on(port, &conf)

@@ -8,11 +8,15 @@
 //! `PublishTemplate` (no allocation per QoS 0 message); the write buffer is filled to
 //! `HIGH_WATER` before each wait and refilled when the driver reports it drained;
 //! stdin is read in large chunks.
+//!
+//! `--encode` (mqtk): each message is JSON, encoded before it is queued. A bad `-m`,
+//! `-f` or `-s` message is an error before connecting; a bad `-l` line is reported,
+//! skipped, and makes the exit status 1 once the good lines are published.
 
 mod source;
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use tokio::time::Instant;
 
@@ -26,6 +30,7 @@ use crate::codec::{
     ReasonCode,
 };
 use crate::exit::{self, Error};
+use crate::payload::Encoder;
 use crate::settings::props::{PropertyProblem, check_all};
 use crate::settings::{self, BOTH_TOPIC_AND_MESSAGE, ClientSettings, PubSettings};
 use crate::transport::Prepared;
@@ -88,6 +93,7 @@ fn nothing_to_send(tool: &str) -> Error {
 /// Publishes as mosquitto_pub does and returns the exit status.
 pub async fn publish(p: &PubSettings) -> Result<u8, Error> {
     let source = Source::open(p)?;
+    let encoder = encoder(p, &source)?;
     let c = &p.client;
     let prepared = client::prepare(c)?;
     let v5 = c.version == ProtocolVersion::V5;
@@ -116,6 +122,9 @@ pub async fn publish(p: &PubSettings) -> Result<u8, Error> {
         source,
         failed: 0,
         refill_at_half: false,
+        encoder,
+        lines: 0,
+        bad_lines: 0,
     };
     publisher.client.set_low_water(Some(HIGH_WATER));
     publisher.run().await
@@ -135,6 +144,12 @@ struct Publisher<'a> {
     failed: u64,
     /// A wide window filled up: wait until half of it is free before refilling.
     refill_at_half: bool,
+    /// `--encode`.
+    encoder: Option<Encoder>,
+    /// `-l` lines read so far, to name a bad one.
+    lines: u64,
+    /// `-l` lines `--encode` refused (reported, not published).
+    bad_lines: u64,
 }
 
 /// How a connection's pump ended.
@@ -235,19 +250,54 @@ impl Publisher<'_> {
     }
 
     fn finish(&self) -> Result<u8, Error> {
-        if self.failed == 0 {
+        if self.failed == 0 && self.bad_lines == 0 {
             return Ok(exit::OK);
         }
         if self.quiet() {
             return Err(Error::Silent(exit::FAILURE));
         }
-        Err(Error::Verbatim {
-            text: format!(
+        let mut text = String::new();
+        if self.bad_lines > 0 {
+            let name = self.encoder.as_ref().map_or("", |e| e.name());
+            text.push_str(&format!(
+                "Error: {} line(s) could not be encoded as {name} and were not published.\n",
+                self.bad_lines
+            ));
+        }
+        if self.failed > 0 {
+            text.push_str(&format!(
                 "Error: {} message(s) were refused by the broker.\n",
                 self.failed
-            ),
+            ));
+        }
+        Err(Error::Verbatim {
+            text,
             code: exit::FAILURE,
         })
+    }
+
+    /// `--encode`s a message; `None` for a `-l` line it refused (reported here).
+    fn encode(&mut self, json: bytes::Bytes) -> Option<bytes::Bytes> {
+        let Some(enc) = &mut self.encoder else {
+            return Some(json);
+        };
+        let is_line = self.source.is_lines();
+        self.lines += u64::from(is_line);
+        match enc.encode(&json, now_ms()) {
+            Ok(b) => Some(b.into()),
+            Err(why) => {
+                // Only lines get here: a fixed message was checked before connecting.
+                self.bad_lines += 1;
+                if !self.p.client.quiet {
+                    crate::cmd::print_err(&format!(
+                        "Error: line {}: cannot encode as {}: {why}\n",
+                        self.lines,
+                        enc.name()
+                    ));
+                }
+                None
+            }
+        }
     }
 
     /// Runs one connection until everything is done or the connection is lost.
@@ -320,7 +370,11 @@ impl Publisher<'_> {
                 return Ok(stop);
             }
             match self.source.next(Instant::now()) {
-                Input::Message(payload) => self.queue(payload)?,
+                Input::Message(payload) => {
+                    if let Some(payload) = self.encode(payload) {
+                        self.queue(payload)?;
+                    }
+                }
                 Input::NeedInput => {
                     stop.need_input = true;
                     return Ok(stop);
@@ -381,6 +435,35 @@ impl Publisher<'_> {
             Err(PublishError::Full(_) | PublishError::NotConnected(_)) => Ok(()),
         }
     }
+}
+
+/// Milliseconds since the epoch: Sparkplug's timestamp for a message without one.
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// The `--encode` encoder, after checking that a fixed message (`-m`, `-f`, `-s`)
+/// encodes: mosquitto_pub reports a bad message before connecting, and so do we.
+fn encoder(p: &PubSettings, source: &Source) -> Result<Option<Encoder>, Error> {
+    let Some(codec) = &p.encode else {
+        return Ok(None);
+    };
+    let enc = Encoder::new(codec.clone()).map_err(Error::Failed)?;
+    if let Some(json) = source.fixed_payload() {
+        // A trial on a copy, so Sparkplug's first seq stays 0.
+        enc.clone().encode(json, now_ms()).map_err(|why| {
+            crate::cmd::client::quieted(
+                p.client.quiet,
+                Error::Failed(format!(
+                    "cannot encode the message as {}: {why}",
+                    enc.name()
+                )),
+            )
+        })?;
+    }
+    Ok(Some(enc))
 }
 
 /// `-D publish` properties that cannot be sent. mosquitto_pub 2.1 finds out only when

@@ -100,6 +100,14 @@ impl Source {
         }
     }
 
+    /// The one message of a fixed source (`-m`, `-f`, `-s`, `-n`).
+    pub fn fixed_payload(&self) -> Option<&Bytes> {
+        match self {
+            Source::Fixed { payload, .. } => Some(payload),
+            Source::Lines { .. } => None,
+        }
+    }
+
     pub fn is_lines(&self) -> bool {
         matches!(self, Source::Lines { .. })
     }

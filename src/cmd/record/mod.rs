@@ -2,7 +2,8 @@
 //! SUBSCRIBE, a reconnection once a second after a loss) and writes every message to
 //! a record (`crate::record`): a header line, then one line per message with its
 //! receive time and offset, flags, payload and properties. `-o FILE.zst` compresses
-//! as it writes (`sink`). Ctrl-C, SIGTERM, `-C` and `-W` end it cleanly: everything
+//! as it writes (`sink`). `--decode` adds each payload decoded (`decoded`), as sub
+//! shows it. Ctrl-C, SIGTERM, `-C` and `-W` end it cleanly: everything
 //! received is written, the zstd frame ended and the file fsynced before exit.
 //!
 //! Performance: as sub's (one thread, 64 KiB reads, payloads not copied), and each
@@ -49,8 +50,14 @@ pub async fn record(s: &RecordSettings) -> Result<u8, Error> {
     let progress = Progress::new(show, sink.name());
     let mut rec = Recorder::new(s, sink, progress)?;
     let result = rec.session().await;
-    let (sink, progress, recorded) = rec.into_parts();
+    let (sink, progress, recorded, undecoded) = rec.into_parts();
     progress.finish(recorded, sink.bytes_out());
+    if let (true, Some(codec), false) = (undecoded > 0, &s.sub.decode, c.quiet) {
+        super::print_err(&format!(
+            "Warning: {undecoded} payload(s) did not decode (--decode {}) and were recorded as received.\n",
+            codec.name()
+        ));
+    }
     let finished = sink.finish();
     let code = result?;
     finished?;
@@ -143,6 +150,14 @@ impl Progress {
         {
             bar.set_message(counts(messages, bytes));
             self.last = std::time::Instant::now();
+        }
+    }
+
+    /// Prints a line on stderr, above the progress line when there is one.
+    fn warn(&self, text: &str) {
+        match &self.bar {
+            Some(bar) => bar.suspend(|| super::print_err(text)),
+            None => super::print_err(text),
         }
     }
 

@@ -1,6 +1,8 @@
 //! The recorder's connection loop: connect, subscribe as sub does, write each message
 //! as it comes, reconnect once a second after a loss, and end on `-C`, `-W`, a signal
-//! or a refusal. Filtering (`-R`, `-T`) is sub's.
+//! or a refusal. Filtering (`-R`, `-T`) is sub's. With `--decode`, each payload is
+//! also written decoded (`decoded`); one that does not decode is recorded without it,
+//! reported and counted, as sub shows it as received.
 
 use std::io::Write;
 use std::time::{Duration, SystemTime};
@@ -76,6 +78,8 @@ pub(super) struct Recorder<'a> {
     /// When the first message arrived: offsets count from it.
     origin: Option<std::time::Instant>,
     recorded: u64,
+    /// `--decode`: payloads that did not decode (recorded without `decoded`).
+    undecoded: u64,
     stop: Option<Stop>,
     signals: Signals,
     deadline: Option<Instant>,
@@ -94,15 +98,17 @@ impl<'a> Recorder<'a> {
             line: Vec::with_capacity(1024),
             origin: None,
             recorded: 0,
+            undecoded: 0,
             stop: None,
             signals: Signals::new()?,
             deadline: s.sub.timeout.map(|d| Instant::now() + d),
         })
     }
 
-    /// The output, the progress line and how many messages were recorded.
-    pub(super) fn into_parts(self) -> (Sink, Progress, u64) {
-        (self.sink, self.progress, self.recorded)
+    /// The output, the progress line, how many messages were recorded and how many
+    /// of their payloads did not decode.
+    pub(super) fn into_parts(self) -> (Sink, Progress, u64, u64) {
+        (self.sink, self.progress, self.recorded, self.undecoded)
     }
 
     /// Connects (the first failure is final, as in sub), then records until the end.
@@ -250,6 +256,7 @@ impl<'a> Recorder<'a> {
         }
         let origin = *self.origin.get_or_insert(now.mono);
         let offset_us = now.mono.saturating_duration_since(origin).as_micros();
+        let decoded = self.decode(p);
         self.line.clear();
         write_message(
             &mut self.line,
@@ -257,8 +264,7 @@ impl<'a> Recorder<'a> {
                 time: now.wall,
                 offset_us: u64::try_from(offset_us).unwrap_or(u64::MAX),
                 publish: p,
-                // `--decode` (payload decoders) will fill this.
-                decoded: None,
+                decoded: decoded.as_ref(),
             },
         );
         self.sink.write(&self.line)?;
@@ -267,6 +273,33 @@ impl<'a> Recorder<'a> {
             self.stop = Some(Stop::Done);
         }
         Ok(())
+    }
+
+    /// `--decode`: the payload as JSON; `None` without a decoder, for an empty payload
+    /// (as sub), when `auto` finds no format, or when it does not decode (reported and
+    /// counted; the payload is recorded all the same).
+    fn decode(&mut self, p: &Publish) -> Option<serde_json::Value> {
+        let codec = self.s.sub.decode.as_ref()?;
+        if p.payload.is_empty() {
+            return None;
+        }
+        let value = codec
+            .decode(&p.topic, &p.payload)
+            .and_then(|d| d.map(|d| d.to_value()).transpose());
+        match value {
+            Ok(v) => v,
+            Err(e) => {
+                self.undecoded += 1;
+                if !self.s.sub.client.quiet {
+                    let why = e.to_string().replace('\n', " ");
+                    self.progress.warn(&format!(
+                        "Warning: the payload on topic '{}' is {why}; recorded as received.\n",
+                        p.topic
+                    ));
+                }
+                None
+            }
+        }
     }
 
     /// mosquitto_sub's judgement of a SUBACK: every filter denied ends the recording

@@ -125,7 +125,9 @@ async fn run_session(
     let c = &s.client;
     let mut sub = Subscriber {
         s,
-        fmt: Formatter::new(&s.output).map_err(|e| Error::Failed(e.to_string()))?,
+        fmt: Formatter::new(&s.output)
+            .map_err(|e| Error::Failed(e.to_string()))?
+            .with_decoder(s.decode.clone()),
         out: Out::stdout(s.line_buffered, c.debug),
         diag: diag(c.quiet),
         rng: fastrand::Rng::new(),
@@ -151,7 +153,9 @@ async fn run_session(
         _ = sub.signals.recv() => return Ok(exit::OK),
         _ = sleep_until_opt(deadline) => return sub.timed_out(),
     }
-    sub.run(&mut cl, &prepared, &connect).await
+    let code = sub.run(&mut cl, &prepared, &connect).await;
+    sub.report_undecoded();
+    code
 }
 
 impl Subscriber<'_> {
@@ -165,6 +169,19 @@ impl Subscriber<'_> {
             .write_header(&host, &mut self.out.w)
             .map_err(out_err)?;
         self.out.flush()
+    }
+
+    /// `--decode`: how many payloads were shown as received because they did not
+    /// decode (each was reported as it came; the exit status does not change).
+    fn report_undecoded(&mut self) {
+        let n = self.fmt.undecoded();
+        if let (true, Some(codec)) = (n > 0, &self.s.decode) {
+            let _ = writeln!(
+                self.diag,
+                "Warning: {n} payload(s) did not decode (--decode {}) and were shown as received.",
+                codec.name()
+            );
+        }
     }
 
     fn timed_out(&mut self) -> Result<u8, Error> {
