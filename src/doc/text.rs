@@ -255,7 +255,8 @@ allow_anonymous, password_file, acl_file, max_keepalive, max_queued_messages, \
 max_queued_bytes, max_connections, include_dir, log_dest, log_type and more. Keys that \
 change no security and that mqtk does not implement (persistence, sys_interval…) are \
 ignored with a warning; unknown keys, and keys whose absence would weaken security, \
-are errors naming the file and line.";
+are errors naming the file and line. As mosquitto, it refuses topic names and filters \
+of more than 201 levels (200 '/').";
 
 const BROKER_EXAMPLES: &str = "\
 A broker on port 1884, logging every event:

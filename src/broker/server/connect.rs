@@ -248,7 +248,9 @@ fn check(c: &Connect) -> Result<(), Refusal> {
         return Err(Refusal::new(0, ReasonCode::BAD_AUTHENTICATION_METHOD));
     }
     if let Some(w) = &c.will
-        && topic::validate_name(&w.topic).is_err()
+        && topic::validate_name(&w.topic)
+            .and_then(|()| topic::check_hierarchy(&w.topic))
+            .is_err()
     {
         return Err(Refusal::new(0, ReasonCode::TOPIC_NAME_INVALID));
     }
@@ -563,6 +565,23 @@ mod tests {
         });
         let o = open(&h, Ok(Packet::Connect(c)), "p");
         assert_eq!(refused(o), Some(vec![0x20, 0x03, 0x00, 0x90, 0x00]));
+        // mosquitto's TOPIC_HIERARCHY_LIMIT: 201 levels (200 '/') pass, 202 do not.
+        let deep_will = |slashes: usize| {
+            let mut c = connect(ProtocolVersion::V5, "c");
+            c.will = Some(Will {
+                topic: "/".repeat(slashes),
+                payload: Default::default(),
+                qos: QoS::AtMostOnce,
+                retain: false,
+                properties: Properties::new(),
+            });
+            open(&h, Ok(Packet::Connect(c)), "p")
+        };
+        assert!(matches!(deep_will(200), Opening::Accepted(_)));
+        assert_eq!(
+            refused(deep_will(201)),
+            Some(vec![0x20, 0x03, 0x00, 0x90, 0x00])
+        );
     }
 
     #[test]

@@ -39,8 +39,18 @@ impl<H: Hub> ServerSession<H> {
             p.topic,
             p.payload.len()
         ));
-        if topic::validate_name(&p.topic).is_err() {
-            // 3.1.1 §4.7.3 / 5.0 §3.3.2.1: wildcards or an empty topic in PUBLISH.
+        if let Err(e) =
+            topic::validate_name(&p.topic).and_then(|()| topic::check_hierarchy(&p.topic))
+        {
+            // 3.1.1 §4.7.3 / 5.0 §3.3.2.1: wildcards or an empty topic in PUBLISH; and
+            // mosquitto's limit on levels (handle_publish.c: malformed, disconnect).
+            self.hub.log(
+                LogType::Information,
+                format_args!(
+                    "Invalid publish topic from {} ({e}), disconnecting.",
+                    self.client_id
+                ),
+            );
             return Some(End::Protocol(ReasonCode::TOPIC_NAME_INVALID));
         }
         if p.retain && !self.hub.config().retain_available {
@@ -482,6 +492,35 @@ mod tests {
             Some(End::Protocol(ReasonCode::RETAIN_NOT_SUPPORTED))
         ));
         assert!(hub.routed.lock().is_empty());
+    }
+
+    #[test]
+    fn topics_over_mosquittos_hierarchy_limit_end_the_connection() {
+        // TOPIC_HIERARCHY_LIMIT counts '/': 200 of them (201 levels) pass, 201 do not.
+        let (hub, mut s) = session(ProtocolVersion::V5, FakeHub::default());
+        let now = Instant::now();
+        for n in [200, 201] {
+            let topic = format!("{}a", "a/".repeat(n - 1));
+            assert!(
+                s.handle(publish(QoS::AtMostOnce, 0, &topic, b""), now)
+                    .is_none()
+            );
+        }
+        assert_eq!(hub.routed.lock().len(), 2);
+        let topic = format!("{}a", "a/".repeat(201));
+        let end = s.handle(publish(QoS::AtMostOnce, 0, &topic, b""), now);
+        // As a topic name with a wildcard: DISCONNECT 0x90 in v5, closed in 3.x.
+        assert!(matches!(
+            end,
+            Some(End::Protocol(ReasonCode::TOPIC_NAME_INVALID))
+        ));
+        assert_eq!(hub.routed.lock().len(), 2);
+        assert_eq!(
+            hub.lines_of(LogType::Information),
+            [
+                "Invalid publish topic from c (topic has more than 200 '/' (more than 201 levels)), disconnecting."
+            ]
+        );
     }
 
     #[test]
