@@ -45,15 +45,16 @@ impl Refusal {
         Refusal { v3, v5 }
     }
 
+    /// A 3.x refusal without a CONNACK code of its own (`v3` 0, which would read as
+    /// "accepted") closes the connection with no reply, as mosquitto does for a
+    /// protocol error in CONNECT (an invalid will topic, for one).
     fn into_opening<H>(self, version: ProtocolVersion) -> Opening<H> {
-        let code = if version == ProtocolVersion::V5 {
-            self.v5.0
-        } else {
-            self.v3
+        let reply = match version {
+            ProtocolVersion::V5 => connack(version, self.v5.0),
+            _ if self.v3 == 0 => None,
+            _ => connack(version, self.v3),
         };
-        Opening::Refused {
-            reply: connack(version, code),
-        }
+        Opening::Refused { reply }
     }
 }
 
@@ -582,6 +583,25 @@ mod tests {
             refused(deep_will(201)),
             Some(vec![0x20, 0x03, 0x00, 0x90, 0x00])
         );
+    }
+
+    /// 3.x has no CONNACK code for a bad will topic: the connection is closed with no
+    /// reply (a CONNACK 0 would tell the client it was accepted).
+    #[test]
+    fn v3_bad_will_topics_close_without_a_connack() {
+        let h = hub();
+        for version in [ProtocolVersion::V31, ProtocolVersion::V311] {
+            let mut c = connect(version, "c");
+            c.will = Some(Will {
+                topic: "a/+".into(),
+                payload: Default::default(),
+                qos: QoS::AtMostOnce,
+                retain: false,
+                properties: Properties::new(),
+            });
+            let o = open(&h, Ok(Packet::Connect(c)), "p");
+            assert!(matches!(o, Opening::Refused { reply: None }), "{version:?}");
+        }
     }
 
     #[test]
