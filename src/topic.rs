@@ -6,6 +6,14 @@
 /// The longest topic MQTT can carry: a UTF-8 string with a two-byte length (5.0 §1.5.4).
 pub const MAX_TOPIC_LEN: usize = 65535;
 
+/// The most '/' a topic name or filter may hold at the broker: mosquitto's
+/// `TOPIC_HIERARCHY_LIMIT` (2.1.2 config.h), checked by `mosquitto_pub_topic_check` and
+/// `mosquitto_sub_topic_check` (libcommon/topic_common.c), which count separators, so
+/// 201 levels pass and 202 do not. Each level of a subscription costs a trie node
+/// (~200 B), so without it one 64 KiB filter of '/' cost the broker several MB.
+/// Only the broker applies it ([`check_hierarchy`]); MQTT itself sets no such limit.
+pub const HIERARCHY_LIMIT: usize = 200;
+
 /// Why a topic name or filter is not valid.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum TopicError {
@@ -23,6 +31,8 @@ pub enum TopicError {
     BadSingleLevel,
     #[error("invalid shared subscription: {0}")]
     BadShared(&'static str),
+    #[error("topic has more than {HIERARCHY_LIMIT} '/' (more than {} levels)", HIERARCHY_LIMIT + 1)]
+    TooManyLevels,
 }
 
 /// The wildcard hints of mosquitto's topic errors (client_shared.c).
@@ -80,6 +90,15 @@ pub fn validate_name(name: &str) -> Result<(), TopicError> {
     check_common(name)?;
     if name.bytes().any(|b| b == b'+' || b == b'#') {
         return Err(TopicError::WildcardInName);
+    }
+    Ok(())
+}
+
+/// The broker's limit on levels, [`HIERARCHY_LIMIT`], for a name or a whole filter
+/// (`$share/{group}/` included, as mosquitto counts it).
+pub fn check_hierarchy(s: &str) -> Result<(), TopicError> {
+    if s.bytes().filter(|&b| b == b'/').count() > HIERARCHY_LIMIT {
+        return Err(TopicError::TooManyLevels);
     }
     Ok(())
 }
@@ -173,6 +192,26 @@ mod tests {
         assert_eq!(validate_name("a\0b"), Err(TopicError::NullChar));
         assert_eq!(validate_name(&"x".repeat(65535)), Ok(()));
         assert_eq!(validate_name(&"x".repeat(65536)), Err(TopicError::TooLong));
+    }
+
+    #[test]
+    fn the_hierarchy_limit_counts_separators_as_mosquitto() {
+        // 200 '/' (201 levels) pass, 201 '/' do not; the '/' of `$share/g/` count too.
+        assert_eq!(check_hierarchy(&"/".repeat(200)), Ok(()));
+        assert_eq!(
+            check_hierarchy(&"/".repeat(201)),
+            Err(TopicError::TooManyLevels)
+        );
+        let filter = format!("$share/g/{}#", "+/".repeat(198));
+        assert_eq!(check_hierarchy(&filter), Ok(()));
+        assert_eq!(
+            check_hierarchy(&format!("$share/g/+/{}#", "+/".repeat(198))),
+            Err(TopicError::TooManyLevels)
+        );
+        assert_eq!(
+            TopicError::TooManyLevels.to_string(),
+            "topic has more than 200 '/' (more than 201 levels)"
+        );
     }
 
     #[test]

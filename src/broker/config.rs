@@ -1,4 +1,8 @@
 //! Broker configuration: the resolved settings, and the mosquitto.conf subset that sets them.
+//! `keys` has the keys beyond listeners, limits, logging and security, the keys mqtk
+//! ignores with a warning or refuses, and `include_dir`.
+
+mod keys;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -92,6 +96,24 @@ pub struct Config {
     pub max_queued_messages: usize,
     /// Largest payload accepted; 0 = no limit.
     pub message_size_limit: u32,
+    /// Total bytes of payload queued per client (0 = no maximum), beside
+    /// `max_queued_messages`; whichever is reached first bounds the queue.
+    pub max_queued_bytes: usize,
+    /// `max_keepalive`: the longest Keep Alive a client may ask for; 0 = no maximum
+    /// (mosquitto 2.1's default). v5 clients are told to use it, 3.x clients refused.
+    pub max_keepalive: u16,
+    /// Connections each listener accepts at once; `None` = no limit (mosquitto's -1).
+    pub max_connections: Option<usize>,
+    /// `retain_available false`: retained messages are refused (v5 CONNACK says so).
+    pub retain_available: bool,
+    /// `allow_zero_length_clientid false`: an empty client id is refused even where
+    /// the protocol lets the broker assign one.
+    pub allow_zero_length_clientid: bool,
+    /// Seconds after which a session that would never expire (3.x clean session 0, v5
+    /// interval 0xFFFFFFFF) is removed while its client is away; `None` = never.
+    pub persistent_client_expiration: Option<u32>,
+    /// `connection_messages false`: no log lines for connections and disconnections.
+    pub connection_messages: bool,
     /// A client that opens a connection and sends no CONNECT is dropped after this.
     pub connect_timeout: Duration,
     pub log: LogConfig,
@@ -108,6 +130,13 @@ impl Default for Config {
             max_inflight_messages: 20,
             max_queued_messages: 1000,
             message_size_limit: 0,
+            max_queued_bytes: 0,
+            max_keepalive: 0,
+            max_connections: None,
+            retain_available: true,
+            allow_zero_length_clientid: true,
+            persistent_client_expiration: None,
+            connection_messages: true,
             connect_timeout: Duration::from_secs(10),
             log: LogConfig {
                 dest: LogDest::Stderr,
@@ -133,6 +162,9 @@ pub struct FileConfig {
     /// listens on loopback only and anonymous clients are allowed.
     pub local_only: bool,
     pub notes: Vec<String>,
+    /// Keys mosquitto knows that mqtk ignores (none of them bears on security): one
+    /// line each, logged as warnings at start.
+    pub warnings: Vec<String>,
 }
 
 /// A configuration file that cannot be used. Displays as mosquitto's two lines, e.g.
@@ -227,10 +259,21 @@ impl Config {
             config: Config::default(),
             listeners: Vec::new(),
             default_listener: ListenerDraft::new(0),
-            allow_anonymous: None,
+            auth: ListenerAuth::default(),
             log_types: None,
             notes: Vec::new(),
+            warnings: Vec::new(),
+            per_listener_settings: false,
+            includes: 0,
         };
+        p.feed(text, path)?;
+        p.finish(path)
+    }
+}
+
+impl Parser {
+    /// Reads the lines of one file (the main one, or one `include_dir` brings in).
+    fn feed(&mut self, text: &str, path: &Path) -> Result<(), ConfigError> {
         for (i, raw) in text.lines().enumerate() {
             let line = i + 1;
             let err = |message: String| ConfigError {
@@ -250,9 +293,13 @@ impl Config {
             // of the line, as in mosquitto, so they may contain spaces.
             let rest = content[keyword.len()..].trim();
             let args: Vec<&str> = words.take_while(|w| !w.starts_with('#')).collect();
-            p.line(keyword, rest, &args, line).map_err(err)?;
+            if keyword == "include_dir" {
+                self.include_dir(rest).map_err(err)??;
+                continue;
+            }
+            self.line(keyword, rest, &args, line).map_err(err)?;
         }
-        p.finish(path)
+        Ok(())
     }
 }
 
@@ -269,6 +316,21 @@ struct ListenerDraft {
     certfile: Option<PathBuf>,
     keyfile: Option<PathBuf>,
     require_certificate: bool,
+    /// `tls_version tlsv1.3`: TLS 1.3 only.
+    tls13_only: bool,
+    /// `max_connections` in this block; `None` when not set (-1 is `Some(None)`).
+    max_connections: Option<Option<usize>>,
+    /// With `per_listener_settings true`, this block's security settings.
+    auth: ListenerAuth,
+}
+
+/// `allow_anonymous`, `password_file`, `acl_file` as a file sets them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct ListenerAuth {
+    /// `None` until set: the 2.x default depends on whether listeners are defined.
+    allow_anonymous: Option<bool>,
+    password_file: Option<PathBuf>,
+    acl_file: Option<PathBuf>,
 }
 
 impl ListenerDraft {
@@ -288,6 +350,9 @@ impl ListenerDraft {
             certfile: None,
             keyfile: None,
             require_certificate: false,
+            tls13_only: false,
+            max_connections: None,
+            auth: ListenerAuth::default(),
         }
     }
 
@@ -308,6 +373,7 @@ impl ListenerDraft {
                     keyfile,
                     cafile: self.cafile,
                     require_certificate: self.require_certificate,
+                    tls13_only: self.tls13_only,
                 });
             }
             // mosquitto quietly serves plain MQTT when only one of the two is given;
@@ -339,11 +405,18 @@ struct Parser {
     listeners: Vec<ListenerDraft>,
     /// mosquitto's "default listener": `port`, and listener options before any `listener`.
     default_listener: ListenerDraft,
-    /// `None` until set: the 2.x default depends on whether listeners are defined.
-    allow_anonymous: Option<bool>,
+    /// allow_anonymous, password_file, acl_file (for every listener, unless
+    /// `per_listener_settings`).
+    auth: ListenerAuth,
     /// `None` until the first `log_type` line, which replaces the defaults (mosquitto).
     log_types: Option<Vec<String>>,
     notes: Vec<String>,
+    warnings: Vec<String>,
+    /// `per_listener_settings true`: `allow_anonymous`, `password_file` and `acl_file`
+    /// belong to the listener block they appear in (`ListenerDraft::auth`).
+    per_listener_settings: bool,
+    /// Files read through `include_dir`, to stop include loops.
+    includes: usize,
 }
 
 /// The value part of one configuration line.
@@ -404,8 +477,8 @@ impl Parser {
             | "max_queued_messages"
             | "message_size_limit" => self.limit_key(&v)?,
             "log_dest" | "log_type" => self.log_key(&v)?,
-            "allow_anonymous" | "password_file" | "acl_file" => self.auth_key(&v)?,
-            _ => return Err(format!("Unknown configuration variable \"{keyword}\".")),
+            "allow_anonymous" | "password_file" | "acl_file" => self.auth_key(&v, line)?,
+            _ => return self.other_key(&v, line),
         }
         // mosquitto ignores words after the value; a stray one usually means a typo
         // ("max_inflight_messages 10 20"), so say so. File names take the whole rest.
@@ -571,18 +644,24 @@ impl Parser {
 
     /// `allow_anonymous`, `password_file`, `acl_file`. The files are read (and checked)
     /// when the broker starts, as mosquitto does.
-    fn auth_key(&mut self, v: &Value<'_>) -> Result<(), String> {
+    fn auth_key(&mut self, v: &Value<'_>, line: usize) -> Result<(), String> {
         let keyword = v.keyword;
+        let per_listener = self.per_listener_settings;
+        let auth = if per_listener {
+            &mut self.current(line).auth
+        } else {
+            &mut self.auth
+        };
         if keyword == "allow_anonymous" {
-            self.allow_anonymous = Some(parse_bool(keyword, v.args)?);
+            auth.allow_anonymous = Some(parse_bool(keyword, v.args)?);
             return Ok(());
         }
         if v.rest.is_empty() {
             return Err(format!("Empty {keyword} value in configuration."));
         }
         let slot = match keyword {
-            "password_file" => &mut self.config.password_file,
-            _ => &mut self.config.acl_file,
+            "password_file" => &mut auth.password_file,
+            _ => &mut auth.acl_file,
         };
         if slot.is_some() {
             return Err(format!("Duplicate {keyword} value in configuration."));
@@ -604,15 +683,23 @@ impl Parser {
             }
             drafts.push(self.default_listener);
         }
+        if self.per_listener_settings {
+            self.auth = keys::one_auth(&drafts).map_err(|(line, m)| err(line, m))?;
+        }
+        self.config.max_connections =
+            keys::one_max_connections(&drafts).map_err(|(line, m)| err(line, m))?;
         for draft in drafts {
             let line = draft.line;
             let cfg = draft.finish().map_err(|m| err(line, m))?;
             self.config.listeners.push(cfg);
         }
         let local_only = self.config.listeners.is_empty();
+        let auth = self.auth;
+        self.config.password_file = auth.password_file;
+        self.config.acl_file = auth.acl_file;
         // mosquitto 2.x: anonymous clients are refused once listeners are configured,
         // unless the file allows them; local only mode always allows them.
-        self.config.allow_anonymous = local_only || self.allow_anonymous.unwrap_or(false);
+        self.config.allow_anonymous = local_only || auth.allow_anonymous.unwrap_or(false);
         if let Some(types) = self.log_types {
             // Keep LOG_TYPES order, so equal settings compare equal.
             self.config.log.types = LOG_TYPES
@@ -625,6 +712,7 @@ impl Parser {
             config: self.config,
             local_only,
             notes: self.notes,
+            warnings: self.warnings,
         })
     }
 }
@@ -798,6 +886,7 @@ mod tests {
                 keyfile: "/etc/server.key".into(),
                 cafile: Some("/etc/ca dir/ca.pem".into()),
                 require_certificate: true,
+                tls13_only: false,
             })
         );
         assert_eq!(
@@ -807,6 +896,7 @@ mod tests {
                 keyfile: "k.pem".into(),
                 cafile: None,
                 require_certificate: false,
+                tls13_only: false,
             })
         );
     }
@@ -892,9 +982,9 @@ mod tests {
             e.to_string(),
             "Unknown configuration variable \"foo\".\nError found at /etc/mqtk.conf:3."
         );
-        assert_eq!(
-            parse_err("include_dir /etc\n", 1),
-            "Unknown configuration variable \"include_dir\"."
+        assert!(
+            parse_err("include_dir /nonexistent/mqtk.d\n", 1)
+                .starts_with("Unable to open include_dir '/nonexistent/mqtk.d': ")
         );
         assert_eq!(
             parse_err("listener\n", 1),
@@ -1018,6 +1108,145 @@ mod tests {
         );
         // The default listener's errors point at the line that created it.
         assert!(parse_err("\ncertfile c.pem\n", 2).contains("listener on port 1883"));
+    }
+
+    #[test]
+    fn general_keys_are_honoured() {
+        let c = parse_ok(
+            "max_keepalive 60\nmax_queued_bytes 1000\nretain_available false\n\
+             allow_zero_length_clientid false\npersistent_client_expiration 2h\n\
+             connection_messages false\nlistener 1883\nmax_connections 10\n\
+             certfile c\nkeyfile k\ntls_version tlsv1.3\n",
+        )
+        .config;
+        assert_eq!(c.max_keepalive, 60);
+        assert_eq!(c.max_queued_bytes, 1000);
+        assert!(!c.retain_available && !c.allow_zero_length_clientid);
+        assert!(!c.connection_messages);
+        assert_eq!(c.persistent_client_expiration, Some(7200));
+        assert_eq!(c.max_connections, Some(10));
+        assert!(c.listeners[0].tls.as_ref().unwrap().tls13_only);
+        assert_eq!(
+            parse_ok("max_connections -1\n").config.max_connections,
+            None
+        );
+        let d = parse_ok("").config;
+        assert_eq!((d.max_keepalive, d.max_connections), (0, None));
+        assert!(d.retain_available && d.allow_zero_length_clientid && d.connection_messages);
+        // bind_address: the default listener's address.
+        let f = parse_ok("bind_address 127.0.0.1\nport 1884\n");
+        assert_eq!(
+            f.config.listeners[0].bind_address.as_deref(),
+            Some("127.0.0.1")
+        );
+        for (text, words) in [
+            (
+                "max_keepalive 70000\n",
+                "Invalid max_keepalive value (70000).",
+            ),
+            (
+                "persistent_client_expiration 3x\n",
+                "Invalid persistent_client_expiration value (3x).",
+            ),
+            (
+                "listener 1\ntls_version tlsv1.0\n",
+                "Invalid tls_version value (tlsv1.0).",
+            ),
+            (
+                "retain_available maybe\n",
+                "Invalid retain_available value (maybe).",
+            ),
+        ] {
+            let line = text.lines().count();
+            assert_eq!(parse_err(text, line), words);
+        }
+        assert!(
+            parse_err(
+                "listener 1\nmax_connections 1\nlistener 2\nmax_connections 2\n",
+                3
+            )
+            .contains("one max_connections")
+        );
+    }
+
+    #[test]
+    fn harmless_unknowns_warn_and_security_keys_refuse() {
+        let f = parse_ok(
+            "persistence true\nautosave_interval 10\npid_file /run/m.pid\nsys_interval 5\n",
+        );
+        assert_eq!(
+            f.warnings,
+            [
+                "Warning: persistence is not supported by mqtk and is ignored.",
+                "Warning: autosave_interval is not supported by mqtk and is ignored.",
+                "Warning: pid_file is not supported by mqtk and is ignored.",
+                "Warning: sys_interval is not supported by mqtk and is ignored.",
+            ]
+        );
+        assert!(
+            parse_ok("use_identity_as_username false\n")
+                .warnings
+                .is_empty()
+        );
+        for key in [
+            "psk_file /x",
+            "clientid_prefixes secret-",
+            "plugin /x.so",
+            "auth_opt_db x",
+            "use_identity_as_username true",
+            "crlfile /x",
+        ] {
+            let e = parse_err(&format!("\n{key}\n"), 2);
+            assert!(
+                e.ends_with("is not supported by mqtk, and ignoring it would weaken security."),
+                "{e}"
+            );
+        }
+        assert_eq!(
+            parse_err("connection br\n", 1),
+            "Unknown configuration variable \"connection\"."
+        );
+    }
+
+    #[test]
+    fn per_listener_settings_must_agree_across_listeners() {
+        let f = parse_ok(
+            "per_listener_settings true\nlistener 1\nallow_anonymous true\nacl_file /a\n\
+             listener 2\nallow_anonymous true\nacl_file /a\n",
+        );
+        assert!(f.config.allow_anonymous);
+        assert_eq!(f.config.acl_file, Some(PathBuf::from("/a")));
+        let f = parse_ok("per_listener_settings true\nlistener 1\nlistener 2\n");
+        assert!(!f.config.allow_anonymous);
+        assert!(
+            parse_err(
+                "per_listener_settings true\nlistener 1\nallow_anonymous true\nlistener 2\n",
+                4
+            )
+            .contains("different security settings")
+        );
+        assert!(
+            parse_err("listener 1\nper_listener_settings true\n", 2).contains("must come before")
+        );
+    }
+
+    #[test]
+    fn include_dir_reads_conf_files_in_name_order() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("b.conf"), "max_inflight_messages 7\n").unwrap();
+        std::fs::write(
+            dir.path().join("a.conf"),
+            "max_inflight_messages 3\nmax_keepalive 30\n",
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("c.txt"), "bogus\n").unwrap();
+        let f = parse_ok(&format!("include_dir {}\n", dir.path().display()));
+        assert_eq!(f.config.max_inflight_messages, 7);
+        assert_eq!(f.config.max_keepalive, 30);
+        std::fs::write(dir.path().join("d.conf"), "\nbogus 1\n").unwrap();
+        let e = parse(&format!("include_dir {}\n", dir.path().display())).unwrap_err();
+        assert_eq!(e.file, dir.path().join("d.conf"));
+        assert_eq!(e.line, Some(2));
     }
 
     #[test]

@@ -24,8 +24,16 @@ use crate::broker::shared::Shared;
 use crate::codec::{self, Packet, ProtocolVersion};
 use crate::transport::BoxedStream;
 
-/// Bytes asked of the socket per read: large, so one read carries many small packets.
+/// Bytes asked of the socket per read while a client is sending a lot: large, so one
+/// read carries many small packets.
 const READ_CHUNK: usize = 64 * 1024;
+/// The read buffer of a connection that is not busy: most connections are idle most of
+/// the time, and an idle one should cost little memory. A read that fills it grows the
+/// buffer to `READ_CHUNK`; once a small read leaves it empty, it shrinks back.
+const READ_SMALL: usize = 256;
+/// A writer buffer larger than this is given back when a write was small: the memory
+/// of a burst is not kept by a connection that has gone quiet.
+const WRITE_KEEP: usize = 4096;
 /// Replies waiting for the writer beyond which the reader stops reading: a client that
 /// sends but never reads cannot grow the control queue without bound.
 const CONTROL_LIMIT: usize = 1024;
@@ -34,46 +42,136 @@ const PRESSURE_WAIT: Duration = Duration::from_millis(200);
 /// How long a closing connection's writer gets to flush its last packets: a client that
 /// does not read must not hold the connection open.
 const FLUSH_WAIT: Duration = Duration::from_secs(1);
+/// After the broker ends a connection (a protocol error, a keep alive timeout), how long
+/// it goes on reading and discarding what the client still sends, so that the client
+/// reads our DISCONNECT before the socket closes: closing with unread input would send
+/// a TCP reset, which can destroy the DISCONNECT in flight and fails the client's
+/// writes (the Paho flow-control test sends PUBRELs while its DISCONNECT 0x93 waits).
+const LINGER: Duration = Duration::from_secs(2);
 
 type Session = ServerSession<Shared>;
 
 /// Serves one accepted connection until it ends. `port` names the listener for logs.
+///
+/// Two phases, each boxed: a task is allocated at the size of its largest state, and
+/// an idle connection should not pay for the CONNECT phase's futures, nor that phase
+/// for the running one's.
 pub async fn serve(shared: Arc<Shared>, stream: BoxedStream, peer: String, port: String) {
-    shared.log(
-        LogType::Notice,
-        format_args!("New connection from {peer} on port {port}."),
-    );
-    let (mut rd, mut wr) = tokio::io::split(stream);
-    let mut buf = BytesMut::with_capacity(READ_CHUNK);
-    let max = server::max_packet(&shared.config);
+    if shared.config.connection_messages {
+        shared.log(
+            LogType::Notice,
+            format_args!("New connection from {peer} on port {port}."),
+        );
+    }
+    drop(port);
+    let (rd, wr) = tokio::io::split(stream);
+    if let Some((session, rd, wr, buf)) = Box::pin(start(&shared, rd, wr, peer)).await {
+        Box::pin(run(shared, session, rd, wr, buf)).await;
+    }
+}
 
-    // 3.1.1 §3.1.0 / 5.0 §3.1: the first packet must be CONNECT, within connect_timeout.
+/// The first packet: CONNECT within `connect_timeout` (3.1.1 §3.1.0, 5.0 §3.1), then
+/// the session, or the refusal written.
+async fn start(
+    shared: &Arc<Shared>,
+    mut rd: ReadHalf<BoxedStream>,
+    mut wr: WriteHalf<BoxedStream>,
+    peer: String,
+) -> Option<(
+    Session,
+    ReadHalf<BoxedStream>,
+    WriteHalf<BoxedStream>,
+    BytesMut,
+)> {
+    let mut buf = BytesMut::with_capacity(READ_SMALL);
+    let max = server::max_packet(&shared.config);
     let mut shutdown = shared.shutdown.clone();
     let first = tokio::select! {
         r = tokio::time::timeout(shared.config.connect_timeout, read_one(&mut rd, &mut buf, max)) => r,
-        _ = shutdown.changed() => return,
+        _ = shutdown.changed() => return None,
     };
     let first = match first {
         Err(_) => {
-            connect::timed_out(&*shared);
-            return;
+            connect::timed_out(&**shared);
+            return None;
         }
-        Ok(None) => return,
+        Ok(None) => return None,
         Ok(Some(first)) => first,
     };
-    let mut session = match connect::open(&shared, first, &peer) {
-        Opening::Accepted(s) => s,
+    match open(shared, first, peer).await {
+        Opening::Accepted(s) => Some((s, rd, wr, buf)),
         Opening::Refused { reply } => {
             if let Some(bytes) = reply {
                 let _ = wr.write_all(&bytes).await;
                 let _ = wr.flush().await;
             }
-            return;
+            None
         }
-    };
+    }
+}
+
+/// An accepted connection, from CONNACK to its end.
+async fn run(
+    shared: Arc<Shared>,
+    mut session: Session,
+    mut rd: ReadHalf<BoxedStream>,
+    wr: WriteHalf<BoxedStream>,
+    mut buf: BytesMut,
+) {
     let writer = tokio::spawn(write_loop(session.outbound(), wr));
     let end = read_loop(&mut session, &mut rd, &mut buf).await;
-    finish(&shared, session, end, writer).await;
+    let linger = !matches!(
+        end,
+        End::Closed | End::Kicked(EndReason::WriteError | EndReason::Shutdown)
+    );
+    // Boxed: an idle connection's state need not hold room for the closing futures.
+    Box::pin(finish(&shared, session, end, writer)).await;
+    if linger {
+        let mut shutdown = shared.shutdown.clone();
+        tokio::select! {
+            _ = Box::pin(drain(&mut rd, buf)) => {}
+            _ = shutdown.changed() => {}
+        }
+    }
+}
+
+/// Decides about the first packet. Checking a password (PBKDF2, argon2id) takes
+/// milliseconds of CPU: that runs on tokio's blocking pool, at most `Shared::logins`
+/// at a time, never on the thread that serves every connection. Without a password
+/// file nothing is hashed and the decision is made here.
+async fn open(
+    shared: &Arc<Shared>,
+    first: Result<Packet, codec::Error>,
+    peer: String,
+) -> Opening<Shared> {
+    if shared.auth.passwords.is_none() || !matches!(first, Ok(Packet::Connect(_))) {
+        return connect::open(shared, first, &peer);
+    }
+    let Ok(_permit) = shared.logins.acquire().await else {
+        return Opening::Refused { reply: None };
+    };
+    let hub = Arc::clone(shared);
+    match tokio::task::spawn_blocking(move || connect::open(&hub, first, &peer)).await {
+        Ok(opening) => opening,
+        Err(_) => Opening::Refused { reply: None },
+    }
+}
+
+/// Reads and discards what the client still sends, until it closes or `LINGER` passes.
+async fn drain(rd: &mut ReadHalf<BoxedStream>, mut buf: BytesMut) {
+    buf.clear();
+    let _ = tokio::time::timeout(LINGER, async {
+        loop {
+            if buf.capacity() < READ_SMALL {
+                buf.reserve(READ_SMALL);
+            }
+            match rd.read_buf(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => buf.clear(),
+            }
+        }
+    })
+    .await;
 }
 
 /// Reads until one packet (or the codec's error) is complete; `None` when the socket
@@ -83,6 +181,7 @@ async fn read_one(
     buf: &mut BytesMut,
     max: usize,
 ) -> Option<Result<Packet, codec::Error>> {
+    let mut last_read = 0;
     loop {
         // CONNECT reads its own protocol version; the one passed here is unused.
         match codec::decode(buf, ProtocolVersion::V311, max) {
@@ -90,11 +189,24 @@ async fn read_one(
             Ok(None) => {}
             Err(e) => return Some(Err(e)),
         }
-        buf.reserve(READ_CHUNK);
+        make_room(buf, last_read);
         match rd.read_buf(buf).await {
             Ok(0) | Err(_) => return None,
-            Ok(_) => {}
+            Ok(n) => last_read = n,
         }
+    }
+}
+
+/// Makes room before a read, given what the previous read brought. A busy client's
+/// reads fill the room they have: the buffer grows to `READ_CHUNK`. When a small read
+/// (a ping, one message) left the buffer empty, a grown buffer goes back to
+/// `READ_SMALL`, so a connection between bursts keeps little memory.
+fn make_room(buf: &mut BytesMut, last_read: usize) {
+    let spare = buf.capacity() - buf.len();
+    if buf.is_empty() && last_read < READ_SMALL && buf.capacity() > READ_SMALL {
+        *buf = BytesMut::with_capacity(READ_SMALL);
+    } else if spare == 0 || (last_read >= READ_SMALL && spare < READ_CHUNK / 8) {
+        buf.reserve(READ_CHUNK);
     }
 }
 
@@ -109,6 +221,8 @@ async fn read_loop(s: &mut Session, rd: &mut ReadHalf<BoxedStream>, buf: &mut By
         return End::Kicked(EndReason::Shutdown);
     }
     let (version, max) = (s.version(), s.max_packet());
+    // What the latest read brought (`make_room`).
+    let mut last_read = 0;
     loop {
         // Every complete packet in the buffer, then read more.
         let now = Instant::now();
@@ -124,33 +238,25 @@ async fn read_loop(s: &mut Session, rd: &mut ReadHalf<BoxedStream>, buf: &mut By
             }
         }
         if s.has_pressure()
-            && let Some(end) = relieve_pressure(s).await
+            && let Some(end) = Box::pin(relieve_pressure(s)).await
         {
             return end;
         }
         if ctl.control.lock().len() > CONTROL_LIMIT {
-            // Backpressure: stop reading until the writer catches up.
-            let drained = ctl.drained.notified();
-            tokio::pin!(drained);
-            drained.as_mut().enable();
-            if ctl.control.lock().len() > CONTROL_LIMIT {
-                tokio::select! {
-                    _ = drained => {}
-                    // A client that sends but never reads is not kept forever.
-                    _ = &mut sleep, if ka.is_some() => return End::KeepAlive,
-                    _ = ctl.kick.notified() => return kicked(&ctl),
-                    _ = shutdown.changed() => return End::Kicked(EndReason::Shutdown),
-                }
-                continue;
+            // Backpressure: stop reading until the writer catches up. Boxed, as it is
+            // rare: an idle connection's task need not hold room for its futures.
+            let wait = wait_for_writer(&ctl, sleep.as_mut(), ka.is_some(), &mut shutdown);
+            if let Some(end) = Box::pin(wait).await {
+                return end;
             }
+            continue;
         }
-        if buf.capacity() - buf.len() < READ_CHUNK / 8 {
-            buf.reserve(READ_CHUNK);
-        }
+        make_room(buf, last_read);
         tokio::select! {
             r = rd.read_buf(buf) => match r {
                 Ok(0) | Err(_) => return End::Closed,
-                Ok(_) => {
+                Ok(n) => {
+                    last_read = n;
                     if let Some(ka) = ka {
                         sleep.as_mut().reset(tokio::time::Instant::now() + ka);
                     }
@@ -163,6 +269,29 @@ async fn read_loop(s: &mut Session, rd: &mut ReadHalf<BoxedStream>, buf: &mut By
     }
 }
 
+/// Waits until the writer has drained the control queue to `CONTROL_LIMIT`, or
+/// something ends the connection (a client that sends but never reads is not kept
+/// forever: keep alive still runs).
+async fn wait_for_writer(
+    ctl: &ConnCtl,
+    sleep: std::pin::Pin<&mut tokio::time::Sleep>,
+    keep_alive: bool,
+    shutdown: &mut tokio::sync::watch::Receiver<bool>,
+) -> Option<End> {
+    let drained = ctl.drained.notified();
+    tokio::pin!(drained);
+    drained.as_mut().enable();
+    if ctl.control.lock().len() <= CONTROL_LIMIT {
+        return None;
+    }
+    tokio::select! {
+        _ = drained => None,
+        _ = sleep, if keep_alive => Some(End::KeepAlive),
+        _ = ctl.kick.notified() => Some(kicked(ctl)),
+        _ = shutdown.changed() => Some(End::Kicked(EndReason::Shutdown)),
+    }
+}
+
 fn kicked(ctl: &ConnCtl) -> End {
     End::Kicked(ctl.kicked().unwrap_or(EndReason::WriteError))
 }
@@ -172,7 +301,7 @@ fn kicked(ctl: &ConnCtl) -> End {
 /// dropped instead. This slows a publisher to what its subscribers take, as a
 /// single-threaded broker would, without letting a stuck client stall it.
 async fn relieve_pressure(s: &mut Session) -> Option<End> {
-    let max = crate::broker::shared::queue_limit(&s.hub().config);
+    let limits = crate::broker::shared::queue_limits(&s.hub().config);
     let deadline = tokio::time::Instant::now() + PRESSURE_WAIT;
     let own = Arc::clone(s.ctl());
     for (session, ctl) in s.take_pressure() {
@@ -182,7 +311,7 @@ async fn relieve_pressure(s: &mut Session) -> Option<End> {
             drained.as_mut().enable();
             {
                 let mut st = session.state.lock();
-                if st.queue.len() < max || st.dropping || ctl.closing.load(Ordering::Acquire) {
+                if !limits.full(&st.queue) || st.dropping || ctl.closing.load(Ordering::Acquire) {
                     break;
                 }
                 if ctl.stuck() || tokio::time::Instant::now() >= deadline {
@@ -228,7 +357,8 @@ async fn finish(
 /// waits to be woken (a reply, a queued message, an ack that opened the window).
 async fn write_loop(mut out: Outbound<Shared>, mut wr: WriteHalf<BoxedStream>) {
     let ctl = Arc::clone(out.ctl());
-    let mut buf = BytesMut::with_capacity(WRITE_BATCH + 1024);
+    // Grown by what is encoded into it: an idle connection holds next to nothing.
+    let mut buf = BytesMut::new();
     loop {
         let closing = ctl.closing.load(Ordering::Acquire);
         out.fill(&mut buf, Instant::now(), closing);
@@ -240,10 +370,12 @@ async fn write_loop(mut out: Outbound<Shared>, mut wr: WriteHalf<BoxedStream>) {
             continue;
         }
         let r = write_all(&mut wr, &buf, &ctl).await;
+        let written = buf.len();
         buf.clear();
-        if buf.capacity() > 4 * WRITE_BATCH {
-            // A huge message grew the buffer: give the memory back.
-            buf = BytesMut::with_capacity(WRITE_BATCH + 1024);
+        if buf.capacity() > 4 * WRITE_BATCH || (written < WRITE_KEEP && buf.capacity() > WRITE_KEEP)
+        {
+            // A huge message, or a burst that is over, grew the buffer: give it back.
+            buf = BytesMut::new();
         }
         ctl.drained.notify_waiters();
         if r.is_err() {

@@ -48,6 +48,24 @@ pub use crate::broker::shared::Stats;
 /// How long connections get to close after shutdown before they are cut.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 
+/// The runtime the broker runs on: one thread, as mosquitto.
+///
+/// Why not a worker per core: packets must be handled in the order they arrived, across
+/// connections too. A client that subscribes on one connection and then publishes on
+/// another expects the subscription to be in place (the Paho No Local and
+/// request/response tests do exactly that). On one thread, connections woken by the same
+/// poll run in the order the kernel reported them; tokio's multi-threaded scheduler runs
+/// the last one woken first and spreads the rest over workers. One thread also means one
+/// malloc arena, so memory freed after a burst of connections is reused, and no thread
+/// is started per connection. Password hashing runs on the blocking pool (`conn::open`).
+pub fn runtime() -> io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        // Password checks are the only blocking work; their threads need not linger.
+        .thread_keep_alive(Duration::from_secs(2))
+        .build()
+}
+
 /// Runs the broker on `listeners` until `shutdown` resolves.
 pub async fn run(
     listeners: Vec<Listener>,
@@ -93,10 +111,42 @@ fn port_of(listener: &Listener) -> String {
         .to_string()
 }
 
+/// Gives freed memory back to the system once many connections have closed. glibc keeps
+/// the heap pages of freed connections for reuse, so without this a broker that once
+/// served thousands of clients would hold that memory for good.
+#[derive(Default)]
+struct MemoryWatch {
+    /// The most connections since memory was last given back.
+    high: usize,
+}
+
+impl MemoryWatch {
+    /// Connections that ended since the high-water mark worth trimming for.
+    const TRIM_AFTER: usize = 256;
+
+    fn connections(&mut self, now: usize) {
+        self.high = self.high.max(now);
+        if self.high - now >= Self::TRIM_AFTER && now <= self.high / 2 {
+            self.high = now;
+            trim_heap();
+        }
+    }
+}
+
+/// Returns the free pages of the heap to the operating system (glibc's `malloc_trim`).
+fn trim_heap() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases free memory; it has no preconditions.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 async fn accept_loop(shared: Arc<Shared>, listener: Listener) {
     let port = port_of(&listener);
     let mut conns = JoinSet::new();
     let mut shutdown = shared.shutdown.clone();
+    let mut memory = MemoryWatch::default();
     loop {
         if *shutdown.borrow() {
             break;
@@ -104,7 +154,21 @@ async fn accept_loop(shared: Arc<Shared>, listener: Listener) {
         tokio::select! {
             r = listener.accept() => match r {
                 Ok((stream, peer)) => {
+                    if shared.config.max_connections.is_some_and(|max| conns.len() >= max) {
+                        // mosquitto closes connections over the limit at once.
+                        shared.log(
+                            LogType::Notice,
+                            format_args!("Client connection from {peer} denied: max_connections exceeded."),
+                        );
+                        drop(stream);
+                        continue;
+                    }
                     conns.spawn(conn::serve(Arc::clone(&shared), stream, peer, port.clone()));
+                    // Free the tasks of connections that ended: while accepts keep
+                    // coming, the branch below alone may fall behind, and each finished
+                    // task keeps its memory until it is joined.
+                    while conns.try_join_next().is_some() {}
+                    memory.connections(conns.len());
                 }
                 Err(e) => {
                     // Out of file descriptors and the like: log, breathe, go on.
@@ -112,7 +176,7 @@ async fn accept_loop(shared: Arc<Shared>, listener: Listener) {
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
             },
-            Some(_) = conns.join_next(), if !conns.is_empty() => {}
+            Some(_) = conns.join_next(), if !conns.is_empty() => memory.connections(conns.len()),
             _ = shutdown.changed() => break,
         }
     }

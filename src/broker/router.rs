@@ -27,7 +27,10 @@ struct Group {
 }
 
 /// One topic level of the tree. Children are keyed by the level text, `+` and `#` included.
-#[derive(Debug, Default)]
+///
+/// A filter may have tens of thousands of levels (a 64 KiB filter of `/`s has 65,536), so
+/// nothing here recurses per level: not the walks below, not even dropping a branch.
+#[derive(Default)]
 struct Node {
     children: HashMap<String, Node>,
     /// Non-shared subscriptions whose filter ends here, keyed by client id (one per
@@ -40,13 +43,38 @@ impl Node {
     fn is_empty(&self) -> bool {
         self.children.is_empty() && self.subs.is_empty() && self.shared.is_empty()
     }
+
+    /// Nothing of its own and no other branch than the one being pruned.
+    fn only_a_branch(&self) -> bool {
+        self.children.len() <= 1 && self.subs.is_empty() && self.shared.is_empty()
+    }
+}
+
+impl Drop for Node {
+    /// Dismantles the branch below level by level: the derived drop would recurse once
+    /// per level and overflow the stack on a deep filter.
+    fn drop(&mut self) {
+        let mut below: Vec<Node> = self.children.drain().map(|(_, n)| n).collect();
+        while let Some(mut n) = below.pop() {
+            below.extend(n.children.drain().map(|(_, c)| c));
+        }
+    }
 }
 
 /// The subscription tree.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct SubTree {
     root: Node,
     count: usize,
+}
+
+impl std::fmt::Debug for SubTree {
+    // The derived form would recurse through every level.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SubTree")
+            .field("count", &self.count)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A subscription matched by one message, before per-session merging.
@@ -112,11 +140,49 @@ impl SubTree {
             None => (None, filter),
         };
         let levels: Vec<&str> = plain.split('/').collect();
-        let removed = remove_rec(&mut self.root, &levels, group, client, only);
+        let mut node = &mut self.root;
+        for level in &levels {
+            match node.children.get_mut(*level) {
+                Some(child) => node = child,
+                None => return false,
+            }
+        }
+        let removed = remove_here(node, group, client, only);
         if removed {
             self.count -= 1;
+            self.prune(&levels);
         }
         removed
+    }
+
+    /// Removes the branch of `levels` from where on it holds nothing, so that the tree
+    /// does not keep every filter ever used.
+    fn prune(&mut self, levels: &[&str]) {
+        // The shallowest depth from which the path holds only itself down to an empty end.
+        let mut cut = None;
+        let mut node = &self.root;
+        for (depth, level) in levels.iter().enumerate() {
+            let Some(child) = node.children.get(*level) else {
+                return;
+            };
+            node = child;
+            if !node.only_a_branch() {
+                cut = None;
+            } else if cut.is_none() {
+                cut = Some(depth);
+            }
+        }
+        let Some(cut) = cut.filter(|_| node.is_empty()) else {
+            return;
+        };
+        let mut parent = &mut self.root;
+        for level in &levels[..cut] {
+            match parent.children.get_mut(*level) {
+                Some(child) => parent = child,
+                None => return,
+            }
+        }
+        parent.children.remove(levels[cut]);
     }
 
     /// Number of subscriptions.
@@ -132,50 +198,37 @@ impl SubTree {
     /// group.
     pub fn collect(&self, name: &str, out: &mut Vec<Match>) {
         let levels: Vec<&str> = name.split('/').collect();
-        // 5.0 §4.7.2: wildcards at the first level do not match `$` topics.
-        let dollar = name.starts_with('$');
-        walk(&self.root, &levels, 0, dollar, out);
+        walk(&self.root, &levels, name.starts_with('$'), out);
     }
 }
 
-fn remove_rec(
+/// Removes `client`'s subscription held at `node` (in `group`, when shared).
+fn remove_here(
     node: &mut Node,
-    levels: &[&str],
     group: Option<&str>,
     client: &str,
     only: Option<*const Session>,
 ) -> bool {
     let owned = |e: &SubEntry| only.is_none_or(|p| std::ptr::eq(Arc::as_ptr(&e.session), p));
-    let Some((first, rest)) = levels.split_first() else {
-        return match group {
-            None => match node.subs.get(client) {
-                Some(e) if owned(e) => node.subs.remove(client).is_some(),
-                _ => false,
-            },
-            Some(g) => {
-                let Some(grp) = node.shared.get_mut(g) else {
-                    return false;
-                };
-                let before = grp.members.len();
-                grp.members
-                    .retain(|m| !(&*m.session.client_id == client && owned(m)));
-                let removed = grp.members.len() != before;
-                if grp.members.is_empty() {
-                    node.shared.remove(g);
-                }
-                removed
+    match group {
+        None => match node.subs.get(client) {
+            Some(e) if owned(e) => node.subs.remove(client).is_some(),
+            _ => false,
+        },
+        Some(g) => {
+            let Some(grp) = node.shared.get_mut(g) else {
+                return false;
+            };
+            let before = grp.members.len();
+            grp.members
+                .retain(|m| !(&*m.session.client_id == client && owned(m)));
+            let removed = grp.members.len() != before;
+            if grp.members.is_empty() {
+                node.shared.remove(g);
             }
-        };
-    };
-    let Some(child) = node.children.get_mut(*first) else {
-        return false;
-    };
-    let removed = remove_rec(child, rest, group, client, only);
-    // Prune empty branches so the tree does not keep every filter ever used.
-    if child.is_empty() {
-        node.children.remove(*first);
+            removed
+        }
     }
-    removed
 }
 
 fn add_node(node: &Node, out: &mut Vec<Match>) {
@@ -197,22 +250,34 @@ fn add_node(node: &Node, out: &mut Vec<Match>) {
     }
 }
 
-fn walk(node: &Node, levels: &[&str], depth: usize, dollar: bool, out: &mut Vec<Match>) {
-    let wild_ok = !(dollar && depth == 0);
-    if wild_ok && let Some(hash) = node.children.get("#") {
-        // `#` matches this level and everything below, and also the parent itself:
-        // `sport/#` matches `sport` (5.0 §4.7.1.2).
-        add_node(hash, out);
-    }
-    let Some((first, rest)) = levels.split_first() else {
-        add_node(node, out);
-        return;
-    };
-    if wild_ok && let Some(plus) = node.children.get("+") {
-        walk(plus, rest, depth + 1, dollar, out);
-    }
-    if let Some(child) = node.children.get(*first) {
-        walk(child, rest, depth + 1, dollar, out);
+/// Collects the subscriptions matching `levels`, depth first, without recursion (a
+/// topic may have tens of thousands of levels): it follows one branch and stacks the
+/// exact-level branch only where a `+` branch is taken first, so a message that meets
+/// no `+` allocates nothing here.
+fn walk(root: &Node, levels: &[&str], dollar: bool, out: &mut Vec<Match>) {
+    let mut pending = Vec::new();
+    let mut next = Some((root, 0));
+    while let Some((node, depth)) = next.take().or_else(|| pending.pop()) {
+        // 5.0 §4.7.2: wildcards at the first level do not match `$` topics.
+        let wild_ok = !(dollar && depth == 0);
+        if wild_ok && let Some(hash) = node.children.get("#") {
+            // `#` matches this level and everything below, and also the parent itself:
+            // `sport/#` matches `sport` (5.0 §4.7.1.2).
+            add_node(hash, out);
+        }
+        let Some(level) = levels.get(depth) else {
+            add_node(node, out);
+            continue;
+        };
+        let exact = node.children.get(*level).map(|c| (c, depth + 1));
+        let plus = node.children.get("+").filter(|_| wild_ok);
+        next = match plus {
+            Some(plus) => {
+                pending.extend(exact);
+                Some((plus, depth + 1))
+            }
+            None => exact,
+        };
     }
 }
 
@@ -364,6 +429,47 @@ mod tests {
         assert!(!t.unsubscribe("a/b/c", "x"));
         assert!(t.root.is_empty());
         assert!(t.is_empty());
+    }
+
+    #[test]
+    fn pruning_keeps_what_other_filters_use() {
+        let mut t = SubTree::default();
+        t.subscribe("a/b/c/d", entry("x", QoS::AtMostOnce));
+        t.subscribe("a/b", entry("y", QoS::AtMostOnce));
+        t.subscribe("a/e", entry("z", QoS::AtMostOnce));
+        assert!(t.unsubscribe("a/b/c/d", "x"));
+        let a = &t.root.children["a"];
+        assert!(a.children["b"].children.is_empty(), "c/d pruned below a/b");
+        assert!(t.unsubscribe("a/b", "y"));
+        assert_eq!(t.root.children["a"].children.len(), 1, "a/e left");
+        assert_eq!(names(&t, "a/e"), ["z"]);
+        assert!(t.unsubscribe("a/e", "z"));
+        assert!(t.root.is_empty());
+    }
+
+    /// 65,536 levels (a 64 KiB filter of `/`s, the longest an MQTT string allows):
+    /// subscribing, matching, unsubscribing and dropping the tree all fit a 2 MiB stack
+    /// in a debug build. Each recursed once per level and overflowed it.
+    #[test]
+    fn deep_filters_need_no_deep_stack() {
+        let deep = std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(|| {
+                let mut t = SubTree::default();
+                let slashes = "/".repeat(65535);
+                let plus = vec!["+"; 65536].join("/");
+                t.subscribe(&slashes, entry("exact", QoS::AtMostOnce));
+                t.subscribe(&plus, entry("plus", QoS::AtMostOnce));
+                t.subscribe(&format!("{plus}/#"), entry("hash", QoS::AtMostOnce));
+                assert_eq!(names(&t, &slashes), ["exact", "hash", "plus"]);
+                assert!(t.unsubscribe(&slashes, "exact"));
+                assert_eq!(names(&t, &slashes), ["hash", "plus"]);
+                assert!(t.unsubscribe(&plus, "plus"));
+                assert_eq!(t.len(), 1);
+                drop(t);
+            })
+            .unwrap();
+        deep.join().unwrap();
     }
 
     #[test]

@@ -172,7 +172,7 @@ pub struct SessionState {
     pub subs: HashMap<String, SubRecord>,
     /// Messages waiting for the in-flight window or for the client to come back; at most
     /// `max_queued_messages`.
-    pub queue: VecDeque<Outgoing>,
+    pub queue: Queue,
     /// Outgoing QoS 1/2 messages sent but not completed, in send order.
     pub inflight: VecDeque<Inflight>,
     pub next_packet_id: u16,
@@ -245,7 +245,7 @@ impl Session {
             client_id,
             state: Mutex::new(SessionState {
                 subs: HashMap::new(),
-                queue: VecDeque::new(),
+                queue: Queue::default(),
                 inflight: VecDeque::new(),
                 next_packet_id: 1,
                 inbound_qos2: HashSet::new(),
@@ -260,17 +260,18 @@ impl Session {
         }
     }
 
-    /// Queues a message without ever blocking: beyond `max_queued` it is dropped and
-    /// counted, so a slow client cannot grow broker memory or stall the router.
-    pub fn enqueue(&self, out: Outgoing, max_queued: usize) -> Enqueued {
+    /// Queues a message without ever blocking: beyond `limits` it is dropped and
+    /// counted, so a slow client cannot grow broker memory or stall the router. When
+    /// the queue is full, QoS 0 goes first: a QoS 1/2 message takes the place of the
+    /// oldest queued QoS 0 one, if there is one.
+    pub fn enqueue(&self, out: Outgoing, limits: QueueLimits) -> Enqueued {
         let mut st = self.state.lock();
         if st.conn.is_none() && out.qos == QoS::AtMostOnce {
             return Enqueued::Skipped;
         }
-        let len = st.queue.len();
-        if len >= max_queued {
+        if limits.full(&st.queue) {
             if !st.dropping
-                && len < hard_limit(max_queued)
+                && !limits.hard_full(&st.queue)
                 && let Some(c) = &st.conn
                 && !c.ctl.stuck()
             {
@@ -281,6 +282,9 @@ impl Session {
             st.dropped += 1;
             let first = !st.dropping;
             st.dropping = true;
+            if out.qos != QoS::AtMostOnce && st.queue.evict_qos0() {
+                st.queue.push_back(out);
+            }
             return Enqueued::Dropped { first };
         }
         let was_empty = st.queue.is_empty();
@@ -291,6 +295,106 @@ impl Session {
             c.ctl.wake.notify_one();
         }
         Enqueued::Queued
+    }
+}
+
+/// How much a session may queue: `max_queued_messages` and `max_queued_bytes` (of
+/// payload), each 0 for no maximum, as in mosquitto.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct QueueLimits {
+    pub messages: usize,
+    pub bytes: usize,
+}
+
+impl QueueLimits {
+    /// At or over either limit: new messages wait (backpressure) or are dropped.
+    pub fn full(&self, q: &Queue) -> bool {
+        (self.messages > 0 && q.len() >= self.messages) || (self.bytes > 0 && q.bytes >= self.bytes)
+    }
+
+    /// Over the bound that holds even while publishers are slowed down for a client
+    /// that reads (`hard_limit`, and twice the byte limit).
+    fn hard_full(&self, q: &Queue) -> bool {
+        (self.messages > 0 && q.len() >= hard_limit(self.messages))
+            || (self.bytes > 0 && q.bytes >= self.bytes.saturating_mul(2))
+    }
+}
+
+/// A session's outgoing queue, which keeps count of its payload bytes and of its QoS 0
+/// messages for the limits. Reads go through `Deref`; changes through its methods.
+#[derive(Debug, Default)]
+pub struct Queue {
+    items: VecDeque<Outgoing>,
+    /// Payload bytes queued.
+    bytes: usize,
+    /// QoS 0 messages queued.
+    qos0: usize,
+}
+
+impl std::ops::Deref for Queue {
+    type Target = VecDeque<Outgoing>;
+    fn deref(&self) -> &VecDeque<Outgoing> {
+        &self.items
+    }
+}
+
+impl Queue {
+    pub fn push_back(&mut self, out: Outgoing) {
+        self.count(&out, true);
+        self.items.push_back(out);
+    }
+
+    pub fn pop_front(&mut self) -> Option<Outgoing> {
+        let out = self.items.pop_front()?;
+        self.count(&out, false);
+        Some(out)
+    }
+
+    pub fn extend(&mut self, outs: impl IntoIterator<Item = Outgoing>) {
+        for out in outs {
+            self.push_back(out);
+        }
+    }
+
+    pub fn clear(&mut self) {
+        *self = Queue::default();
+    }
+
+    /// Keeps only the messages `keep` says yes to.
+    pub fn retain(&mut self, keep: impl FnMut(&Outgoing) -> bool) {
+        let items = std::mem::take(&mut self.items);
+        self.clear();
+        self.extend(items.into_iter().filter(keep));
+    }
+
+    /// Payload bytes queued.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// Removes the oldest QoS 0 message; false when there is none.
+    fn evict_qos0(&mut self) -> bool {
+        if self.qos0 == 0 {
+            return false;
+        }
+        let Some(i) = self.items.iter().position(|o| o.qos == QoS::AtMostOnce) else {
+            return false;
+        };
+        let out = self.items.remove(i).expect("position is in range");
+        self.count(&out, false);
+        true
+    }
+
+    fn count(&mut self, out: &Outgoing, added: bool) {
+        let n = out.msg.payload.len();
+        let zero = usize::from(out.qos == QoS::AtMostOnce);
+        if added {
+            self.bytes += n;
+            self.qos0 += zero;
+        } else {
+            self.bytes -= n;
+            self.qos0 -= zero;
+        }
     }
 }
 
@@ -328,6 +432,10 @@ mod tests {
         }
     }
 
+    fn lim(messages: usize) -> QueueLimits {
+        QueueLimits { messages, bytes: 0 }
+    }
+
     fn online(s: &Session) -> Arc<ConnCtl> {
         let ctl = Arc::new(ConnCtl::default());
         s.state.lock().conn = Some(ConnLink {
@@ -341,11 +449,11 @@ mod tests {
     fn offline_sessions_keep_only_qos_1_and_2() {
         let s = Session::new("c".into());
         assert!(matches!(
-            s.enqueue(out(QoS::AtMostOnce), 10),
+            s.enqueue(out(QoS::AtMostOnce), lim(10)),
             Enqueued::Skipped
         ));
         assert!(matches!(
-            s.enqueue(out(QoS::AtLeastOnce), 10),
+            s.enqueue(out(QoS::AtLeastOnce), lim(10)),
             Enqueued::Queued
         ));
         assert_eq!(s.state.lock().queue.len(), 1);
@@ -357,13 +465,13 @@ mod tests {
         let ctl = online(&s);
         for _ in 0..3 {
             assert!(matches!(
-                s.enqueue(out(QoS::AtMostOnce), 3),
+                s.enqueue(out(QoS::AtMostOnce), lim(3)),
                 Enqueued::Queued
             ));
         }
         // Over the limit, writer not blocked: queued, publisher asked to wait.
         assert!(matches!(
-            s.enqueue(out(QoS::AtMostOnce), 3),
+            s.enqueue(out(QoS::AtMostOnce), lim(3)),
             Enqueued::Backpressure(_)
         ));
         // Blocked on a full socket for long enough: dropped, the first one flagged.
@@ -372,17 +480,17 @@ mod tests {
         std::thread::sleep(STUCK_AFTER + Duration::from_millis(5));
         assert!(ctl.stuck());
         assert!(matches!(
-            s.enqueue(out(QoS::AtMostOnce), 3),
+            s.enqueue(out(QoS::AtMostOnce), lim(3)),
             Enqueued::Dropped { first: true }
         ));
         assert!(matches!(
-            s.enqueue(out(QoS::AtMostOnce), 3),
+            s.enqueue(out(QoS::AtMostOnce), lim(3)),
             Enqueued::Dropped { first: false }
         ));
         // Drop mode holds even once the writer moves again, until the queue empties.
         ctl.blocked_since.store(0, Ordering::Release);
         assert!(matches!(
-            s.enqueue(out(QoS::AtMostOnce), 3),
+            s.enqueue(out(QoS::AtMostOnce), lim(3)),
             Enqueued::Dropped { first: false }
         ));
         assert_eq!(s.state.lock().dropped, 3);
@@ -395,12 +503,46 @@ mod tests {
         let _ctl = online(&s);
         let mut queued = 0;
         for _ in 0..hard_limit(2) + 10 {
-            match s.enqueue(out(QoS::AtMostOnce), 2) {
+            match s.enqueue(out(QoS::AtMostOnce), lim(2)) {
                 Enqueued::Queued | Enqueued::Backpressure(_) => queued += 1,
                 _ => {}
             }
         }
         assert_eq!(queued, hard_limit(2));
+    }
+
+    #[test]
+    fn a_full_queue_drops_qos0_first_and_counts_bytes() {
+        let s = Session::new("c".into());
+        // Online (offline sessions keep no QoS 0) and in drop mode, so that a full
+        // queue drops at once instead of asking publishers to wait.
+        let _ctl = online(&s);
+        s.state.lock().dropping = true;
+        let limits = QueueLimits {
+            messages: 0,
+            bytes: 3,
+        };
+        for qos in [QoS::AtMostOnce, QoS::AtLeastOnce, QoS::AtMostOnce] {
+            assert!(matches!(s.enqueue(out(qos), limits), Enqueued::Queued));
+        }
+        assert_eq!(s.state.lock().queue.bytes(), 3);
+        // Full: a QoS 1 message takes the oldest QoS 0 one's place...
+        assert!(matches!(
+            s.enqueue(out(QoS::AtLeastOnce), limits),
+            Enqueued::Dropped { first: false }
+        ));
+        let qos: Vec<QoS> = s.state.lock().queue.iter().map(|o| o.qos).collect();
+        assert_eq!(qos, [QoS::AtLeastOnce, QoS::AtMostOnce, QoS::AtLeastOnce]);
+        // ...a QoS 0 message is dropped itself.
+        assert!(matches!(
+            s.enqueue(out(QoS::AtMostOnce), limits),
+            Enqueued::Dropped { first: false }
+        ));
+        let mut st = s.state.lock();
+        assert_eq!((st.queue.len(), st.queue.bytes(), st.dropped), (3, 3, 2));
+        st.queue.pop_front();
+        st.queue.retain(|o| o.qos == QoS::AtLeastOnce);
+        assert_eq!((st.queue.len(), st.queue.bytes()), (1, 1));
     }
 
     #[test]

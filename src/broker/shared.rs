@@ -16,7 +16,9 @@ use crate::broker::log::{LogType, Logger};
 use crate::broker::retained::Retained;
 use crate::broker::router::{self, SubEntry, SubTree};
 use crate::broker::server::hub::{Attach, Attached};
-use crate::broker::session::{ConnCtl, EndReason, Enqueued, Message, Outgoing, Session};
+use crate::broker::session::{
+    ConnCtl, EndReason, Enqueued, Message, Outgoing, QueueLimits, Session,
+};
 use crate::codec::{RetainHandling, SubscriptionOptions};
 
 /// Counters for $SYS and tests.
@@ -30,6 +32,10 @@ pub struct Stats {
     pub dropped: AtomicU64,
     /// Subscriptions in the tree (lets tests wait until a client has subscribed).
     pub subscriptions: AtomicUsize,
+    /// Connections whose end is fully handled: session released, will published or
+    /// scheduled. Bumped after `connected` is lowered and the will is out, so a test
+    /// that waits for it may check the will's effects at once.
+    pub sessions_detached: AtomicU64,
 }
 
 /// A will waiting for its connection to end (3.1.1 §3.1.2.5, 5.0 §3.1.2.5).
@@ -66,6 +72,9 @@ pub struct Shared {
     pub shutdown: watch::Receiver<bool>,
     /// password_file, acl_file, allow_anonymous (`broker::auth`); `run` loads the files.
     pub auth: Auth,
+    /// Password checks running at once (one per core): a flood of logins queues here
+    /// instead of starting a thread each.
+    pub logins: tokio::sync::Semaphore,
 }
 
 /// Receive Maximum / in-flight window from config; mosquitto treats 0 as "no limit".
@@ -76,12 +85,12 @@ pub fn inflight_limit(cfg: &Config) -> usize {
     }
 }
 
-/// Per-client queue limit from config; mosquitto treats `max_queued_messages 0` as
-/// "no maximum" (its documentation: "not recommended"), and so do we.
-pub fn queue_limit(cfg: &Config) -> usize {
-    match cfg.max_queued_messages {
-        0 => usize::MAX,
-        n => n,
+/// Per-client queue limits from config: `max_queued_messages` and `max_queued_bytes`,
+/// where 0 means "no maximum" as in mosquitto (its documentation: "not recommended").
+pub fn queue_limits(cfg: &Config) -> QueueLimits {
+    QueueLimits {
+        messages: cfg.max_queued_messages,
+        bytes: cfg.max_queued_bytes,
     }
 }
 
@@ -100,6 +109,9 @@ impl Shared {
             stats,
             started: Instant::now(),
             shutdown,
+            logins: tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get()),
+            ),
         }
     }
 
@@ -116,15 +128,10 @@ impl Shared {
         password: Option<&[u8]>,
     ) -> AuthResult {
         let _ = client_id;
-        // PBKDF2 and argon2id take milliseconds to tens of them: let the runtime move
-        // other tasks off this worker meanwhile. mosquitto refuses every failed login
-        // with 5 / 0x87 (never 4 / 0x86), whichever part was wrong.
-        let allowed = match tokio::runtime::Handle::try_current() {
-            Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
-                tokio::task::block_in_place(|| self.auth.login(username, password))
-            }
-            _ => self.auth.login(username, password),
-        };
+        // mosquitto refuses every failed login with 5 / 0x87 (never 4 / 0x86),
+        // whichever part was wrong. A password check is slow: `conn` runs CONNECTs on
+        // the blocking pool when a password file is configured.
+        let allowed = self.auth.login(username, password);
         if allowed {
             AuthResult::Allowed
         } else {
@@ -231,9 +238,9 @@ impl Shared {
             return 0;
         }
         let n = matches.len();
-        let max_queued = queue_limit(&self.config);
+        let limits = queue_limits(&self.config);
         for (session, out) in router::deliveries(&msg, matches) {
-            if let Some(ctl) = self.enqueue(&session, out, max_queued)
+            if let Some(ctl) = self.enqueue(&session, out, limits)
                 && !pressure.iter().any(|(_, c)| Arc::ptr_eq(c, &ctl))
             {
                 pressure.push((session, ctl));
@@ -243,8 +250,13 @@ impl Shared {
     }
 
     /// Queues one message; `Some` when the caller should wait for that connection.
-    fn enqueue(&self, session: &Session, out: Outgoing, max_queued: usize) -> Option<Arc<ConnCtl>> {
-        match session.enqueue(out, max_queued) {
+    fn enqueue(
+        &self,
+        session: &Session,
+        out: Outgoing,
+        limits: QueueLimits,
+    ) -> Option<Arc<ConnCtl>> {
+        match session.enqueue(out, limits) {
             Enqueued::Dropped { first } => {
                 self.stats.dropped.fetch_add(1, Ordering::Relaxed);
                 if first {
@@ -316,7 +328,7 @@ impl Shared {
     /// Queues messages for one session (retained messages after SUBACK).
     pub fn enqueue_all(&self, session: &Session, outs: Vec<Outgoing>) {
         for out in outs {
-            let _ = self.enqueue(session, out, self.config.max_queued_messages);
+            let _ = self.enqueue(session, out, queue_limits(&self.config));
         }
     }
 

@@ -65,3 +65,34 @@ pub async fn run(shared: Arc<Shared>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::broker::config::Config;
+
+    fn retained(shared: &Shared, topic: &str) -> Option<Bytes> {
+        let found = shared
+            .retained
+            .lock()
+            .matching(topic, std::time::Instant::now());
+        found.first().map(|m| m.payload.clone())
+    }
+
+    /// The counters are published at start and again every `SYS_INTERVAL`, so a slow
+    /// consumer's dropped messages show up in `$SYS/broker/publish/messages/dropped`.
+    #[tokio::test(start_paused = true)]
+    async fn counters_are_republished_every_interval() {
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        let shared = Arc::new(Shared::new(Arc::new(Config::default()), Arc::default(), rx));
+        let task = tokio::spawn(run(Arc::clone(&shared)));
+        let dropped = "$SYS/broker/publish/messages/dropped";
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        assert_eq!(retained(&shared, dropped).as_deref(), Some(&b"0"[..]));
+        shared.stats.dropped.fetch_add(3, Ordering::Relaxed);
+        tokio::time::sleep(SYS_INTERVAL).await;
+        assert_eq!(retained(&shared, dropped).as_deref(), Some(&b"3"[..]));
+        tx.send(true).unwrap();
+        task.await.unwrap();
+    }
+}

@@ -17,6 +17,10 @@ pub fn run(args: BrokerArgs) -> Result<u8, Error> {
         None => None,
     };
     let notes = file.as_ref().map(|f| f.notes.clone()).unwrap_or_default();
+    let warnings = file
+        .as_ref()
+        .map(|f| f.warnings.clone())
+        .unwrap_or_default();
     let local_only = file.as_ref().is_none_or(|f| f.local_only);
     let mut config = Config::resolve(file, args.port, args.verbose);
     if local_only && std::net::TcpListener::bind("[::1]:0").is_err() {
@@ -29,8 +33,11 @@ pub fn run(args: BrokerArgs) -> Result<u8, Error> {
     for note in &notes {
         log.log(LogType::Notice, format_args!("{note}"));
     }
-    let runtime = tokio::runtime::Runtime::new()
-        .map_err(|e| Error::io("cannot start the async runtime", e))?;
+    for warning in &warnings {
+        log.log(LogType::Warning, format_args!("{warning}"));
+    }
+    let runtime =
+        crate::broker::runtime().map_err(|e| Error::io("cannot start the async runtime", e))?;
     runtime.block_on(async move {
         // Installed before any socket is bound: once clients (or a test) can see the
         // broker, SIGTERM already means a clean shutdown.

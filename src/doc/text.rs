@@ -251,7 +251,12 @@ Runs a small MQTT 3.1/3.1.1/5.0 broker. Without a configuration file it listens 
 localhost only (127.0.0.1 and ::1), port 1883, with anonymous access, as mosquitto 2 \
 does. A configuration file (-c) uses mosquitto.conf's keywords with the same meaning: \
 listener, protocol websockets, certfile, keyfile, cafile, require_certificate, \
-allow_anonymous, password_file, acl_file, max_queued_messages, log_dest, log_type.";
+allow_anonymous, password_file, acl_file, max_keepalive, max_queued_messages, \
+max_queued_bytes, max_connections, include_dir, log_dest, log_type and more. Keys that \
+change no security and that mqtk does not implement (persistence, sys_interval…) are \
+ignored with a warning; unknown keys, and keys whose absence would weaken security, \
+are errors naming the file and line. As mosquitto, it refuses topic names and filters \
+of more than 201 levels (200 '/').";
 
 const BROKER_EXAMPLES: &str = "\
 A broker on port 1884, logging every event:

@@ -24,6 +24,8 @@ pub struct ServerTls {
     pub cafile: Option<PathBuf>,
     /// Clients must present a certificate signed by `cafile`.
     pub require_certificate: bool,
+    /// `tls_version tlsv1.3`: refuse TLS 1.2.
+    pub tls13_only: bool,
 }
 
 /// The crypto provider, chosen explicitly: the crate is built with ring and without
@@ -98,9 +100,13 @@ pub fn load_roots(path: &Path) -> io::Result<RootCertStore> {
 pub fn server_config(cfg: &ServerTls) -> io::Result<Arc<ServerConfig>> {
     let certs = load_certs(&cfg.certfile, "server certificate")?;
     let key = load_private_key(&cfg.keyfile)?;
-    let builder = ServerConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()
-        .map_err(|e| invalid(format!("TLS setup failed: {e}")))?;
+    let builder = ServerConfig::builder_with_provider(provider());
+    let builder = if cfg.tls13_only {
+        builder.with_protocol_versions(&[&rustls::version::TLS13])
+    } else {
+        builder.with_safe_default_protocol_versions()
+    }
+    .map_err(|e| invalid(format!("TLS setup failed: {e}")))?;
     let builder = match (&cfg.cafile, cfg.require_certificate) {
         (Some(cafile), true) => {
             let roots = load_roots(cafile)?;

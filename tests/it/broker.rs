@@ -1,5 +1,6 @@
 //! The in-process broker driven with raw bytes written by hand (not our codec): CONNECT
-//! variants, QoS handshakes, errors, timeouts, wills, takeover, bounded queues.
+//! variants, QoS handshakes, errors, timeouts, wills, takeover, bounded queues. The
+//! byte helpers are shared with `paho` and `broker_hostile`.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -8,7 +9,7 @@ use std::time::{Duration, Instant};
 use crate::util::TestBroker;
 
 /// A packet: fixed header byte, remaining length (1–2 bytes here), body.
-fn pkt(header: u8, body: &[u8]) -> Vec<u8> {
+pub(crate) fn pkt(header: u8, body: &[u8]) -> Vec<u8> {
     let mut v = vec![header];
     let mut n = body.len();
     loop {
@@ -27,18 +28,18 @@ fn pkt(header: u8, body: &[u8]) -> Vec<u8> {
 }
 
 /// A length-prefixed MQTT string.
-fn s(x: &str) -> Vec<u8> {
+pub(crate) fn s(x: &str) -> Vec<u8> {
     let mut v = (x.len() as u16).to_be_bytes().to_vec();
     v.extend_from_slice(x.as_bytes());
     v
 }
 
-fn cat(parts: &[&[u8]]) -> Vec<u8> {
+pub(crate) fn cat(parts: &[&[u8]]) -> Vec<u8> {
     parts.concat()
 }
 
 /// CONNECT 3.1.1: `flags` byte, keep alive, client id.
-fn connect_v311(flags: u8, ka: u16, id: &str) -> Vec<u8> {
+pub(crate) fn connect_v311(flags: u8, ka: u16, id: &str) -> Vec<u8> {
     pkt(
         0x10,
         &cat(&[&s("MQTT"), &[0x04, flags], &ka.to_be_bytes(), &s(id)]),
@@ -46,7 +47,7 @@ fn connect_v311(flags: u8, ka: u16, id: &str) -> Vec<u8> {
 }
 
 /// CONNECT 5.0 without properties.
-fn connect_v5(flags: u8, ka: u16, id: &str) -> Vec<u8> {
+pub(crate) fn connect_v5(flags: u8, ka: u16, id: &str) -> Vec<u8> {
     pkt(
         0x10,
         &cat(&[
@@ -59,19 +60,19 @@ fn connect_v5(flags: u8, ka: u16, id: &str) -> Vec<u8> {
     )
 }
 
-const CONNACK_OK: [u8; 4] = [0x20, 0x02, 0x00, 0x00];
+pub(crate) const CONNACK_OK: [u8; 4] = [0x20, 0x02, 0x00, 0x00];
 /// Our v5 CONNACK, byte for byte mosquitto 2.0's: session present 0, success,
 /// properties: Topic Alias Maximum 10, Receive Maximum 20.
-const CONNACK_V5_OK: [u8; 11] = [
+pub(crate) const CONNACK_V5_OK: [u8; 11] = [
     0x20, 0x09, 0x00, 0x00, 0x06, 0x22, 0x00, 0x0a, 0x21, 0x00, 0x14,
 ];
 
-struct Raw {
-    s: TcpStream,
+pub(crate) struct Raw {
+    pub(crate) s: TcpStream,
 }
 
 impl Raw {
-    fn open(port: u16) -> Raw {
+    pub(crate) fn open(port: u16) -> Raw {
         let s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
         s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
         s.set_nodelay(true).unwrap();
@@ -79,36 +80,36 @@ impl Raw {
     }
 
     /// Opens a connection and completes a 3.1.1 CONNECT (clean session, keepalive 60).
-    fn v311(port: u16, id: &str) -> Raw {
+    pub(crate) fn v311(port: u16, id: &str) -> Raw {
         let mut r = Raw::open(port);
         r.send(&connect_v311(0x02, 60, id));
         r.expect(&CONNACK_OK);
         r
     }
 
-    fn v5(port: u16, id: &str) -> Raw {
+    pub(crate) fn v5(port: u16, id: &str) -> Raw {
         let mut r = Raw::open(port);
         r.send(&connect_v5(0x02, 60, id));
         r.expect(&CONNACK_V5_OK);
         r
     }
 
-    fn send(&mut self, b: &[u8]) {
+    pub(crate) fn send(&mut self, b: &[u8]) {
         self.s.write_all(b).expect("write");
     }
 
     /// One whole packet.
-    fn recv(&mut self) -> Vec<u8> {
+    pub(crate) fn recv(&mut self) -> Vec<u8> {
         read_packet(&mut self.s)
     }
 
     #[track_caller]
-    fn expect(&mut self, b: &[u8]) {
+    pub(crate) fn expect(&mut self, b: &[u8]) {
         assert_eq!(self.recv(), b);
     }
 
     /// Reads until the broker closes the connection; returns what came before.
-    fn until_closed(&mut self, within: Duration) -> Vec<u8> {
+    pub(crate) fn until_closed(&mut self, within: Duration) -> Vec<u8> {
         self.s.set_read_timeout(Some(within)).unwrap();
         let mut all = Vec::new();
         let mut buf = [0u8; 4096];
@@ -124,7 +125,7 @@ impl Raw {
 
     /// Asserts nothing arrives for `d`.
     #[track_caller]
-    fn expect_silence(&mut self, d: Duration) {
+    pub(crate) fn expect_silence(&mut self, d: Duration) {
         self.s.set_read_timeout(Some(d)).unwrap();
         let mut b = [0u8; 1];
         match self.s.read(&mut b) {
@@ -140,11 +141,11 @@ impl Raw {
 }
 
 /// SUBSCRIBE 3.1.1, packet id `pid`, one filter.
-fn subscribe_v311(pid: u16, filter: &str, qos: u8) -> Vec<u8> {
+pub(crate) fn subscribe_v311(pid: u16, filter: &str, qos: u8) -> Vec<u8> {
     pkt(0x82, &cat(&[&pid.to_be_bytes(), &s(filter), &[qos]]))
 }
 
-fn subscribe_v5(pid: u16, filter: &str, opts: u8) -> Vec<u8> {
+pub(crate) fn subscribe_v5(pid: u16, filter: &str, opts: u8) -> Vec<u8> {
     pkt(
         0x82,
         &cat(&[&pid.to_be_bytes(), &[0x00], &s(filter), &[opts]]),
@@ -152,12 +153,18 @@ fn subscribe_v5(pid: u16, filter: &str, opts: u8) -> Vec<u8> {
 }
 
 /// PUBLISH 3.x: `flags` are the low nibble (dup, qos, retain).
-fn publish_v311(flags: u8, topic: &str, pid: Option<u16>, payload: &[u8]) -> Vec<u8> {
+pub(crate) fn publish_v311(flags: u8, topic: &str, pid: Option<u16>, payload: &[u8]) -> Vec<u8> {
     let pid = pid.map(|p| p.to_be_bytes().to_vec()).unwrap_or_default();
     pkt(0x30 | flags, &cat(&[&s(topic), &pid, payload]))
 }
 
-fn publish_v5(flags: u8, topic: &str, pid: Option<u16>, props: &[u8], payload: &[u8]) -> Vec<u8> {
+pub(crate) fn publish_v5(
+    flags: u8,
+    topic: &str,
+    pid: Option<u16>,
+    props: &[u8],
+    payload: &[u8],
+) -> Vec<u8> {
     let pid = pid.map(|p| p.to_be_bytes().to_vec()).unwrap_or_default();
     let plen = [props.len() as u8];
     pkt(
@@ -584,13 +591,13 @@ fn slow_subscriber_is_bounded_and_others_keep_working() {
 }
 
 /// Resident set size of this process (the in-process broker included), on Linux.
-fn rss_bytes() -> Option<usize> {
+pub(crate) fn rss_bytes() -> Option<usize> {
     let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
     let pages: usize = statm.split_whitespace().nth(1)?.parse().ok()?;
     Some(pages * 4096)
 }
 
-fn read_packet(r: &mut impl Read) -> Vec<u8> {
+pub(crate) fn read_packet(r: &mut impl Read) -> Vec<u8> {
     let mut h = [0u8; 1];
     r.read_exact(&mut h).expect("read fixed header");
     let mut out = vec![h[0]];
@@ -613,7 +620,7 @@ fn read_packet(r: &mut impl Read) -> Vec<u8> {
 }
 
 /// A connected socket with a 4 KiB receive buffer, so the broker's writes block soon.
-fn small_rcvbuf_socket(port: u16) -> TcpStream {
+pub(crate) fn small_rcvbuf_socket(port: u16) -> TcpStream {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -630,7 +637,7 @@ fn small_rcvbuf_socket(port: u16) -> TcpStream {
 }
 
 /// CONNECT 5.0 with properties and an optional will (properties, topic, payload).
-fn connect_v5_full(
+pub(crate) fn connect_v5_full(
     flags: u8,
     ka: u16,
     props: &[u8],

@@ -13,19 +13,24 @@ use crate::util::{
 };
 
 /// `mqtk broker -c FILE` running in a sandbox, its output collected; killed on drop.
-struct BrokerProcess {
-    sandbox: Sandbox,
+pub(crate) struct BrokerProcess {
+    pub(crate) sandbox: Sandbox,
     proc: Option<Spawned>,
 }
 
 impl BrokerProcess {
     /// Starts the broker with `conf` (written to mqtk.conf) and waits until `port` accepts.
-    fn start(sandbox: Sandbox, conf: &str, port: u16) -> BrokerProcess {
+    pub(crate) fn start(sandbox: Sandbox, conf: &str, port: u16) -> BrokerProcess {
         BrokerProcess::start_with(sandbox, conf, &[], port)
     }
 
     /// `start`, with extra arguments before `-c`.
-    fn start_with(sandbox: Sandbox, conf: &str, args: &[&str], port: u16) -> BrokerProcess {
+    pub(crate) fn start_with(
+        sandbox: Sandbox,
+        conf: &str,
+        args: &[&str],
+        port: u16,
+    ) -> BrokerProcess {
         let path = sandbox.file("mqtk.conf");
         std::fs::write(&path, conf).unwrap();
         let mut all: Vec<String> = args.iter().map(|a| a.to_string()).collect();
@@ -35,7 +40,7 @@ impl BrokerProcess {
     }
 
     /// `mqtk broker ARGS`, waiting until `port` accepts on 127.0.0.1.
-    fn spawn(sandbox: Sandbox, args: &[String], port: u16) -> BrokerProcess {
+    pub(crate) fn spawn(sandbox: Sandbox, args: &[String], port: u16) -> BrokerProcess {
         let proc = Spawned::spawn(sandbox.mqtk().arg("broker").args(args));
         let mut b = BrokerProcess {
             sandbox,
@@ -48,17 +53,27 @@ impl BrokerProcess {
         b
     }
 
-    fn signal(&self, name: &str) {
+    /// The broker's process id.
+    pub(crate) fn pid(&self) -> u32 {
+        self.proc.as_ref().unwrap().pid()
+    }
+
+    /// Waits until the broker's log (`log_dest stdout`) has shown `line`.
+    pub(crate) fn wait_log(&self, line: &str) {
+        self.proc.as_ref().unwrap().wait_stdout(line, 1);
+    }
+
+    pub(crate) fn signal(&self, name: &str) {
         self.proc.as_ref().unwrap().signal(name);
     }
 
     /// Sends SIGTERM and collects the exit status and output.
-    fn stop(&mut self) -> Output {
+    pub(crate) fn stop(&mut self) -> Output {
         self.signal("TERM");
         self.wait()
     }
 
-    fn wait(&mut self) -> Output {
+    pub(crate) fn wait(&mut self) -> Output {
         self.proc.take().unwrap().finish(Duration::from_secs(10))
     }
 
@@ -571,5 +586,68 @@ fn require_certificate_with_mosquitto_clients() {
     assert!(
         log.contains("Client connection from 127.0.0.1:") && log.contains("TLS handshake"),
         "the refused handshake is logged\n{log}"
+    );
+}
+
+/// mosquitto.conf keys: harmless ones mqtk lacks are warned about and ignored,
+/// `max_connections` turns away clients over the limit, `connection_messages false`
+/// silences the connection lines, and a key whose absence would weaken security stops
+/// the broker with exit 1, naming file and line.
+#[test]
+fn config_keys_warn_limit_and_refuse() {
+    use std::io::{Read, Write};
+    let port = free_port();
+    let conf = format!(
+        "persistence true\nlistener {port} 127.0.0.1\nallow_anonymous true\nmax_connections 1\n\
+         connection_messages false\nlog_type all\n"
+    );
+    let mut broker = BrokerProcess::start(Sandbox::new(), &conf, port);
+    // The port probe of `start` may still hold the one place for a moment.
+    let connect = || -> Option<std::net::TcpStream> {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+        s.write_all(&[0x10, 0x0c, 0, 4, b'M', b'Q', b'T', b'T', 4, 2, 0, 60, 0, 0])
+            .ok()?;
+        let mut ack = [0u8; 4];
+        s.read_exact(&mut ack).ok()?;
+        (ack == [0x20, 0x02, 0x00, 0x00]).then_some(s)
+    };
+    let mut first = None;
+    crate::util::poll_until("a first client accepted", Duration::from_secs(5), || {
+        first = connect();
+        first.is_some()
+    });
+    // The second connection is closed at once: end of stream, no CONNACK.
+    let mut second = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    second
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut rest = Vec::new();
+    let _ = second.read_to_end(&mut rest);
+    assert!(rest.is_empty(), "{rest:02x?}");
+    drop(first);
+    let out = broker.stop();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        log.contains(": Warning: persistence is not supported by mqtk and is ignored."),
+        "{log}"
+    );
+    assert!(log.contains("denied: max_connections exceeded."), "{log}");
+    assert!(!log.contains("New connection from"), "{log}");
+    assert!(!log.contains("New client connected"), "{log}");
+
+    let sandbox = Sandbox::new();
+    let path = sandbox.file("bad.conf");
+    std::fs::write(&path, "listener 1883\nclientid_prefixes trusted-\n").unwrap();
+    let out = run_with_timeout(
+        sandbox.mqtk().arg("broker").arg("-c").arg(&path),
+        Duration::from_secs(10),
+    );
+    assert_code(&out, 1);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!(
+            "Error: clientid_prefixes is not supported by mqtk, and ignoring it would weaken security.\nError found at {}:2.\n",
+            path.display()
+        )
     );
 }

@@ -250,6 +250,10 @@ fn the_embedded_broker_does_what_it_announces_and_keeps_nothing() {
             .unwrap()
             .starts_with("mqtk version")
     );
+    // mosquitto's TOPIC_HIERARCHY_LIMIT, adopted: 200 '/', so 201 levels.
+    let levels = probe(&r, "max-topic-levels");
+    assert_eq!(levels["value"], 201, "{r:#}");
+    assert_eq!(levels["reason"], "201 levels got through, 202 did not");
     // What the run created, all under its prefix, and removed.
     let created = &r["created"];
     assert!(created["retained"].as_array().unwrap().len() >= 2, "{r:#}");

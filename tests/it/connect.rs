@@ -98,6 +98,7 @@ impl Pki {
             keyfile: key.to_path_buf(),
             cafile: Some(self.ca.clone()),
             require_certificate,
+            tls13_only: false,
         })
         .unwrap();
         (*cfg).clone()
@@ -1216,6 +1217,7 @@ async fn every_transport_reaches_our_broker() {
             keyfile: pki.server_key.clone(),
             cafile: Some(pki.ca.clone()),
             require_certificate: true,
+            tls13_only: false,
         }),
     };
     let mut config = crate::util::TestBroker::config();
@@ -1303,6 +1305,7 @@ fn mqtk_pub_over_wss_and_through_proxies() {
             keyfile: pki.server_key.clone(),
             cafile: Some(pki.ca.clone()),
             require_certificate: true,
+            tls13_only: false,
         }),
     };
     let mut config = TestBroker::config();

@@ -190,6 +190,7 @@ fn after_connecting_to_our_broker() {
             keyfile: pki.key.clone(),
             cafile: Some(pki.ca.clone()),
             require_certificate: true,
+            tls13_only: false,
         }),
         ..plain
     });

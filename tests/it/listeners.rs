@@ -55,6 +55,7 @@ impl Pki {
             keyfile: self.server_key.clone(),
             cafile: Some(self.ca.clone()),
             require_certificate,
+            tls13_only: false,
         }
     }
 }

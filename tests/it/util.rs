@@ -556,11 +556,8 @@ impl TestBroker {
         let stats = std::sync::Arc::new(mqtk::broker::Stats::default());
         let st = std::sync::Arc::clone(&stats);
         let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .expect("tokio runtime");
+            // The runtime `mqtk broker` runs on, so that tests see its scheduling.
+            let rt = mqtk::broker::runtime().expect("tokio runtime");
             rt.block_on(async move {
                 let mut listeners = Vec::new();
                 let mut addrs = Vec::new();

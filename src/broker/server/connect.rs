@@ -10,6 +10,7 @@ use std::sync::atomic::Ordering;
 
 use bytes::BytesMut;
 
+use crate::broker::config::Config;
 use crate::broker::log::LogType;
 use crate::broker::server::hub::{Attach, Hub};
 use crate::broker::server::{ServerSession, TOPIC_ALIAS_MAX};
@@ -44,15 +45,16 @@ impl Refusal {
         Refusal { v3, v5 }
     }
 
+    /// A 3.x refusal without a CONNACK code of its own (`v3` 0, which would read as
+    /// "accepted") closes the connection with no reply, as mosquitto does for a
+    /// protocol error in CONNECT (an invalid will topic, for one).
     fn into_opening<H>(self, version: ProtocolVersion) -> Opening<H> {
-        let code = if version == ProtocolVersion::V5 {
-            self.v5.0
-        } else {
-            self.v3
+        let reply = match version {
+            ProtocolVersion::V5 => connack(version, self.v5.0),
+            _ if self.v3 == 0 => None,
+            _ => connack(version, self.v3),
         };
-        Opening::Refused {
-            reply: connack(version, code),
-        }
+        Opening::Refused { reply }
     }
 }
 
@@ -120,7 +122,15 @@ fn accept<H: Hub>(hub: &Arc<H>, c: Connect, peer: &str) -> Opening<H> {
         Ok(id) => id,
         Err(refusal) => return refusal.into_opening(v),
     };
-    let session_expiry = session_expiry(&c);
+    let session_expiry = match (
+        session_expiry(&c),
+        hub.config().persistent_client_expiration,
+    ) {
+        // mosquitto's persistent_client_expiration: sessions that would never expire
+        // are removed after this long without their client.
+        (u32::MAX, Some(limit)) => limit,
+        (e, _) => e,
+    };
     let client_receive_max = c
         .properties
         .get_int(PropertyId::ReceiveMaximum)
@@ -142,10 +152,15 @@ fn accept<H: Hub>(hub: &Arc<H>, c: Connect, peer: &str) -> Opening<H> {
     hub.stats().connected.fetch_add(1, Ordering::Relaxed);
     log_connected(&**hub, &c, peer, &client_id, attached.present);
     // CONNACK goes first: the writer sends control packets before queued messages.
+    let keep_alive = server_keep_alive(hub.config(), &c);
+    let mut properties = connack_properties(&**hub, v, assigned.then_some(&*client_id));
+    if let Some(k) = keep_alive {
+        properties.push(PropertyId::ServerKeepAlive, PropertyValue::TwoByte(k));
+    }
     ctl.send(Packet::ConnAck(ConnAck {
         session_present: attached.present,
         code: 0,
-        properties: connack_properties(&**hub, v, assigned.then_some(&*client_id)),
+        properties,
     }));
     Opening::Accepted(ServerSession {
         hub: Arc::clone(hub),
@@ -155,7 +170,7 @@ fn accept<H: Hub>(hub: &Arc<H>, c: Connect, peer: &str) -> Opening<H> {
         version: v,
         client_id,
         username: c.username.clone(),
-        keep_alive: c.keep_alive,
+        keep_alive: keep_alive.unwrap_or(c.keep_alive),
         will: pending_will(&c),
         aliases: Default::default(),
         session_expiry,
@@ -177,7 +192,28 @@ fn admit<H: Hub>(hub: &H, c: &Connect, peer: &str) -> Result<(String, bool), Ref
     let (id, assigned) = client_id(hub, c, peer)?;
     check(c)?;
     authenticate(hub, c, &id, peer)?;
+    if server_keep_alive(hub.config(), c).is_some() && c.version != ProtocolVersion::V5 {
+        // mosquitto 2.1: a 3.x client has no way to learn a shorter keep alive, so it
+        // is refused with "identifier rejected" (mosquitto.conf(5), max_keepalive).
+        hub.log(
+            LogType::Notice,
+            format_args!(
+                "Client {id} from {peer} disconnected: keep alive {} is not within max_keepalive {}.",
+                c.keep_alive,
+                hub.config().max_keepalive
+            ),
+        );
+        return Err(Refusal::new(connack_v3::IDENTIFIER_REJECTED, ReasonCode(0)));
+    }
     Ok((id, assigned))
+}
+
+/// With `max_keepalive N`, a Keep Alive of 0 (none) or over N is replaced by N, which a v5
+/// client learns from CONNACK's Server Keep Alive (5.0 §3.2.2.3.14); `None` when the
+/// client's own value stands.
+fn server_keep_alive(config: &Config, c: &Connect) -> Option<u16> {
+    let max = config.max_keepalive;
+    (max > 0 && (c.keep_alive == 0 || c.keep_alive > max)).then_some(max)
 }
 
 /// The client id to use, and whether the broker assigned it.
@@ -188,7 +224,10 @@ fn client_id<H: Hub>(hub: &H, c: &Connect, peer: &str) -> Result<(String, bool),
     // 3.1 requires an id; 3.1.1 allows an empty one only with clean session
     // (3.1.1 §3.1.3-8); 5.0 always assigns one (§3.1.3.1).
     let v = c.version;
-    if v == ProtocolVersion::V31 || (v == ProtocolVersion::V311 && !c.clean_start) {
+    if v == ProtocolVersion::V31
+        || (v == ProtocolVersion::V311 && !c.clean_start)
+        || !hub.config().allow_zero_length_clientid
+    {
         hub.log(
             LogType::Notice,
             format_args!("New client connected from {peer} with an empty client id, refused."),
@@ -210,7 +249,9 @@ fn check(c: &Connect) -> Result<(), Refusal> {
         return Err(Refusal::new(0, ReasonCode::BAD_AUTHENTICATION_METHOD));
     }
     if let Some(w) = &c.will
-        && topic::validate_name(&w.topic).is_err()
+        && topic::validate_name(&w.topic)
+            .and_then(|()| topic::check_hierarchy(&w.topic))
+            .is_err()
     {
         return Err(Refusal::new(0, ReasonCode::TOPIC_NAME_INVALID));
     }
@@ -321,6 +362,7 @@ fn proto_tag(v: ProtocolVersion) -> u8 {
 fn log_connected<H: Hub>(hub: &H, c: &Connect, peer: &str, client_id: &str, present: bool) {
     let (p, clean, k) = (proto_tag(c.version), u8::from(c.clean_start), c.keep_alive);
     match &c.username {
+        _ if !hub.config().connection_messages => {}
         Some(u) => hub.log(
             LogType::Notice,
             format_args!(
@@ -384,6 +426,10 @@ fn connack_properties<H: Hub>(hub: &H, v: ProtocolVersion, assigned: Option<&str
     let max = hub.config().max_packet_size;
     if max > 0 {
         props.push(PropertyId::MaximumPacketSize, PropertyValue::FourByte(max));
+    }
+    if !hub.config().retain_available {
+        // 5.0 §3.2.2.3.5: the client must not send retained messages.
+        props.push(PropertyId::RetainAvailable, PropertyValue::Byte(0));
     }
     props
 }
@@ -520,6 +566,42 @@ mod tests {
         });
         let o = open(&h, Ok(Packet::Connect(c)), "p");
         assert_eq!(refused(o), Some(vec![0x20, 0x03, 0x00, 0x90, 0x00]));
+        // mosquitto's TOPIC_HIERARCHY_LIMIT: 201 levels (200 '/') pass, 202 do not.
+        let deep_will = |slashes: usize| {
+            let mut c = connect(ProtocolVersion::V5, "c");
+            c.will = Some(Will {
+                topic: "/".repeat(slashes),
+                payload: Default::default(),
+                qos: QoS::AtMostOnce,
+                retain: false,
+                properties: Properties::new(),
+            });
+            open(&h, Ok(Packet::Connect(c)), "p")
+        };
+        assert!(matches!(deep_will(200), Opening::Accepted(_)));
+        assert_eq!(
+            refused(deep_will(201)),
+            Some(vec![0x20, 0x03, 0x00, 0x90, 0x00])
+        );
+    }
+
+    /// 3.x has no CONNACK code for a bad will topic: the connection is closed with no
+    /// reply (a CONNACK 0 would tell the client it was accepted).
+    #[test]
+    fn v3_bad_will_topics_close_without_a_connack() {
+        let h = hub();
+        for version in [ProtocolVersion::V31, ProtocolVersion::V311] {
+            let mut c = connect(version, "c");
+            c.will = Some(Will {
+                topic: "a/+".into(),
+                payload: Default::default(),
+                qos: QoS::AtMostOnce,
+                retain: false,
+                properties: Properties::new(),
+            });
+            let o = open(&h, Ok(Packet::Connect(c)), "p");
+            assert!(matches!(o, Opening::Refused { reply: None }), "{version:?}");
+        }
     }
 
     #[test]
@@ -606,6 +688,70 @@ mod tests {
         let end = first.handle(Packet::Subscribe(sub), std::time::Instant::now());
         assert!(matches!(end, Some(End::Kicked(EndReason::TakenOver))));
         assert!(h.subscribed.lock().is_empty());
+    }
+
+    #[test]
+    fn max_keepalive_becomes_the_server_keep_alive_or_refuses_3x() {
+        let mut h = FakeHub::default();
+        h.config.max_keepalive = 30;
+        let h = Arc::new(h);
+        let mut c = connect(ProtocolVersion::V5, "c");
+        c.keep_alive = 0;
+        let s = accept_ok(&h, c);
+        let [Packet::ConnAck(ack)] = &replies(&s)[..] else {
+            panic!("one CONNACK");
+        };
+        assert_eq!(
+            ack.properties.get_int(PropertyId::ServerKeepAlive),
+            Some(30)
+        );
+        assert_eq!(
+            s.keepalive_timeout(),
+            Some(std::time::Duration::from_secs(45))
+        );
+        let mut c = connect(ProtocolVersion::V5, "d");
+        c.keep_alive = 20;
+        let s = accept_ok(&h, c);
+        let [Packet::ConnAck(ack)] = &replies(&s)[..] else {
+            panic!("one CONNACK");
+        };
+        assert_eq!(ack.properties.get_int(PropertyId::ServerKeepAlive), None);
+        // 3.1.1 asking for more (60 in `connect`): identifier rejected.
+        let o = open(
+            &h,
+            Ok(Packet::Connect(connect(ProtocolVersion::V311, "e"))),
+            "p",
+        );
+        assert_eq!(refused(o), Some(vec![0x20, 0x02, 0x00, 0x02]));
+        // And asking for none (0), as mosquitto 2.1; 30 or less is accepted as asked.
+        let mut c = connect(ProtocolVersion::V311, "f");
+        c.keep_alive = 0;
+        let o = open(&h, Ok(Packet::Connect(c)), "p");
+        assert_eq!(refused(o), Some(vec![0x20, 0x02, 0x00, 0x02]));
+        let mut c = connect(ProtocolVersion::V311, "g");
+        c.keep_alive = 30;
+        assert_eq!(
+            accept_ok(&h, c).keepalive_timeout(),
+            Some(std::time::Duration::from_secs(45))
+        );
+    }
+
+    #[test]
+    fn empty_ids_refused_when_configured_and_expiry_for_persistent_sessions() {
+        let mut h = FakeHub::default();
+        h.config.allow_zero_length_clientid = false;
+        h.config.persistent_client_expiration = Some(3600);
+        let h = Arc::new(h);
+        let o = open(
+            &h,
+            Ok(Packet::Connect(connect(ProtocolVersion::V5, ""))),
+            "p",
+        );
+        assert_eq!(refused(o), Some(vec![0x20, 0x03, 0x00, 0x85, 0x00]));
+        let mut c = connect(ProtocolVersion::V311, "c");
+        c.clean_start = false;
+        let s = accept_ok(&h, c);
+        assert_eq!(s.session.state.lock().expiry_interval, 3600);
     }
 
     #[test]

@@ -133,7 +133,9 @@ impl<H: Hub> ServerSession<H> {
     /// to flush its control queue and stop.
     pub fn close(&mut self, end: &End) {
         let v = end.verdict(&self.client_id);
-        self.hub.log(LogType::Notice, format_args!("{}", v.line));
+        if self.hub.config().connection_messages {
+            self.hub.log(LogType::Notice, format_args!("{}", v.line));
+        }
         if self.v5()
             && let Some(reason) = v.v5_reason
         {
@@ -165,6 +167,10 @@ impl<H: Hub> ServerSession<H> {
         if current && !session_ends_now && expiry != u32::MAX {
             later.push(self.later(expiry, Job::Expire));
         }
+        self.hub
+            .stats()
+            .sessions_detached
+            .fetch_add(1, Ordering::Release);
         later
     }
 

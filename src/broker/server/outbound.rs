@@ -80,7 +80,9 @@ impl<H: Hub> Outbound<H> {
     /// queue (the last replies and the DISCONNECT). The session lock is held only to
     /// take messages off the queue and book their packet ids, not while encoding.
     pub fn fill(&mut self, buf: &mut BytesMut, now: Instant, closing: bool) {
-        let control: Vec<Packet> = self.ctl.control.lock().drain(..).collect();
+        // Taken whole, not drained: the queue's memory goes with it, so an idle
+        // connection does not keep the room its CONNACK grew (800 bytes a connection).
+        let control = std::mem::take(&mut *self.ctl.control.lock());
         for p in &control {
             self.encode(buf, p);
         }
@@ -499,5 +501,7 @@ mod tests {
         out.fill(&mut buf, Instant::now(), true);
         assert_eq!(buf[..], [0xD0, 0x00]);
         assert_eq!(s.session.state.lock().queue.len(), 1);
+        // The control queue's memory went with its packets (idle connections stay small).
+        assert_eq!(s.ctl.control.lock().capacity(), 0);
     }
 }

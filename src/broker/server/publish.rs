@@ -39,9 +39,24 @@ impl<H: Hub> ServerSession<H> {
             p.topic,
             p.payload.len()
         ));
-        if topic::validate_name(&p.topic).is_err() {
-            // 3.1.1 §4.7.3 / 5.0 §3.3.2.1: wildcards or an empty topic in PUBLISH.
+        if let Err(e) =
+            topic::validate_name(&p.topic).and_then(|()| topic::check_hierarchy(&p.topic))
+        {
+            // 3.1.1 §4.7.3 / 5.0 §3.3.2.1: wildcards or an empty topic in PUBLISH; and
+            // mosquitto's limit on levels (handle_publish.c: malformed, disconnect).
+            self.hub.log(
+                LogType::Information,
+                format_args!(
+                    "Invalid publish topic from {} ({e}), disconnecting.",
+                    self.client_id
+                ),
+            );
             return Some(End::Protocol(ReasonCode::TOPIC_NAME_INVALID));
+        }
+        if p.retain && !self.hub.config().retain_available {
+            // 5.0 §3.3.1.3: retained messages after CONNACK said Retain Available 0;
+            // mosquitto closes 3.x clients too.
+            return Some(End::Protocol(ReasonCode::RETAIN_NOT_SUPPORTED));
         }
         self.hub
             .stats()
@@ -460,6 +475,52 @@ mod tests {
         assert_eq!(routed[0].expires, Some(arrived + Duration::from_secs(30)));
         // The interval is per delivery (5.0 §3.3.2.3.3): the writer sends what is left.
         assert!(routed[0].properties.is_empty());
+    }
+
+    #[test]
+    fn retained_messages_are_refused_when_retain_is_not_available() {
+        let mut hub = FakeHub::default();
+        hub.config.retain_available = false;
+        let (hub, mut s) = session(ProtocolVersion::V5, hub);
+        let Packet::Publish(mut p) = publish(QoS::AtMostOnce, 0, "t", b"x") else {
+            unreachable!()
+        };
+        p.retain = true;
+        let end = s.handle(Packet::Publish(p), Instant::now());
+        assert!(matches!(
+            end,
+            Some(End::Protocol(ReasonCode::RETAIN_NOT_SUPPORTED))
+        ));
+        assert!(hub.routed.lock().is_empty());
+    }
+
+    #[test]
+    fn topics_over_mosquittos_hierarchy_limit_end_the_connection() {
+        // TOPIC_HIERARCHY_LIMIT counts '/': 200 of them (201 levels) pass, 201 do not.
+        let (hub, mut s) = session(ProtocolVersion::V5, FakeHub::default());
+        let now = Instant::now();
+        for n in [200, 201] {
+            let topic = format!("{}a", "a/".repeat(n - 1));
+            assert!(
+                s.handle(publish(QoS::AtMostOnce, 0, &topic, b""), now)
+                    .is_none()
+            );
+        }
+        assert_eq!(hub.routed.lock().len(), 2);
+        let topic = format!("{}a", "a/".repeat(201));
+        let end = s.handle(publish(QoS::AtMostOnce, 0, &topic, b""), now);
+        // As a topic name with a wildcard: DISCONNECT 0x90 in v5, closed in 3.x.
+        assert!(matches!(
+            end,
+            Some(End::Protocol(ReasonCode::TOPIC_NAME_INVALID))
+        ));
+        assert_eq!(hub.routed.lock().len(), 2);
+        assert_eq!(
+            hub.lines_of(LogType::Information),
+            [
+                "Invalid publish topic from c (topic has more than 200 '/' (more than 201 levels)), disconnecting."
+            ]
+        );
     }
 
     #[test]
