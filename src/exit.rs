@@ -228,7 +228,7 @@ pub enum Error {
     #[error("{0}")]
     Config(String),
     /// A file or socket operation failed; `context` says which.
-    #[error("{context}: {source}")]
+    #[error("{context}: {}", crate::transport::error::strerror(source))]
     Io {
         context: String,
         #[source]

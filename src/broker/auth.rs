@@ -12,10 +12,12 @@
 //! with 0x87 in a 5.0 PUBACK/PUBREC.
 
 use std::collections::HashMap;
+use std::io::Read;
 use std::path::Path;
 
 use crate::passwd::file::trim;
 use crate::passwd::hash::Hash;
+use crate::transport::error::strerror;
 
 /// The two access bits of an ACL rule (`MOSQ_ACL_READ`, `MOSQ_ACL_WRITE`); a
 /// `deny` rule has neither.
@@ -33,12 +35,25 @@ pub struct PasswordDb {
     decoy: Option<Hash>,
 }
 
+/// Reads a password or ACL file whole. The error is mosquitto's words with the OS's
+/// text (no " (os error N)"); a device or pipe (/dev/zero) is refused rather than read
+/// until memory runs out.
+fn read_config_file(path: &Path, what: &str) -> Result<Vec<u8>, String> {
+    let fail = |why: String| format!("Unable to open {what} \"{}\": {why}.", path.display());
+    let mut f = std::fs::File::open(path).map_err(|e| fail(strerror(&e)))?;
+    if !f.metadata().map_err(|e| fail(strerror(&e)))?.is_file() {
+        return Err(fail("not a regular file".into()));
+    }
+    let mut data = Vec::new();
+    f.read_to_end(&mut data).map_err(|e| fail(strerror(&e)))?;
+    Ok(data)
+}
+
 impl PasswordDb {
     /// Reads `path`. An unreadable file is an error (the broker does not start);
     /// bad lines are skipped and reported in the returned warnings.
     pub fn load(path: &Path) -> Result<(PasswordDb, Vec<String>), String> {
-        let data = std::fs::read(path)
-            .map_err(|e| format!("Unable to open pwfile \"{}\": {e}.", path.display()))?;
+        let data = read_config_file(path, "pwfile")?;
         Ok(PasswordDb::parse(&data))
     }
 
@@ -132,8 +147,7 @@ fn add_rule(list: &mut Vec<Rule>, rule: Rule) {
 
 impl Acl {
     pub fn load(path: &Path) -> Result<Acl, String> {
-        let data = std::fs::read(path)
-            .map_err(|e| format!("Unable to open acl_file \"{}\": {e}.", path.display()))?;
+        let data = read_config_file(path, "acl_file")?;
         Acl::parse(&String::from_utf8_lossy(&data), &path.display().to_string())
     }
 

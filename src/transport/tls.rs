@@ -41,14 +41,14 @@ fn invalid(message: String) -> io::Error {
 /// Why a PEM file could not be used, in words (the I/O error itself when there is one).
 fn pem_reason(e: rustls_pki_types::pem::Error) -> String {
     match e {
-        rustls_pki_types::pem::Error::Io(e) => e.to_string(),
+        rustls_pki_types::pem::Error::Io(e) => super::error::strerror(&e),
         rustls_pki_types::pem::Error::NoItemsFound => "no PEM data of the right kind in it".into(),
         other => format!("malformed PEM ({other})"),
     }
 }
 
 /// Every certificate in a PEM file. `what` names the file's role in errors, e.g.
-/// `Unable to load server certificate "/etc/server.pem": No such file or directory (os error 2).`
+/// `Unable to load server certificate "/etc/server.pem": No such file or directory.`
 pub fn load_certs(path: &Path, what: &str) -> io::Result<Vec<CertificateDer<'static>>> {
     let fail = |reason: String| {
         invalid(format!(

@@ -1027,7 +1027,7 @@ fn record_and_replay_usage_errors() {
         ),
         (
             &["record", "-t", "a", "-o", "/nonexistent/dir/x"],
-            "Error: creating /nonexistent/dir/x: No such file or directory (os error 2)\n",
+            "Error: creating /nonexistent/dir/x: No such file or directory\n",
         ),
         (
             &["replay"],
