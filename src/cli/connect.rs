@@ -341,13 +341,14 @@ pub fn parse_publish_topic(s: &str) -> Result<String, String> {
 }
 
 /// mosquitto_pub_topic_check(): no wildcard characters, at most 65,535 bytes
-/// (5.0 §4.7.3, §1.5.4). An empty topic passes here and is refused at publish time,
-/// as in mosquitto.
+/// (5.0 §4.7.3, §1.5.4), at most 200 '/' (2.1's TOPIC_HIERARCHY_LIMIT, which its
+/// clients check too). An empty topic passes here and is refused at publish time, as
+/// in mosquitto.
 pub fn valid_publish_topic(s: &str) -> bool {
     matches!(
         crate::topic::validate_name(s),
         Ok(()) | Err(crate::topic::TopicError::Empty)
-    )
+    ) && crate::topic::check_hierarchy(s).is_ok()
 }
 
 /// `-q` for pub and sub.

@@ -176,8 +176,9 @@ pub(crate) fn parse_retain_handling(s: &str) -> Result<u8, String> {
     }
 }
 
+/// mosquitto_sub_topic_check(), with 2.1's limit of 200 '/' as its clients check it.
 fn valid_filter(s: &str) -> bool {
-    crate::topic::validate_filter(s).is_ok()
+    crate::topic::validate_filter(s).is_ok() && crate::topic::check_hierarchy(s).is_ok()
 }
 
 /// A subscription filter (`-t`, and the `-L` URL's topic), refused in mosquitto_sub's

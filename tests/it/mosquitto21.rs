@@ -635,3 +635,40 @@ fn unreadable_input_file_in_mosquitto_21_words() {
         );
     }
 }
+
+/// 2.1's clients refuse a topic or filter with more than 200 '/' (TOPIC_HIERARCHY_LIMIT,
+/// checked by mosquitto_pub_topic_check and mosquitto_sub_topic_check) with the
+/// wildcard hint, before connecting; 200 '/' is accepted (the connection is then
+/// refused: nothing listens). Debian's 2.0.11 has no such check.
+#[test]
+fn topics_over_the_hierarchy_limit_are_refused_as_2_1_does() {
+    let sb = Sandbox::new();
+    let port = free_port().to_string();
+    let over = "/".repeat(201);
+    let at = "/".repeat(200);
+    expect(
+        &run_as(&sb, "mosquitto_pub", &["-p", &port, "-t", &over, "-m", "x"]),
+        1,
+        "",
+        &format!(
+            "Error: Invalid publish topic '{over}', does it contain '+' or '#'?\n\n\
+             Use 'mosquitto_pub --help' to see usage.\n"
+        ),
+    );
+    let filter = format!("{over}#");
+    expect(
+        &run_as(&sb, "mosquitto_sub", &["-p", &port, "-t", &filter]),
+        1,
+        "",
+        &format!(
+            "Error: Invalid subscription topic '{filter}', are all '+' and '#' wildcards correct?\n\n\
+             Use 'mosquitto_sub --help' to see usage.\n"
+        ),
+    );
+    let out = run_as(&sb, "mosquitto_pub", &["-p", &port, "-t", &at, "-m", "x"]);
+    assert_code(&out, 1);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "Error: Connection refused\n"
+    );
+}
