@@ -171,7 +171,7 @@ fn accept<H: Hub>(hub: &Arc<H>, c: Connect, peer: &str) -> Opening<H> {
         client_id,
         username: c.username.clone(),
         keep_alive: keep_alive.unwrap_or(c.keep_alive),
-        will: pending_will(&c),
+        will: pending_will(&c).map(Box::new),
         aliases: Default::default(),
         session_expiry,
         client_max_packet: c
