@@ -15,7 +15,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
-use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
 
 use crate::broker::log::LogType;
 use crate::broker::server::outbound::WRITE_BATCH;
@@ -29,8 +29,9 @@ use crate::transport::BoxedStream;
 /// read carries many small packets.
 const READ_CHUNK: usize = 64 * 1024;
 /// The read buffer of a connection that is not busy: most connections are idle most of
-/// the time, and an idle one should cost little memory. A read that fills it grows the
-/// buffer to `READ_CHUNK`; once a small read leaves it empty, it shrinks back.
+/// the time, and an idle one should cost little memory. Once a small read leaves the
+/// buffer empty, it is given back; the next read goes through a stack array of this
+/// size (`read_into`). A read that fills it grows the buffer to `READ_CHUNK`.
 const READ_SMALL: usize = 256;
 /// A writer buffer larger than this is given back when a write was small: the memory
 /// of a burst is not kept by a connection that has gone quiet.
@@ -84,7 +85,8 @@ async fn start(
     WriteHalf<BoxedStream>,
     BytesMut,
 )> {
-    let mut buf = BytesMut::with_capacity(READ_SMALL);
+    // No capacity: the first read goes through `read_into`'s stack array.
+    let mut buf = BytesMut::new();
     let max = server::max_packet(&shared.config);
     let mut shutdown = shared.shutdown.clone();
     let first = tokio::select! {
@@ -197,7 +199,7 @@ async fn read_one(
             Err(e) => return Some(Err(e)),
         }
         make_room(buf, last_read);
-        match rd.read_buf(buf).await {
+        match read_into(rd, buf).await {
             Ok(0) | Err(_) => return None,
             Ok(n) => last_read = n,
         }
@@ -206,15 +208,38 @@ async fn read_one(
 
 /// Makes room before a read, given what the previous read brought. A busy client's
 /// reads fill the room they have: the buffer grows to `READ_CHUNK`. When a small read
-/// (a ping, one message) left the buffer empty, a grown buffer goes back to
-/// `READ_SMALL`, so a connection between bursts keeps little memory.
+/// (a ping, one message) left the buffer empty, the buffer is given back, so a
+/// connection between bursts keeps no read buffer; a small packet split across reads
+/// gets `READ_SMALL` more.
 fn make_room(buf: &mut BytesMut, last_read: usize) {
     let spare = buf.capacity() - buf.len();
-    if buf.is_empty() && last_read < READ_SMALL && buf.capacity() > READ_SMALL {
-        *buf = BytesMut::with_capacity(READ_SMALL);
-    } else if spare == 0 || (last_read >= READ_SMALL && spare < READ_CHUNK / 8) {
+    if last_read < READ_SMALL {
+        if buf.is_empty() {
+            if buf.capacity() > 0 {
+                *buf = BytesMut::new();
+            }
+        } else if spare == 0 {
+            buf.reserve(READ_SMALL);
+        }
+    } else if spare < READ_CHUNK / 8 {
         buf.reserve(READ_CHUNK);
     }
+}
+
+/// Reads into `buf`. A buffer without capacity (an idle connection holds none) is read
+/// through a stack array, and gets only the bytes that came.
+async fn read_into(rd: &mut ReadHalf<BoxedStream>, buf: &mut BytesMut) -> io::Result<usize> {
+    if buf.capacity() > buf.len() {
+        return rd.read_buf(buf).await;
+    }
+    std::future::poll_fn(|cx| {
+        let mut bytes = [0u8; READ_SMALL];
+        let mut rb = tokio::io::ReadBuf::new(&mut bytes);
+        std::task::ready!(std::pin::Pin::new(&mut *rd).poll_read(cx, &mut rb))?;
+        buf.extend_from_slice(rb.filled());
+        std::task::Poll::Ready(Ok(rb.filled().len()))
+    })
+    .await
 }
 
 /// Feeds the session every packet that arrives and writes what it has to send, until
@@ -273,7 +298,7 @@ async fn read_loop(
             r = pump(w, &ctl, !reading) => if r.is_err() {
                 return write_ended(&ctl, r);
             },
-            r = rd.read_buf(buf), if reading => match r {
+            r = read_into(rd, buf), if reading => match r {
                 Ok(0) | Err(_) => return End::Closed,
                 Ok(n) => {
                     last_read = n;
@@ -418,16 +443,16 @@ async fn write_some(
     bytes: &[u8],
     ctl: &ConnCtl,
 ) -> io::Result<usize> {
-    let n = std::future::poll_fn(|cx| {
-        match std::pin::Pin::new(&mut *wr).poll_write(cx, bytes) {
+    let n = std::future::poll_fn(
+        |cx| match std::pin::Pin::new(&mut *wr).poll_write(cx, bytes) {
             std::task::Poll::Pending => {
                 ctl.set_blocked();
                 ctl.drained.notify_waiters();
                 std::task::Poll::Pending
             }
             r => r,
-        }
-    })
+        },
+    )
     .await?;
     if n == 0 {
         return Err(io::ErrorKind::WriteZero.into());
