@@ -17,7 +17,6 @@ use std::time::{Duration, Instant};
 use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
 
-use crate::broker::log::LogType;
 use crate::broker::server::outbound::WRITE_BATCH;
 use crate::broker::server::{self, End, Opening, Outbound, ServerSession, connect};
 use crate::broker::session::{ConnCtl, EndReason};
@@ -53,22 +52,30 @@ const LINGER: Duration = Duration::from_secs(2);
 
 type Session = ServerSession<Shared>;
 
-/// Serves one accepted connection until it ends. `port` names the listener for logs.
+/// Serves one accepted connection until it ends (the accept loop logged its arrival).
 ///
-/// Two phases, each boxed: a task is allocated at the size of its largest state, and
-/// an idle connection should not pay for the CONNECT phase's futures, nor that phase
-/// for the running one's.
-pub async fn serve(shared: Arc<Shared>, stream: BoxedStream, peer: String, port: String) {
-    if shared.config.connection_messages {
-        shared.log(
-            LogType::Notice,
-            format_args!("New connection from {peer} on port {port}."),
-        );
-    }
-    drop(port);
-    let (rd, wr) = tokio::io::split(stream);
-    if let Some((session, rd, wr, buf)) = Box::pin(start(&shared, rd, wr, peer)).await {
-        Box::pin(run(shared, session, rd, wr, buf)).await;
+/// The task is allocated at the size of its largest state, which is the running
+/// connection's (`run`), held inline: one allocation per idle connection. The CONNECT
+/// phase is boxed, so the task holds no room for its futures.
+///
+/// `fn` returning an `async` block rather than `async fn` (here and in `run`): an
+/// `async fn` keeps its arguments and their moved copies in separate slots of its
+/// state, an `async` block uses what it captured in place.
+#[allow(
+    clippy::manual_async_fn,
+    reason = "an async block keeps one copy of the arguments"
+)]
+pub fn serve(
+    shared: Arc<Shared>,
+    stream: BoxedStream,
+    peer: String,
+) -> impl Future<Output = ()> + Send {
+    async move {
+        let (rd, wr) = tokio::io::split(stream);
+        let Some((session, rd, wr, buf)) = Box::pin(start(&shared, rd, wr, peer)).await else {
+            return;
+        };
+        run(shared, session, rd, wr, buf).await;
     }
 }
 
@@ -114,32 +121,38 @@ async fn start(
 }
 
 /// An accepted connection, from CONNACK to its end.
-async fn run(
+#[allow(
+    clippy::manual_async_fn,
+    reason = "an async block keeps one copy of the arguments"
+)]
+fn run(
     shared: Arc<Shared>,
     mut session: Session,
     mut rd: ReadHalf<BoxedStream>,
     wr: WriteHalf<BoxedStream>,
     mut buf: BytesMut,
-) {
-    let mut w = Writer {
-        out: session.outbound(),
-        wr,
-        buf: BytesMut::new(),
-        off: 0,
-        flush: false,
-    };
-    let end = read_loop(&mut session, &mut rd, &mut buf, &mut w).await;
-    let linger = !matches!(
-        end,
-        End::Closed | End::Kicked(EndReason::WriteError | EndReason::Shutdown)
-    );
-    // Boxed: an idle connection's state need not hold room for the closing futures.
-    Box::pin(finish(&shared, session, end, w)).await;
-    if linger {
-        let mut shutdown = shared.shutdown.clone();
-        tokio::select! {
-            _ = Box::pin(drain(&mut rd, buf)) => {}
-            _ = shutdown.changed() => {}
+) -> impl Future<Output = ()> + Send {
+    async move {
+        let mut w = Writer {
+            out: session.outbound(),
+            wr,
+            buf: BytesMut::new(),
+            off: 0,
+            flush: false,
+        };
+        let end = read_loop(&mut session, &mut rd, &mut buf, &mut w).await;
+        let linger = !matches!(
+            end,
+            End::Closed | End::Kicked(EndReason::WriteError | EndReason::Shutdown)
+        );
+        // Boxed: an idle connection's state need not hold room for the closing futures.
+        Box::pin(finish(&shared, session, end, w)).await;
+        if linger {
+            let mut shutdown = shared.shutdown.clone();
+            tokio::select! {
+                _ = Box::pin(drain(&mut rd, buf)) => {}
+                _ = shutdown.changed() => {}
+            }
         }
     }
 }
@@ -254,8 +267,8 @@ async fn read_loop(
     let sleep = tokio::time::sleep(ka.unwrap_or(Duration::from_secs(86400)));
     tokio::pin!(sleep);
     let ctl = Arc::clone(s.ctl());
-    let mut shutdown = s.hub().shutdown.clone();
-    if *shutdown.borrow() {
+    // Shutdown comes as a kick (`Shared::kick_all`), to connections already running.
+    if s.hub().shutting_down() {
         return End::Kicked(EndReason::Shutdown);
     }
     let (version, max) = (s.version(), s.max_packet());
@@ -309,7 +322,6 @@ async fn read_loop(
             },
             _ = &mut sleep, if ka.is_some() => return End::KeepAlive,
             _ = ctl.kick.notified() => return kicked(&ctl),
-            _ = shutdown.changed() => return End::Kicked(EndReason::Shutdown),
         }
     }
 }

@@ -172,7 +172,7 @@ fn accept<H: Hub>(hub: &Arc<H>, c: Connect, peer: &str) -> Opening<H> {
         username: c.username.clone(),
         keep_alive: keep_alive.unwrap_or(c.keep_alive),
         will: pending_will(&c).map(Box::new),
-        aliases: Default::default(),
+        aliases: None,
         session_expiry,
         client_max_packet: c
             .properties
