@@ -1,12 +1,13 @@
 //! One client connection over any transport (`BoxedStream`): the async loop around the
 //! sans-I/O server session (`broker::server`). It reads bytes, frames and decodes them
 //! with the codec, hands each packet to the session, and runs the timers (connect
-//! timeout, keep alive, will delay, session expiry). A writer task asks the session's
-//! `Outbound` what to send and writes it. Every protocol decision is in `server`.
+//! timeout, keep alive, will delay, session expiry), and in the same task writes what
+//! the session's `Outbound` has to send (`pump`): one task per connection, as an idle
+//! connection should cost little memory. Every protocol decision is in `server`.
 //!
-//! What stays here is flow control between tasks: the reader stops reading while its
-//! replies pile up (`CONTROL_LIMIT`) or while subscribers it overfilled catch up
-//! (`relieve_pressure`), and the writer notes when the socket is full (`write_all`).
+//! What stays here is flow control: the loop stops reading while its replies pile up
+//! (`CONTROL_LIMIT`) or while subscribers it overfilled catch up (`relieve_pressure`),
+//! and notes when the socket is full (`write_some`).
 
 use std::io;
 use std::sync::Arc;
@@ -14,9 +15,8 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
-use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
 
-use crate::broker::log::LogType;
 use crate::broker::server::outbound::WRITE_BATCH;
 use crate::broker::server::{self, End, Opening, Outbound, ServerSession, connect};
 use crate::broker::session::{ConnCtl, EndReason};
@@ -28,8 +28,9 @@ use crate::transport::BoxedStream;
 /// read carries many small packets.
 const READ_CHUNK: usize = 64 * 1024;
 /// The read buffer of a connection that is not busy: most connections are idle most of
-/// the time, and an idle one should cost little memory. A read that fills it grows the
-/// buffer to `READ_CHUNK`; once a small read leaves it empty, it shrinks back.
+/// the time, and an idle one should cost little memory. Once a small read leaves the
+/// buffer empty, it is given back; the next read goes through a stack array of this
+/// size (`read_into`). A read that fills it grows the buffer to `READ_CHUNK`.
 const READ_SMALL: usize = 256;
 /// A writer buffer larger than this is given back when a write was small: the memory
 /// of a burst is not kept by a connection that has gone quiet.
@@ -51,22 +52,30 @@ const LINGER: Duration = Duration::from_secs(2);
 
 type Session = ServerSession<Shared>;
 
-/// Serves one accepted connection until it ends. `port` names the listener for logs.
+/// Serves one accepted connection until it ends (the accept loop logged its arrival).
 ///
-/// Two phases, each boxed: a task is allocated at the size of its largest state, and
-/// an idle connection should not pay for the CONNECT phase's futures, nor that phase
-/// for the running one's.
-pub async fn serve(shared: Arc<Shared>, stream: BoxedStream, peer: String, port: String) {
-    if shared.config.connection_messages {
-        shared.log(
-            LogType::Notice,
-            format_args!("New connection from {peer} on port {port}."),
-        );
-    }
-    drop(port);
-    let (rd, wr) = tokio::io::split(stream);
-    if let Some((session, rd, wr, buf)) = Box::pin(start(&shared, rd, wr, peer)).await {
-        Box::pin(run(shared, session, rd, wr, buf)).await;
+/// The task is allocated at the size of its largest state, which is the running
+/// connection's (`run`), held inline: one allocation per idle connection. The CONNECT
+/// phase is boxed, so the task holds no room for its futures.
+///
+/// `fn` returning an `async` block rather than `async fn` (here and in `run`): an
+/// `async fn` keeps its arguments and their moved copies in separate slots of its
+/// state, an `async` block uses what it captured in place.
+#[allow(
+    clippy::manual_async_fn,
+    reason = "an async block keeps one copy of the arguments"
+)]
+pub fn serve(
+    shared: Arc<Shared>,
+    stream: BoxedStream,
+    peer: String,
+) -> impl Future<Output = ()> + Send {
+    async move {
+        let (rd, wr) = tokio::io::split(stream);
+        let Some((session, rd, wr, buf)) = Box::pin(start(&shared, rd, wr, peer)).await else {
+            return;
+        };
+        run(shared, session, rd, wr, buf).await;
     }
 }
 
@@ -83,7 +92,8 @@ async fn start(
     WriteHalf<BoxedStream>,
     BytesMut,
 )> {
-    let mut buf = BytesMut::with_capacity(READ_SMALL);
+    // No capacity: the first read goes through `read_into`'s stack array.
+    let mut buf = BytesMut::new();
     let max = server::max_packet(&shared.config);
     let mut shutdown = shared.shutdown.clone();
     let first = tokio::select! {
@@ -111,26 +121,38 @@ async fn start(
 }
 
 /// An accepted connection, from CONNACK to its end.
-async fn run(
+#[allow(
+    clippy::manual_async_fn,
+    reason = "an async block keeps one copy of the arguments"
+)]
+fn run(
     shared: Arc<Shared>,
     mut session: Session,
     mut rd: ReadHalf<BoxedStream>,
     wr: WriteHalf<BoxedStream>,
     mut buf: BytesMut,
-) {
-    let writer = tokio::spawn(write_loop(session.outbound(), wr));
-    let end = read_loop(&mut session, &mut rd, &mut buf).await;
-    let linger = !matches!(
-        end,
-        End::Closed | End::Kicked(EndReason::WriteError | EndReason::Shutdown)
-    );
-    // Boxed: an idle connection's state need not hold room for the closing futures.
-    Box::pin(finish(&shared, session, end, writer)).await;
-    if linger {
-        let mut shutdown = shared.shutdown.clone();
-        tokio::select! {
-            _ = Box::pin(drain(&mut rd, buf)) => {}
-            _ = shutdown.changed() => {}
+) -> impl Future<Output = ()> + Send {
+    async move {
+        let mut w = Writer {
+            out: session.outbound(),
+            wr,
+            buf: BytesMut::new(),
+            off: 0,
+            flush: false,
+        };
+        let end = read_loop(&mut session, &mut rd, &mut buf, &mut w).await;
+        let linger = !matches!(
+            end,
+            End::Closed | End::Kicked(EndReason::WriteError | EndReason::Shutdown)
+        );
+        // Boxed: an idle connection's state need not hold room for the closing futures.
+        Box::pin(finish(&shared, session, end, w)).await;
+        if linger {
+            let mut shutdown = shared.shutdown.clone();
+            tokio::select! {
+                _ = Box::pin(drain(&mut rd, buf)) => {}
+                _ = shutdown.changed() => {}
+            }
         }
     }
 }
@@ -190,7 +212,7 @@ async fn read_one(
             Err(e) => return Some(Err(e)),
         }
         make_room(buf, last_read);
-        match rd.read_buf(buf).await {
+        match read_into(rd, buf).await {
             Ok(0) | Err(_) => return None,
             Ok(n) => last_read = n,
         }
@@ -199,25 +221,54 @@ async fn read_one(
 
 /// Makes room before a read, given what the previous read brought. A busy client's
 /// reads fill the room they have: the buffer grows to `READ_CHUNK`. When a small read
-/// (a ping, one message) left the buffer empty, a grown buffer goes back to
-/// `READ_SMALL`, so a connection between bursts keeps little memory.
+/// (a ping, one message) left the buffer empty, the buffer is given back, so a
+/// connection between bursts keeps no read buffer; a small packet split across reads
+/// gets `READ_SMALL` more.
 fn make_room(buf: &mut BytesMut, last_read: usize) {
     let spare = buf.capacity() - buf.len();
-    if buf.is_empty() && last_read < READ_SMALL && buf.capacity() > READ_SMALL {
-        *buf = BytesMut::with_capacity(READ_SMALL);
-    } else if spare == 0 || (last_read >= READ_SMALL && spare < READ_CHUNK / 8) {
+    if last_read < READ_SMALL {
+        if buf.is_empty() {
+            if buf.capacity() > 0 {
+                *buf = BytesMut::new();
+            }
+        } else if spare == 0 {
+            buf.reserve(READ_SMALL);
+        }
+    } else if spare < READ_CHUNK / 8 {
         buf.reserve(READ_CHUNK);
     }
 }
 
-/// Feeds the session every packet that arrives, until something ends the connection.
-async fn read_loop(s: &mut Session, rd: &mut ReadHalf<BoxedStream>, buf: &mut BytesMut) -> End {
+/// Reads into `buf`. A buffer without capacity (an idle connection holds none) is read
+/// through a stack array, and gets only the bytes that came.
+async fn read_into(rd: &mut ReadHalf<BoxedStream>, buf: &mut BytesMut) -> io::Result<usize> {
+    if buf.capacity() > buf.len() {
+        return rd.read_buf(buf).await;
+    }
+    std::future::poll_fn(|cx| {
+        let mut bytes = [0u8; READ_SMALL];
+        let mut rb = tokio::io::ReadBuf::new(&mut bytes);
+        std::task::ready!(std::pin::Pin::new(&mut *rd).poll_read(cx, &mut rb))?;
+        buf.extend_from_slice(rb.filled());
+        std::task::Poll::Ready(Ok(rb.filled().len()))
+    })
+    .await
+}
+
+/// Feeds the session every packet that arrives and writes what it has to send, until
+/// something ends the connection.
+async fn read_loop(
+    s: &mut Session,
+    rd: &mut ReadHalf<BoxedStream>,
+    buf: &mut BytesMut,
+    w: &mut Writer,
+) -> End {
     let ka = s.keepalive_timeout();
     let sleep = tokio::time::sleep(ka.unwrap_or(Duration::from_secs(86400)));
     tokio::pin!(sleep);
     let ctl = Arc::clone(s.ctl());
-    let mut shutdown = s.hub().shutdown.clone();
-    if *shutdown.borrow() {
+    // Shutdown comes as a kick (`Shared::kick_all`), to connections already running.
+    if s.hub().shutting_down() {
         return End::Kicked(EndReason::Shutdown);
     }
     let (version, max) = (s.version(), s.max_packet());
@@ -237,23 +288,30 @@ async fn read_loop(s: &mut Session, rd: &mut ReadHalf<BoxedStream>, buf: &mut By
                 Err(e) => return End::Malformed(e),
             }
         }
-        if s.has_pressure()
-            && let Some(end) = Box::pin(relieve_pressure(s)).await
-        {
-            return end;
-        }
-        if ctl.control.lock().len() > CONTROL_LIMIT {
-            // Backpressure: stop reading until the writer catches up. Boxed, as it is
-            // rare: an idle connection's task need not hold room for its futures.
-            let wait = wait_for_writer(&ctl, sleep.as_mut(), ka.is_some(), &mut shutdown);
-            if let Some(end) = Box::pin(wait).await {
+        if s.has_pressure() {
+            // Boxed, as it is rare: an idle connection's task need not hold room for
+            // its futures. This connection goes on writing meanwhile.
+            let pressure = s.take_pressure();
+            let relieve = Box::pin(relieve_pressure(s, pressure));
+            let end = tokio::select! {
+                end = relieve => end,
+                r = pump(w, &ctl, false) => Some(write_ended(&ctl, r)),
+            };
+            if let Some(end) = end {
                 return end;
             }
-            continue;
         }
-        make_room(buf, last_read);
+        // Backpressure: while replies pile up, only write until they are sent.
+        let reading = ctl.control.lock().len() <= CONTROL_LIMIT;
+        if reading {
+            make_room(buf, last_read);
+        }
         tokio::select! {
-            r = rd.read_buf(buf) => match r {
+            // Returns `Ok` only when not reading, once the replies went out.
+            r = pump(w, &ctl, !reading) => if r.is_err() {
+                return write_ended(&ctl, r);
+            },
+            r = read_into(rd, buf), if reading => match r {
                 Ok(0) | Err(_) => return End::Closed,
                 Ok(n) => {
                     last_read = n;
@@ -264,31 +322,7 @@ async fn read_loop(s: &mut Session, rd: &mut ReadHalf<BoxedStream>, buf: &mut By
             },
             _ = &mut sleep, if ka.is_some() => return End::KeepAlive,
             _ = ctl.kick.notified() => return kicked(&ctl),
-            _ = shutdown.changed() => return End::Kicked(EndReason::Shutdown),
         }
-    }
-}
-
-/// Waits until the writer has drained the control queue to `CONTROL_LIMIT`, or
-/// something ends the connection (a client that sends but never reads is not kept
-/// forever: keep alive still runs).
-async fn wait_for_writer(
-    ctl: &ConnCtl,
-    sleep: std::pin::Pin<&mut tokio::time::Sleep>,
-    keep_alive: bool,
-    shutdown: &mut tokio::sync::watch::Receiver<bool>,
-) -> Option<End> {
-    let drained = ctl.drained.notified();
-    tokio::pin!(drained);
-    drained.as_mut().enable();
-    if ctl.control.lock().len() <= CONTROL_LIMIT {
-        return None;
-    }
-    tokio::select! {
-        _ = drained => None,
-        _ = sleep, if keep_alive => Some(End::KeepAlive),
-        _ = ctl.kick.notified() => Some(kicked(ctl)),
-        _ = shutdown.changed() => Some(End::Kicked(EndReason::Shutdown)),
     }
 }
 
@@ -296,15 +330,24 @@ fn kicked(ctl: &ConnCtl) -> End {
     End::Kicked(ctl.kicked().unwrap_or(EndReason::WriteError))
 }
 
+/// The connection's end when `pump` ended the loop: a write failed (it returns `Ok`
+/// while the loop runs only when asked to stop once the control queue drained; closing
+/// starts in `finish`, after the loop).
+fn write_ended(ctl: &ConnCtl, r: io::Result<()>) -> End {
+    drop(r);
+    ctl.kick(EndReason::WriteError);
+    kicked(ctl)
+}
+
 /// Waits (at most `PRESSURE_WAIT`) until the subscribers this reader overfilled have
 /// caught up, or turn out not to read (their writer is blocked): then their excess is
 /// dropped instead. This slows a publisher to what its subscribers take, as a
 /// single-threaded broker would, without letting a stuck client stall it.
-async fn relieve_pressure(s: &mut Session) -> Option<End> {
+async fn relieve_pressure(s: &Session, pressure: server::Pressure) -> Option<End> {
     let limits = crate::broker::shared::queue_limits(&s.hub().config);
     let deadline = tokio::time::Instant::now() + PRESSURE_WAIT;
-    let own = Arc::clone(s.ctl());
-    for (session, ctl) in s.take_pressure() {
+    let own = s.ctl();
+    for (session, ctl) in pressure {
         loop {
             let drained = ctl.drained.notified();
             tokio::pin!(drained);
@@ -324,25 +367,23 @@ async fn relieve_pressure(s: &mut Session) -> Option<End> {
                 _ = drained => {}
                 // Re-check `stuck` now and then: a blocked writer sends no wake-ups.
                 _ = tokio::time::sleep(Duration::from_millis(10)) => {}
-                _ = own.kick.notified() => return Some(kicked(&own)),
+                _ = own.kick.notified() => return Some(kicked(own)),
             }
         }
     }
     None
 }
 
-/// Ends the connection: the session logs and queues its last packets, the writer gets
-/// `FLUSH_WAIT` to send them, then the session detaches and its timers start.
-async fn finish(
-    shared: &Arc<Shared>,
-    mut s: Session,
-    end: End,
-    mut writer: tokio::task::JoinHandle<()>,
-) {
+/// Ends the connection: the session logs and queues its last packets, which get
+/// `FLUSH_WAIT` to be written, then the session detaches and its timers start.
+async fn finish(shared: &Arc<Shared>, mut s: Session, end: End, mut w: Writer) {
     s.close(&end);
-    if tokio::time::timeout(FLUSH_WAIT, &mut writer).await.is_err() {
-        writer.abort();
-    }
+    let ctl = Arc::clone(s.ctl());
+    let _ = tokio::time::timeout(FLUSH_WAIT, async {
+        pump(&mut w, &ctl, false).await?;
+        w.wr.shutdown().await
+    })
+    .await;
     for job in s.detach() {
         let shared = Arc::clone(shared);
         tokio::spawn(async move {
@@ -353,61 +394,80 @@ async fn finish(
     }
 }
 
-/// The writer task: whatever `Outbound` has, encoded into one buffer per write; then
-/// waits to be woken (a reply, a queued message, an ack that opened the window).
-async fn write_loop(mut out: Outbound<Shared>, mut wr: WriteHalf<BoxedStream>) {
-    let ctl = Arc::clone(out.ctl());
-    // Grown by what is encoded into it: an idle connection holds next to nothing.
-    let mut buf = BytesMut::new();
-    loop {
-        let closing = ctl.closing.load(Ordering::Acquire);
-        out.fill(&mut buf, Instant::now(), closing);
-        if buf.is_empty() {
-            if closing {
-                break;
-            }
-            ctl.wake.notified().await;
-            continue;
-        }
-        let r = write_all(&mut wr, &buf, &ctl).await;
-        let written = buf.len();
-        buf.clear();
-        if buf.capacity() > 4 * WRITE_BATCH || (written < WRITE_KEEP && buf.capacity() > WRITE_KEEP)
-        {
-            // A huge message, or a burst that is over, grew the buffer: give it back.
-            buf = BytesMut::new();
-        }
-        ctl.drained.notify_waiters();
-        if r.is_err() {
-            ctl.kick(EndReason::WriteError);
-            return;
-        }
-    }
-    let _ = wr.shutdown().await;
+/// The writing side of a connection: the session's `Outbound`, the socket, and the
+/// bytes being written. Progress lives here, not in `pump`'s future, so that the loop
+/// can drop a `pump` whenever a read completes without losing a byte.
+struct Writer {
+    out: Outbound<Shared>,
+    wr: WriteHalf<BoxedStream>,
+    /// What `Outbound` encoded, written up to `off`.
+    buf: BytesMut,
+    off: usize,
+    /// All of `buf` was written and still has to be flushed (TLS and WebSocket layers
+    /// buffer).
+    flush: bool,
 }
 
-/// Writes everything, noting in `ctl.blocked` when the socket is full (the client is
-/// not keeping up), so publishers stop waiting for this connection.
-async fn write_all(wr: &mut WriteHalf<BoxedStream>, buf: &[u8], ctl: &ConnCtl) -> io::Result<()> {
-    let mut off = 0;
-    while off < buf.len() {
-        let n = std::future::poll_fn(|cx| {
-            match std::pin::Pin::new(&mut *wr).poll_write(cx, &buf[off..]) {
-                std::task::Poll::Pending => {
-                    ctl.set_blocked();
-                    ctl.drained.notify_waiters();
-                    std::task::Poll::Pending
-                }
-                r => r,
-            }
-        })
-        .await?;
-        if n == 0 {
-            return Err(io::ErrorKind::WriteZero.into());
+/// Writes whatever `Outbound` has, encoded into one buffer per write; then waits to be
+/// woken (a reply, a queued message, an ack that opened the window). Returns `Ok` once
+/// closing and everything is written, or with `until_drained` once the control queue
+/// is back within `CONTROL_LIMIT`; or a write's error. Cancel-safe.
+async fn pump(w: &mut Writer, ctl: &ConnCtl, until_drained: bool) -> io::Result<()> {
+    loop {
+        if w.flush {
+            w.wr.flush().await?;
+            w.flush = false;
+            ctl.blocked_since.store(0, Ordering::Release);
+            ctl.drained.notify_waiters();
         }
-        off += n;
+        if w.off == w.buf.len() {
+            let written = w.buf.len();
+            w.buf.clear();
+            w.off = 0;
+            let closing = ctl.closing.load(Ordering::Acquire);
+            w.out.fill(&mut w.buf, Instant::now(), closing);
+            if until_drained && ctl.control.lock().len() <= CONTROL_LIMIT {
+                return Ok(());
+            }
+            if w.buf.is_empty() {
+                if closing {
+                    return Ok(());
+                }
+                if written < WRITE_KEEP || w.buf.capacity() > 4 * WRITE_BATCH {
+                    // Quiet now, or a huge message grew the buffer: give it back, so
+                    // that an idle connection holds no write buffer.
+                    w.buf = BytesMut::new();
+                }
+                ctl.wake.notified().await;
+                continue;
+            }
+        }
+        let n = write_some(&mut w.wr, &w.buf[w.off..], ctl).await?;
+        w.off += n;
+        w.flush = w.off == w.buf.len();
     }
-    ctl.blocked_since.store(0, Ordering::Release);
-    // TLS and WebSocket layers buffer: push the bytes out.
-    wr.flush().await
+}
+
+/// One write, noting in `ctl.blocked` when the socket is full (the client is not
+/// keeping up), so publishers stop waiting for this connection.
+async fn write_some(
+    wr: &mut WriteHalf<BoxedStream>,
+    bytes: &[u8],
+    ctl: &ConnCtl,
+) -> io::Result<usize> {
+    let n = std::future::poll_fn(
+        |cx| match std::pin::Pin::new(&mut *wr).poll_write(cx, bytes) {
+            std::task::Poll::Pending => {
+                ctl.set_blocked();
+                ctl.drained.notify_waiters();
+                std::task::Poll::Pending
+            }
+            r => r,
+        },
+    )
+    .await?;
+    if n == 0 {
+        return Err(io::ErrorKind::WriteZero.into());
+    }
+    Ok(n)
 }

@@ -42,6 +42,7 @@ use tokio::task::JoinSet;
 use crate::broker::config::Config;
 use crate::broker::listener::Listener;
 use crate::broker::log::LogType;
+use crate::broker::session::EndReason;
 use crate::broker::shared::Shared;
 pub use crate::broker::shared::Stats;
 
@@ -98,6 +99,7 @@ pub async fn run_with_stats(
     tasks.spawn(sys::run(Arc::clone(&shared)));
     shutdown.await;
     let _ = tx.send(true);
+    shared.kick_all(EndReason::Shutdown);
     while tasks.join_next().await.is_some() {}
     Ok(())
 }
@@ -163,7 +165,13 @@ async fn accept_loop(shared: Arc<Shared>, listener: Listener) {
                         drop(stream);
                         continue;
                     }
-                    conns.spawn(conn::serve(Arc::clone(&shared), stream, peer, port.clone()));
+                    if shared.config.connection_messages {
+                        shared.log(
+                            LogType::Notice,
+                            format_args!("New connection from {peer} on port {port}."),
+                        );
+                    }
+                    conns.spawn(conn::serve(Arc::clone(&shared), stream, peer));
                     // Free the tasks of connections that ended: while accepts keep
                     // coming, the branch below alone may fall behind, and each finished
                     // task keeps its memory until it is joined.

@@ -403,6 +403,19 @@ impl Shared {
         self.publish(Arc::new(msg));
     }
 
+    /// Asks every connection attached to a session to end, as the broker shuts down.
+    /// Running connections wait on their kick rather than on the shutdown flag, which
+    /// would cost each idle connection room for a watch future; one that attaches
+    /// after this checks the flag before it starts.
+    pub fn kick_all(&self, reason: EndReason) {
+        let sessions: Vec<Arc<Session>> = self.sessions.lock().values().cloned().collect();
+        for s in sessions {
+            if let Some(c) = &s.state.lock().conn {
+                c.ctl.kick(reason);
+            }
+        }
+    }
+
     /// Whether the broker is shutting down.
     pub fn shutting_down(&self) -> bool {
         *self.shutdown.borrow()

@@ -171,8 +171,8 @@ fn accept<H: Hub>(hub: &Arc<H>, c: Connect, peer: &str) -> Opening<H> {
         client_id,
         username: c.username.clone(),
         keep_alive: keep_alive.unwrap_or(c.keep_alive),
-        will: pending_will(&c),
-        aliases: Default::default(),
+        will: pending_will(&c).map(Box::new),
+        aliases: None,
         session_expiry,
         client_max_packet: c
             .properties

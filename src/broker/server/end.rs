@@ -162,7 +162,7 @@ impl<H: Hub> ServerSession<H> {
         }
         let mut later = Vec::new();
         if let Some(will) = self.will.take() {
-            later.extend(self.dispatch_will(will, current, session_ends_now, expiry));
+            later.extend(self.dispatch_will(*will, current, session_ends_now, expiry));
         }
         if current && !session_ends_now && expiry != u32::MAX {
             later.push(self.later(expiry, Job::Expire));

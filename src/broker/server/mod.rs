@@ -77,10 +77,16 @@ pub struct ServerSession<H> {
     username: Option<String>,
     /// Keep Alive from CONNECT, seconds; 0 = none (3.1.1 §3.1.2.10, 5.0 §3.1.2.10).
     keep_alive: u16,
-    /// Published when the connection ends without a clean DISCONNECT.
-    will: Option<PendingWill>,
+    /// Published when the connection ends without a clean DISCONNECT. Boxed: most
+    /// connections have none, and an idle connection should not carry its room.
+    will: Option<Box<PendingWill>>,
     /// Inbound topic aliases (5.0 §3.3.2.3.4): alias → topic, for this connection only.
-    aliases: HashMap<u16, String>,
+    /// Boxed when first used: most clients use none, and an empty map takes 48 bytes.
+    #[allow(
+        clippy::box_collection,
+        reason = "8 bytes while unused, not an empty map's 48"
+    )]
+    aliases: Option<Box<HashMap<u16, String>>>,
     /// v5 Session Expiry Interval from CONNECT, which DISCONNECT may change (§3.14.2.2.2).
     session_expiry: u32,
     /// The client's Maximum Packet Size and Topic Alias Maximum, for the writer.

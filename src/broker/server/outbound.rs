@@ -42,7 +42,12 @@ pub struct Outbound<H> {
     client_max_packet: usize,
     /// The client's Topic Alias Maximum (5.0 §3.1.2.11.5) and the aliases handed out.
     alias_max: u16,
-    aliases: HashMap<String, u16>,
+    /// Boxed when first used (most connections use none).
+    #[allow(
+        clippy::box_collection,
+        reason = "8 bytes while unused, not an empty map's 48"
+    )]
+    aliases: Option<Box<HashMap<String, u16>>>,
 }
 
 /// What one `fill` takes from the session: PUBRELs to resend, and PUBLISHes as
@@ -64,7 +69,7 @@ impl<H: Hub> Outbound<H> {
             client_id: Arc::clone(&s.client_id),
             client_max_packet: s.client_max_packet,
             alias_max: s.client_alias_max,
-            aliases: HashMap::new(),
+            aliases: None,
         }
     }
 
@@ -208,7 +213,9 @@ impl<H: Hub> Outbound<H> {
         let sent = self.encode(buf, &publish);
         if !sent && new_alias {
             // The client never saw this alias: do not rely on it later.
-            self.aliases.remove(&m.topic);
+            if let Some(map) = &mut self.aliases {
+                map.remove(&m.topic);
+            }
         }
         if sent {
             self.hub
@@ -226,16 +233,17 @@ impl<H: Hub> Outbound<H> {
         if self.alias_max == 0 {
             return false;
         }
-        if let Some(a) = self.aliases.get(topic.as_str()) {
+        let map = self.aliases.get_or_insert_default();
+        if let Some(a) = map.get(topic.as_str()) {
             properties.push(PropertyId::TopicAlias, PropertyValue::TwoByte(*a));
             topic.clear();
             return false;
         }
-        if self.aliases.len() >= usize::from(self.alias_max) {
+        if map.len() >= usize::from(self.alias_max) {
             return false;
         }
-        let a = self.aliases.len() as u16 + 1;
-        self.aliases.insert(topic.clone(), a);
+        let a = map.len() as u16 + 1;
+        map.insert(topic.clone(), a);
         properties.push(PropertyId::TopicAlias, PropertyValue::TwoByte(a));
         true
     }

@@ -92,13 +92,15 @@ impl<H: Hub> ServerSession<H> {
         }
         let alias = alias as u16;
         if p.topic.is_empty() {
-            match self.aliases.get(&alias) {
+            match self.aliases.as_ref().and_then(|map| map.get(&alias)) {
                 Some(t) => p.topic = t.clone(),
                 // An alias never set.
                 None => return Err(End::Protocol(ReasonCode::PROTOCOL_ERROR)),
             }
         } else {
-            self.aliases.insert(alias, p.topic.clone());
+            self.aliases
+                .get_or_insert_default()
+                .insert(alias, p.topic.clone());
         }
         p.properties.remove(PropertyId::TopicAlias);
         Ok(())
