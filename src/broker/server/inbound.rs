@@ -47,10 +47,7 @@ impl<H: Hub> ServerSession<H> {
                 None
             }
             Packet::Subscribe(s) => self.on_subscribe(s),
-            Packet::Unsubscribe(u) => {
-                self.on_unsubscribe(u);
-                None
-            }
+            Packet::Unsubscribe(u) => self.on_unsubscribe(u),
             Packet::PingReq => {
                 self.log_debug(format_args!("Received PINGREQ from {}", self.client_id));
                 self.log_debug(format_args!("Sending PINGRESP to {}", self.client_id));
@@ -232,12 +229,30 @@ impl<H: Hub> ServerSession<H> {
         Ok(ReasonCode(f.options.qos as u8))
     }
 
-    fn on_unsubscribe(&mut self, u: Unsubscribe) {
+    fn on_unsubscribe(&mut self, u: Unsubscribe) -> Option<End> {
         let hub = &self.hub;
         self.log_debug(format_args!("Received UNSUBSCRIBE from {}", self.client_id));
         let mut reasons = Vec::with_capacity(u.filters.len());
         for f in &u.filters {
             hub.log(LogType::Debug, format_args!("\t{f}"));
+            if let Err(e) = topic::validate_filter(f).and_then(|()| topic::check_hierarchy(f)) {
+                // As a SUBSCRIBE's filter: mosquitto's words (handle_unsubscribe.c), a
+                // v5 client told 0x8F, a 3.x one disconnected, as mosquitto does.
+                let v5 = self.version == ProtocolVersion::V5;
+                let outcome = if v5 { "refused" } else { "disconnecting" };
+                hub.log(
+                    LogType::Information,
+                    format_args!(
+                        "Invalid unsubscription string from {} ({e}), {outcome}.",
+                        self.client_id
+                    ),
+                );
+                if !v5 {
+                    return Some(End::Protocol(ReasonCode::TOPIC_FILTER_INVALID));
+                }
+                reasons.push(ReasonCode::TOPIC_FILTER_INVALID);
+                continue;
+            }
             hub.log(LogType::Unsubscribe, format_args!("{} {f}", self.client_id));
             let existed = hub.unsubscribe(&self.session, f);
             reasons.push(if existed {
@@ -256,6 +271,7 @@ impl<H: Hub> ServerSession<H> {
             properties: Properties::new(),
             reasons,
         }));
+        None
     }
 }
 
@@ -465,6 +481,41 @@ mod tests {
         let (_, mut s) = session(ProtocolVersion::V311, FakeHub::default());
         s.handle(unsubscribe, Instant::now());
         assert_eq!(replies(&s), [unsuback(Vec::new())]);
+    }
+
+    /// An invalid filter in UNSUBSCRIBE (a misplaced wildcard, more than 200 '/'): 0x8F
+    /// for that filter in v5, the others handled; a 3.x connection is ended.
+    #[test]
+    fn invalid_unsubscribe_filters_are_refused() {
+        let deep = "/".repeat(201);
+        let unsubscribe = Packet::Unsubscribe(Unsubscribe {
+            packet_id: 6,
+            properties: Properties::new(),
+            filters: vec!["a/#/b".into(), "a".into(), deep],
+        });
+        let (hub, mut s) = session(ProtocolVersion::V5, FakeHub::default());
+        assert!(s.handle(unsubscribe.clone(), Instant::now()).is_none());
+        let reasons = vec![
+            ReasonCode::TOPIC_FILTER_INVALID,
+            ReasonCode::NO_SUBSCRIPTION_EXISTED,
+            ReasonCode::TOPIC_FILTER_INVALID,
+        ];
+        assert_eq!(
+            replies(&s),
+            [Packet::UnsubAck(UnsubAck {
+                packet_id: 6,
+                properties: Properties::new(),
+                reasons,
+            })]
+        );
+        assert_eq!(*hub.unsubscribed.lock(), ["a"]);
+        let (hub, mut s) = session(ProtocolVersion::V311, FakeHub::default());
+        assert!(matches!(
+            s.handle(unsubscribe, Instant::now()),
+            Some(End::Protocol(ReasonCode::TOPIC_FILTER_INVALID))
+        ));
+        assert!(replies(&s).is_empty());
+        assert!(hub.unsubscribed.lock().is_empty());
     }
 
     #[test]
