@@ -12,10 +12,9 @@
 //! with 0x87 in a 5.0 PUBACK/PUBREC.
 
 use std::collections::HashMap;
-use std::io::Read;
 use std::path::Path;
 
-use crate::passwd::file::trim;
+use crate::passwd::file::{read_regular, trim};
 use crate::passwd::hash::Hash;
 use crate::transport::error::strerror;
 
@@ -35,18 +34,18 @@ pub struct PasswordDb {
     decoy: Option<Hash>,
 }
 
-/// Reads a password or ACL file whole. The error is mosquitto's words with the OS's
-/// text (no " (os error N)"); a device or pipe (/dev/zero) is refused rather than read
-/// until memory runs out.
+/// Reads a password or ACL file whole, in mosquitto's words with the OS's text (no
+/// " (os error N)"); a device or pipe is refused (`read_regular`).
 fn read_config_file(path: &Path, what: &str) -> Result<Vec<u8>, String> {
-    let fail = |why: String| format!("Unable to open {what} \"{}\": {why}.", path.display());
-    let mut f = std::fs::File::open(path).map_err(|e| fail(strerror(&e)))?;
-    if !f.metadata().map_err(|e| fail(strerror(&e)))?.is_file() {
-        return Err(fail("not a regular file".into()));
-    }
-    let mut data = Vec::new();
-    f.read_to_end(&mut data).map_err(|e| fail(strerror(&e)))?;
-    Ok(data)
+    std::fs::File::open(path)
+        .and_then(|mut f| read_regular(&mut f))
+        .map_err(|e| {
+            format!(
+                "Unable to open {what} \"{}\": {}.",
+                path.display(),
+                strerror(&e)
+            )
+        })
 }
 
 impl PasswordDb {

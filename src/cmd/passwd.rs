@@ -2,7 +2,7 @@
 //! safer file handling (atomic replace, comments kept, no double hashing).
 
 use std::fs::{self, OpenOptions};
-use std::io::{self, BufRead, IsTerminal, Read, Write};
+use std::io::{self, BufRead, IsTerminal, Write};
 use std::path::Path;
 
 use crate::cli::passwd::{Action, ParseError, PasswdArgs, Target, usage};
@@ -92,21 +92,12 @@ fn load(file: &Path, writable: bool) -> Result<PasswdFile, Error> {
             strerror(&e)
         ))
     };
-    let mut data = Vec::new();
     let mut f = OpenOptions::new()
         .read(true)
         .write(writable)
         .open(file)
         .map_err(open_err)?;
-    // A device or a pipe (/dev/zero, /dev/full) never ends and cannot be rewritten in
-    // place: refuse it rather than read forever.
-    if !f.metadata().map_err(open_err)?.is_file() {
-        return Err(Error::Failed(format!(
-            "Unable to open password file {}. Not a regular file.",
-            shown(file)
-        )));
-    }
-    f.read_to_end(&mut data).map_err(open_err)?;
+    let data = crate::passwd::file::read_regular(&mut f).map_err(open_err)?;
     PasswdFile::parse(&data).map_err(file_error)
 }
 

@@ -4,7 +4,7 @@
 //! file's mode and owner.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
@@ -253,6 +253,21 @@ pub enum WriteError {
     Owner { path: String, source: io::Error },
     #[error("Unable to replace {path}: {source}")]
     Rename { path: String, source: io::Error },
+}
+
+/// The whole of an opened password (or ACL) file. A device or a pipe (/dev/zero,
+/// /dev/full) never ends and cannot be rewritten in place: it is refused with the
+/// error "Not a regular file" rather than read until memory runs out.
+pub fn read_regular(f: &mut File) -> io::Result<Vec<u8>> {
+    if !f.metadata()?.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "Not a regular file",
+        ));
+    }
+    let mut data = Vec::new();
+    f.read_to_end(&mut data)?;
+    Ok(data)
 }
 
 /// Replaces `path` with `contents` so that at every moment `path` holds either the
