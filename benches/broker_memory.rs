@@ -12,11 +12,15 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+mod common;
+use common::{Broker, mosquitto_path, start};
+
+/// Logging off: both brokers would otherwise write a line per connection.
+const LOG_OFF: &str = "log_dest none\n";
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
     std::env::var(name)
@@ -107,55 +111,6 @@ fn churn(port: u16, clients: usize, secs: u64) -> (u64, u64) {
     )
 }
 
-struct Broker {
-    name: &'static str,
-    port: u16,
-    child: Child,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(name: &'static str, program: &str, args: &[&str]) -> Broker {
-    let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let conf = dir.path().join("broker.conf");
-    // Logging off: both brokers would otherwise write a line per connection.
-    let text = format!("listener {port} 127.0.0.1\nallow_anonymous true\nlog_dest none\n");
-    std::fs::write(&conf, text).unwrap();
-    let child = Command::new(program)
-        .args(args)
-        .arg("-c")
-        .arg(&conf)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("start {program}: {e}"));
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while connect(port).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "{name}: no broker on port {port}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Broker {
-        name,
-        port,
-        child,
-        _dir: dir,
-    }
-}
-
 fn mb(kb: u64) -> String {
     format!("{:.1} MB", kb as f64 / 1024.0)
 }
@@ -211,13 +166,6 @@ fn idle_connections(b: &Broker, n: usize) {
     );
 }
 
-fn mosquitto_path() -> Option<PathBuf> {
-    ["/usr/sbin/mosquitto", "/usr/bin/mosquitto"]
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| p.is_file())
-}
-
 fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
@@ -237,7 +185,7 @@ fn main() {
         ("mqtk", mqtk.as_str(), &["broker"][..]),
         ("mosquitto", mosquitto.to_str().unwrap(), &[][..]),
     ] {
-        let b = start(name, program, args);
+        let b = start(name, program, args, LOG_OFF);
         churn_rounds(&b, rounds, clients, secs);
     }
     println!("idle connections:");
@@ -245,7 +193,7 @@ fn main() {
         ("mqtk", mqtk.as_str(), &["broker"][..]),
         ("mosquitto", mosquitto.to_str().unwrap(), &[][..]),
     ] {
-        let b = start(name, program, args);
+        let b = start(name, program, args, LOG_OFF);
         idle_connections(&b, idle);
     }
 }
