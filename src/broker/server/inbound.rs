@@ -184,25 +184,9 @@ impl<H: Hub> ServerSession<H> {
         sub_id: Option<u32>,
         retained: &mut Vec<crate::broker::session::Outgoing>,
     ) -> Result<ReasonCode, End> {
-        let v5 = self.v5();
         self.log_debug(format_args!("\t{} (QoS {})", f.filter, f.options.qos as u8));
-        if let Err(e) =
-            topic::validate_filter(&f.filter).and_then(|()| topic::check_hierarchy(&f.filter))
-        {
-            // mosquitto's words (handle_subscribe.c), with why.
-            let outcome = if v5 { "refused" } else { "disconnecting" };
-            self.hub.log(
-                LogType::Information,
-                format_args!(
-                    "Invalid subscription string from {} ({e}), {outcome}.",
-                    self.client_id
-                ),
-            );
-            if !v5 {
-                // 3.x has no failure code for a malformed filter: mosquitto disconnects.
-                return Err(End::Protocol(ReasonCode::TOPIC_FILTER_INVALID));
-            }
-            return Ok(ReasonCode::TOPIC_FILTER_INVALID);
+        if let Err(end) = self.check_filter(&f.filter, "subscription") {
+            return end.map_or(Ok(ReasonCode::TOPIC_FILTER_INVALID), Err);
         }
         if topic::parse_shared(&f.filter).is_some() && f.options.no_local {
             // 5.0 §3.8.3.1: No Local on a shared subscription is a protocol error.
@@ -229,26 +213,36 @@ impl<H: Hub> ServerSession<H> {
         Ok(ReasonCode(f.options.qos as u8))
     }
 
+    /// A SUBSCRIBE's or UNSUBSCRIBE's filter, checked (wildcards, mosquitto's 200 '/'):
+    /// a bad one is logged in mosquitto's words (handle_subscribe.c,
+    /// handle_unsubscribe.c) with why, and is `Err(Some(end))` for 3.x, which has no
+    /// failure code for it (mosquitto disconnects), `Err(None)` for v5 (reason 0x8F).
+    fn check_filter(&self, filter: &str, kind: &str) -> Result<(), Option<End>> {
+        let Err(e) = topic::validate_filter(filter).and_then(|()| topic::check_hierarchy(filter))
+        else {
+            return Ok(());
+        };
+        let v5 = self.v5();
+        let outcome = if v5 { "refused" } else { "disconnecting" };
+        self.hub.log(
+            LogType::Information,
+            format_args!(
+                "Invalid {kind} string from {} ({e}), {outcome}.",
+                self.client_id
+            ),
+        );
+        Err((!v5).then_some(End::Protocol(ReasonCode::TOPIC_FILTER_INVALID)))
+    }
+
     fn on_unsubscribe(&mut self, u: Unsubscribe) -> Option<End> {
         let hub = &self.hub;
         self.log_debug(format_args!("Received UNSUBSCRIBE from {}", self.client_id));
         let mut reasons = Vec::with_capacity(u.filters.len());
         for f in &u.filters {
             hub.log(LogType::Debug, format_args!("\t{f}"));
-            if let Err(e) = topic::validate_filter(f).and_then(|()| topic::check_hierarchy(f)) {
-                // As a SUBSCRIBE's filter: mosquitto's words (handle_unsubscribe.c), a
-                // v5 client told 0x8F, a 3.x one disconnected, as mosquitto does.
-                let v5 = self.version == ProtocolVersion::V5;
-                let outcome = if v5 { "refused" } else { "disconnecting" };
-                hub.log(
-                    LogType::Information,
-                    format_args!(
-                        "Invalid unsubscription string from {} ({e}), {outcome}.",
-                        self.client_id
-                    ),
-                );
-                if !v5 {
-                    return Some(End::Protocol(ReasonCode::TOPIC_FILTER_INVALID));
+            if let Err(end) = self.check_filter(f, "unsubscription") {
+                if end.is_some() {
+                    return end;
                 }
                 reasons.push(ReasonCode::TOPIC_FILTER_INVALID);
                 continue;
