@@ -28,9 +28,10 @@ pub struct MessageLine<'a> {
     /// Microseconds since the recording's first message (monotonic clock).
     pub offset_us: u64,
     pub publish: &'a Publish,
-    /// The payload as `record --decode` read it: written as `decoded`, beside the
-    /// payload itself; replay ignores it and sends the payload.
-    pub decoded: Option<&'a serde_json::Value>,
+    /// The payload as `record --decode` read it, as compact JSON text: written as
+    /// `decoded`, the line's last field, beside the payload itself; replay ignores it
+    /// and sends the payload.
+    pub decoded: Option<&'a [u8]>,
 }
 
 /// Appends `m` as a line, newline included.
@@ -47,10 +48,16 @@ pub fn write_message(out: &mut Vec<u8>, m: &MessageLine<'_>) {
         payload: text.then(|| std::str::from_utf8(&p.payload).unwrap_or_default()),
         payload_base64: (!text).then(|| B64(&p.payload)),
         properties: PropertiesOut::of(p),
-        decoded: m.decoded,
     };
     // Serialising into a Vec cannot fail: every value here is representable.
     serde_json::to_writer(&mut *out, &line).expect("a record line always serialises");
+    if let Some(json) = m.decoded {
+        // The decoder's own JSON text, spliced in as the last field: no second parse.
+        out.pop(); // the object's closing brace
+        out.extend_from_slice(b",\"decoded\":");
+        out.extend_from_slice(json);
+        out.push(b'}');
+    }
     out.push(b'\n');
 }
 
@@ -68,8 +75,6 @@ struct Line<'a> {
     payload_base64: Option<B64<'a>>,
     #[serde(skip_serializing_if = "PropertiesOut::is_empty")]
     properties: PropertiesOut<'a>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    decoded: Option<&'a serde_json::Value>,
 }
 
 fn rfc3339<S: Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
@@ -191,7 +196,7 @@ mod tests {
     #[test]
     fn decoded_goes_last_beside_the_payload() {
         let p = publish(&[0xa1, 0x61, 0x74, 0x01], Properties::new());
-        let v = serde_json::json!({"t": 1});
+        let v = br#"{"t":1}"#;
         let mut out = Vec::new();
         write_message(
             &mut out,
@@ -199,7 +204,7 @@ mod tests {
                 time: std::time::UNIX_EPOCH,
                 offset_us: 0,
                 publish: &p,
-                decoded: Some(&v),
+                decoded: Some(v),
             },
         );
         assert_eq!(

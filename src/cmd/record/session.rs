@@ -264,7 +264,7 @@ impl<'a> Recorder<'a> {
                 time: now.wall,
                 offset_us: u64::try_from(offset_us).unwrap_or(u64::MAX),
                 publish: p,
-                decoded: decoded.as_ref(),
+                decoded: decoded.as_deref(),
             },
         );
         self.sink.write(&self.line)?;
@@ -275,18 +275,23 @@ impl<'a> Recorder<'a> {
         Ok(())
     }
 
-    /// `--decode`: the payload as JSON; `None` without a decoder, for an empty payload
-    /// (as sub), when `auto` finds no format, or when it does not decode (reported and
-    /// counted; the payload is recorded all the same).
-    fn decode(&mut self, p: &Publish) -> Option<serde_json::Value> {
+    /// `--decode`: the payload as compact JSON text; `None` without a decoder, for an
+    /// empty payload (as sub), when `auto` finds no format, or when it does not decode
+    /// (reported and counted; the payload is recorded all the same).
+    fn decode(&mut self, p: &Publish) -> Option<Vec<u8>> {
         let codec = self.s.sub.decode.as_ref()?;
         if p.payload.is_empty() {
             return None;
         }
-        let value = codec
-            .decode(&p.topic, &p.payload)
-            .and_then(|d| d.map(|d| d.to_value()).transpose());
-        match value {
+        let json = codec.decode(&p.topic, &p.payload).and_then(|d| {
+            d.map(|d| {
+                let mut text = Vec::new();
+                d.write_json(crate::payload::Style::Compact, &mut text)
+                    .map(|()| text)
+            })
+            .transpose()
+        });
+        match json {
             Ok(v) => v,
             Err(e) => {
                 self.undecoded += 1;
